@@ -1,0 +1,16 @@
+"""API Gateway (HTTP API) -> FastAPI through Mangum."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from mangum import Mangum
+
+from stepwise.api.app import create_app
+from stepwise.observability import logger, tracer
+
+app = create_app()
+_asgi = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: object) -> dict:
+    return _asgi(event, context)

@@ -1,0 +1,10 @@
+"""Every task step of RunStateMachine and NodeStateMachine (dispatched on ``step``)."""
+
+from stepwise.components import engine
+from stepwise.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: object) -> dict:
+    return engine().handle(event)

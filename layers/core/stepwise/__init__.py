@@ -1,0 +1,1 @@
+"""Stepwise: the workflow-run domain shared by every Lambda function (the core layer)."""

@@ -1,0 +1,48 @@
+"""Domain errors to HTTP answers, in one place."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from stepwise.errors import (
+    Conflict,
+    InvalidCursor,
+    NotFound,
+    ServiceUnavailable,
+    StepwiseError,
+    Unauthorized,
+    ValidationFailed,
+)
+from stepwise.observability import logger
+
+_STATUS = {
+    NotFound: (404, "not_found"),
+    Unauthorized: (401, "unauthorized"),
+    InvalidCursor: (400, "invalid_cursor"),
+    Conflict: (409, "conflict"),
+    ServiceUnavailable: (503, "service_unavailable"),
+}
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"data": None, "errors": [{"code": code, "message": message}]}
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ValidationFailed):
+        return JSONResponse(status_code=422, content={"detail": exc.errors})
+    for kind, (status, code) in _STATUS.items():
+        if isinstance(exc, kind):
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return JSONResponse(status, error_body(code, str(exc)), headers=headers)
+    logger.exception("unmapped domain error")
+    return JSONResponse(500, error_body("internal_error", "internal error"))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error")
+    return JSONResponse(500, error_body("internal_error", "internal error"))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(StepwiseError, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)

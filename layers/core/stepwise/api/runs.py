@@ -1,0 +1,58 @@
+"""Runs: start one, read one with its nodes, list an org's runs newest first."""
+
+from typing import Annotated
+
+from botocore.exceptions import ClientError
+from fastapi import APIRouter, Depends, Query, status
+
+from stepwise import executions, settings
+from stepwise.api import views
+from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.cursors import CursorCodec
+from stepwise.errors import ServiceUnavailable
+from stepwise.ids import new_id
+from stepwise.models import Envelope, Page, Run, RunCreate, RunSummary
+from stepwise.observability import logger
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
+def start_run(org_id: Org, body: RunCreate, store: StoreDep) -> Envelope[Run]:
+    workflow = store.get_workflow(org_id, body.workflow_id)
+    run_id = new_id("run")
+    store.create_run(org_id, run_id, workflow, body.input)
+    try:
+        executions.start_run(
+            settings.api_settings().run_state_machine_arn, org_id, run_id, workflow.timeout
+        )
+    except ClientError as exc:
+        logger.exception("could not start the run's execution", extra={"run_id": run_id})
+        store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
+        raise ServiceUnavailable("the run could not be started; try again") from None
+    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.get("/{run_id}", response_model=Envelope[Run])
+def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
+    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.get("", response_model=Page[RunSummary])
+def list_runs(
+    org_id: Org,
+    store: StoreDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[RunSummary]:
+    scope = f"runs:{org_id}"
+    before = codec.decode(scope, cursor)["before"] if cursor else None
+    items, last = store.list_runs(org_id, limit, before)
+    return Page(
+        data=[views.run_summary(item) for item in items],
+        next_page=codec.encode(scope, {"before": last}) if last else None,
+        current_page=cursor,
+    )

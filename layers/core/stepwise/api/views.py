@@ -1,0 +1,46 @@
+"""Stored items to response models."""
+
+from typing import Any
+
+from stepwise.models import NodeExecution, Run, RunSummary
+from stepwise.payloads import PayloadStore
+
+
+def run_summary(run: dict[str, Any]) -> RunSummary:
+    return RunSummary(
+        id=run["run_id"],
+        org_id=run["org_id"],
+        workflow_id=run["workflow_id"],
+        workflow_version=int(run["workflow_version"]),
+        status=run["status"],
+        error=run.get("error"),
+        created_at=run["created_at"],
+        started_at=run.get("started_at"),
+        finished_at=run.get("finished_at"),
+    )
+
+
+def run_detail(payloads: PayloadStore, run: dict[str, Any], nodes: list[dict[str, Any]]) -> Run:
+    ordered = sorted(nodes, key=lambda n: int(n.get("position", 0)))
+    return Run(
+        **run_summary(run).model_dump(),
+        input=payloads.load(run, "input"),
+        output=payloads.load(run, "output"),
+        nodes=[node_execution(payloads, n) for n in ordered],
+    )
+
+
+def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecution:
+    return NodeExecution(
+        ref=node["ref"],
+        kind=node["kind"],
+        status=node["status"],
+        attempt=int(node.get("attempt", 0)),
+        depends_on=list(node.get("parents", [])),
+        scheduled_at=node.get("scheduled_at"),
+        started_at=node.get("started_at"),
+        finished_at=node.get("finished_at"),
+        available_at=node.get("available_at"),
+        output=payloads.load(node, "output"),
+        error=node.get("error") or node.get("last_error"),
+    )

@@ -1,0 +1,43 @@
+"""Domain errors. The API maps them to HTTP answers in one place (``stepwise.api.errors``)."""
+
+from typing import Any
+
+
+class StepwiseError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class NotFound(StepwiseError):
+    def __init__(self, kind: str, ident: str):
+        super().__init__(f"{kind} {ident!r} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class Unauthorized(StepwiseError):
+    """No API key, or one that matches no org."""
+
+
+class InvalidCursor(StepwiseError):
+    """A pagination cursor that was not issued by this service for this query."""
+
+
+class Conflict(StepwiseError):
+    """The resource is not in a state that allows the request."""
+
+
+class ValidationFailed(StepwiseError):
+    """Input that parsed but breaks a rule of the domain; ``errors`` use FastAPI's shape."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__("; ".join(e["msg"] for e in errors))
+        self.errors = errors
+
+
+def field_error(loc: list[str | int], msg: str, type_: str) -> dict[str, Any]:
+    """One validation error in FastAPI's ``{"loc", "msg", "type"}`` shape."""
+    return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+class ServiceUnavailable(StepwiseError):
+    """A dependency (Step Functions, DynamoDB) refused the request; safe to retry."""

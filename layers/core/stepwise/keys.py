@@ -1,0 +1,47 @@
+"""The table's key formats: the only module that builds PK/SK/GSI strings."""
+
+RUN_SK = "RUN"
+NODE_PREFIX = "NODE#"
+WORKFLOW_SK = "WORKFLOW"
+API_KEY_SK = "APIKEY"
+
+
+def api_key(key_hash: str) -> dict[str, str]:
+    return {"PK": f"APIKEY#{key_hash}", "SK": API_KEY_SK}
+
+
+def workflow_pk(org_id: str, workflow_id: str) -> str:
+    return f"ORG#{org_id}#WF#{workflow_id}"
+
+
+def workflow_head(org_id: str, workflow_id: str) -> dict[str, str]:
+    return {"PK": workflow_pk(org_id, workflow_id), "SK": WORKFLOW_SK}
+
+
+def workflow_version(org_id: str, workflow_id: str, version: int) -> dict[str, str]:
+    return {"PK": workflow_pk(org_id, workflow_id), "SK": f"V#{version:08d}"}
+
+
+def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
+    return {"GSI1PK": f"ORG#{org_id}#WORKFLOWS", "GSI1SK": workflow_id}
+
+
+def run_pk(org_id: str, run_id: str) -> str:
+    return f"ORG#{org_id}#RUN#{run_id}"
+
+
+def run(org_id: str, run_id: str) -> dict[str, str]:
+    return {"PK": run_pk(org_id, run_id), "SK": RUN_SK}
+
+
+def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:
+    return {"PK": run_pk(org_id, run_id), "SK": f"{NODE_PREFIX}{ref}"}
+
+
+def runs_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#RUNS"
+
+
+def runs_index(org_id: str, run_id: str) -> dict[str, str]:
+    """Runs of an org, newest first when queried backwards (run ids are time-ordered)."""
+    return {"GSI1PK": runs_index_pk(org_id), "GSI1SK": run_id}

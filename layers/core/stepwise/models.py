@@ -1,0 +1,124 @@
+"""Request and response shapes of the API (pydantic), split by role."""
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stepwise.statuses import NodeKind, NodeStatus, RunStatus
+
+REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+ID_FIELD = Annotated[str, Field(pattern=r"^[a-z0-9_.-]+$", max_length=128)]
+DEFAULT_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_RUN_TIMEOUT_SECONDS = 365 * 24 * 3600 - 3600  # under the one-year Standard execution limit
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetryPolicy(_Input):
+    """How often a failing attempt is tried again, and how long to wait in between (seconds)."""
+
+    max_attempts: int = Field(1, ge=1, le=100)
+    initial_interval: float = Field(1.0, ge=0, le=86400)
+    backoff_coefficient: float = Field(2.0, ge=1, le=100)
+    max_interval: float = Field(300.0, ge=0, le=86400)
+
+
+class NodeSpec(_Input):
+    ref: str = Field(pattern=REF_PATTERN, description="Unique within the workflow; a slug.")
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    kind: NodeKind
+    args: Any = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
+    depends_on: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class WorkflowCreate(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    nodes: list[NodeSpec] = Field(max_length=500)
+    returns: Any = Field(
+        None, description="Template for the run's output; default: the leaf nodes' outputs."
+    )
+    timeout: int = Field(
+        DEFAULT_RUN_TIMEOUT_SECONDS,
+        ge=1,
+        le=MAX_RUN_TIMEOUT_SECONDS,
+        description="Seconds a run may take before it ends timed_out.",
+    )
+
+
+class RunCreate(_Input):
+    workflow_id: ID_FIELD
+    input: Any = None
+
+
+class Workflow(BaseModel):
+    id: str
+    org_id: str
+    version: int
+    name: str
+    description: str | None
+    nodes: list[NodeSpec]
+    returns: Any
+    timeout: int
+    created_at: datetime
+
+
+class NodeError(BaseModel):
+    type: str
+    message: str
+
+
+class NodeExecution(BaseModel):
+    ref: str
+    kind: NodeKind
+    status: NodeStatus
+    attempt: int
+    depends_on: list[str]
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    available_at: datetime | None = Field(None, description="When the next attempt starts.")
+    output: Any = None
+    error: NodeError | None = None
+
+
+class RunError(NodeError):
+    node: str | None = None
+
+
+class RunSummary(BaseModel):
+    id: str
+    org_id: str
+    workflow_id: str
+    workflow_version: int
+    status: RunStatus
+    error: RunError | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Run(RunSummary):
+    input: Any = None
+    output: Any = None
+    nodes: list[NodeExecution]
+
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    data: T
+    errors: list[dict[str, str]] | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    errors: list[dict[str, str]] | None = None
+    next_page: str | None = Field(None, description="Cursor of the next (older) page.")
+    current_page: str | None = Field(None, description="Cursor that repeats this page.")

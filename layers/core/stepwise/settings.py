@@ -1,0 +1,45 @@
+"""Configuration read once from the environment that template.yaml gives each function."""
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+
+class CoreSettings(BaseModel):
+    """What every function needs."""
+
+    table_name: str = Field(alias="TABLE_NAME")
+    payload_bucket: str = Field(alias="PAYLOAD_BUCKET")
+    stage: str = Field(alias="STAGE")
+    run_retention_days: int = Field(alias="RUN_RETENTION_DAYS", ge=1)
+
+
+class ApiSettings(CoreSettings):
+    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
+
+
+class EngineSettings(CoreSettings):
+    node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
+
+
+@cache
+def core_settings() -> CoreSettings:
+    return CoreSettings.model_validate(os.environ)
+
+
+@cache
+def api_settings() -> ApiSettings:
+    return ApiSettings.model_validate(os.environ)
+
+
+@cache
+def engine_settings() -> EngineSettings:
+    return EngineSettings.model_validate(os.environ)
+
+
+def clear() -> None:
+    """Forget the cached settings (tests and the local stack change the environment)."""
+    for reader in (core_settings, api_settings, engine_settings):
+        reader.cache_clear()

@@ -1,0 +1,45 @@
+"""The fixed value sets of runs and nodes."""
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+RUN_TERMINAL = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+)
+
+
+class NodeStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+NODE_TERMINAL = frozenset(
+    {NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED}
+)
+
+
+class NodeKind(StrEnum):
+    ACTION = "action"
+    TRANSFORM = "transform"
+    WAIT = "wait"
+    APPROVAL = "approval"
+    WORKFLOW = "workflow"
+
+
+# Kinds the engine executes today; the others are accepted by the model and refused with a clear
+# 422 until their executors land, so that no workflow is saved that would fail at run time.
+EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM})

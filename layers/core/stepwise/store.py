@@ -1,0 +1,561 @@
+"""DynamoDB access: every read and every state transition, each with its condition inside.
+
+Nobody else writes run or node state. Every transition is a conditional write, so a step that is
+run twice changes nothing the second time; callers learn from the return value whether they won.
+"""
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from stepwise import aws, keys
+from stepwise.clock import iso, now, now_iso
+from stepwise.errors import NotFound
+from stepwise.models import NodeSpec, Workflow, WorkflowCreate
+from stepwise.payloads import PayloadStore
+from stepwise.statuses import NodeStatus, RunStatus
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_BATCH_WRITE_LIMIT = 25
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items()}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    code = exc.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class Store:
+    def __init__(self, table_name: str, payloads: PayloadStore, retention_days: int):
+        self.table = table_name
+        self.payloads = payloads
+        self.retention = timedelta(days=retention_days)
+
+    @property
+    def _db(self) -> Any:
+        return aws.client("dynamodb")
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    def put_api_key(self, key_hash: str, org_id: str, name: str) -> None:
+        self._db.put_item(
+            TableName=self.table,
+            Item=_to_item(
+                {**keys.api_key(key_hash), "org_id": org_id, "name": name, "created_at": now_iso()}
+            ),
+        )
+
+    def org_for_api_key(self, key_hash: str) -> str | None:
+        item = self._db.get_item(TableName=self.table, Key=_to_item(keys.api_key(key_hash)))
+        if "Item" not in item:
+            return None
+        return _from_item(item["Item"])["org_id"]
+
+    # -- workflows ------------------------------------------------------------------------------
+
+    def create_workflow(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
+        created_at = now()
+        version = 1
+        body = spec.model_dump(mode="json", exclude={"name", "description", "timeout"})
+        head = {
+            **keys.workflow_head(org_id, workflow_id),
+            **keys.workflows_index(org_id, workflow_id),
+            "org_id": org_id,
+            "workflow_id": workflow_id,
+            "latest_version": version,
+            "created_at": iso(created_at),
+        }
+        version_item = {
+            **keys.workflow_version(org_id, workflow_id, version),
+            "org_id": org_id,
+            "workflow_id": workflow_id,
+            "version": version,
+            "name": spec.name,
+            "description": spec.description,
+            "timeout": spec.timeout,
+            **self.payloads.attributes(
+                "definition", body, f"{org_id}/workflows/{workflow_id}/v{version}.json"
+            ),
+            "created_at": iso(created_at),
+        }
+        self._db.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _to_item(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+                for item in (head, version_item)
+            ]
+        )
+        return self._workflow_from_item(version_item)
+
+    def get_workflow(self, org_id: str, workflow_id: str, version: int | None = None) -> Workflow:
+        if version is None:
+            head = self._db.get_item(
+                TableName=self.table, Key=_to_item(keys.workflow_head(org_id, workflow_id))
+            )
+            if "Item" not in head:
+                raise NotFound("workflow", workflow_id)
+            version = int(_from_item(head["Item"])["latest_version"])
+        found = self._db.get_item(
+            TableName=self.table,
+            Key=_to_item(keys.workflow_version(org_id, workflow_id, version)),
+        )
+        if "Item" not in found:
+            raise NotFound("workflow", workflow_id)
+        return self._workflow_from_item(_from_item(found["Item"]))
+
+    def _workflow_from_item(self, item: dict[str, Any]) -> Workflow:
+        definition = self.payloads.load(item, "definition")
+        return Workflow(
+            id=item["workflow_id"],
+            org_id=item["org_id"],
+            version=int(item["version"]),
+            name=item["name"],
+            description=item.get("description"),
+            nodes=[NodeSpec.model_validate(n) for n in definition["nodes"]],
+            returns=definition.get("returns"),
+            timeout=int(item["timeout"]),
+            created_at=item["created_at"],
+        )
+
+    # -- runs: creation and reads ---------------------------------------------------------------
+
+    def create_run(
+        self, org_id: str, run_id: str, workflow: Workflow, run_input: Any
+    ) -> dict[str, Any]:
+        """Writes the node items, then the run item: a run is visible only once complete."""
+        created_at = now()
+        expires_at = int(
+            (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
+        )
+        children: dict[str, list[str]] = {node.ref: [] for node in workflow.nodes}
+        for node in workflow.nodes:
+            for parent in dict.fromkeys(node.depends_on):
+                children[parent].append(node.ref)
+        node_items = [
+            {
+                **keys.node(org_id, run_id, node.ref),
+                "ref": node.ref,
+                "kind": str(node.kind),
+                "status": str(NodeStatus.PENDING),
+                "attempt": 0,
+                "position": position,
+                "parents": list(dict.fromkeys(node.depends_on)),
+                "children": children[node.ref],
+                "expires_at": expires_at,
+            }
+            for position, node in enumerate(workflow.nodes)
+        ]
+        for start in range(0, len(node_items), _BATCH_WRITE_LIMIT):
+            self._batch_put(node_items[start : start + _BATCH_WRITE_LIMIT])
+        run_item = {
+            **keys.run(org_id, run_id),
+            **keys.runs_index(org_id, run_id),
+            "org_id": org_id,
+            "run_id": run_id,
+            "workflow_id": workflow.id,
+            "workflow_version": workflow.version,
+            "status": str(RunStatus.QUEUED),
+            "node_count": len(node_items),
+            "timeout": workflow.timeout,
+            "created_at": iso(created_at),
+            "expires_at": expires_at,
+            **self.payloads.attributes("input", run_input, f"{org_id}/{run_id}/input.json"),
+        }
+        self._db.put_item(
+            TableName=self.table,
+            Item=_to_item(run_item),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+        return run_item
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": _to_item(item)}} for item in items]
+        delay = 0.05
+        while requests:
+            answer = self._db.batch_write_item(RequestItems={self.table: requests})
+            requests = answer.get("UnprocessedItems", {}).get(self.table, [])
+            if requests:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def get_run(self, org_id: str, run_id: str) -> dict[str, Any]:
+        found = self._db.get_item(
+            TableName=self.table, Key=_to_item(keys.run(org_id, run_id)), ConsistentRead=True
+        )
+        if "Item" not in found:
+            raise NotFound("run", run_id)
+        return _from_item(found["Item"])
+
+    def get_run_with_nodes(
+        self, org_id: str, run_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run item and its node items, in one paged Query of the run's partition."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": _values({":pk": keys.run_pk(org_id, run_id)}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            items.extend(_from_item(i) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        run = next((i for i in items if i["SK"] == keys.RUN_SK), None)
+        if run is None:
+            raise NotFound("run", run_id)
+        nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
+        return run, nodes
+
+    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[dict[str, Any]]:
+        """Some node items of a run (consistent reads), in no particular order."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(refs), 100):
+            request = {
+                self.table: {
+                    "Keys": [
+                        _to_item(keys.node(org_id, run_id, r)) for r in refs[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            delay = 0.05
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                found.extend(_from_item(i) for i in answer["Responses"].get(self.table, []))
+                request = answer.get("UnprocessedKeys") or {}
+                if request:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+        return found
+
+    def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        found = self._db.get_item(
+            TableName=self.table, Key=_to_item(keys.node(org_id, run_id, ref)), ConsistentRead=True
+        )
+        if "Item" not in found:
+            raise NotFound("node", ref)
+        return _from_item(found["Item"])
+
+    def list_runs(
+        self, org_id: str, limit: int, before_run_id: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of an org's runs, newest first; the last run id when more may follow."""
+        condition = "GSI1PK = :pk"
+        values: dict[str, Any] = {":pk": keys.runs_index_pk(org_id)}
+        if before_run_id:
+            condition += " AND GSI1SK < :before"
+            values[":before"] = before_run_id
+        page = self._db.query(
+            TableName=self.table,
+            IndexName="GSI1",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_values(values),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        items = [_from_item(i) for i in page["Items"]]
+        more = "LastEvaluatedKey" in page and len(items) == limit
+        return items, (items[-1]["run_id"] if more else None)
+
+    # -- run transitions ------------------------------------------------------------------------
+
+    def fail_run_start(self, org_id: str, run_id: str, message: str) -> None:
+        """The run's execution could not be started: the run ends failed, never stays queued."""
+        self._update(
+            keys.run(org_id, run_id),
+            "SET #status = :failed, finished_at = :now, #error = :error",
+            {
+                ":failed": str(RunStatus.FAILED),
+                ":now": now_iso(),
+                ":error": {"type": "RunStartFailed", "message": message},
+                ":queued": str(RunStatus.QUEUED),
+            },
+            condition="#status = :queued",
+            names={"#status": "status", "#error": "error"},
+        )
+
+    def store_run_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any] | None:
+        """Marks the run running with the token that resumes its execution; None once settled."""
+        return self._update(
+            keys.run(org_id, run_id),
+            "SET #status = :running, task_token = :token, "
+            "started_at = if_not_exists(started_at, :now)",
+            {
+                ":running": str(RunStatus.RUNNING),
+                ":queued": str(RunStatus.QUEUED),
+                ":token": token,
+                ":now": now_iso(),
+            },
+            condition="#status IN (:queued, :running)",
+            names={"#status": "status"},
+            returns="ALL_NEW",
+        )
+
+    def request_settle(self, org_id: str, run_id: str, reason: str) -> dict[str, Any]:
+        """Marks the run as ready to finalise (first reason wins); returns the run item."""
+        item = self._update(
+            keys.run(org_id, run_id),
+            "SET settle_requested_at = :now, settle_reason = :reason",
+            {":now": now_iso(), ":reason": reason},
+            condition="attribute_exists(PK) AND attribute_not_exists(settle_requested_at)",
+            returns="ALL_NEW",
+        )
+        return item if item is not None else self.get_run(org_id, run_id)
+
+    def record_node_settled(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        """Adds the node to the run's settled set (idempotent); returns the run item."""
+        return self._update(
+            keys.run(org_id, run_id),
+            "ADD settled_nodes :ref",
+            {":ref": {ref}},
+            returns="ALL_NEW",
+        )
+
+    def finish_run(
+        self,
+        org_id: str,
+        run_id: str,
+        status: RunStatus,
+        output: Any,
+        error: dict[str, Any] | None,
+    ) -> bool:
+        attrs: dict[str, Any] = {":status": str(status), ":now": now_iso()}
+        names = {"#status": "status"}
+        expression = "SET #status = :status, finished_at = :now"
+        if error is not None:
+            expression += ", #error = :error"
+            attrs[":error"] = error
+            names["#error"] = "error"
+        if status == RunStatus.SUCCEEDED:
+            for name, value in self.payloads.attributes(
+                "output", output, f"{org_id}/{run_id}/output.json"
+            ).items():
+                expression += f", #{name} = :{name}"
+                attrs[f":{name}"] = value
+                names[f"#{name}"] = name
+        attrs[":running"] = str(RunStatus.RUNNING)
+        attrs[":queued"] = str(RunStatus.QUEUED)
+        return (
+            self._update(
+                keys.run(org_id, run_id),
+                expression,
+                attrs,
+                condition="#status IN (:running, :queued)",
+                names=names,
+            )
+            is not None
+        )
+
+    # -- node transitions -----------------------------------------------------------------------
+
+    def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
+        """pending -> scheduled, only while the run is running and not settling."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _to_item(keys.node(org_id, run_id, ref)),
+                            "UpdateExpression": "SET #status = :scheduled, scheduled_at = :now",
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _values(
+                                {
+                                    ":scheduled": str(NodeStatus.SCHEDULED),
+                                    ":pending": str(NodeStatus.PENDING),
+                                    ":now": now_iso(),
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": _to_item(keys.run(org_id, run_id)),
+                            "ConditionExpression": "#status = :running AND "
+                            "attribute_not_exists(settle_requested_at)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _values(
+                                {":running": str(RunStatus.RUNNING)}
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def start_attempt(self, org_id: str, run_id: str, ref: str, attempt: int) -> bool:
+        """scheduled|running -> running with this attempt number (a replay of it is fine)."""
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                "SET #status = :running, attempt = :attempt, "
+                "started_at = if_not_exists(started_at, :now), attempt_started_at = :now "
+                "REMOVE available_at",
+                {
+                    ":running": str(NodeStatus.RUNNING),
+                    ":scheduled": str(NodeStatus.SCHEDULED),
+                    ":attempt": attempt,
+                    ":now": now_iso(),
+                },
+                condition="#status IN (:scheduled, :running) AND attempt <= :attempt",
+                names={"#status": "status"},
+            )
+            is not None
+        )
+
+    def schedule_retry(
+        self, org_id: str, run_id: str, ref: str, attempt: int, error: dict[str, str], at: str
+    ) -> bool:
+        """Records a failed attempt that will be tried again at ``at``."""
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                "SET last_error = :error, available_at = :at",
+                {
+                    ":error": error,
+                    ":at": at,
+                    ":attempt": attempt,
+                    ":running": str(NodeStatus.RUNNING),
+                },
+                condition="#status = :running AND attempt = :attempt",
+                names={"#status": "status"},
+            )
+            is not None
+        )
+
+    def settle_node(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        status: NodeStatus,
+        output: Any = None,
+        error: dict[str, str] | None = None,
+    ) -> bool:
+        """running (this attempt) -> succeeded|failed, with the output or the error."""
+        attrs: dict[str, Any] = {
+            ":status": str(status),
+            ":now": now_iso(),
+            ":running": str(NodeStatus.RUNNING),
+            ":attempt": attempt,
+        }
+        expression = "SET #status = :status, finished_at = :now"
+        names = {"#status": "status"}
+        if status == NodeStatus.SUCCEEDED:
+            for name, value in self.payloads.attributes(
+                "output", output, f"{org_id}/{run_id}/nodes/{ref}/output.json"
+            ).items():
+                expression += f", #{name} = :{name}"
+                attrs[f":{name}"] = value
+                names[f"#{name}"] = name
+        if error is not None:
+            expression += ", #error = :error"
+            attrs[":error"] = error
+            names["#error"] = "error"
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                expression,
+                attrs,
+                condition="#status = :running AND attempt = :attempt",
+                names=names,
+            )
+            is not None
+        )
+
+    def record_parent_outcome(
+        self, org_id: str, run_id: str, ref: str, parent: str, outcome: NodeStatus
+    ) -> dict[str, Any]:
+        """Adds the parent to the child's join set for its outcome (idempotent); the child item."""
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            f"ADD {outcome.value}_parents :parent",
+            {":parent": {parent}},
+            returns="ALL_NEW",
+        )
+
+    def cancel_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
+        """Any non-terminal state -> cancelled."""
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                "SET #status = :cancelled, finished_at = :now, #error = :error",
+                {
+                    ":cancelled": str(NodeStatus.CANCELLED),
+                    ":now": now_iso(),
+                    ":error": {"type": "Cancelled", "message": reason},
+                    ":pending": str(NodeStatus.PENDING),
+                    ":scheduled": str(NodeStatus.SCHEDULED),
+                    ":running": str(NodeStatus.RUNNING),
+                },
+                condition="#status IN (:pending, :scheduled, :running)",
+                names={"#status": "status", "#error": "error"},
+            )
+            is not None
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _update(
+        self,
+        key: dict[str, str],
+        expression: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any] | None:
+        """One UpdateItem; None when its condition does not hold, else the returned item."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": _to_item(key),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": _values(values),
+            "ReturnValues": returns,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            answer = self._db.update_item(**kwargs)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return None
+            raise
+        return _from_item(answer.get("Attributes", {}))

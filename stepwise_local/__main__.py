@@ -1,0 +1,40 @@
+"""``python -m stepwise_local``: start the local stack and serve the API until Ctrl-C."""
+
+import os
+import sys
+
+from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
+
+BANNER = """
+Stepwise local stack is up (moto, in-process; no Docker, no AWS account).
+
+  API      {url}
+  org      {org}
+  API key  {key}
+
+Try it:
+  curl -s {url}/v1/orgs/{org}/runs -H "Authorization: Bearer {key}"
+
+The README walks through a whole workflow. Ctrl-C stops the stack (its state is in memory only).
+"""
+
+
+def main() -> int:
+    host = "127.0.0.1"
+    port = int(os.environ.get("STEPWISE_PORT", "3000"))
+    org = os.environ.get("STEPWISE_ORG", DEFAULT_ORG)
+    key = os.environ.get("STEPWISE_API_KEY", DEFAULT_API_KEY)
+    stack = LocalStack(org_id=org, api_key=key).start()
+    try:
+        print(BANNER.format(url=f"http://{host}:{port}", org=org, key=key), flush=True)
+        stack.serve(host=host, port=port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        print("Stepwise local stack stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

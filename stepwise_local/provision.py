@@ -1,0 +1,260 @@
+"""Creates every resource of template.yaml in moto, with the names and settings it declares."""
+
+import io
+import json
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from stepwise_local.template import (
+    ACCOUNT_ID,
+    REGION,
+    REPO_ROOT,
+    Resolver,
+    load_template,
+    substitute_definition,
+)
+
+# Resource types that have no local counterpart, and why that is fine.
+NOT_EMULATED = {
+    "AWS::Serverless::LayerVersion": "the layer's package is imported from layers/core",
+    "AWS::Serverless::HttpApi": "uvicorn serves the API on 127.0.0.1",
+    "AWS::Logs::LogGroup": "logs go to the local process's output",
+    "AWS::S3::BucketPolicy": "moto does not enforce bucket policies",
+}
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    module: str
+    attribute: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+
+
+@dataclass
+class ProvisionedStack:
+    stack_name: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The union of every function's environment (they share the local process)."""
+        merged: dict[str, str] = {}
+        for function in self.functions.values():
+            for key, value in function.environment.items():
+                if merged.get(key, value) != value:
+                    raise ValueError(f"functions disagree on {key}: {merged[key]!r} vs {value!r}")
+                merged[key] = value
+        return merged
+
+
+def _physical(stack: str, logical_id: str, rtype: str, props: dict[str, Any]) -> dict[str, Any]:
+    """The Ref value and GetAtt attributes a resource will have once created locally."""
+    base = f"{stack}-{logical_id}"
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}:{{}}"
+    if rtype == "AWS::DynamoDB::Table":
+        return {"Ref": base, "Arn": arn.format("dynamodb", f"table/{base}")}
+    if rtype == "AWS::SQS::Queue":
+        url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{base}"
+        return {"Ref": url, "Arn": arn.format("sqs", base), "QueueName": base, "QueueUrl": url}
+    if rtype == "AWS::S3::Bucket":
+        name = base.lower()
+        return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.local"}
+    if rtype == "AWS::SecretsManager::Secret":
+        return {"Ref": arn.format("secretsmanager", f"secret:{base}"), "Name": base}
+    if rtype == "AWS::Serverless::Function":
+        return {"Ref": base, "Arn": arn.format("lambda", f"function:{base}")}
+    if rtype == "AWS::Serverless::StateMachine":
+        return {"Ref": None, "Name": None}  # named by its Name property, resolved later
+    if rtype == "AWS::Serverless::LayerVersion":
+        return {"Ref": arn.format("lambda", f"layer:{base}:1")}
+    if rtype == "AWS::Logs::LogGroup":
+        name = props.get("LogGroupName") or f"/stepwise/{base}"
+        return {"Ref": name, "Arn": arn.format("logs", f"log-group:{base}:*")}
+    if rtype == "AWS::Serverless::HttpApi":
+        return {"Ref": "local"}
+    return {"Ref": base}
+
+
+def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | None = None):
+    """Creates the stack's resources in the active moto mock and describes what it made."""
+    template = load_template()
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    refs: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    for logical_id, resource in resources.items():
+        values = _physical(stack_name, logical_id, resource["Type"], resource.get("Properties", {}))
+        refs[logical_id] = values.pop("Ref")
+        for attribute, value in values.items():
+            attrs[f"{logical_id}.{attribute}"] = value
+    resolver = Resolver(template, stack_name, refs, attrs, parameters)
+    # State machines are named by their (resolved) Name property; give Ref/Name their values.
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            name = resolver.resolve(resource["Properties"]["Name"])
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+            resolver.refs[logical_id] = arn
+            resolver.attrs[f"{logical_id}.Name"] = name
+            resolver.attrs[f"{logical_id}.Arn"] = arn
+
+    stack = ProvisionedStack(stack_name)
+    by_type: dict[str, list[str]] = {}
+    for logical_id, resource in resources.items():
+        rtype = resource["Type"]
+        if rtype not in _CREATORS and rtype not in NOT_EMULATED:
+            raise NotImplementedError(f"{logical_id}: the local stack cannot create {rtype}")
+        by_type.setdefault(rtype, []).append(logical_id)
+    for rtype, creator in _CREATORS.items():
+        for logical_id in _queues_first(by_type.get(rtype, []), resources):
+            props = resolver.resolve(resources[logical_id].get("Properties", {}))
+            creator(stack, resolver, logical_id, props, template)
+            stack.names[logical_id] = resolver.refs[logical_id]
+    for name, output in template.get("Outputs", {}).items():
+        try:
+            stack.outputs[name] = resolver.resolve(output["Value"])
+        except KeyError:
+            continue  # e.g. the API URL, which has no local counterpart in the template's terms
+    return stack
+
+
+def _queues_first(logical_ids: list[str], resources: dict[str, Any]) -> list[str]:
+    """Dead-letter queues (no redrive of their own) before the queues that redrive to them."""
+    return sorted(
+        logical_ids, key=lambda lid: "RedrivePolicy" in resources[lid].get("Properties", {})
+    )
+
+
+def _table(stack, resolver, logical_id, props, template) -> None:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    kwargs: dict[str, Any] = {
+        "TableName": resolver.refs[logical_id],
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = [
+            {k: v for k, v in index.items() if k in {"IndexName", "KeySchema", "Projection"}}
+            for index in props["GlobalSecondaryIndexes"]
+        ]
+    ddb.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(
+            TableName=kwargs["TableName"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+
+
+def _bucket(stack, resolver, logical_id, props, template) -> None:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=resolver.refs[logical_id])
+
+
+def _secret(stack, resolver, logical_id, props, template) -> None:
+    generate = props.get("GenerateSecretString") or {}
+    value = props.get("SecretString") or secrets.token_hex(
+        max(16, int(generate.get("PasswordLength", 64)) // 2)
+    )
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=resolver.attrs[f"{logical_id}.Name"], SecretString=value
+    )
+
+
+def _queue(stack, resolver, logical_id, props, template) -> None:
+    attributes: dict[str, str] = {}
+    for key in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+        "SqsManagedSseEnabled",
+    ):
+        if key in props:
+            attributes[key] = (
+                str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+            )
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    boto3.client("sqs", region_name=REGION).create_queue(
+        QueueName=resolver.attrs[f"{logical_id}.QueueName"], Attributes=attributes
+    )
+
+
+def _function(stack, resolver, logical_id, props, template) -> None:
+    globals_ = resolver.resolve(template.get("Globals", {}).get("Function", {}))
+    environment = {
+        **(globals_.get("Environment", {}).get("Variables", {})),
+        **(props.get("Environment", {}).get("Variables", {})),
+    }
+    environment = {k: str(v) for k, v in environment.items() if v is not None}
+    code_uri = props["CodeUri"].strip("/")
+    module_file, attribute = props["Handler"].rsplit(".", 1)
+    module = ".".join([*code_uri.split("/"), *module_file.split("/")])
+    if not (REPO_ROOT / code_uri / f"{module_file}.py").is_file():
+        raise FileNotFoundError(f"{logical_id}: handler file {code_uri}/{module_file}.py missing")
+    name = resolver.refs[logical_id]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{module_file}.py", "# runs in-process, see stepwise_local.lambdas\n")
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=name,
+        Runtime=props.get("Runtime", globals_.get("Runtime", "python3.12")),
+        Role=_role(),
+        Handler=props["Handler"],
+        Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": environment},
+        Timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        MemorySize=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+    )
+    stack.functions[name] = LocalFunction(
+        logical_id=logical_id,
+        name=name,
+        module=module,
+        attribute=attribute,
+        environment=environment,
+        timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+    )
+
+
+def _state_machine(stack, resolver, logical_id, props, template) -> None:
+    definition = (REPO_ROOT / props["DefinitionUri"]).read_text()
+    definition = substitute_definition(definition, props.get("DefinitionSubstitutions", {}))
+    boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name=props["Name"],
+        definition=definition,
+        roleArn=_role(),
+        type=props.get("Type", "STANDARD"),
+    )
+
+
+def _role() -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    name = "stepwise-local-execution-role"
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": []}
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+
+
+# Creation order: what others refer to comes first (functions before the machines that call them).
+_CREATORS = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::SQS::Queue": _queue,
+    "AWS::Serverless::Function": _function,
+    "AWS::Serverless::StateMachine": _state_machine,
+}

@@ -1,0 +1,168 @@
+"""The whole of Stepwise in one process: moto resources from template.yaml, executing state
+machines, in-process handlers, and the API served by uvicorn."""
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import boto3
+import uvicorn
+from moto import mock_aws
+
+from stepwise import aws, components, settings
+from stepwise.api import dependencies
+from stepwise.api.app import create_app
+from stepwise.auth import hash_api_key
+from stepwise_local import lambdas
+from stepwise_local.provision import ProvisionedStack, provision
+from stepwise_local.template import REGION
+
+DEFAULT_ORG = "acme"
+DEFAULT_API_KEY = "swk_local_dev_key"  # a documented, local-only key
+
+# What the local process sets besides the template's environment: fake credentials (moto
+# accepts any), tracing off (no X-Ray daemon here).
+_LOCAL_ENV = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+def reset_process_caches() -> None:
+    """Forget every client, setting and secret cached in this process."""
+    settings.clear()
+    aws.clear()
+    components.clear()
+    dependencies.clear_caches()
+
+
+class LocalStack:
+    def __init__(
+        self,
+        org_id: str = DEFAULT_ORG,
+        api_key: str = DEFAULT_API_KEY,
+        execute_state_machines: bool = True,
+        parameters: dict[str, Any] | None = None,
+    ):
+        self.org_id = org_id
+        self.api_key = api_key
+        self.execute = execute_state_machines
+        self.parameters = parameters or {}
+        self.stack: ProvisionedStack | None = None
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> "LocalStack":
+        # moto logs every failed execution at ERROR with the whole state: the engine records
+        # failures itself, so keep the local output readable.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        self._set_env(_LOCAL_ENV)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute}})
+        self._mock.start()
+        self.stack = provision(parameters=self.parameters)
+        self._set_env(self.stack.environment)
+        reset_process_caches()
+        lambdas.register(self.stack.functions)
+        self.add_api_key(self.org_id, self.api_key)
+        return self
+
+    def stop(self) -> None:
+        self.stop_server()
+        if self._mock is not None:
+            self.stop_executions()
+            lambdas.unregister()
+            self._mock.stop()
+            self._mock = None
+        reset_process_caches()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 3000, log_level: str = "info") -> None:
+        """Serves the API in this thread until interrupted (Ctrl-C)."""
+        uvicorn.Server(self._server_config(host, port, log_level)).run()
+
+    def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serves the API from a thread; returns its base URL once it accepts connections."""
+        self._server = uvicorn.Server(self._server_config(host, port, "warning"))
+        self._server_thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server_thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._server_thread.is_alive():
+                raise RuntimeError("the local API did not start")
+            time.sleep(0.02)
+        bound = self._server.servers[0].sockets[0].getsockname()
+        return f"http://{bound[0]}:{bound[1]}"
+
+    def stop_server(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
+            self._server = None
+            self._server_thread = None
+
+    def _server_config(self, host: str, port: int, log_level: str) -> uvicorn.Config:
+        return uvicorn.Config(
+            create_app(), host=host, port=port, log_level=log_level, lifespan="off"
+        )
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def add_api_key(self, org_id: str, api_key: str, name: str = "local") -> None:
+        components.store().put_api_key(hash_api_key(api_key), org_id, name)
+
+    def running_executions(self) -> list[str]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        running: list[str] = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            running.extend(e["executionArn"] for page in pages for e in page["executions"])
+        return running
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Waits until no execution is running; False if some still run after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.running_executions():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def stop_executions(self) -> None:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for arn in self.running_executions():
+            with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
+                sfn.stop_execution(executionArn=arn, cause="local stack stopping")
+        self.wait_idle(timeout=5)
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value

@@ -1,0 +1,65 @@
+"""Cursors are opaque and tamper-evident; ids and keys have the documented shapes."""
+
+import pytest
+
+from stepwise.auth import hash_api_key, key_from_headers, new_api_key
+from stepwise.cursors import CursorCodec
+from stepwise.errors import InvalidCursor
+from stepwise.ids import ID_PATTERN, execution_name, new_id
+
+
+def test_a_cursor_round_trips_within_its_scope():
+    codec = CursorCodec(b"secret")
+    cursor = codec.encode("runs:acme", {"before": "run_01"})
+    assert codec.decode("runs:acme", cursor) == {"before": "run_01"}
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),
+        lambda c: ("e" if c[0] != "e" else "f") + c[1:],
+        lambda c: c.split(".")[0],
+        lambda c: "garbage",
+        lambda c: "",
+    ],
+)
+def test_a_tampered_cursor_is_refused(mutate):
+    codec = CursorCodec(b"secret")
+    cursor = codec.encode("runs:acme", {"before": "run_01"})
+    with pytest.raises(InvalidCursor):
+        codec.decode("runs:acme", mutate(cursor))
+
+
+def test_a_cursor_from_another_org_or_secret_is_refused():
+    cursor = CursorCodec(b"secret").encode("runs:acme", {"before": "run_01"})
+    with pytest.raises(InvalidCursor):
+        CursorCodec(b"secret").decode("runs:other", cursor)
+    with pytest.raises(InvalidCursor):
+        CursorCodec(b"other").decode("runs:acme", cursor)
+
+
+def test_ids_are_prefixed_lowercase_and_time_ordered():
+    ids = [new_id("run") for _ in range(50)]
+    assert all(ID_PATTERN.match(i) and i.startswith("run_") for i in ids)
+    assert ids == sorted(ids)
+
+
+def test_execution_names_are_deterministic_and_at_most_80_chars():
+    short = execution_name("run_x", "node")
+    assert short == "run_x.node"
+    long_a = execution_name("run_" + "a" * 30, "n" * 64)
+    long_b = execution_name("run_" + "a" * 30, "n" * 63 + "m")
+    assert len(long_a) <= 80 and len(long_b) <= 80
+    assert long_a != long_b
+    assert long_a == execution_name("run_" + "a" * 30, "n" * 64)
+
+
+def test_api_keys_come_from_either_header_and_are_hashed():
+    key = new_api_key()
+    assert key.startswith("swk_") and len(key) > 40
+    assert key_from_headers(f"Bearer {key}", None) == key
+    assert key_from_headers(None, key) == key
+    assert key_from_headers("Basic abc", None) is None
+    assert key_from_headers("Bearer ", "  ") is None
+    assert hash_api_key(key) != key and len(hash_api_key(key)) == 64

@@ -1,0 +1,87 @@
+"""Graph validation: every broken rule is a 422 error located at the offending field."""
+
+import pytest
+
+from stepwise.graph import children_of, find_cycle, leaves, roots, validation_errors
+from stepwise.models import NodeSpec
+
+
+def nodes(*specs: tuple[str, list[str]], args=None) -> list[NodeSpec]:
+    return [
+        NodeSpec(ref=ref, kind="transform", depends_on=deps, args=args or {}) for ref, deps in specs
+    ]
+
+
+def test_a_valid_diamond_has_no_errors():
+    diamond = nodes(("a", []), ("b", ["a"]), ("c", ["a"]), ("d", ["b", "c"]))
+    assert validation_errors(diamond) == []
+
+
+def test_an_empty_workflow_names_the_nodes_field():
+    [error] = validation_errors([])
+    assert error["loc"] == ["body", "nodes"]
+    assert error["type"] == "too_short"
+
+
+def test_a_duplicate_ref_names_the_second_node():
+    [error] = validation_errors(nodes(("a", []), ("b", []), ("a", [])))
+    assert error["loc"] == ["body", "nodes", 2, "ref"]
+    assert "duplicate ref 'a'" in error["msg"]
+
+
+def test_an_unknown_dependency_names_its_position():
+    [error] = validation_errors(nodes(("a", []), ("b", ["a", "zz"])))
+    assert error["loc"] == ["body", "nodes", 1, "depends_on", 1]
+    assert "'zz'" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        [("a", ["a"])],
+        [("a", ["b"]), ("b", ["a"])],
+        [("root", []), ("a", ["root", "c"]), ("b", ["a"]), ("c", ["b"])],
+    ],
+    ids=["self", "pair", "triangle-under-root"],
+)
+def test_a_cycle_is_reported_with_its_path(graph):
+    [error] = validation_errors(nodes(*graph))
+    assert error["loc"] == ["body", "nodes"]
+    assert error["type"] == "cycle"
+    path = error["msg"].removeprefix("dependency cycle: ").split(" -> ")
+    assert path[0] == path[-1]
+    assert len(path) >= 2
+
+
+def test_a_bad_expression_is_refused_at_save_time_with_its_location():
+    bad = nodes(("a", []), args={"x": ["ok", "{{ input.[ }}"]})
+    [error] = validation_errors(bad)
+    assert error["loc"] == ["body", "nodes", 0, "args", "x", 1]
+    assert error["type"] == "expression"
+
+
+def test_a_kind_without_an_executor_is_refused_clearly():
+    spec = [NodeSpec(ref="a", kind="action")]
+    [error] = validation_errors(spec)
+    assert error["loc"] == ["body", "nodes", 0, "kind"]
+    assert "not supported yet" in error["msg"]
+
+
+def test_a_bad_returns_expression_names_returns():
+    [error] = validation_errors(nodes(("a", [])), returns={"r": "{{ nodes.( }}"})
+    assert error["loc"] == ["body", "returns", "r"]
+
+
+def test_find_cycle_handles_a_long_chain_without_recursion():
+    chain = {f"n{i}": [f"n{i - 1}"] if i else [] for i in range(5000)}
+    assert find_cycle(chain) is None
+    chain["n0"] = ["n4999"]
+    cycle = find_cycle(chain)
+    assert cycle is not None and len(cycle) == 5001
+
+
+def test_roots_leaves_and_children_of_a_diamond():
+    parents = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c", "b"]}
+    assert roots(parents) == ["a"]
+    assert leaves(parents) == ["d"]
+    assert children_of(parents) == {"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}
