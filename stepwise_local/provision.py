@@ -5,6 +5,7 @@ import json
 import secrets
 import zipfile
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import boto3
@@ -134,7 +135,7 @@ def _queues_first(logical_ids: list[str], resources: dict[str, Any]) -> list[str
 
 
 def _table(stack, resolver, logical_id, props, template) -> None:
-    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb = local_client("dynamodb")
     kwargs: dict[str, Any] = {
         "TableName": resolver.refs[logical_id],
         "KeySchema": props["KeySchema"],
@@ -156,7 +157,7 @@ def _table(stack, resolver, logical_id, props, template) -> None:
 
 
 def _bucket(stack, resolver, logical_id, props, template) -> None:
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=resolver.refs[logical_id])
+    local_client("s3").create_bucket(Bucket=resolver.refs[logical_id])
 
 
 def _secret(stack, resolver, logical_id, props, template) -> None:
@@ -164,7 +165,7 @@ def _secret(stack, resolver, logical_id, props, template) -> None:
     value = props.get("SecretString") or secrets.token_hex(
         max(16, int(generate.get("PasswordLength", 64)) // 2)
     )
-    boto3.client("secretsmanager", region_name=REGION).create_secret(
+    local_client("secretsmanager").create_secret(
         Name=resolver.attrs[f"{logical_id}.Name"], SecretString=value
     )
 
@@ -184,7 +185,7 @@ def _queue(stack, resolver, logical_id, props, template) -> None:
             )
     if "RedrivePolicy" in props:
         attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-    boto3.client("sqs", region_name=REGION).create_queue(
+    local_client("sqs").create_queue(
         QueueName=resolver.attrs[f"{logical_id}.QueueName"], Attributes=attributes
     )
 
@@ -205,7 +206,7 @@ def _function(stack, resolver, logical_id, props, template) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(f"{module_file}.py", "# runs in-process, see stepwise_local.lambdas\n")
-    boto3.client("lambda", region_name=REGION).create_function(
+    local_client("lambda").create_function(
         FunctionName=name,
         Runtime=props.get("Runtime", globals_.get("Runtime", "python3.12")),
         Role=_role(),
@@ -229,7 +230,7 @@ def _function(stack, resolver, logical_id, props, template) -> None:
 def _state_machine(stack, resolver, logical_id, props, template) -> None:
     definition = (REPO_ROOT / props["DefinitionUri"]).read_text()
     definition = substitute_definition(definition, props.get("DefinitionSubstitutions", {}))
-    boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+    local_client("stepfunctions").create_state_machine(
         name=props["Name"],
         definition=definition,
         roleArn=_role(),
@@ -238,7 +239,7 @@ def _state_machine(stack, resolver, logical_id, props, template) -> None:
 
 
 def _role() -> str:
-    iam = boto3.client("iam", region_name=REGION)
+    iam = local_client("iam")
     name = "stepwise-local-execution-role"
     try:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
@@ -248,6 +249,14 @@ def _role() -> str:
             "Arn"
         ]
 
+
+@cache
+def local_client(service: str) -> Any:
+    """One client per service for the process (moto intercepts them whenever it is active)."""
+    return _SESSION.client(service, region_name=REGION)
+
+
+_SESSION = boto3.session.Session()
 
 # Creation order: what others refer to comes first (functions before the machines that call them).
 _CREATORS = {

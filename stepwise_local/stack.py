@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import boto3
 import uvicorn
 from moto import mock_aws
 
@@ -17,7 +16,7 @@ from stepwise.api import dependencies
 from stepwise.api.app import create_app
 from stepwise.auth import hash_api_key
 from stepwise_local import lambdas
-from stepwise_local.provision import ProvisionedStack, provision
+from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.template import REGION
 
 DEFAULT_ORG = "acme"
@@ -136,8 +135,14 @@ class LocalStack:
     def add_api_key(self, org_id: str, api_key: str, name: str = "local") -> None:
         components.store().put_api_key(hash_api_key(api_key), org_id, name)
 
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Calls a function of the template by logical id, in-process, as Lambda would."""
+        assert self.stack is not None, "start the stack first"
+        [name] = [f.name for f in self.stack.functions.values() if f.logical_id == logical_id]
+        return lambdas.invoke(name, event)
+
     def running_executions(self) -> list[str]:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = local_client("stepfunctions")
         running: list[str] = []
         for machine in sfn.list_state_machines()["stateMachines"]:
             pages = sfn.get_paginator("list_executions").paginate(
@@ -156,7 +161,7 @@ class LocalStack:
         return True
 
     def stop_executions(self) -> None:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = local_client("stepfunctions")
         for arn in self.running_executions():
             with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
                 sfn.stop_execution(executionArn=arn, cause="local stack stopping")

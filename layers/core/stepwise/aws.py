@@ -15,10 +15,15 @@ _CONFIG = Config(
 
 
 @cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)
+    return _session().client(service, config=_CONFIG)
 
 
 def clear() -> None:
-    """Forget the cached clients (tests start a fresh moto per test)."""
+    """Forget the cached clients (tests and the local stack change region and credentials)."""
     client.cache_clear()

@@ -33,14 +33,14 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     for kind, (status, code) in _STATUS.items():
         if isinstance(exc, kind):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse(status, error_body(code, str(exc)), headers=headers)
+            return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
     logger.exception("unmapped domain error")
-    return JSONResponse(500, error_body("internal_error", "internal error"))
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
-    return JSONResponse(500, error_body("internal_error", "internal error"))
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,219 @@
+"""The engine function's steps on moto, driven one by one (state machines do not execute here),
+so that replays, races and crashes can be placed exactly."""
+
+import json
+
+import boto3
+import pytest
+
+from stepwise import components, executions
+from stepwise.executors import NodeFailure
+from stepwise.statuses import NodeStatus, RunStatus
+from tests.helpers import diamond, http_event
+
+ORG = "acme"
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    """Every resume of a waiting run execution, as (token, reason)."""
+    calls: list[tuple[str, str]] = []
+
+    def resume(token: str, reason: str) -> bool:
+        calls.append((token, reason))
+        return True
+
+    monkeypatch.setattr(executions, "resume_run", resume)
+    return calls
+
+
+def api(stack, method, path, body=None):
+    response = stack.invoke("ApiFunction", http_event(method, path, body))
+    return json.loads(response["body"])
+
+
+def start_run(stack, workflow_body, run_input=None):
+    workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", workflow_body)["data"]
+    run = api(
+        stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": run_input}
+    )
+    return run["data"]["id"]
+
+
+def step(stack, name, run_id, **fields):
+    return stack.invoke("EngineFunction", {"step": name, "org_id": ORG, "run_id": run_id, **fields})
+
+
+def node_executions(stack) -> list[str]:
+    sfn = boto3.client("stepfunctions")
+    found = sfn.list_executions(stateMachineArn=stack.stack.names["NodeStateMachine"])
+    return sorted(e["name"] for e in found["executions"])
+
+
+def statuses(run_id) -> dict[str, str]:
+    _, nodes = components.store().get_run_with_nodes(ORG, run_id)
+    return {n["ref"]: n["status"] for n in nodes}
+
+
+def test_a_diamond_step_by_step_with_every_step_replayed(stack, resumed):
+    run_id = start_run(stack, diamond(), {"n": 3})
+    step(stack, "start_run", run_id, task_token="token-1")
+    step(stack, "start_run", run_id, task_token="token-1")
+    assert node_executions(stack) == [f"{run_id}.a"]
+    assert statuses(run_id)["a"] == NodeStatus.SCHEDULED
+
+    for _ in range(2):
+        assert step(stack, "attempt", run_id, node_ref="a", attempt=1) == {"next": "done"}
+    assert node_executions(stack) == [f"{run_id}.{r}" for r in "abc"]
+
+    step(stack, "attempt", run_id, node_ref="b", attempt=1)
+    assert statuses(run_id)["d"] == NodeStatus.PENDING, "d must wait for c as well"
+    step(stack, "attempt", run_id, node_ref="c", attempt=1)
+    step(stack, "attempt", run_id, node_ref="c", attempt=1)
+    assert node_executions(stack) == [f"{run_id}.{r}" for r in "abcd"]
+    assert resumed == []
+
+    step(stack, "attempt", run_id, node_ref="d", attempt=1)
+    step(stack, "attempt", run_id, node_ref="d", attempt=1)
+    assert resumed and {reason for _, reason in resumed} == {"all_nodes_settled"}
+    assert {token for token, _ in resumed} == {"token-1"}
+
+    for _ in range(2):
+        assert step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"}) == {
+            "status": "succeeded"
+        }
+    run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
+    assert run["status"] == RunStatus.SUCCEEDED
+    assert run["output"] == {"d": {"from_b": [3, 3], "from_c": "n is 3"}}
+    assert all(n["attempt"] == 1 and n["status"] == "succeeded" for n in run["nodes"])
+
+
+def test_a_failing_node_fails_the_run_and_cancels_the_rest(stack, resumed):
+    body = diamond()
+    body["nodes"][1]["args"] = {"bad": "{{ abs(nodes.a.output.n) }}"}  # n is a string below
+    run_id = start_run(stack, body, {"n": "three"})
+    step(stack, "start_run", run_id, task_token="t")
+    step(stack, "attempt", run_id, node_ref="a", attempt=1)
+    step(stack, "attempt", run_id, node_ref="b", attempt=1)
+    assert resumed == [("t", "node_failed")]
+
+    # c was already started; once the run settles it does nothing and starts nothing.
+    step(stack, "attempt", run_id, node_ref="c", attempt=1)
+    assert f"{run_id}.d" not in node_executions(stack)
+
+    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
+        "status": "failed"
+    }
+    run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
+    assert run["error"]["node"] == "b" and run["error"]["type"] == "ExpressionError"
+    assert "abs" in run["error"]["message"]
+    assert statuses(run_id) == {
+        "a": "succeeded",
+        "b": "failed",
+        "c": "cancelled",
+        "d": "cancelled",
+    }
+
+
+def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resumed, monkeypatch):
+    body = {
+        "name": "flaky",
+        "nodes": [
+            {
+                "ref": "x",
+                "kind": "transform",
+                "args": {"ok": True},
+                "retry": {"max_attempts": 3, "initial_interval": 2, "backoff_coefficient": 3},
+            }
+        ],
+    }
+    run_id = start_run(stack, body)
+    step(stack, "start_run", run_id, task_token="t")
+    outcomes = iter([NodeFailure("Flaky", "try again"), NodeFailure("Flaky", "again"), None])
+    from stepwise import engine as engine_module
+
+    real_execute = engine_module.execute
+
+    def flaky(spec, context):
+        failure = next(outcomes)
+        if failure:
+            raise failure
+        return real_execute(spec, context)
+
+    monkeypatch.setattr(engine_module, "execute", flaky)
+    first = step(stack, "attempt", run_id, node_ref="x", attempt=1)
+    assert first == {"next": "retry", "attempt": 2, "wait_seconds": 2}
+    node = components.store().get_node(ORG, run_id, "x")
+    assert node["last_error"] == {"type": "Flaky", "message": "try again"}
+    assert node["available_at"] > node["attempt_started_at"]
+    second = step(stack, "attempt", run_id, node_ref="x", attempt=2)
+    assert second == {"next": "retry", "attempt": 3, "wait_seconds": 6}
+    assert step(stack, "attempt", run_id, node_ref="x", attempt=3) == {"next": "done"}
+    node = components.store().get_node(ORG, run_id, "x")
+    assert (node["status"], node["attempt"]) == ("succeeded", 3)
+    # A late replay of an earlier attempt changes nothing.
+    assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
+    assert components.store().get_node(ORG, run_id, "x")["attempt"] == 3
+
+
+def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
+    body = {
+        "name": "strict",
+        "nodes": [{"ref": "x", "kind": "transform", "retry": {"max_attempts": 5}}],
+    }
+    run_id = start_run(stack, body)
+    step(stack, "start_run", run_id, task_token="t")
+    from stepwise import engine as engine_module
+
+    def refuse(spec, context):
+        raise NodeFailure("Invalid", "no", retryable=False)
+
+    monkeypatch.setattr(engine_module, "execute", refuse)
+    assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
+    assert statuses(run_id) == {"x": "failed"}
+    assert resumed == [("t", "node_failed")]
+
+
+def test_the_run_settles_with_the_newest_token_when_start_is_retried(stack, resumed):
+    """The last node settles while start_run is being retried with a fresh token."""
+    run_id = start_run(stack, {"name": "one", "nodes": [{"ref": "x", "kind": "transform"}]})
+    step(stack, "start_run", run_id, task_token="old")
+    step(stack, "attempt", run_id, node_ref="x", attempt=1)
+    assert resumed == [("old", "all_nodes_settled")]
+    step(stack, "start_run", run_id, task_token="new")
+    assert resumed[-1] == ("new", "all_nodes_settled")
+
+
+def test_a_crashing_attempt_step_fails_the_node_with_the_lambda_message(stack, resumed):
+    run_id = start_run(stack, diamond(), {"n": 1})
+    step(stack, "start_run", run_id, task_token="t")
+    cause = json.dumps({"errorType": "ClientError", "errorMessage": "table is gone"})
+    step(stack, "node_crashed", run_id, node_ref="a", attempt=1, error="ClientError", cause=cause)
+    node = components.store().get_node(ORG, run_id, "a")
+    assert node["status"] == "failed"
+    assert node["error"] == {"type": "ClientError", "message": "table is gone"}
+    assert resumed == [("t", "node_failed")]
+
+
+def test_a_timed_out_run_ends_timed_out_and_stops_its_nodes(stack, resumed):
+    run_id = start_run(stack, diamond(), {"n": 1})
+    step(stack, "start_run", run_id, task_token="t")
+    assert step(stack, "finalize_run", run_id, settle={"reason": "timed_out"}) == {
+        "status": "timed_out"
+    }
+    run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
+    assert run["error"]["type"] == "RunTimedOut"
+    assert set(statuses(run_id).values()) == {"cancelled"}
+    # The root node's execution, started before the timeout, was stopped.
+    sfn = boto3.client("stepfunctions")
+    arn = stack.stack.names["NodeStateMachine"].replace(":stateMachine:", ":execution:")
+    described = sfn.describe_execution(executionArn=f"{arn}:{run_id}.a")
+    assert described["status"] == "ABORTED"
+    # A node attempt arriving after the end does nothing.
+    step(stack, "attempt", run_id, node_ref="a", attempt=1)
+    assert statuses(run_id)["a"] == "cancelled"
+
+
+def test_an_unknown_step_is_an_error(stack):
+    with pytest.raises(ValueError, match="unknown engine step"):
+        step(stack, "explode", "run_x")

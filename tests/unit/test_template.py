@@ -1,0 +1,237 @@
+"""template.yaml and the ASL files: the wiring that cfn-lint and `sam validate` do not check."""
+
+import ast
+import functools
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from stepwise_local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+FUNCTIONS = {"ApiFunction": "api", "EngineFunction": "engine"}
+QUEUES = {"WebhookQueue": "WebhookDeadLetterQueue", "SignalQueue": "SignalDeadLetterQueue"}
+FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
+
+
+@functools.cache
+def _load_template() -> dict:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture
+def template() -> dict:
+    return _load_template()
+
+
+@pytest.fixture
+def resources(template) -> dict:
+    return template["Resources"]
+
+
+STATE_MACHINES = sorted(
+    name
+    for name, resource in _load_template()["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::StateMachine"
+)
+
+
+def _walk(value):
+    """Every dict nested anywhere in value (value included)."""
+    if isinstance(value, dict):
+        yield value
+        for child in value.values():
+            yield from _walk(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk(child)
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _transitions(state: dict) -> list[str]:
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [rule["Next"] for rule in state.get("Choices", [])]
+    targets += [state["Default"]] if "Default" in state else []
+    targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return targets
+
+
+def _check_scope(scope: dict, where: str) -> None:
+    """One States/StartAt scope (and the nested ones of Parallel and Map states)."""
+    states = scope["States"]
+    assert scope["StartAt"] in states, f"{where}: StartAt {scope['StartAt']!r} is not a state"
+    for name, state in states.items():
+        for target in _transitions(state):
+            assert target in states, f"{where}: {name} -> {target!r}, no such state"
+        if state["Type"] not in ("Choice", "Succeed", "Fail"):
+            ends = bool(state.get("End"))
+            assert ("Next" in state) != ends, f"{where}: {name} needs Next or End, not both"
+        for branch in state.get("Branches", []):
+            _check_scope(branch, f"{where}/{name}")
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                _check_scope(state[key], f"{where}/{name}")
+    reached, todo = set(), [scope["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo.extend(_transitions(states[name]))
+    assert reached == set(states), f"{where}: unreachable states {sorted(set(states) - reached)}"
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_definition_substitutions_cover_exactly_the_asl_placeholders(resources, machine):
+    """Every ${...} in the ASL file is substituted, and no substitution is left unused."""
+    props = resources[machine]["Properties"]
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    placeholders = set(re.findall(r"\$\{([^}]+)\}", text))
+    substitutions = props.get("DefinitionSubstitutions", {})
+    assert placeholders == set(substitutions)
+    for value in substitutions.values():
+        for ref in _walk(value):
+            target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0]
+            assert target is None or target in resources, f"{machine}: {target} does not exist"
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_asl_transitions_name_existing_states_and_every_state_is_reachable(resources, machine):
+    """StartAt/Next/Default/Catch targets exist, every state ends or moves on, none is orphaned."""
+    definition = json.loads((ROOT / resources[machine]["Properties"]["DefinitionUri"]).read_text())
+    _check_scope(definition, machine)
+
+
+@pytest.mark.parametrize(("function", "folder"), sorted(FUNCTIONS.items()))
+def test_handlers_point_at_the_function_app_files(resources, function, folder):
+    """CodeUri + Handler resolve to functions/<name>/app.py, which defines the handler."""
+    props = resources[function]["Properties"]
+    module, attribute = props["Handler"].rsplit(".", 1)
+    path = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+    assert path.resolve() == (ROOT / "functions" / folder / "app.py").resolve()
+    assert path.is_file(), f"{path} is missing"
+    tree = ast.parse(path.read_text())
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert attribute in defined, f"{path} defines no top-level {attribute}()"
+
+
+def test_table_has_keys_gsi1_ttl_and_pitr(resources):
+    """The single-table layout the store relies on: PK/SK, GSI1 (ALL), TTL expires_at, PITR."""
+    table = resources["StepwiseTable"]
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    [gsi] = props["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "GSI1"
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+        {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    attributes = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert attributes == {"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+@pytest.mark.parametrize(("queue", "dlq"), sorted(QUEUES.items()))
+def test_each_queue_redrives_to_its_dead_letter_queue(resources, queue, dlq):
+    """Poison messages end in the queue's own DLQ after 5 receives, kept there 14 days."""
+    props = resources[queue]["Properties"]
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert props["SqsManagedSseEnabled"] is True
+    dlq_props = resources[dlq]["Properties"]
+    assert resources[dlq]["Type"] == "AWS::SQS::Queue"
+    assert "RedrivePolicy" not in dlq_props
+    assert dlq_props["MessageRetentionPeriod"] == 1209600
+    assert dlq_props["SqsManagedSseEnabled"] is True
+
+
+def test_payload_bucket_is_private_encrypted_and_tls_only(resources):
+    """Public access fully blocked, ACLs off, default encryption on, non-TLS requests denied."""
+    props = resources["PayloadBucket"]["Properties"]
+    block = props["PublicAccessBlockConfiguration"]
+    assert set(block) == {
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    }
+    assert all(value is True for value in block.values())
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    policy = resources["PayloadBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "PayloadBucket"}
+    assert any(
+        statement["Effect"] == "Deny"
+        and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        for statement in policy["PolicyDocument"]["Statement"]
+    )
+
+
+def test_no_policy_statement_grants_wildcard_actions(template):
+    """No statement anywhere names Action "*", dynamodb:* or states:*; no Allow is service-wide."""
+    statements = [
+        statement
+        for node in _walk(template)
+        if isinstance(node.get("Statement"), list)
+        for statement in node["Statement"]
+    ]
+    assert len(statements) >= 5, "found suspiciously few policy statements"
+    for statement in statements:
+        assert "NotAction" not in statement, statement
+        actions = _as_list(statement["Action"])
+        assert not FORBIDDEN_ACTIONS & set(actions), statement
+        if statement["Effect"] == "Allow":
+            assert not [a for a in actions if a.endswith(":*")], statement
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machines_are_standard_traced_and_logged(resources, machine):
+    """STANDARD type (task tokens, long waits), X-Ray on, ERROR logs to a log group of the stack."""
+    props = resources[machine]["Properties"]
+    assert props["Type"] == "STANDARD"
+    assert props["Tracing"] == {"Enabled": True}
+    logging = props["Logging"]
+    assert logging["Level"] in ("ALL", "ERROR", "FATAL")
+    assert logging["IncludeExecutionData"] is False
+    [destination] = logging["Destinations"]
+    log_group, attribute = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+    assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert attribute == "Arn"
+
+
+def test_arns_built_from_names_match_the_state_machine_names(template, resources):
+    """Env vars and policies build run/node machine ARNs by name: the names must match."""
+    names = {resources[machine]["Properties"]["Name"]["Fn::Sub"] for machine in STATE_MACHINES}
+    assert names == {"${AWS::StackName}-run", "${AWS::StackName}-node"}
+    subs = [node["Fn::Sub"] for node in _walk(template) if isinstance(node.get("Fn::Sub"), str)]
+    built = [sub for sub in subs if re.search(r":(stateMachine|execution):", sub)]
+    assert built, "no state machine ARN is built by name"
+    for arn in built:
+        name = re.split(r":(?:stateMachine|execution):", arn, maxsplit=1)[1].removesuffix(":*")
+        assert name in names, f"{arn} names no state machine of this template"
+    env = {
+        function: resources[function]["Properties"]["Environment"]["Variables"]
+        for function in FUNCTIONS
+    }
+    assert env["ApiFunction"]["RUN_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
+        ":stateMachine:${AWS::StackName}-run"
+    )
+    assert env["EngineFunction"]["NODE_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
+        ":stateMachine:${AWS::StackName}-node"
+    )
