@@ -1,0 +1,74 @@
+# Stepwise: `make run` starts the local stack, `make test` runs every check. Both set up what
+# they need (virtualenvs in .venv and .venv-sam) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+PYTEST_ARGS ?=
+
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test check lint format validate pytest unit integration e2e build deploy clean venv sam
+
+## run: start the local stack (API on 127.0.0.1:$${STEPWISE_PORT:-3000}, prints org and key)
+run: $(VENV)/.installed
+	$(PY) -m stepwise_local
+
+## test: lint, template checks and the whole test suite; non-zero on any failure
+test: lint validate pytest
+
+## check: the fast loop (lint + unit + integration)
+check: lint unit integration
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## validate: cfn-lint and sam validate (offline)
+validate: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(SAM) validate --region us-east-1
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+## build: sam build (needs python3.12 on PATH; with pyenv: PYENV_VERSION=3.11.7:3.12.1 make build)
+build: $(SAM_VENV)/.installed
+	$(SAM) build
+
+## deploy: first deployment, guided (later: sam deploy --config-env dev|prod)
+deploy: build
+	$(SAM) deploy --guided
+
+venv: $(VENV)/.installed
+sam: $(SAM_VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

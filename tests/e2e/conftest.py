@@ -1,0 +1,57 @@
+"""The full local stack over HTTP: real Step Functions executions in moto, handlers in-process."""
+
+import time
+
+import httpx
+import pytest
+
+from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
+from tests.conftest import OTHER_KEY
+
+SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    with LocalStack() as stack:
+        stack.add_api_key("globex", OTHER_KEY)
+        stack.base_url = stack.serve_in_background()
+        yield stack
+
+
+@pytest.fixture(autouse=True)
+def _no_execution_left_running(local_stack):
+    """Every test leaves the stack idle: nothing it started may still be running."""
+    yield
+    assert local_stack.wait_idle(timeout=60), local_stack.running_executions()
+
+
+@pytest.fixture
+def api(local_stack):
+    with httpx.Client(
+        base_url=f"{local_stack.base_url}/v1/orgs/{DEFAULT_ORG}",
+        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def other_org_api(local_stack):
+    with httpx.Client(
+        base_url=local_stack.base_url, headers={"x-api-key": OTHER_KEY}, timeout=30
+    ) as client:
+        yield client
+
+
+def wait_for_run(api: httpx.Client, run_id: str, timeout: float = 60) -> dict:
+    """Polls the run until it settles and returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(f"/runs/{run_id}")
+        assert response.status_code == 200, response.text
+        run = response.json()["data"]
+        if run["status"] in SETTLED:
+            return run
+        assert time.monotonic() < deadline, f"run still {run['status']}: {run}"
+        time.sleep(0.05)
