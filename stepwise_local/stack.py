@@ -15,7 +15,7 @@ from stepwise import aws, components, settings
 from stepwise.api import dependencies
 from stepwise.api.app import create_app
 from stepwise.auth import hash_api_key
-from stepwise_local import lambdas
+from stepwise_local import atomicity, lambdas
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.template import REGION
 
@@ -70,6 +70,7 @@ class LocalStack:
         self._set_env(_LOCAL_ENV)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute}})
         self._mock.start()
+        atomicity.install()
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
         reset_process_caches()
@@ -82,6 +83,7 @@ class LocalStack:
         if self._mock is not None:
             self.stop_executions()
             lambdas.unregister()
+            atomicity.uninstall()
             self._mock.stop()
             self._mock = None
         reset_process_caches()

@@ -11,7 +11,7 @@ from tests.conftest import OTHER_KEY
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_stack():
     with LocalStack() as stack:
         stack.add_api_key("globex", OTHER_KEY)
