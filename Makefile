@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 ## run: start the local stack (API on 127.0.0.1:$${STEPWISE_PORT:-3000}, prints org and key)
 run: $(VENV)/.installed
-	$(PY) -m stepwise_local
+	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m stepwise_local
 
 ## test: lint, template checks and the whole test suite; non-zero on any failure
 test: lint validate pytest

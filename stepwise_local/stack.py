@@ -15,6 +15,7 @@ from stepwise import aws, components, settings
 from stepwise.api import dependencies
 from stepwise.api.app import create_app
 from stepwise.auth import hash_api_key
+from stepwise.observability import logger
 from stepwise_local import atomicity, lambdas
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.template import REGION
@@ -73,6 +74,8 @@ class LocalStack:
         atomicity.install()
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
+        # The shared logger was built at import time, before the template's level was known.
+        logger.setLevel(self.stack.environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
         reset_process_caches()
         lambdas.register(self.stack.functions)
         self.add_api_key(self.org_id, self.api_key)

@@ -6,14 +6,14 @@ import httpx
 import pytest
 
 from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
-from tests.conftest import OTHER_KEY
+from tests.conftest import OTHER_KEY, QUIET
 
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
 @pytest.fixture(scope="package")
 def local_stack():
-    with LocalStack() as stack:
+    with LocalStack(parameters=QUIET) as stack:
         stack.add_api_key("globex", OTHER_KEY)
         stack.base_url = stack.serve_in_background()
         yield stack

@@ -1,5 +1,8 @@
 """Workflows run end to end over HTTP, through real Step Functions executions in moto."""
 
+import json
+from pathlib import Path
+
 import boto3
 import httpx
 
@@ -113,3 +116,11 @@ def test_many_runs_at_once_all_succeed(api):
     runs = [wait_for_run(api, run_id) for run_id in run_ids]
     assert [r["status"] for r in runs] == ["succeeded"] * 16, [r["error"] for r in runs]
     assert [r["output"]["d"]["from_b"] for r in runs] == [[i, i] for i in range(16)]
+
+
+def test_the_readme_walkthrough_workflow_gives_the_documented_output(api):
+    """examples/diamond.json with the README's input yields the output the README shows."""
+    body = json.loads((Path(__file__).resolve().parents[2] / "examples/diamond.json").read_text())
+    run = wait_for_run(api, start(api, create_workflow(api, body), {"name": "ada", "n": 2}))
+    assert run["status"] == "succeeded"
+    assert run["output"] == {"result": {"from_b": [2, 2], "from_c": "hello ada!"}}

@@ -146,8 +146,11 @@ class Store:
 
     def create_run(
         self, org_id: str, run_id: str, workflow: Workflow, run_input: Any
-    ) -> dict[str, Any]:
-        """Writes the node items, then the run item: a run is visible only once complete."""
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Writes the node items, then the run item: a run is visible only once complete.
+
+        Returns the items as written (the run and its nodes).
+        """
         created_at = now()
         expires_at = int(
             (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
@@ -191,7 +194,7 @@ class Store:
             Item=_to_item(run_item),
             ConditionExpression="attribute_not_exists(PK)",
         )
-        return run_item
+        return run_item, node_items
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
         requests = [{"PutRequest": {"Item": _to_item(item)}} for item in items]

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 def start_run(org_id: Org, body: RunCreate, store: StoreDep) -> Envelope[Run]:
     workflow = store.get_workflow(org_id, body.workflow_id)
     run_id = new_id("run")
-    store.create_run(org_id, run_id, workflow, body.input)
+    run, nodes = store.create_run(org_id, run_id, workflow, body.input)
     try:
         executions.start_run(
             settings.api_settings().run_state_machine_arn, org_id, run_id, workflow.timeout
@@ -30,7 +30,7 @@ def start_run(org_id: Org, body: RunCreate, store: StoreDep) -> Envelope[Run]:
         logger.exception("could not start the run's execution", extra={"run_id": run_id})
         store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
         raise ServiceUnavailable("the run could not be started; try again") from None
-    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    # The run as accepted (queued); its execution may already be moving it on.
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
 
 
