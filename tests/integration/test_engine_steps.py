@@ -142,15 +142,24 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
 
     monkeypatch.setattr(engine_module, "execute", flaky)
     first = step(stack, "attempt", run_id, node_ref="x", attempt=1)
-    assert first == {"next": "retry", "attempt": 2, "wait_seconds": 2}
+    assert first == {"next": "again", "attempt": 2, "wait_seconds": 2}
     node = components.store().get_node(ORG, run_id, "x")
     assert node["last_error"] == {"type": "Flaky", "message": "try again"}
-    assert node["available_at"] > node["attempt_started_at"]
+    first_try = node["attempts"]["1"]
+    assert first_try["status"] == "retry_scheduled"
+    assert first_try["available_at"] == node["available_at"] > first_try["completed_at"]
     second = step(stack, "attempt", run_id, node_ref="x", attempt=2)
-    assert second == {"next": "retry", "attempt": 3, "wait_seconds": 6}
+    assert second == {"next": "again", "attempt": 3, "wait_seconds": 6}
     assert step(stack, "attempt", run_id, node_ref="x", attempt=3) == {"next": "done"}
     node = components.store().get_node(ORG, run_id, "x")
     assert (node["status"], node["attempt"]) == ("succeeded", 3)
+    attempts = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]["nodes"][0]["attempts"]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [
+        (1, "retry_scheduled"),
+        (2, "retry_scheduled"),
+        (3, "succeeded"),
+    ]
+    assert [a["error"]["message"] for a in attempts[:2]] == ["try again", "again"]
     # A late replay of an earlier attempt changes nothing.
     assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
     assert components.store().get_node(ORG, run_id, "x")["attempt"] == 3

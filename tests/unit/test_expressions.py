@@ -2,7 +2,7 @@
 
 import pytest
 
-from stepwise.expressions import TemplateError, find_errors, render
+from stepwise.expressions import TemplateError, find_errors, render, single_expression
 
 CONTEXT = {
     "input": {"name": "ada", "items": [1, 2, 3], "price": 1.5},
@@ -45,3 +45,9 @@ def test_a_type_error_at_evaluation_is_a_template_error():
 def test_find_errors_reports_each_location():
     found = list(find_errors({"a": "{{ ok }}", "b": ["{{ ( }}", "{{ x }}"], "c": "{{ ) }}"}))
     assert [loc for loc, _ in found] == [("b", 0), ("c",)]
+
+
+def test_two_placeholders_are_never_read_as_one():
+    assert render("{{ input.name }} and {{ input.price }}", CONTEXT) == "ada and 1.5"
+    assert single_expression("{{ a }} and {{ b }}") is None
+    assert single_expression("  {{ nodes.b.output }} ") == "nodes.b.output"

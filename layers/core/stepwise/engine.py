@@ -1,19 +1,21 @@
 """What each state-machine step decides. Every step tolerates being run twice.
 
 RunStateMachine: ``start_run`` (stores the resume token, starts the roots) then ``finalize_run``.
-NodeStateMachine: ``attempt`` (runs the node, records the outcome, starts ready successors) in a
-retry loop; ``node_crashed`` when the attempt step itself keeps failing.
+NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
+``node_crashed`` when the attempt step itself keeps failing.
 """
 
 import json
-from datetime import timedelta
+from collections import deque
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from stepwise import executions, graph
 from stepwise.clock import iso, now
 from stepwise.executors import NodeFailure, execute
-from stepwise.expressions import TemplateError, render
+from stepwise.expressions import TemplateError, evaluate, render, single_expression
+from stepwise.joins import Decision, Edge, EdgeKind, edge_outcome, join_decision
 from stepwise.models import NodeSpec, Workflow
 from stepwise.observability import logger
 from stepwise.retries import retry_delay
@@ -29,7 +31,18 @@ class CompiledWorkflow:
     def __init__(self, workflow: Workflow):
         self.workflow = workflow
         self.specs: dict[str, NodeSpec] = {node.ref: node for node in workflow.nodes}
-        self.parents = {node.ref: list(dict.fromkeys(node.depends_on)) for node in workflow.nodes}
+        self.incoming: dict[str, list[Edge]] = graph.incoming_edges(workflow.nodes)
+        self.edge_keys = {ref: {e.key for e in edges} for ref, edges in self.incoming.items()}
+        self.outgoing: dict[str, list[tuple[str, Edge]]] = {ref: [] for ref in self.specs}
+        for child, edges in self.incoming.items():
+            for edge in edges:
+                self.outgoing[edge.parent].append((child, edge))
+        self.handled = {
+            ref
+            for ref, out in self.outgoing.items()
+            if any(edge.kind == EdgeKind.ERROR for _, edge in out)
+        }
+        self.parents = {ref: [e.parent for e in edges] for ref, edges in self.incoming.items()}
         self.roots = graph.roots(self.parents)
         self.leaves = graph.leaves(self.parents)
 
@@ -58,7 +71,13 @@ class Engine:
         if step == "start_run":
             return self.start_run(org_id, run_id, event["task_token"])
         if step == "attempt":
-            return self.attempt(org_id, run_id, event["node_ref"], int(event["attempt"]))
+            return self.attempt(
+                org_id,
+                run_id,
+                event["node_ref"],
+                int(event["attempt"]),
+                prepared=bool(event.get("prepared", False)),
+            )
         if step == "node_crashed":
             return self.node_crashed(
                 org_id,
@@ -96,14 +115,15 @@ class Engine:
         if run["status"] in RUN_TERMINAL:
             return {"status": run["status"]}
         # Stop new scheduling first, so that the node list read next is the final one.
-        self.store.request_settle(org_id, run_id, reason)
+        run = self.store.request_settle(org_id, run_id, reason)
+        reason = run.get("settle_reason", reason) if reason == "settled" else reason
         run, nodes = self.store.get_run_with_nodes(org_id, run_id)
         for node in nodes:
             if node["status"] in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
                 executions.stop_node(self.node_state_machine_arn, run_id, node["ref"], reason)
             if node["status"] not in NODE_TERMINAL:
                 self.store.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
-        status, output, error = self._outcome(org_id, run, nodes, settle)
+        status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
         self.store.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
         return {"status": str(status)}
@@ -111,85 +131,163 @@ class Engine:
     def _outcome(
         self, org_id: str, run: dict[str, Any], nodes: list[dict[str, Any]], settle: dict[str, Any]
     ) -> tuple[RunStatus, Any, dict[str, Any] | None]:
-        failed = sorted(
-            (n for n in nodes if n["status"] == NodeStatus.FAILED),
+        compiled = self._workflow(org_id, run)
+        reason = settle.get("reason")
+        if reason == "cancelled":
+            message = run.get("cancel_reason") or "the run was cancelled"
+            return RunStatus.CANCELLED, None, {"type": "Cancelled", "message": message}
+        unhandled = sorted(
+            (
+                n
+                for n in nodes
+                if n["status"] == NodeStatus.FAILED and n["ref"] not in compiled.handled
+            ),
             key=lambda n: n.get("finished_at", ""),
         )
-        if failed:
-            first = failed[0]
+        if unhandled:
+            first = unhandled[0]
             error = dict(first.get("error") or {"type": "NodeFailed", "message": ""})
             return RunStatus.FAILED, None, {**error, "node": first["ref"]}
-        reason = settle.get("reason")
         if reason == "timed_out":
             message = f"the run did not finish within {int(run['timeout'])} s"
             return RunStatus.TIMED_OUT, None, {"type": "RunTimedOut", "message": message}
         if reason == "crashed":
             error = {"type": settle.get("error", "States.Runtime"), "message": _cause(settle)}
             return RunStatus.FAILED, None, error
-        if any(n["status"] != NodeStatus.SUCCEEDED for n in nodes):
-            message = "the run settled before all nodes succeeded"
+        finished = {NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.FAILED}
+        if any(n["status"] not in finished for n in nodes):
+            message = "the run settled before all nodes finished"
             return RunStatus.FAILED, None, {"type": "Incomplete", "message": message}
-        compiled = self._workflow(org_id, run)
-        outputs = {n["ref"]: self.store.payloads.load(n, "output") for n in nodes}
+        outcomes = {
+            n["ref"]: {"output": self.store.payloads.load(n, "output"), "error": n.get("error")}
+            for n in nodes
+        }
         try:
-            return RunStatus.SUCCEEDED, self._run_output(compiled, run, outputs), None
+            return RunStatus.SUCCEEDED, self._run_output(compiled, run, outcomes), None
         except TemplateError as exc:
             return RunStatus.FAILED, None, {"type": "ExpressionError", "message": str(exc)}
 
     def _run_output(
-        self, compiled: CompiledWorkflow, run: dict[str, Any], outputs: dict[str, Any]
+        self, compiled: CompiledWorkflow, run: dict[str, Any], outcomes: dict[str, Any]
     ) -> Any:
         returns = compiled.workflow.returns
         if returns is None:
-            return {ref: outputs[ref] for ref in compiled.leaves}
-        context = {
-            "input": self.store.payloads.load(run, "input"),
-            "nodes": {ref: {"output": value} for ref, value in outputs.items()},
-        }
+            return {ref: outcomes[ref]["output"] for ref in compiled.leaves}
+        context = {"input": self.store.payloads.load(run, "input"), "nodes": outcomes}
         return render(returns, context)
 
     # -- the node machine -----------------------------------------------------------------------
 
-    def attempt(self, org_id: str, run_id: str, ref: str, attempt: int) -> dict[str, Any]:
-        """Runs one attempt of a node and records what follows from it."""
+    def attempt(
+        self, org_id: str, run_id: str, ref: str, attempt: int, prepared: bool = False
+    ) -> dict[str, Any]:
+        """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
         node = self.store.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
-            self._after_settle(org_id, run_id, node)  # a replay: finish what may not have happened
-            return DONE
-        if not self.store.start_attempt(org_id, run_id, ref, attempt):
-            logger.info("stale attempt ignored", extra={"attempt": attempt})
+            self._settled(org_id, run_id, [(ref, node["status"])])  # a replay: finish the job
             return DONE
         run = self.store.get_run(org_id, run_id)
         if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
             self.store.cancel_node(org_id, run_id, ref, "the run is settling")
-            self._after_settle(org_id, run_id, self.store.get_node(org_id, run_id, ref))
+            status = self.store.get_node(org_id, run_id, ref)["status"]
+            self._settled(org_id, run_id, [(ref, status)])
             return DONE
         compiled = self._workflow(org_id, run)
         spec = compiled.specs[ref]
+        context = self._context(org_id, run_id, run, compiled, ref)
+        if attempt == 1 and not prepared and node["status"] == NodeStatus.SCHEDULED:
+            prepared_outcome = self._prepare(org_id, run_id, spec, context)
+            if prepared_outcome is not None:
+                return prepared_outcome
+        timeout_at = (
+            iso(now() + timedelta(seconds=spec.retry.timeout)) if spec.retry.timeout else None
+        )
+        if not self.store.start_attempt(org_id, run_id, ref, attempt, timeout_at):
+            logger.info("stale attempt ignored", extra={"attempt": attempt})
+            return DONE
         try:
-            output = execute(spec, self._context(org_id, run_id, run, compiled, ref))
+            output = execute(spec, context)
+            self._check_retry_until(spec, context, output, attempt)
         except NodeFailure as failure:
-            delay = retry_delay(spec.retry, attempt) if failure.retryable else None
+            retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
+            delay = retry_delay(spec.retry, attempt) if retryable else None
             if delay is not None:
                 available_at = iso(now() + timedelta(seconds=delay))
                 self.store.schedule_retry(
                     org_id, run_id, ref, attempt, failure.as_error(), available_at
                 )
-                return {"next": "retry", "attempt": attempt + 1, "wait_seconds": delay}
+                return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
             self.store.settle_node(
                 org_id, run_id, ref, attempt, NodeStatus.FAILED, error=failure.as_error()
             )
         else:
             self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
-        self._after_settle(org_id, run_id, self.store.get_node(org_id, run_id, ref))
+        status = self.store.get_node(org_id, run_id, ref)["status"]
+        self._settled(org_id, run_id, [(ref, status)])
         return DONE
+
+    def _prepare(
+        self, org_id: str, run_id: str, spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """run_if and the start delay; an outcome for the state machine, or None to go on."""
+        try:
+            if spec.run_if is not None and not _truthy(_expression(spec.run_if, context)):
+                if self.store.skip_node(org_id, run_id, spec.ref, "run_if was false"):
+                    self._settled(org_id, run_id, [(spec.ref, NodeStatus.SKIPPED)])
+                return DONE
+            delay = self._delay_seconds(spec, context)
+        except TemplateError as exc:
+            # Fail through the normal path: the attempt records it (not retryable).
+            failure = NodeFailure("ExpressionError", str(exc), retryable=False)
+            self.store.start_attempt(org_id, run_id, spec.ref, 1, None)
+            self.store.settle_node(
+                org_id, run_id, spec.ref, 1, NodeStatus.FAILED, error=failure.as_error()
+            )
+            self._settled(org_id, run_id, [(spec.ref, NodeStatus.FAILED)])
+            return DONE
+        if delay <= 0:
+            return None
+        self.store.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
+        return {"next": "again", "attempt": 1, "wait_seconds": delay}
+
+    @staticmethod
+    def _delay_seconds(spec: NodeSpec, context: dict[str, Any]) -> int:
+        """Whole seconds until the later of start_delay and wait_until (0 when both are past)."""
+        delay = float(spec.start_delay)
+        if spec.wait_until is not None:
+            text = spec.wait_until
+            if single_expression(text) is not None:
+                text = _expression(text, context)
+            until = _parse_time(text, spec.wait_until)
+            delay = max(delay, (until - now()).total_seconds())
+        return max(0, int(-(-delay // 1)))
+
+    @staticmethod
+    def _check_retry_until(
+        spec: NodeSpec, context: dict[str, Any], output: Any, attempt: int
+    ) -> None:
+        if spec.retry.retry_until is None:
+            return
+        scope = {**context, "result": output, "attempt": attempt}
+        try:
+            done = _truthy(_expression(spec.retry.retry_until, scope))
+        except TemplateError as exc:
+            raise NodeFailure("ExpressionError", str(exc), retryable=False) from None
+        if not done:
+            if attempt >= spec.retry.max_attempts:
+                raise NodeFailure(
+                    "RetryUntilExhausted",
+                    f"retry_until was still false after {attempt} attempts",
+                    retryable=False,
+                )
+            raise NodeFailure("RetryUntilNotMet", "retry_until is false; trying again")
 
     def node_crashed(
         self, org_id: str, run_id: str, ref: str, attempt: int, error: str, cause: str
     ) -> dict[str, Any]:
         """The attempt step kept failing: the node fails so that the run does not hang."""
         message = _cause({"cause": cause}) or error
-        self.store.start_attempt(org_id, run_id, ref, attempt)
+        self.store.start_attempt(org_id, run_id, ref, attempt, None)
         self.store.settle_node(
             org_id,
             run_id,
@@ -200,28 +298,47 @@ class Engine:
         )
         node = self.store.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
-            self._after_settle(org_id, run_id, node)
+            self._settled(org_id, run_id, [(ref, node["status"])])
         return DONE
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def _after_settle(self, org_id: str, run_id: str, node: dict[str, Any]) -> None:
-        """Starts the successors a settled node made ready, then tells the run (idempotent)."""
-        ref, status = node["ref"], node["status"]
-        if status == NodeStatus.SUCCEEDED:
-            for child in node.get("children", []):
-                item = self.store.record_parent_outcome(
-                    org_id, run_id, child, ref, NodeStatus.SUCCEEDED
+    def _settled(self, org_id: str, run_id: str, settled: list[tuple[str, str]]) -> None:
+        """Resolves the edges of settled nodes, starts or skips their children, tells the run.
+
+        Idempotent: edge sets only grow, transitions are conditional and starts are named.
+        """
+        run = self.store.get_run(org_id, run_id)
+        compiled = self._workflow(org_id, run)
+        work = deque(settled)
+        while work:
+            ref, status = work.popleft()
+            unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
+            # An unhandled failure fails the run: its children stay pending and are cancelled.
+            for child, edge in [] if unhandled else compiled.outgoing[ref]:
+                outcome = edge_outcome(edge.kind, status)
+                item = self.store.record_edge(org_id, run_id, child, edge.key, outcome)
+                decision = join_decision(
+                    compiled.specs[child].join_strategy,
+                    compiled.edge_keys[child],
+                    set(item.get("satisfied_edges", ())),
+                    set(item.get("failed_edges", ())),
+                    set(item.get("skipped_edges", ())),
                 )
-                if set(item.get("parents", [])) <= set(item.get("succeeded_parents", set())):
+                if decision == Decision.RUN:
                     self._schedule(org_id, run_id, child)
-        # Children are scheduled before this node counts as settled, so the run cannot settle
-        # in between.
-        run = self.store.record_node_settled(org_id, run_id, ref)
-        if status == NodeStatus.FAILED:
-            self._settle_run(org_id, run_id, "node_failed")
-        elif len(run.get("settled_nodes", ())) >= int(run["node_count"]):
-            self._settle_run(org_id, run_id, "all_nodes_settled")
+                elif decision == Decision.SKIP:
+                    reason = _skip_reason(item, compiled.edge_keys[child])
+                    skipped = self.store.skip_node(org_id, run_id, child, reason)
+                    if skipped or item["status"] == NodeStatus.SKIPPED:
+                        work.append((child, NodeStatus.SKIPPED))
+            # Children are resolved before this node counts as settled, so the run cannot
+            # settle in between.
+            run = self.store.record_node_settled(org_id, run_id, ref)
+            if unhandled:
+                self._settle_run(org_id, run_id, "node_failed")
+            elif len(run.get("settled_nodes", ())) >= int(run["node_count"]):
+                self._settle_run(org_id, run_id, "all_nodes_settled")
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.request_settle(org_id, run_id, reason)
@@ -250,6 +367,7 @@ class Engine:
             item["ref"]: {
                 "output": self.store.payloads.load(item, "output"),
                 "error": item.get("error"),
+                "status": item["status"],
             }
             for item in ancestors
         }
@@ -260,6 +378,37 @@ class Engine:
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
         return CompiledWorkflow(self.store.get_workflow(org_id, workflow_id, version))
+
+
+def _expression(template: str, context: dict[str, Any]) -> Any:
+    expression = single_expression(template)
+    if expression is None:  # refused at save time; kept as a guard
+        raise TemplateError(template, "must be one expression in the form '{{ expr }}'")
+    return evaluate(expression, context)
+
+
+def _truthy(value: Any) -> bool:
+    """JMESPath truthiness: false, null, "", [] and {} are false."""
+    return value not in (False, None, "", [], {})
+
+
+def _parse_time(value: Any, source: str) -> datetime:
+    if not isinstance(value, str):
+        raise TemplateError(source, f"wait_until gave {value!r}, not an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise TemplateError(source, f"wait_until gave {value!r}, not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise TemplateError(source, f"wait_until gave {value!r}, which has no UTC offset")
+    return moment
+
+
+def _skip_reason(item: dict[str, Any], edges: set[str]) -> str:
+    failed = sorted(set(item.get("failed_edges", ())) & edges)
+    if failed:
+        return f"dependency {failed[0].rsplit('.', 1)[0]} failed"
+    return "no incoming edge was satisfied"
 
 
 def _cause(settle: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ def start_node(state_machine_arn: str, org_id: str, run_id: str, ref: str) -> No
     _start(
         state_machine_arn,
         node_execution_name(run_id, ref),
-        {"org_id": org_id, "run_id": run_id, "node_ref": ref, "attempt": 1},
+        {"org_id": org_id, "run_id": run_id, "node_ref": ref, "attempt": 1, "prepared": False},
     )
 
 

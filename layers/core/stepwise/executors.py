@@ -22,7 +22,9 @@ class NodeFailure(Exception):
 
 def execute(spec: NodeSpec, context: dict[str, Any]) -> Any:
     """The attempt's output, or NodeFailure."""
-    if spec.kind == NodeKind.TRANSFORM:
+    if spec.kind in (NodeKind.TRANSFORM, NodeKind.WAIT):
+        # A wait node's delay has passed by now (the state machine waited); its output, like a
+        # transform's, is its args rendered.
         try:
             return render(spec.args, context)
         except TemplateError as exc:

@@ -14,7 +14,8 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+# The inner part may not contain "}}", so that "{{ a }} and {{ b }}" is two placeholders.
+_PLACEHOLDER = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 
 
 class TemplateError(Exception):
@@ -68,6 +69,12 @@ def find_errors(template: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tupl
     elif isinstance(template, dict):
         for key, value in template.items():
             yield from find_errors(value, (*loc, key))
+
+
+def single_expression(text: str) -> str | None:
+    """The expression when ``text`` is exactly one ``{{ expr }}`` placeholder, else None."""
+    whole = _PLACEHOLDER.fullmatch(text.strip())
+    return whole.group(1) if whole else None
 
 
 def _render_string(text: str, context: dict[str, Any]) -> Any:

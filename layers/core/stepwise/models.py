@@ -5,6 +5,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stepwise.joins import JoinStrategy
 from stepwise.statuses import NodeKind, NodeStatus, RunStatus
 
 REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -17,13 +18,27 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_DELAY_SECONDS = MAX_RUN_TIMEOUT_SECONDS
+MAX_FOR_EACH_CONCURRENCY = 40
+
+
 class RetryPolicy(_Input):
-    """How often a failing attempt is tried again, and how long to wait in between (seconds)."""
+    """How often an attempt is tried again, and how long to wait in between (seconds)."""
 
     max_attempts: int = Field(1, ge=1, le=100)
     initial_interval: float = Field(1.0, ge=0, le=86400)
     backoff_coefficient: float = Field(2.0, ge=1, le=100)
     max_interval: float = Field(300.0, ge=0, le=86400)
+    timeout: int | None = Field(None, ge=1, le=MAX_DELAY_SECONDS, description="Per attempt.")
+    retry_until: str | None = Field(
+        None,
+        max_length=2000,
+        description="'{{ expr }}' over {result, attempt, input, nodes}: try again (within "
+        "max_attempts) until it is true; still false after the last attempt fails the node.",
+    )
+    non_retryable_errors: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="Error types that are never retried."
+    )
 
 
 class NodeSpec(_Input):
@@ -32,7 +47,22 @@ class NodeSpec(_Input):
     description: str | None = Field(None, max_length=2000)
     kind: NodeKind
     args: Any = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
-    depends_on: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
+    depends_on: list[Annotated[str, Field(max_length=72)]] = Field(
+        default_factory=list, description="Edges: 'ref' or 'ref.success', and 'ref.error'."
+    )
+    fallback: str | None = Field(
+        None, max_length=64, description="A node that runs when this one fails (its error edge)."
+    )
+    join_strategy: JoinStrategy = JoinStrategy.ALL
+    run_if: str | None = Field(None, max_length=2000, description="'{{ expr }}'; false skips.")
+    for_each: str | None = Field(
+        None, max_length=2000, description="'{{ expr }}' giving a list: one execution per item."
+    )
+    max_concurrency: int = Field(10, ge=1, le=MAX_FOR_EACH_CONCURRENCY)
+    start_delay: int = Field(0, ge=0, le=MAX_DELAY_SECONDS, description="Seconds before start.")
+    wait_until: str | None = Field(
+        None, max_length=2000, description="ISO 8601 time with offset, or '{{ expr }}' giving one."
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
@@ -73,12 +103,26 @@ class NodeError(BaseModel):
     message: str
 
 
+class Attempt(BaseModel):
+    """One try of a node: when it ran, how it ended, and when the next try starts."""
+
+    attempt: int
+    status: str
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    timeout_at: datetime | None = None
+    available_at: datetime | None = Field(None, description="When the next attempt starts.")
+    error: NodeError | None = None
+
+
 class NodeExecution(BaseModel):
     ref: str
     kind: NodeKind
     status: NodeStatus
     attempt: int
     depends_on: list[str]
+    skip_reason: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
     scheduled_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

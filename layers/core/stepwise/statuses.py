@@ -42,4 +42,7 @@ class NodeKind(StrEnum):
 
 # Kinds the engine executes today; the others are accepted by the model and refused with a clear
 # 422 until their executors land, so that no workflow is saved that would fail at run time.
-EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM})
+EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.WAIT})
+
+# Kinds that may fan out over ``for_each`` items.
+LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION, NodeKind.WORKFLOW})

@@ -155,10 +155,6 @@ class Store:
         expires_at = int(
             (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
         )
-        children: dict[str, list[str]] = {node.ref: [] for node in workflow.nodes}
-        for node in workflow.nodes:
-            for parent in dict.fromkeys(node.depends_on):
-                children[parent].append(node.ref)
         node_items = [
             {
                 **keys.node(org_id, run_id, node.ref),
@@ -166,9 +162,9 @@ class Store:
                 "kind": str(node.kind),
                 "status": str(NodeStatus.PENDING),
                 "attempt": 0,
+                "attempts": {},
                 "position": position,
-                "parents": list(dict.fromkeys(node.depends_on)),
-                "children": children[node.ref],
+                "depends_on": list(node.depends_on),
                 "expires_at": expires_at,
             }
             for position, node in enumerate(workflow.nodes)
@@ -420,42 +416,73 @@ class Store:
             raise
         return True
 
-    def start_attempt(self, org_id: str, run_id: str, ref: str, attempt: int) -> bool:
-        """scheduled|running -> running with this attempt number (a replay of it is fine)."""
+    def start_attempt(
+        self, org_id: str, run_id: str, ref: str, attempt: int, timeout_at: str | None
+    ) -> bool:
+        """scheduled|running -> running with this attempt, recorded in ``attempts`` (replayable)."""
+        started = now_iso()
+        record = {"attempt": attempt, "status": "running", "started_at": started}
+        if timeout_at:
+            record["timeout_at"] = timeout_at
         return (
             self._update(
                 keys.node(org_id, run_id, ref),
-                "SET #status = :running, attempt = :attempt, "
-                "started_at = if_not_exists(started_at, :now), attempt_started_at = :now "
-                "REMOVE available_at",
+                "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
+                "started_at = if_not_exists(started_at, :now) REMOVE available_at",
                 {
                     ":running": str(NodeStatus.RUNNING),
                     ":scheduled": str(NodeStatus.SCHEDULED),
                     ":attempt": attempt,
-                    ":now": now_iso(),
+                    ":record": record,
+                    ":now": started,
                 },
-                condition="#status IN (:scheduled, :running) AND attempt <= :attempt",
+                condition="#status IN (:scheduled, :running) AND attempt <= :attempt "
+                "AND attribute_not_exists(attempts.#n.completed_at)",
+                names={"#status": "status", "#n": str(attempt)},
+            )
+            is not None
+        )
+
+    def delay_node(self, org_id: str, run_id: str, ref: str, available_at: str) -> bool:
+        """A scheduled node waits for its start_delay / wait_until until ``available_at``."""
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                "SET available_at = :at",
+                {":at": available_at, ":scheduled": str(NodeStatus.SCHEDULED)},
+                condition="#status = :scheduled",
                 names={"#status": "status"},
             )
             is not None
         )
 
     def schedule_retry(
-        self, org_id: str, run_id: str, ref: str, attempt: int, error: dict[str, str], at: str
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        error: dict[str, str],
+        available_at: str,
     ) -> bool:
-        """Records a failed attempt that will be tried again at ``at``."""
+        """Closes a failed attempt that will be tried again at ``available_at``."""
         return (
             self._update(
                 keys.node(org_id, run_id, ref),
-                "SET last_error = :error, available_at = :at",
+                "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
+                "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
+                "attempts.#n.available_at = :at",
                 {
                     ":error": error,
-                    ":at": at,
+                    ":at": available_at,
+                    ":now": now_iso(),
+                    ":retrying": "retry_scheduled",
                     ":attempt": attempt,
                     ":running": str(NodeStatus.RUNNING),
                 },
-                condition="#status = :running AND attempt = :attempt",
-                names={"#status": "status"},
+                condition="#status = :running AND attempt = :attempt "
+                "AND attribute_not_exists(attempts.#n.completed_at)",
+                names={"#status": "status", "#error": "error", "#n": str(attempt)},
             )
             is not None
         )
@@ -471,14 +498,18 @@ class Store:
         error: dict[str, str] | None = None,
     ) -> bool:
         """running (this attempt) -> succeeded|failed, with the output or the error."""
+        finished = now_iso()
         attrs: dict[str, Any] = {
             ":status": str(status),
-            ":now": now_iso(),
+            ":now": finished,
             ":running": str(NodeStatus.RUNNING),
             ":attempt": attempt,
         }
-        expression = "SET #status = :status, finished_at = :now"
-        names = {"#status": "status"}
+        expression = (
+            "SET #status = :status, finished_at = :now, "
+            "attempts.#n.#status = :status, attempts.#n.completed_at = :now"
+        )
+        names = {"#status": "status", "#n": str(attempt)}
         if status == NodeStatus.SUCCEEDED:
             for name, value in self.payloads.attributes(
                 "output", output, f"{org_id}/{run_id}/nodes/{ref}/output.json"
@@ -487,7 +518,7 @@ class Store:
                 attrs[f":{name}"] = value
                 names[f"#{name}"] = name
         if error is not None:
-            expression += ", #error = :error"
+            expression += ", #error = :error, attempts.#n.#error = :error"
             attrs[":error"] = error
             names["#error"] = "error"
         return (
@@ -501,14 +532,33 @@ class Store:
             is not None
         )
 
-    def record_parent_outcome(
-        self, org_id: str, run_id: str, ref: str, parent: str, outcome: NodeStatus
+    def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
+        """pending|scheduled -> skipped (a join that can never run, or run_if false)."""
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                "SET #status = :skipped, finished_at = :now, skip_reason = :reason",
+                {
+                    ":skipped": str(NodeStatus.SKIPPED),
+                    ":now": now_iso(),
+                    ":reason": reason,
+                    ":pending": str(NodeStatus.PENDING),
+                    ":scheduled": str(NodeStatus.SCHEDULED),
+                },
+                condition="#status IN (:pending, :scheduled)",
+                names={"#status": "status"},
+            )
+            is not None
+        )
+
+    def record_edge(
+        self, org_id: str, run_id: str, ref: str, edge: str, outcome: str
     ) -> dict[str, Any]:
-        """Adds the parent to the child's join set for its outcome (idempotent); the child item."""
+        """Adds a resolved incoming edge to the node's join state (idempotent); the node item."""
         return self._update(
             keys.node(org_id, run_id, ref),
-            f"ADD {outcome.value}_parents :parent",
-            {":parent": {parent}},
+            f"ADD {outcome}_edges :edge",
+            {":edge": {edge}},
             returns="ALL_NEW",
         )
 

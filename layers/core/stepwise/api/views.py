@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from stepwise.models import NodeExecution, Run, RunSummary
+from stepwise.models import Attempt, NodeExecution, Run, RunSummary
 from stepwise.payloads import PayloadStore
 
 
@@ -36,7 +36,12 @@ def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecutio
         kind=node["kind"],
         status=node["status"],
         attempt=int(node.get("attempt", 0)),
-        depends_on=list(node.get("parents", [])),
+        depends_on=list(node.get("depends_on", [])),
+        skip_reason=node.get("skip_reason"),
+        attempts=[
+            Attempt.model_validate(record)
+            for _, record in sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0]))
+        ],
         scheduled_at=node.get("scheduled_at"),
         started_at=node.get("started_at"),
         finished_at=node.get("finished_at"),
