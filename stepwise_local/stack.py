@@ -146,6 +146,16 @@ class LocalStack:
         [name] = [f.name for f in self.stack.functions.values() if f.logical_id == logical_id]
         return lambdas.invoke(name, event)
 
+    def executions(self, logical_id: str) -> list[dict[str, Any]]:
+        """Every execution of one of the template's state machines."""
+        assert self.stack is not None, "start the stack first"
+        pages = (
+            local_client("stepfunctions")
+            .get_paginator("list_executions")
+            .paginate(stateMachineArn=self.stack.names[logical_id])
+        )
+        return [execution for page in pages for execution in page["executions"]]
+
     def running_executions(self) -> list[str]:
         sfn = local_client("stepfunctions")
         running: list[str] = []

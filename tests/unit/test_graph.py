@@ -85,3 +85,51 @@ def test_roots_leaves_and_children_of_a_diamond():
     assert roots(parents) == ["a"]
     assert leaves(parents) == ["d"]
     assert children_of(parents) == {"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}
+
+
+def spec(ref, **fields):
+    return NodeSpec(ref=ref, kind=fields.pop("kind", "transform"), **fields)
+
+
+@pytest.mark.parametrize(
+    ("nodes_", "loc", "fragment"),
+    [
+        ([spec("a"), spec("b", depends_on=["a.done"])], ["depends_on", 0], "must be"),
+        ([spec("a", fallback="zz")], ["fallback"], "unknown ref"),
+        ([spec("a", fallback="a")], ["fallback"], "own fallback"),
+        ([spec("a", run_if="input.x")], ["run_if"], "{{ expr }}"),
+        ([spec("a", run_if="{{ input.( }}")], ["run_if"], "expression"),
+        ([spec("a", for_each="{{ input.xs }}", kind="wait", start_delay=1)], ["for_each"], "loop"),
+        ([spec("a", kind="wait")], ["kind"], "start_delay or wait_until"),
+        ([spec("a", wait_until="2026-01-01T00:00:00")], ["wait_until"], "offset"),
+        ([spec("a", wait_until="tomorrow")], ["wait_until"], "ISO 8601"),
+        ([spec("a", retry={"retry_until": "{{ ) }}"})], ["retry", "retry_until"], "expression"),
+    ],
+)
+def test_node_field_rules_name_the_field(nodes_, loc, fragment):
+    errors = validation_errors(nodes_)
+    index = len(nodes_) - 1
+    matching = [e for e in errors if e["loc"] == ["body", "nodes", index, *loc]]
+    assert matching, errors
+    assert fragment in matching[0]["msg"]
+
+
+def test_a_fallback_closing_a_loop_is_a_cycle():
+    [error] = validation_errors([spec("a", fallback="b", depends_on=["b"]), spec("b")])
+    assert error["type"] == "cycle"
+
+
+def test_valid_edges_fallbacks_and_delays_pass():
+    nodes_ = [
+        spec("a", fallback="rescue", retry={"max_attempts": 3, "retry_until": "{{ result }}"}),
+        spec("rescue"),
+        spec("b", depends_on=["a.success", "rescue"], join_strategy="any"),
+        spec("w", kind="wait", wait_until="2026-01-01T00:00:00Z", depends_on=["b"]),
+        spec("when", run_if="{{ input.go }}", start_delay=5, depends_on=["a.error"]),
+    ]
+    assert validation_errors(nodes_) == []
+
+
+def test_a_negative_delay_is_refused_by_the_model():
+    with pytest.raises(ValueError, match="start_delay"):
+        NodeSpec(ref="a", kind="transform", start_delay=-1)

@@ -1,0 +1,178 @@
+"""Node semantics end to end: edges, joins, run_if, fallbacks, delays, retries (real executions)."""
+
+from datetime import UTC, datetime, timedelta
+
+from tests.e2e.conftest import wait_for_run
+
+
+def run_workflow(api, nodes, run_input=None, **workflow):
+    created = api.post("/workflows", json={"name": "t", "nodes": nodes, **workflow})
+    assert created.status_code == 201, created.text
+    started = api.post(
+        "/runs", json={"workflow_id": created.json()["data"]["id"], "input": run_input}
+    )
+    assert started.status_code == 201, started.text
+    run = wait_for_run(api, started.json()["data"]["id"])
+    return run, {n["ref"]: n for n in run["nodes"]}
+
+
+def t(ref, **fields):
+    return {"ref": ref, "kind": "transform", **fields}
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+def test_an_all_join_with_one_skipped_and_one_succeeded_parent_runs(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t("yes", args={"v": 1}),
+            t("no", run_if="{{ input.enabled }}", args={"v": 2}),
+            t("join", depends_on=["yes", "no"], args={"got": "{{ nodes.yes.output.v }}"}),
+        ],
+        {"enabled": False},
+    )
+    assert run["status"] == "succeeded"
+    assert nodes["no"]["status"] == "skipped"
+    assert nodes["no"]["skip_reason"] == "run_if was false"
+    assert nodes["join"]["status"] == "succeeded" and nodes["join"]["output"] == {"got": 1}
+
+
+def test_skips_propagate_and_the_run_still_succeeds(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t("gate", run_if="{{ `false` }}"),
+            t("after", depends_on=["gate"]),
+            t("last", depends_on=["after"]),
+        ],
+    )
+    assert run["status"] == "succeeded"
+    assert [nodes[r]["status"] for r in ("gate", "after", "last")] == ["skipped"] * 3
+    assert nodes["after"]["skip_reason"] == "no incoming edge was satisfied"
+    assert all(n["attempts"] == [] for n in nodes.values())
+
+
+def test_an_any_join_runs_once_when_several_parents_succeed(api, local_stack):
+    run, nodes = run_workflow(
+        api,
+        [t("a"), t("b"), t("c"), t("first", depends_on=["a", "b", "c"], join_strategy="any")],
+    )
+    assert run["status"] == "succeeded"
+    assert nodes["first"]["status"] == "succeeded" and len(nodes["first"]["attempts"]) == 1
+    started = [
+        e for e in local_stack.executions("NodeStateMachine") if e["name"].endswith(".first")
+    ]
+    assert len([e for e in started if e["name"].startswith(run["id"])]) == 1
+
+
+def test_a_fallback_runs_on_failure_and_the_run_succeeds(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t("risky", args={"x": "{{ abs(input.word) }}"}, fallback="rescue"),
+            t("rescue", args={"recovered_from": "{{ nodes.risky.error.type }}"}),
+            t("on_success", depends_on=["risky"]),
+        ],
+        {"word": "not a number"},
+    )
+    assert run["status"] == "succeeded", run["error"]
+    assert nodes["risky"]["status"] == "failed"
+    assert nodes["rescue"]["output"] == {"recovered_from": "ExpressionError"}
+    assert nodes["on_success"]["status"] == "skipped"
+    assert nodes["on_success"]["skip_reason"] == "dependency risky failed"
+
+
+def test_an_error_edge_is_skipped_when_the_parent_succeeds(api):
+    run, nodes = run_workflow(
+        api, [t("fine"), t("handler", depends_on=["fine.error"]), t("next", depends_on=["fine"])]
+    )
+    assert run["status"] == "succeeded"
+    assert nodes["handler"]["status"] == "skipped" and nodes["next"]["status"] == "succeeded"
+
+
+def test_retry_until_polls_with_growing_gaps_and_stops_once_true(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t(
+                "poll",
+                args={"n": 1},
+                retry={
+                    "max_attempts": 5,
+                    "initial_interval": 1,
+                    "backoff_coefficient": 2,
+                    "retry_until": "{{ attempt >= `3` }}",
+                },
+            )
+        ],
+    )
+    assert run["status"] == "succeeded"
+    attempts = nodes["poll"]["attempts"]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [
+        (1, "retry_scheduled"),
+        (2, "retry_scheduled"),
+        (3, "succeeded"),
+    ]
+    gaps = [
+        seconds_between(attempts[i]["completed_at"], attempts[i + 1]["started_at"]) for i in (0, 1)
+    ]
+    assert 1 <= gaps[0] < gaps[1] and gaps[1] >= 2, gaps
+    assert [a["error"]["type"] for a in attempts[:2]] == ["RetryUntilNotMet"] * 2
+
+
+def test_retry_until_still_false_after_the_last_attempt_fails_the_node(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t(
+                "poll",
+                retry={"max_attempts": 2, "initial_interval": 0, "retry_until": "{{ `false` }}"},
+            )
+        ],
+    )
+    assert run["status"] == "failed"
+    assert nodes["poll"]["error"]["type"] == "RetryUntilExhausted"
+    assert len(nodes["poll"]["attempts"]) == 2
+
+
+def test_a_non_retryable_error_stops_at_once(api):
+    run, nodes = run_workflow(
+        api,
+        [t("bad", args={"x": "{{ abs('x') }}"}, retry={"max_attempts": 4, "initial_interval": 0})],
+    )
+    assert run["status"] == "failed" and run["error"]["node"] == "bad"
+    assert len(nodes["bad"]["attempts"]) == 1
+
+
+def test_start_delay_and_wait_nodes_wait_and_a_past_wait_until_does_not(api):
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    run, nodes = run_workflow(
+        api,
+        [
+            t("late", start_delay=2),
+            {
+                "ref": "pause",
+                "kind": "wait",
+                "wait_until": "{{ input.until }}",
+                "args": {"ok": True},
+            },
+        ],
+        {"until": past},
+    )
+    assert run["status"] == "succeeded"
+    late = nodes["late"]
+    assert seconds_between(late["scheduled_at"], late["attempts"][0]["started_at"]) >= 2
+    pause = nodes["pause"]
+    assert seconds_between(pause["scheduled_at"], pause["attempts"][0]["started_at"]) < 2
+    assert pause["output"] == {"ok": True}
+
+
+def test_a_wait_until_in_the_future_waits(api):
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
+    run, nodes = run_workflow(api, [{"ref": "pause", "kind": "wait", "wait_until": soon}])
+    assert run["status"] == "succeeded"
+    started = nodes["pause"]["attempts"][0]["started_at"]
+    assert datetime.fromisoformat(started) >= datetime.fromisoformat(soon)
