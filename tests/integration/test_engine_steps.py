@@ -9,6 +9,7 @@ import pytest
 from stepwise import components, executions
 from stepwise.executors import NodeFailure
 from stepwise.statuses import NodeStatus, RunStatus
+from tests.conftest import OTHER_KEY
 from tests.helpers import diamond, http_event
 
 ORG = "acme"
@@ -226,3 +227,35 @@ def test_a_timed_out_run_ends_timed_out_and_stops_its_nodes(stack, resumed):
 def test_an_unknown_step_is_an_error(stack):
     with pytest.raises(ValueError, match="unknown engine step"):
         step(stack, "explode", "run_x")
+
+
+def test_cancelling_a_queued_run_finishes_it_at_its_first_step(stack, resumed):
+    run_id = start_run(stack, diamond(), {"n": 1})
+    response = stack.invoke(
+        "ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel")
+    )
+    assert response["statusCode"] == 202
+    assert resumed == []  # no token yet: nothing to resume
+    step(stack, "start_run", run_id, task_token="t")
+    assert resumed == [("t", "cancelled")]
+    assert node_executions(stack) == []
+    assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"}) == {
+        "status": "cancelled"
+    }
+    assert set(statuses(run_id).values()) == {"cancelled"}
+
+
+def test_cancel_answers_404_for_unknown_or_foreign_runs_and_409_once_finishing(stack, resumed):
+    run_id = start_run(stack, diamond(), {"n": 1})
+    unknown = stack.invoke("ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/runs/run_x/cancel"))
+    assert unknown["statusCode"] == 404
+    foreign = stack.invoke(
+        "ApiFunction",
+        http_event("POST", f"/v1/orgs/globex/runs/{run_id}/cancel", key=OTHER_KEY),
+    )
+    assert foreign["statusCode"] == 404
+    step(stack, "start_run", run_id, task_token="t")
+    components.store().request_settle(ORG, run_id, "node_failed")
+    late = stack.invoke("ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel"))
+    assert late["statusCode"] == 409
+    assert "already finishing (node_failed)" in json.loads(late["body"])["errors"][0]["message"]

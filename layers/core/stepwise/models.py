@@ -81,6 +81,26 @@ class WorkflowCreate(_Input):
     )
 
 
+class RunCancel(_Input):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class HistoryEvent(BaseModel):
+    """One typed event of a run (seed 001): what happened, when, to which node and attempt."""
+
+    event_id: int
+    event_type: str
+    event_time: datetime
+    node_ref: str | None = None
+    attempt: int | None = None
+    spec: dict[str, Any] | None = Field(None, description="The node's spec, on NODE_SCHEDULED.")
+    result: Any = None
+    failure: dict[str, Any] | None = None
+    reason: str | None = None
+    available_at: datetime | None = None
+    timeout_at: datetime | None = None
+
+
 class RunCreate(_Input):
     workflow_id: ID_FIELD
     input: Any = None

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from stepwise import aws, keys
 from stepwise.clock import iso, now, now_iso
-from stepwise.errors import NotFound
+from stepwise.errors import Conflict, NotFound
 from stepwise.models import NodeSpec, Workflow, WorkflowCreate
 from stepwise.payloads import PayloadStore
 from stepwise.statuses import NodeStatus, RunStatus
@@ -74,17 +74,32 @@ class Store:
     # -- workflows ------------------------------------------------------------------------------
 
     def create_workflow(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
-        created_at = now()
-        version = 1
+        """Version 1 of a new workflow."""
+        return self._put_version(org_id, workflow_id, 1, spec)
+
+    def add_workflow_version(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
+        """A new immutable version; runs already started keep the version they pinned."""
+        for _ in range(5):
+            head = self._db.get_item(
+                TableName=self.table,
+                Key=_to_item(keys.workflow_head(org_id, workflow_id)),
+                ConsistentRead=True,
+            )
+            if "Item" not in head:
+                raise NotFound("workflow", workflow_id)
+            latest = int(_from_item(head["Item"])["latest_version"])
+            try:
+                return self._put_version(org_id, workflow_id, latest + 1, spec)
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+        raise Conflict("the workflow is being changed concurrently; try again")
+
+    def _put_version(
+        self, org_id: str, workflow_id: str, version: int, spec: WorkflowCreate
+    ) -> Workflow:
+        created_at = iso(now())
         body = spec.model_dump(mode="json", exclude={"name", "description", "timeout"})
-        head = {
-            **keys.workflow_head(org_id, workflow_id),
-            **keys.workflows_index(org_id, workflow_id),
-            "org_id": org_id,
-            "workflow_id": workflow_id,
-            "latest_version": version,
-            "created_at": iso(created_at),
-        }
         version_item = {
             **keys.workflow_version(org_id, workflow_id, version),
             "org_id": org_id,
@@ -96,21 +111,75 @@ class Store:
             **self.payloads.attributes(
                 "definition", body, f"{org_id}/workflows/{workflow_id}/v{version}.json"
             ),
-            "created_at": iso(created_at),
+            "created_at": created_at,
         }
+        if version == 1:
+            head_write: dict[str, Any] = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _to_item(
+                        {
+                            **keys.workflow_head(org_id, workflow_id),
+                            **keys.workflows_index(org_id, workflow_id),
+                            "org_id": org_id,
+                            "workflow_id": workflow_id,
+                            "latest_version": 1,
+                            "created_at": created_at,
+                            "updated_at": created_at,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        else:
+            head_write = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _to_item(keys.workflow_head(org_id, workflow_id)),
+                    "UpdateExpression": "SET latest_version = :new, updated_at = :now",
+                    "ConditionExpression": "latest_version = :old",
+                    "ExpressionAttributeValues": _values(
+                        {":new": version, ":old": version - 1, ":now": created_at}
+                    ),
+                }
+            }
         self._db.transact_write_items(
             TransactItems=[
+                head_write,
                 {
                     "Put": {
                         "TableName": self.table,
-                        "Item": _to_item(item),
+                        "Item": _to_item(version_item),
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
-                }
-                for item in (head, version_item)
+                },
             ]
         )
         return self._workflow_from_item(version_item)
+
+    def list_workflow_versions(
+        self, org_id: str, workflow_id: str, limit: int, after: int | None
+    ) -> tuple[list[Workflow], int | None]:
+        """Versions oldest first; the last version number when more may follow."""
+        condition = "PK = :pk AND begins_with(SK, :v)"
+        values: dict[str, Any] = {":pk": keys.workflow_pk(org_id, workflow_id), ":v": "V#"}
+        kwargs: dict[str, Any] = {}
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = _to_item(
+                keys.workflow_version(org_id, workflow_id, after)
+            )
+        page = self._db.query(
+            TableName=self.table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_values(values),
+            Limit=limit,
+            **kwargs,
+        )
+        versions = [self._workflow_from_item(_from_item(i)) for i in page["Items"]]
+        if not versions and after is None:
+            raise NotFound("workflow", workflow_id)
+        more = "LastEvaluatedKey" in page and len(versions) == limit
+        return versions, (versions[-1].version if more else None)
 
     def get_workflow(self, org_id: str, workflow_id: str, version: int | None = None) -> Workflow:
         if version is None:
@@ -328,6 +397,24 @@ class Store:
             returns="ALL_NEW",
         )
         return item if item is not None else self.get_run(org_id, run_id)
+
+    def request_cancel(self, org_id: str, run_id: str, reason: str) -> dict[str, Any] | None:
+        """Marks an unsettled run for cancellation; None if it has settled or is settling."""
+        return self._update(
+            keys.run(org_id, run_id),
+            "SET settle_requested_at = :now, settle_reason = :cancelled, cancel_reason = :reason",
+            {
+                ":now": now_iso(),
+                ":cancelled": "cancelled",
+                ":reason": reason,
+                ":queued": str(RunStatus.QUEUED),
+                ":running": str(RunStatus.RUNNING),
+            },
+            condition="attribute_not_exists(settle_requested_at) AND "
+            "#status IN (:queued, :running)",
+            names={"#status": "status"},
+            returns="ALL_NEW",
+        )
 
     def record_node_settled(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """Adds the node to the run's settled set (idempotent); returns the run item."""

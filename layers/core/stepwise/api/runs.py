@@ -9,10 +9,12 @@ from stepwise import executions, settings
 from stepwise.api import views
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
 from stepwise.cursors import CursorCodec
-from stepwise.errors import ServiceUnavailable
+from stepwise.errors import Conflict, ServiceUnavailable
+from stepwise.history import run_history
 from stepwise.ids import new_id
-from stepwise.models import Envelope, Page, Run, RunCreate, RunSummary
+from stepwise.models import Envelope, HistoryEvent, Page, Run, RunCancel, RunCreate, RunSummary
 from stepwise.observability import logger
+from stepwise.statuses import RUN_TERMINAL
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 
@@ -38,6 +40,50 @@ def start_run(org_id: Org, body: RunCreate, store: StoreDep) -> Envelope[Run]:
 def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
     run, nodes = store.get_run_with_nodes(org_id, run_id)
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Run])
+def cancel_run(
+    org_id: Org, run_id: str, store: StoreDep, body: RunCancel | None = None
+) -> Envelope[Run]:
+    """Stops the run: running nodes are stopped, pending ones cancelled, nothing starts after."""
+    reason = (body.reason if body else None) or "cancelled by the API"
+    run = store.request_cancel(org_id, run_id, reason)
+    if run is None:
+        current = store.get_run(org_id, run_id)
+        if current["status"] in RUN_TERMINAL:
+            raise Conflict(f"the run has already ended ({current['status']})")
+        raise Conflict(f"the run is already finishing ({current.get('settle_reason')})")
+    if run.get("task_token"):
+        executions.resume_run(run["task_token"], "cancelled")
+    # A queued run has no token yet: its first step sees the request and finishes at once.
+    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.get("/{run_id}/history", response_model=Page[HistoryEvent])
+def get_history(
+    org_id: Org,
+    run_id: str,
+    store: StoreDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[HistoryEvent]:
+    """The run's typed events in order (seed 001), paged by event id."""
+    scope = f"history:{org_id}:{run_id}"
+    after = int(codec.decode(scope, cursor)["after"]) if cursor else 0
+    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+    specs = {node.ref: node for node in workflow.nodes}
+    events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
+    page = events[after : after + limit]
+    more = after + limit < len(events)
+    return Page(
+        data=[HistoryEvent.model_validate(e) for e in page],
+        next_page=codec.encode(scope, {"after": after + limit}) if more else None,
+        current_page=cursor,
+    )
 
 
 @router.get("", response_model=Page[RunSummary])

@@ -1,25 +1,66 @@
 """Workflow definitions: create and read."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
 
 from stepwise import graph
-from stepwise.api.dependencies import Org, StoreDep
+from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.cursors import CursorCodec
 from stepwise.errors import ValidationFailed
 from stepwise.ids import new_id
-from stepwise.models import Envelope, Workflow, WorkflowCreate
+from stepwise.models import Envelope, Page, Workflow, WorkflowCreate
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Workflow])
 def create_workflow(org_id: Org, body: WorkflowCreate, store: StoreDep) -> Envelope[Workflow]:
-    errors = graph.validation_errors(body.nodes, body.returns)
-    if errors:
-        raise ValidationFailed(errors)
+    _validate(body)
     workflow = store.create_workflow(org_id, new_id("wf"), body)
     return Envelope(data=workflow)
 
 
+@router.put("/{workflow_id}", response_model=Envelope[Workflow])
+def update_workflow(
+    org_id: Org, workflow_id: str, body: WorkflowCreate, store: StoreDep
+) -> Envelope[Workflow]:
+    """Saves a new immutable version; runs already started keep theirs."""
+    _validate(body)
+    return Envelope(data=store.add_workflow_version(org_id, workflow_id, body))
+
+
 @router.get("/{workflow_id}", response_model=Envelope[Workflow])
-def get_workflow(org_id: Org, workflow_id: str, store: StoreDep) -> Envelope[Workflow]:
-    return Envelope(data=store.get_workflow(org_id, workflow_id))
+def get_workflow(
+    org_id: Org,
+    workflow_id: str,
+    store: StoreDep,
+    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+) -> Envelope[Workflow]:
+    return Envelope(data=store.get_workflow(org_id, workflow_id, version))
+
+
+@router.get("/{workflow_id}/versions", response_model=Page[Workflow])
+def list_versions(
+    org_id: Org,
+    workflow_id: str,
+    store: StoreDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[Workflow]:
+    """Every version, oldest first."""
+    scope = f"versions:{org_id}:{workflow_id}"
+    after = int(codec.decode(scope, cursor)["after"]) if cursor else None
+    versions, last = store.list_workflow_versions(org_id, workflow_id, limit, after)
+    return Page(
+        data=versions,
+        next_page=codec.encode(scope, {"after": last}) if last else None,
+        current_page=cursor,
+    )
+
+
+def _validate(body: WorkflowCreate) -> None:
+    errors = graph.validation_errors(body.nodes, body.returns)
+    if errors:
+        raise ValidationFailed(errors)
