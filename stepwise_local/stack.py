@@ -2,6 +2,7 @@
 machines, in-process handlers, and the API served by uvicorn."""
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -155,6 +156,13 @@ class LocalStack:
             .paginate(stateMachineArn=self.stack.names[logical_id])
         )
         return [execution for page in pages for execution in page["executions"]]
+
+    def execution_history(self, logical_id: str, name: str) -> str:
+        """The raw event history (JSON text) of one execution, for asserting what it carried."""
+        assert self.stack is not None, "start the stack first"
+        arn = self.stack.names[logical_id].replace(":stateMachine:", ":execution:") + f":{name}"
+        events = local_client("stepfunctions").get_execution_history(executionArn=arn)["events"]
+        return json.dumps(events, default=str)
 
     def running_executions(self) -> list[str]:
         sfn = local_client("stepfunctions")

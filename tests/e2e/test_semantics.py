@@ -176,3 +176,68 @@ def test_a_wait_until_in_the_future_waits(api):
     assert run["status"] == "succeeded"
     started = nodes["pause"]["attempts"][0]["started_at"]
     assert datetime.fromisoformat(started) >= datetime.fromisoformat(soon)
+
+
+def test_for_each_gives_one_result_per_item_in_order(api, local_stack):
+    run, nodes = run_workflow(
+        api,
+        [
+            t("list", args={"xs": "{{ input.xs }}"}),
+            t(
+                "each",
+                depends_on=["list"],
+                for_each="{{ nodes.list.output.xs }}",
+                max_concurrency=3,
+                args={
+                    "i": "{{ index }}",
+                    "doubled": "{{ [item, item] }}",
+                    "who": "{{ input.who }}",
+                },
+            ),
+            t("after", depends_on=["each"], args={"count": "{{ length(nodes.each.output) }}"}),
+        ],
+        {"xs": ["a", "b", "c", "d", "e"], "who": "me"},
+    )
+    assert run["status"] == "succeeded", run["error"]
+    assert nodes["each"]["output"] == [
+        {"i": i, "doubled": [x, x], "who": "me"} for i, x in enumerate("abcde")
+    ]
+    assert nodes["after"]["output"] == {"count": 5}
+    # Only indices crossed Step Functions: the Map state's input holds no item value.
+    sfn_history = local_stack.execution_history("NodeStateMachine", f"{run['id']}.each")
+    assert '"xs"' not in sfn_history and '"a"' not in sfn_history
+
+
+def test_for_each_over_an_empty_list_succeeds_with_an_empty_list(api):
+    run, nodes = run_workflow(
+        api, [t("each", for_each="{{ input.xs }}", args={"x": "{{ item }}"})], {"xs": []}
+    )
+    assert run["status"] == "succeeded" and nodes["each"]["output"] == []
+
+
+def test_an_item_that_fails_after_its_retries_fails_the_node(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t(
+                "each",
+                for_each="{{ input.xs }}",
+                args={"v": "{{ abs(item) }}"},
+                retry={"max_attempts": 2, "initial_interval": 0},
+            )
+        ],
+        {"xs": [1, -2, "three", 4]},
+    )
+    assert run["status"] == "failed" and nodes["each"]["status"] == "failed"
+    assert run["error"]["node"] == "each"
+    assert run["error"]["message"].startswith("item 2: ")
+    assert run["error"]["type"] == "ExpressionError"
+
+
+def test_for_each_that_is_not_a_list_fails_clearly(api):
+    run, nodes = run_workflow(api, [t("each", for_each="{{ input.xs }}")], {"xs": {"a": 1}})
+    assert run["status"] == "failed"
+    assert nodes["each"]["error"] == {
+        "type": "ExpressionError",
+        "message": "for_each gave dict, not a list",
+    }

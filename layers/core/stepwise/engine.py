@@ -23,6 +23,7 @@ from stepwise.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.store import Store
 
 DONE = {"next": "done"}
+MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
 
 
 class CompiledWorkflow:
@@ -87,6 +88,22 @@ class Engine:
                 event.get("error") or "States.Runtime",
                 event.get("cause") or "",
             )
+        if step == "item_attempt":
+            return self.item_attempt(
+                org_id, run_id, event["node_ref"], int(event["index"]), int(event["attempt"])
+            )
+        if step == "item_crashed":
+            return self.item_crashed(
+                org_id,
+                run_id,
+                event["node_ref"],
+                int(event["index"]),
+                int(event["attempt"]),
+                event.get("error") or "States.Runtime",
+                event.get("cause") or "",
+            )
+        if step == "collect_items":
+            return self.collect_items(org_id, run_id, event["node_ref"])
         if step == "finalize_run":
             return self.finalize_run(org_id, run_id, event.get("settle") or {})
         raise ValueError(f"unknown engine step {step!r}")
@@ -123,6 +140,11 @@ class Engine:
                 executions.stop_node(self.node_state_machine_arn, run_id, node["ref"], reason)
             if node["status"] not in NODE_TERMINAL:
                 self.store.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
+                if node.get("item_count"):
+                    for item in self.store.list_items(org_id, run_id, node["ref"]):
+                        if item["status"] not in NODE_TERMINAL:
+                            index = int(item["index"])
+                            self.store.cancel_item(org_id, run_id, node["ref"], index, reason)
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
         self.store.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
@@ -205,6 +227,25 @@ class Engine:
         if not self.store.start_attempt(org_id, run_id, ref, attempt, timeout_at):
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
+        if spec.for_each is not None:
+            return self._fan_out(org_id, run_id, spec, context)
+        outcome = self._try(org_id, run_id, spec, context, attempt)
+        if outcome is not None:
+            return outcome
+        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
+        return DONE
+
+    def _try(
+        self,
+        org_id: str,
+        run_id: str,
+        spec: NodeSpec,
+        context: dict[str, Any],
+        attempt: int,
+        index: int | None = None,
+    ) -> dict[str, Any] | None:
+        """Runs one attempt of a node (or of one item) and records it; an outcome if it retries."""
+        ref = spec.ref
         try:
             output = execute(spec, context)
             self._check_retry_until(spec, context, output, attempt)
@@ -214,16 +255,120 @@ class Engine:
             if delay is not None:
                 available_at = iso(now() + timedelta(seconds=delay))
                 self.store.schedule_retry(
-                    org_id, run_id, ref, attempt, failure.as_error(), available_at
+                    org_id, run_id, ref, attempt, failure.as_error(), available_at, index=index
                 )
                 return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
             self.store.settle_node(
-                org_id, run_id, ref, attempt, NodeStatus.FAILED, error=failure.as_error()
+                org_id,
+                run_id,
+                ref,
+                attempt,
+                NodeStatus.FAILED,
+                error=failure.as_error(),
+                index=index,
             )
         else:
-            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
-        status = self.store.get_node(org_id, run_id, ref)["status"]
-        self._settled(org_id, run_id, [(ref, status)])
+            self.store.settle_node(
+                org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output, index=index
+            )
+        return None
+
+    # -- for_each -------------------------------------------------------------------------------
+
+    def _fan_out(
+        self, org_id: str, run_id: str, spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One record per item, then a Map over their indices (references only)."""
+        try:
+            values = _expression(spec.for_each or "", context)
+        except TemplateError as exc:
+            return self._fail(org_id, run_id, spec.ref, 1, "ExpressionError", str(exc))
+        if not isinstance(values, list):
+            message = f"for_each gave {type(values).__name__}, not a list"
+            return self._fail(org_id, run_id, spec.ref, 1, "ExpressionError", message)
+        if len(values) > MAX_FOR_EACH_ITEMS:
+            message = f"for_each gave {len(values)} items; at most {MAX_FOR_EACH_ITEMS} are allowed"
+            return self._fail(org_id, run_id, spec.ref, 1, "TooManyItems", message)
+        if not values:
+            self.store.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
+            self._settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
+            return DONE
+        self.store.create_items(org_id, run_id, spec.ref, values)
+        return {
+            "next": "map",
+            "indices": list(range(len(values))),
+            "max_concurrency": spec.max_concurrency,
+        }
+
+    def item_attempt(
+        self, org_id: str, run_id: str, ref: str, index: int, attempt: int
+    ) -> dict[str, Any]:
+        """One attempt of one for_each item, with the node's retry policy."""
+        item = self.store.get_item(org_id, run_id, ref, index)
+        if item["status"] in NODE_TERMINAL:
+            return DONE
+        run = self.store.get_run(org_id, run_id)
+        if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
+            self.store.cancel_item(org_id, run_id, ref, index, "the run is settling")
+            return DONE
+        compiled = self._workflow(org_id, run)
+        spec = compiled.specs[ref]
+        context = self._context(org_id, run_id, run, compiled, ref)
+        context.update(item=self.store.payloads.load(item, "item"), index=index)
+        timeout_at = (
+            iso(now() + timedelta(seconds=spec.retry.timeout)) if spec.retry.timeout else None
+        )
+        if not self.store.start_attempt(org_id, run_id, ref, attempt, timeout_at, index=index):
+            return DONE
+        return self._try(org_id, run_id, spec, context, attempt, index=index) or DONE
+
+    def item_crashed(
+        self, org_id: str, run_id: str, ref: str, index: int, attempt: int, error: str, cause: str
+    ) -> dict[str, Any]:
+        message = _cause({"cause": cause}) or error
+        self.store.start_attempt(org_id, run_id, ref, attempt, None, index=index)
+        self.store.settle_node(
+            org_id,
+            run_id,
+            ref,
+            attempt,
+            NodeStatus.FAILED,
+            error={"type": error, "message": message},
+            index=index,
+        )
+        return DONE
+
+    def collect_items(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        """After the Map: the node's output is the ordered list of item results."""
+        node = self.store.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            self._settled(org_id, run_id, [(ref, node["status"])])
+            return DONE
+        records = self.store.list_items(org_id, run_id, ref)
+        unfinished = [r for r in records if r["status"] != NodeStatus.SUCCEEDED]
+        if unfinished:
+            first = unfinished[0]
+            error = first.get("error") or {"type": "ItemFailed", "message": first["status"]}
+            message = f"item {int(first['index'])}: {error.get('message', '')}"
+            return self._fail(org_id, run_id, ref, 1, error.get("type", "ItemFailed"), message)
+        outputs = [self.store.payloads.load(r, "output") for r in records]
+        self.store.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
+        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
+        return DONE
+
+    def _fail(
+        self, org_id: str, run_id: str, ref: str, attempt: int, error_type: str, message: str
+    ) -> dict[str, Any]:
+        """Fails the node's running attempt for good and moves the run on."""
+        self.store.settle_node(
+            org_id,
+            run_id,
+            ref,
+            attempt,
+            NodeStatus.FAILED,
+            error={"type": error_type, "message": message},
+        )
+        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
         return DONE
 
     def _prepare(

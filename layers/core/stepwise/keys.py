@@ -38,6 +38,20 @@ def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:
     return {"PK": run_pk(org_id, run_id), "SK": f"{NODE_PREFIX}{ref}"}
 
 
+def item_pk(org_id: str, run_id: str, ref: str) -> str:
+    """A for_each node's item records live in a partition of their own, apart from the run's."""
+    return f"ORG#{org_id}#RUN#{run_id}#ITEMS#{ref}"
+
+
+def item(org_id: str, run_id: str, ref: str, index: int) -> dict[str, str]:
+    return {"PK": item_pk(org_id, run_id, ref), "SK": f"ITEM#{index:06d}"}
+
+
+def record(org_id: str, run_id: str, ref: str, index: int | None) -> dict[str, str]:
+    """A node, or one item of a for_each node when ``index`` is given."""
+    return node(org_id, run_id, ref) if index is None else item(org_id, run_id, ref, index)
+
+
 def runs_index_pk(org_id: str) -> str:
     return f"ORG#{org_id}#RUNS"
 

@@ -283,24 +283,28 @@ class Store:
         self, org_id: str, run_id: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The run item and its node items, in one paged Query of the run's partition."""
+        items = self._query_all(keys.run_pk(org_id, run_id))
+        run = next((i for i in items if i["SK"] == keys.RUN_SK), None)
+        if run is None:
+            raise NotFound("run", run_id)
+        nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
+        return run, nodes
+
+    def _query_all(self, pk: str) -> list[dict[str, Any]]:
+        """Every item of one partition (consistent, paged), in sort-key order."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": _values({":pk": keys.run_pk(org_id, run_id)}),
+            "ExpressionAttributeValues": _values({":pk": pk}),
             "ConsistentRead": True,
         }
         while True:
             page = self._db.query(**kwargs)
             items.extend(_from_item(i) for i in page["Items"])
             if "LastEvaluatedKey" not in page:
-                break
+                return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        run = next((i for i in items if i["SK"] == keys.RUN_SK), None)
-        if run is None:
-            raise NotFound("run", run_id)
-        nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
-        return run, nodes
 
     def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[dict[str, Any]]:
         """Some node items of a run (consistent reads), in no particular order."""
@@ -504,7 +508,13 @@ class Store:
         return True
 
     def start_attempt(
-        self, org_id: str, run_id: str, ref: str, attempt: int, timeout_at: str | None
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        timeout_at: str | None,
+        index: int | None = None,
     ) -> bool:
         """scheduled|running -> running with this attempt, recorded in ``attempts`` (replayable)."""
         started = now_iso()
@@ -513,7 +523,7 @@ class Store:
             record["timeout_at"] = timeout_at
         return (
             self._update(
-                keys.node(org_id, run_id, ref),
+                keys.record(org_id, run_id, ref, index),
                 "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
                 "started_at = if_not_exists(started_at, :now) REMOVE available_at",
                 {
@@ -551,11 +561,12 @@ class Store:
         attempt: int,
         error: dict[str, str],
         available_at: str,
+        index: int | None = None,
     ) -> bool:
         """Closes a failed attempt that will be tried again at ``available_at``."""
         return (
             self._update(
-                keys.node(org_id, run_id, ref),
+                keys.record(org_id, run_id, ref, index),
                 "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
                 "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
                 "attempts.#n.available_at = :at",
@@ -583,6 +594,7 @@ class Store:
         status: NodeStatus,
         output: Any = None,
         error: dict[str, str] | None = None,
+        index: int | None = None,
     ) -> bool:
         """running (this attempt) -> succeeded|failed, with the output or the error."""
         finished = now_iso()
@@ -598,8 +610,9 @@ class Store:
         )
         names = {"#status": "status", "#n": str(attempt)}
         if status == NodeStatus.SUCCEEDED:
+            suffix = "" if index is None else f"/items/{index}"
             for name, value in self.payloads.attributes(
-                "output", output, f"{org_id}/{run_id}/nodes/{ref}/output.json"
+                "output", output, f"{org_id}/{run_id}/nodes/{ref}{suffix}/output.json"
             ).items():
                 expression += f", #{name} = :{name}"
                 attrs[f":{name}"] = value
@@ -610,7 +623,7 @@ class Store:
             names["#error"] = "error"
         return (
             self._update(
-                keys.node(org_id, run_id, ref),
+                keys.record(org_id, run_id, ref, index),
                 expression,
                 attrs,
                 condition="#status = :running AND attempt = :attempt",
@@ -618,6 +631,47 @@ class Store:
             )
             is not None
         )
+
+    def create_items(self, org_id: str, run_id: str, ref: str, values: list[Any]) -> None:
+        """One record per for_each item, ready to run (a replay rewrites the same records)."""
+        records = [
+            {
+                **keys.item(org_id, run_id, ref, index),
+                "ref": ref,
+                "index": index,
+                "status": str(NodeStatus.SCHEDULED),
+                "attempt": 0,
+                "attempts": {},
+                "expires_at": self._expiry(org_id, run_id),
+                **self.payloads.attributes(
+                    "item", value, f"{org_id}/{run_id}/nodes/{ref}/items/{index}/item.json"
+                ),
+            }
+            for index, value in enumerate(values)
+        ]
+        for start in range(0, len(records), _BATCH_WRITE_LIMIT):
+            self._batch_put(records[start : start + _BATCH_WRITE_LIMIT])
+        self._update(keys.node(org_id, run_id, ref), "SET item_count = :n", {":n": len(values)})
+
+    def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> dict[str, Any]:
+        found = self._db.get_item(
+            TableName=self.table,
+            Key=_to_item(keys.item(org_id, run_id, ref, index)),
+            ConsistentRead=True,
+        )
+        if "Item" not in found:
+            raise NotFound("item", f"{ref}[{index}]")
+        return _from_item(found["Item"])
+
+    def list_items(self, org_id: str, run_id: str, ref: str) -> list[dict[str, Any]]:
+        """Every item record of a for_each node, in item order."""
+        return self._query_all(keys.item_pk(org_id, run_id, ref))
+
+    def cancel_item(self, org_id: str, run_id: str, ref: str, index: int, reason: str) -> bool:
+        return self._cancel(keys.item(org_id, run_id, ref, index), reason)
+
+    def _expiry(self, org_id: str, run_id: str) -> int:
+        return int(self.get_run(org_id, run_id)["expires_at"])
 
     def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
         """pending|scheduled -> skipped (a join that can never run, or run_if false)."""
@@ -651,9 +705,12 @@ class Store:
 
     def cancel_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
         """Any non-terminal state -> cancelled."""
+        return self._cancel(keys.node(org_id, run_id, ref), reason)
+
+    def _cancel(self, key: dict[str, str], reason: str) -> bool:
         return (
             self._update(
-                keys.node(org_id, run_id, ref),
+                key,
                 "SET #status = :cancelled, finished_at = :now, #error = :error",
                 {
                     ":cancelled": str(NodeStatus.CANCELLED),
