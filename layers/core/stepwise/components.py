@@ -16,7 +16,10 @@ def store() -> Store:
 
 @cache
 def engine() -> Engine:
-    return Engine(store(), settings.engine_settings().node_state_machine_arn)
+    engine_settings = settings.engine_settings()
+    return Engine(
+        store(), engine_settings.node_state_machine_arn, engine_settings.run_state_machine_arn
+    )
 
 
 def clear() -> None:

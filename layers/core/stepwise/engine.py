@@ -5,24 +5,29 @@ NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attemp
 ``node_crashed`` when the attempt step itself keeps failing.
 """
 
+import contextlib
 import json
 from collections import deque
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from stepwise import executions, graph
+from stepwise import executions, graph, lifecycle
 from stepwise.clock import iso, now
+from stepwise.errors import Conflict, NotFound
 from stepwise.executors import NodeFailure, execute
 from stepwise.expressions import TemplateError, evaluate, render, single_expression
+from stepwise.ids import child_run_id
 from stepwise.joins import Decision, Edge, EdgeKind, edge_outcome, join_decision
 from stepwise.models import NodeSpec, Workflow
 from stepwise.observability import logger
 from stepwise.retries import retry_delay
-from stepwise.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
+from stepwise.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeKind, NodeStatus, RunStatus
 from stepwise.store import Store
 
 DONE = {"next": "done"}
+MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without end
+CHILD_TIMEOUT_MARGIN_SECONDS = 60  # the child's own timeout fires first and reports why
 MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
 
 
@@ -59,9 +64,10 @@ class CompiledWorkflow:
 
 
 class Engine:
-    def __init__(self, store: Store, node_state_machine_arn: str):
+    def __init__(self, store: Store, node_state_machine_arn: str, run_state_machine_arn: str):
         self.store = store
         self.node_state_machine_arn = node_state_machine_arn
+        self.run_state_machine_arn = run_state_machine_arn
         self._compiled = lru_cache(maxsize=256)(self._compile)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +110,17 @@ class Engine:
             )
         if step == "collect_items":
             return self.collect_items(org_id, run_id, event["node_ref"])
+        if step == "await_child":
+            return self.await_child(org_id, run_id, event["child_run_id"], event["task_token"])
+        if step == "child_settled":
+            return self.child_settled(
+                org_id,
+                run_id,
+                event["node_ref"],
+                int(event["attempt"]),
+                event["child_run_id"],
+                timed_out=bool(event.get("timed_out")),
+            )
         if step == "finalize_run":
             return self.finalize_run(org_id, run_id, event.get("settle") or {})
         raise ValueError(f"unknown engine step {step!r}")
@@ -130,6 +147,8 @@ class Engine:
         reason = settle.get("reason", "settled")
         run = self.store.get_run(org_id, run_id)
         if run["status"] in RUN_TERMINAL:
+            if run.get("parent_token"):  # a replay: the parent may not have heard yet
+                executions.resume_run(run["parent_token"], run["status"])
             return {"status": run["status"]}
         # Stop new scheduling first, so that the node list read next is the final one.
         run = self.store.request_settle(org_id, run_id, reason)
@@ -140,6 +159,8 @@ class Engine:
                 executions.stop_node(self.node_state_machine_arn, run_id, node["ref"], reason)
             if node["status"] not in NODE_TERMINAL:
                 self.store.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
+                if node.get("child_run_id"):
+                    self._cancel_child(org_id, node["child_run_id"], f"parent run ended ({reason})")
                 if node.get("item_count"):
                     for item in self.store.list_items(org_id, run_id, node["ref"]):
                         if item["status"] not in NODE_TERMINAL:
@@ -148,6 +169,8 @@ class Engine:
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
         self.store.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
+        if run.get("parent_token"):
+            executions.resume_run(run["parent_token"], str(status))
         return {"status": str(status)}
 
     def _outcome(
@@ -229,6 +252,8 @@ class Engine:
             return DONE
         if spec.for_each is not None:
             return self._fan_out(org_id, run_id, spec, context)
+        if spec.kind == NodeKind.WORKFLOW:
+            return self._start_child(org_id, run_id, run, spec, context, attempt)
         outcome = self._try(org_id, run_id, spec, context, attempt)
         if outcome is not None:
             return outcome
@@ -245,33 +270,135 @@ class Engine:
         index: int | None = None,
     ) -> dict[str, Any] | None:
         """Runs one attempt of a node (or of one item) and records it; an outcome if it retries."""
-        ref = spec.ref
         try:
             output = execute(spec, context)
             self._check_retry_until(spec, context, output, attempt)
         except NodeFailure as failure:
-            retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
-            delay = retry_delay(spec.retry, attempt) if retryable else None
-            if delay is not None:
-                available_at = iso(now() + timedelta(seconds=delay))
-                self.store.schedule_retry(
-                    org_id, run_id, ref, attempt, failure.as_error(), available_at, index=index
-                )
-                return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
-            self.store.settle_node(
-                org_id,
-                run_id,
-                ref,
-                attempt,
-                NodeStatus.FAILED,
-                error=failure.as_error(),
-                index=index,
-            )
-        else:
-            self.store.settle_node(
-                org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output, index=index
-            )
+            return self._attempt_failed(org_id, run_id, spec, attempt, failure, index)
+        self.store.settle_node(
+            org_id, run_id, spec.ref, attempt, NodeStatus.SUCCEEDED, output, index=index
+        )
         return None
+
+    def _attempt_failed(
+        self,
+        org_id: str,
+        run_id: str,
+        spec: NodeSpec,
+        attempt: int,
+        failure: NodeFailure,
+        index: int | None = None,
+    ) -> dict[str, Any] | None:
+        """Schedules the next attempt (the outcome to return), or fails for good (None)."""
+        retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
+        delay = retry_delay(spec.retry, attempt) if retryable else None
+        if delay is not None:
+            available_at = iso(now() + timedelta(seconds=delay))
+            self.store.schedule_retry(
+                org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
+            )
+            return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
+        self.store.settle_node(
+            org_id,
+            run_id,
+            spec.ref,
+            attempt,
+            NodeStatus.FAILED,
+            error=failure.as_error(),
+            index=index,
+        )
+        return None
+
+    # -- child runs -----------------------------------------------------------------------------
+
+    def _start_child(
+        self,
+        org_id: str,
+        run_id: str,
+        run: dict[str, Any],
+        spec: NodeSpec,
+        context: dict[str, Any],
+        attempt: int,
+    ) -> dict[str, Any]:
+        """Creates the attempt's child run; the machine then waits for it (AwaitChild)."""
+        try:
+            args = render(spec.args, context)
+        except TemplateError as exc:
+            return self._fail(org_id, run_id, spec.ref, attempt, "ExpressionError", str(exc))
+        workflow_id = args.get("workflow_id") if isinstance(args, dict) else None
+        if not isinstance(workflow_id, str):
+            message = "args.workflow_id must give the child workflow's id"
+            return self._fail(org_id, run_id, spec.ref, attempt, "InvalidArgs", message)
+        depth = int(run.get("depth", 0)) + 1
+        if depth > MAX_CHILD_DEPTH:
+            message = f"child runs nest deeper than {MAX_CHILD_DEPTH} levels"
+            return self._fail(org_id, run_id, spec.ref, attempt, "MaxDepthExceeded", message)
+        try:
+            workflow = self.store.get_workflow(org_id, workflow_id, args.get("version"))
+        except NotFound as exc:
+            return self._fail(org_id, run_id, spec.ref, attempt, "WorkflowNotFound", str(exc))
+        child_id = child_run_id(run_id, spec.ref, attempt)
+        if not self.store.run_exists(org_id, child_id):
+            parent = {"parent_run_id": run_id, "parent_node_ref": spec.ref, "depth": depth}
+            self.store.create_run(org_id, child_id, workflow, args.get("input"), parent)
+        self.store.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
+        timeout = spec.retry.timeout or workflow.timeout + CHILD_TIMEOUT_MARGIN_SECONDS
+        return {
+            "next": "child",
+            "attempt": attempt,
+            "child_run_id": child_id,
+            "timeout_seconds": timeout,
+        }
+
+    def await_child(
+        self, org_id: str, run_id: str, child_id: str, task_token: str
+    ) -> dict[str, Any]:
+        """Stores the parent's token on the child run, then starts the child's execution."""
+        child = self.store.store_parent_token(org_id, child_id, task_token)
+        if child["status"] in RUN_TERMINAL:
+            executions.resume_run(task_token, child["status"])
+            return {}
+        executions.start_run(self.run_state_machine_arn, org_id, child_id, int(child["timeout"]))
+        return {}
+
+    def child_settled(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        child_id: str,
+        timed_out: bool = False,
+    ) -> dict[str, Any]:
+        """The child run ended (or the attempt timed out): the node's attempt ends with it."""
+        node = self.store.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            self._settled(org_id, run_id, [(ref, node["status"])])
+            return DONE
+        run = self.store.get_run(org_id, run_id)
+        spec = self._workflow(org_id, run).specs[ref]
+        child = self.store.get_run(org_id, child_id)
+        if child["status"] == RunStatus.SUCCEEDED:
+            output = self.store.payloads.load(child, "output")
+            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+        else:
+            if timed_out and child["status"] not in RUN_TERMINAL:
+                self._cancel_child(org_id, child_id, "the parent's attempt timed out")
+                failure = NodeFailure("Timeout", f"child run {child_id} did not finish in time")
+            else:
+                error = child.get("error") or {}
+                message = f"child run {child_id} {child['status']}: {error.get('message', '')}"
+                failure = NodeFailure("ChildRunFailed", message)
+            outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
+            if outcome is not None:
+                return outcome
+        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
+        return DONE
+
+    def _cancel_child(self, org_id: str, child_id: str, reason: str) -> None:
+        # Already ended or finishing, or never created: nothing to stop.
+        with contextlib.suppress(Conflict, NotFound):
+            lifecycle.cancel_run(self.store, org_id, child_id, reason)
 
     # -- for_each -------------------------------------------------------------------------------
 

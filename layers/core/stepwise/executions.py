@@ -51,7 +51,7 @@ def resume_run(task_token: str, reason: str) -> bool:
     """Resumes the run execution waiting on ``task_token``; False if it was already resumed."""
     try:
         aws.client("stepfunctions").send_task_success(
-            taskToken=task_token, output=json.dumps({"reason": reason})
+            taskToken=task_token, output=json.dumps({"reason": reason, "timed_out": False})
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] in _SPENT_TOKEN_ERRORS:

@@ -114,6 +114,16 @@ def _node_errors(node: NodeSpec, loc: Loc) -> list[dict[str, Any]]:
         errors.append(
             field_error([*loc, "kind"], "a wait node needs start_delay or wait_until", "wait")
         )
+    if node.kind == NodeKind.WORKFLOW and not (
+        isinstance(node.args, dict) and isinstance(node.args.get("workflow_id"), str)
+    ):
+        errors.append(
+            field_error(
+                [*loc, "args", "workflow_id"],
+                "a workflow node needs args.workflow_id (an id or '{{ expr }}')",
+                "missing",
+            )
+        )
     if node.fallback == node.ref:
         errors.append(field_error([*loc, "fallback"], "a node cannot be its own fallback", "cycle"))
     return errors
@@ -140,6 +150,17 @@ def _wait_until_error(text: str) -> str | None:
     if moment.tzinfo is None:
         return "must include a UTC offset, e.g. 2026-01-31T09:00:00+01:00 or ...Z"
     return None
+
+
+def literal_child_workflows(nodes: Sequence[NodeSpec]) -> list[tuple[Loc, str]]:
+    """Workflow nodes whose child workflow id is written out (not a template): (loc, id)."""
+    found: list[tuple[Loc, str]] = []
+    for index, node in enumerate(nodes):
+        if node.kind == NodeKind.WORKFLOW and isinstance(node.args, dict):
+            workflow_id = node.args.get("workflow_id")
+            if isinstance(workflow_id, str) and "{{" not in workflow_id:
+                found.append((["body", "nodes", index, "args", "workflow_id"], workflow_id))
+    return found
 
 
 def find_cycle(parents: dict[str, list[str]]) -> list[str] | None:

@@ -14,6 +14,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{str(ULID()).lower()}"
 
 
+def child_run_id(parent_run_id: str, ref: str, attempt: int) -> str:
+    """The child run of a workflow node's attempt: deterministic, so a replay finds it."""
+    return f"{parent_run_id}.{ref}.{attempt}"
+
+
 def execution_name(*parts: str) -> str:
     """A deterministic execution name for the given parts, at most 80 characters.
 

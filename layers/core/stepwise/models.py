@@ -133,6 +133,7 @@ class Attempt(BaseModel):
     timeout_at: datetime | None = None
     available_at: datetime | None = Field(None, description="When the next attempt starts.")
     error: NodeError | None = None
+    child_run_id: str | None = None
 
 
 class NodeExecution(BaseModel):
@@ -142,6 +143,8 @@ class NodeExecution(BaseModel):
     attempt: int
     depends_on: list[str]
     skip_reason: str | None = None
+    child_run_id: str | None = Field(None, description="A workflow node's current child run.")
+    item_count: int | None = Field(None, description="A for_each node's number of items.")
     attempts: list[Attempt] = Field(default_factory=list)
     scheduled_at: datetime | None = None
     started_at: datetime | None = None
@@ -161,6 +164,8 @@ class RunSummary(BaseModel):
     workflow_id: str
     workflow_version: int
     status: RunStatus
+    parent_run_id: str | None = Field(None, description="Set on a child run (workflow node).")
+    parent_node_ref: str | None = None
     error: RunError | None = None
     created_at: datetime
     started_at: datetime | None = None

@@ -22,6 +22,7 @@ class ApiSettings(CoreSettings):
 
 class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
+    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
 
 
 @cache

@@ -42,7 +42,7 @@ class NodeKind(StrEnum):
 
 # Kinds the engine executes today; the others are accepted by the model and refused with a clear
 # 422 until their executors land, so that no workflow is saved that would fail at run time.
-EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.WAIT})
+EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.WAIT, NodeKind.WORKFLOW})
 
 # Kinds that may fan out over ``for_each`` items.
-LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION, NodeKind.WORKFLOW})
+LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION})

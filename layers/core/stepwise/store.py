@@ -214,7 +214,12 @@ class Store:
     # -- runs: creation and reads ---------------------------------------------------------------
 
     def create_run(
-        self, org_id: str, run_id: str, workflow: Workflow, run_input: Any
+        self,
+        org_id: str,
+        run_id: str,
+        workflow: Workflow,
+        run_input: Any,
+        parent: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Writes the node items, then the run item: a run is visible only once complete.
 
@@ -252,6 +257,8 @@ class Store:
             "timeout": workflow.timeout,
             "created_at": iso(created_at),
             "expires_at": expires_at,
+            "depth": 0,
+            **(parent or {}),
             **self.payloads.attributes("input", run_input, f"{org_id}/{run_id}/input.json"),
         }
         self._db.put_item(
@@ -401,6 +408,37 @@ class Store:
             returns="ALL_NEW",
         )
         return item if item is not None else self.get_run(org_id, run_id)
+
+    def run_exists(self, org_id: str, run_id: str) -> bool:
+        found = self._db.get_item(
+            TableName=self.table,
+            Key=_to_item(keys.run(org_id, run_id)),
+            ProjectionExpression="PK",
+            ConsistentRead=True,
+        )
+        return "Item" in found
+
+    def store_parent_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any]:
+        """The token of the parent node waiting on this (child) run; returns the run item."""
+        item = self._update(
+            keys.run(org_id, run_id),
+            "SET parent_token = :token",
+            {":token": token},
+            condition="attribute_exists(PK)",
+            returns="ALL_NEW",
+        )
+        if item is None:
+            raise NotFound("run", run_id)
+        return item
+
+    def set_child_run(self, org_id: str, run_id: str, ref: str, attempt: int, child: str) -> None:
+        """Links a workflow node (and its attempt record) to the child run it started."""
+        self._update(
+            keys.node(org_id, run_id, ref),
+            "SET child_run_id = :child, attempts.#n.child_run_id = :child",
+            {":child": child},
+            names={"#n": str(attempt)},
+        )
 
     def request_cancel(self, org_id: str, run_id: str, reason: str) -> dict[str, Any] | None:
         """Marks an unsettled run for cancellation; None if it has settled or is settling."""

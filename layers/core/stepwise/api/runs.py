@@ -5,16 +5,15 @@ from typing import Annotated
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Query, status
 
-from stepwise import executions, settings
+from stepwise import executions, lifecycle, settings
 from stepwise.api import views
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
 from stepwise.cursors import CursorCodec
-from stepwise.errors import Conflict, ServiceUnavailable
+from stepwise.errors import ServiceUnavailable
 from stepwise.history import run_history
 from stepwise.ids import new_id
 from stepwise.models import Envelope, HistoryEvent, Page, Run, RunCancel, RunCreate, RunSummary
 from stepwise.observability import logger
-from stepwise.statuses import RUN_TERMINAL
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 
@@ -48,15 +47,7 @@ def cancel_run(
 ) -> Envelope[Run]:
     """Stops the run: running nodes are stopped, pending ones cancelled, nothing starts after."""
     reason = (body.reason if body else None) or "cancelled by the API"
-    run = store.request_cancel(org_id, run_id, reason)
-    if run is None:
-        current = store.get_run(org_id, run_id)
-        if current["status"] in RUN_TERMINAL:
-            raise Conflict(f"the run has already ended ({current['status']})")
-        raise Conflict(f"the run is already finishing ({current.get('settle_reason')})")
-    if run.get("task_token"):
-        executions.resume_run(run["task_token"], "cancelled")
-    # A queued run has no token yet: its first step sees the request and finishes at once.
+    lifecycle.cancel_run(store, org_id, run_id, reason)
     run, nodes = store.get_run_with_nodes(org_id, run_id)
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
 

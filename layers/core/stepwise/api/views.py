@@ -13,6 +13,8 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
         workflow_id=run["workflow_id"],
         workflow_version=int(run["workflow_version"]),
         status=run["status"],
+        parent_run_id=run.get("parent_run_id"),
+        parent_node_ref=run.get("parent_node_ref"),
         error=run.get("error"),
         created_at=run["created_at"],
         started_at=run.get("started_at"),
@@ -38,6 +40,8 @@ def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecutio
         attempt=int(node.get("attempt", 0)),
         depends_on=list(node.get("depends_on", [])),
         skip_reason=node.get("skip_reason"),
+        child_run_id=node.get("child_run_id"),
+        item_count=node.get("item_count"),
         attempts=[
             Attempt.model_validate(record)
             for _, record in sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0]))

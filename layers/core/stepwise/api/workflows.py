@@ -7,16 +7,17 @@ from fastapi import APIRouter, Depends, Query, status
 from stepwise import graph
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
 from stepwise.cursors import CursorCodec
-from stepwise.errors import ValidationFailed
+from stepwise.errors import NotFound, ValidationFailed, field_error
 from stepwise.ids import new_id
 from stepwise.models import Envelope, Page, Workflow, WorkflowCreate
+from stepwise.store import Store
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Workflow])
 def create_workflow(org_id: Org, body: WorkflowCreate, store: StoreDep) -> Envelope[Workflow]:
-    _validate(body)
+    _validate(body, store, org_id)
     workflow = store.create_workflow(org_id, new_id("wf"), body)
     return Envelope(data=workflow)
 
@@ -26,7 +27,7 @@ def update_workflow(
     org_id: Org, workflow_id: str, body: WorkflowCreate, store: StoreDep
 ) -> Envelope[Workflow]:
     """Saves a new immutable version; runs already started keep theirs."""
-    _validate(body)
+    _validate(body, store, org_id)
     return Envelope(data=store.add_workflow_version(org_id, workflow_id, body))
 
 
@@ -60,7 +61,12 @@ def list_versions(
     )
 
 
-def _validate(body: WorkflowCreate) -> None:
+def _validate(body: WorkflowCreate, store: Store, org_id: str) -> None:
     errors = graph.validation_errors(body.nodes, body.returns)
+    for loc, workflow_id in graph.literal_child_workflows(body.nodes):
+        try:
+            store.get_workflow(org_id, workflow_id)
+        except NotFound:
+            errors.append(field_error(loc, f"unknown workflow {workflow_id!r}", "unknown_workflow"))
     if errors:
         raise ValidationFailed(errors)

@@ -1,0 +1,134 @@
+"""Workflow nodes start child runs: the child feeds its parent; cancelling reaches the child."""
+
+import time
+
+from tests.e2e.conftest import wait_for_run
+
+
+def create(api, body) -> str:
+    response = api.post("/workflows", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+def start(api, workflow_id, run_input=None) -> str:
+    response = api.post("/runs", json={"workflow_id": workflow_id, "input": run_input})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+CHILD = {
+    "name": "child",
+    "nodes": [{"ref": "square", "kind": "transform", "args": {"pair": "{{ [input.x, input.x] }}"}}],
+}
+
+
+def parent_of(child_id: str, **node) -> dict:
+    return {
+        "name": "parent",
+        "nodes": [
+            {"ref": "prep", "kind": "transform", "args": {"x": "{{ input.x }}"}},
+            {
+                "ref": "sub",
+                "kind": "workflow",
+                "depends_on": ["prep"],
+                "args": {"workflow_id": child_id, "input": {"x": "{{ nodes.prep.output.x }}"}},
+                **node,
+            },
+            {
+                "ref": "use",
+                "kind": "transform",
+                "depends_on": ["sub"],
+                "args": {"got": "{{ nodes.sub.output }}"},
+            },
+        ],
+    }
+
+
+def test_a_child_run_feeds_its_parent_and_they_reference_each_other(api):
+    parent_id = start(api, create(api, parent_of(create(api, CHILD))), {"x": 7})
+    parent = wait_for_run(api, parent_id)
+    assert parent["status"] == "succeeded", parent["error"]
+    nodes = {n["ref"]: n for n in parent["nodes"]}
+    assert nodes["use"]["output"] == {"got": {"square": {"pair": [7, 7]}}}
+    child_id = nodes["sub"]["child_run_id"]
+    assert nodes["sub"]["attempts"][0]["child_run_id"] == child_id
+    child = api.get(f"/runs/{child_id}").json()["data"]
+    assert child["status"] == "succeeded"
+    assert (child["parent_run_id"], child["parent_node_ref"]) == (parent_id, "sub")
+    assert child["input"] == {"x": 7}
+
+
+def test_a_failed_child_is_retried_with_a_new_child_then_fails_the_parent(api):
+    failing = create(
+        api,
+        {
+            "name": "bad",
+            "nodes": [{"ref": "x", "kind": "transform", "args": {"v": "{{ abs('no') }}"}}],
+        },
+    )
+    parent = wait_for_run(
+        api,
+        start(
+            api,
+            create(api, parent_of(failing, retry={"max_attempts": 2, "initial_interval": 0})),
+            {"x": 1},
+        ),
+    )
+    assert parent["status"] == "failed"
+    sub = next(n for n in parent["nodes"] if n["ref"] == "sub")
+    assert sub["error"]["type"] == "ChildRunFailed"
+    children = [a["child_run_id"] for a in sub["attempts"]]
+    assert len(children) == 2 and children[0] != children[1]
+    assert all(api.get(f"/runs/{c}").json()["data"]["status"] == "failed" for c in children)
+
+
+def test_cancelling_the_parent_cancels_the_child(api, local_stack):
+    slow_child = create(
+        api, {"name": "slow", "nodes": [{"ref": "zz", "kind": "wait", "start_delay": 60}]}
+    )
+    parent_id = start(api, create(api, parent_of(slow_child)), {"x": 1})
+    deadline = time.monotonic() + 30
+    while True:
+        sub = next(
+            n for n in api.get(f"/runs/{parent_id}").json()["data"]["nodes"] if n["ref"] == "sub"
+        )
+        if sub.get("child_run_id") and sub["status"] == "running":
+            child_id = sub["child_run_id"]
+            child = api.get(f"/runs/{child_id}").json()["data"]
+            if child["status"] == "running":
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert api.post(f"/runs/{parent_id}/cancel").status_code == 202
+    assert wait_for_run(api, parent_id)["status"] == "cancelled"
+    child = wait_for_run(api, child_id)
+    assert child["status"] == "cancelled"
+    assert "parent run ended" in child["error"]["message"]
+
+
+def test_an_unknown_child_workflow_is_refused_at_save_time(api):
+    response = api.post("/workflows", json=parent_of("wf_nope"))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "nodes", 1, "args", "workflow_id"]
+    missing = api.post(
+        "/workflows", json={"name": "x", "nodes": [{"ref": "w", "kind": "workflow"}]}
+    )
+    assert missing.status_code == 422
+
+
+def test_a_workflow_that_starts_itself_stops_at_the_depth_limit(api):
+    body = {"name": "loop", "nodes": [{"ref": "me", "kind": "transform"}]}
+    workflow_id = create(api, body)
+    body["nodes"] = [{"ref": "me", "kind": "workflow", "args": {"workflow_id": workflow_id}}]
+    assert api.put(f"/workflows/{workflow_id}", json=body).status_code == 200
+    top = wait_for_run(api, start(api, workflow_id), timeout=120)
+    assert top["status"] == "failed"
+    # Walk down to the deepest run: it failed because it would nest too deep.
+    run = top
+    for _ in range(20):
+        sub = run["nodes"][0]
+        if not sub.get("child_run_id"):
+            break
+        run = api.get(f"/runs/{sub['child_run_id']}").json()["data"]
+    assert run["nodes"][0]["error"]["type"] == "MaxDepthExceeded"
