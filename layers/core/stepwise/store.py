@@ -506,6 +506,38 @@ class Store:
 
     def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
         """pending -> scheduled, only while the run is running and not settling."""
+        return self._node_transition_while_running(
+            org_id,
+            run_id,
+            ref,
+            "SET #status = :scheduled, scheduled_at = :now",
+            {":scheduled": str(NodeStatus.SCHEDULED)},
+            from_statuses=(NodeStatus.PENDING,),
+        )
+
+    def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
+        """pending|scheduled -> skipped (a join that can never run, or run_if false), only while
+        the run is running and not settling: once it settles, what has not run is cancelled."""
+        return self._node_transition_while_running(
+            org_id,
+            run_id,
+            ref,
+            "SET #status = :skipped, finished_at = :now, skip_reason = :reason",
+            {":skipped": str(NodeStatus.SKIPPED), ":reason": reason},
+            from_statuses=(NodeStatus.PENDING, NodeStatus.SCHEDULED),
+        )
+
+    def _node_transition_while_running(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        expression: str,
+        values: dict[str, Any],
+        from_statuses: tuple[NodeStatus, ...],
+    ) -> bool:
+        """One node transition in a transaction with a check that the run is still running."""
+        allowed = {f":from{i}": str(status) for i, status in enumerate(from_statuses)}
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -513,15 +545,11 @@ class Store:
                         "Update": {
                             "TableName": self.table,
                             "Key": _to_item(keys.node(org_id, run_id, ref)),
-                            "UpdateExpression": "SET #status = :scheduled, scheduled_at = :now",
-                            "ConditionExpression": "#status = :pending",
+                            "UpdateExpression": expression,
+                            "ConditionExpression": f"#status IN ({', '.join(allowed)})",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": _values(
-                                {
-                                    ":scheduled": str(NodeStatus.SCHEDULED),
-                                    ":pending": str(NodeStatus.PENDING),
-                                    ":now": now_iso(),
-                                }
+                                {**values, **allowed, ":now": now_iso()}
                             ),
                         }
                     },
@@ -710,25 +738,6 @@ class Store:
 
     def _expiry(self, org_id: str, run_id: str) -> int:
         return int(self.get_run(org_id, run_id)["expires_at"])
-
-    def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
-        """pending|scheduled -> skipped (a join that can never run, or run_if false)."""
-        return (
-            self._update(
-                keys.node(org_id, run_id, ref),
-                "SET #status = :skipped, finished_at = :now, skip_reason = :reason",
-                {
-                    ":skipped": str(NodeStatus.SKIPPED),
-                    ":now": now_iso(),
-                    ":reason": reason,
-                    ":pending": str(NodeStatus.PENDING),
-                    ":scheduled": str(NodeStatus.SCHEDULED),
-                },
-                condition="#status IN (:pending, :scheduled)",
-                names={"#status": "status"},
-            )
-            is not None
-        )
 
     def record_edge(
         self, org_id: str, run_id: str, ref: str, edge: str, outcome: str

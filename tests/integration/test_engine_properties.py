@@ -1,0 +1,183 @@
+"""Property: over random DAGs with random outcomes, driven in random orders with random replays,
+every node ends in exactly one terminal state, no node starts before its join allows, the run's
+status follows from its nodes', and replaying a completed step starts nothing twice."""
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from stepwise import components, executions
+from stepwise.joins import Decision, Edge, edge_outcome, join_decision
+from stepwise.statuses import NODE_TERMINAL
+from stepwise_local.stack import LocalStack
+from tests.conftest import QUIET
+from tests.helpers import http_event
+
+ORG = "acme"
+FAILS = {"boom": "{{ abs('not a number') }}"}  # a deterministic, non-retryable failure
+
+
+@pytest.fixture(scope="module")
+def module_stack():
+    with LocalStack(execute_state_machines=False, parameters=QUIET) as stack:
+        yield stack
+
+
+@st.composite
+def workflows(draw):
+    count = draw(st.integers(min_value=1, max_value=8))
+    nodes = []
+    for index in range(count):
+        ref = f"n{index}"
+        parents = (
+            draw(st.lists(st.integers(0, index - 1), unique=True, max_size=3)) if index else []
+        )
+        depends_on = [
+            f"n{p}" + draw(st.sampled_from(["", ".success", ".error"])) for p in sorted(parents)
+        ]
+        node = {
+            "ref": ref,
+            "kind": "transform",
+            "depends_on": depends_on,
+            "join_strategy": draw(st.sampled_from(["all", "any"])),
+            "args": FAILS if draw(st.booleans()) else {"ok": index},
+        }
+        if draw(st.integers(0, 5)) == 0:
+            node["run_if"] = "{{ `false` }}"
+        nodes.append(node)
+    return {"name": "random", "nodes": nodes}
+
+
+def reference(workflow):
+    """The statuses a run must end with when no failure is left unhandled (pure simulation)."""
+    specs = {n["ref"]: n for n in workflow["nodes"]}
+    handled = {
+        Edge.parse(d).parent
+        for n in workflow["nodes"]
+        for d in n["depends_on"]
+        if d.endswith(".error")
+    }
+    status = {}
+    for node in workflow["nodes"]:  # parents always come earlier
+        edges = [Edge.parse(d) for d in node["depends_on"]]
+        if edges:
+            outcomes = {e.key: edge_outcome(e.kind, status[e.parent]) for e in edges}
+            decision = join_decision(
+                node["join_strategy"],
+                set(outcomes),
+                {k for k, o in outcomes.items() if o == "satisfied"},
+                {k for k, o in outcomes.items() if o == "failed"},
+                {k for k, o in outcomes.items() if o == "skipped"},
+            )
+            if decision != Decision.RUN:
+                status[node["ref"]] = "skipped"
+                continue
+        if "run_if" in node:
+            status[node["ref"]] = "skipped"
+        else:
+            status[node["ref"]] = "failed" if specs[node["ref"]]["args"] == FAILS else "succeeded"
+    unhandled = any(s == "failed" and r not in handled for r, s in status.items())
+    return status, unhandled
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    # Each example is a real run on moto; shrinking a failure can take minutes, so it is capped.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(workflow=workflows(), seed=st.integers(0, 2**32 - 1))
+def test_random_runs_keep_the_engine_invariants(module_stack, workflow, seed):
+    with pytest.MonkeyPatch.context() as patch:
+        check_one_run(module_stack, patch, workflow, random.Random(seed))
+
+
+def check_one_run(module_stack, monkeypatch, workflow, rng):
+    resumed: list[str] = []
+    monkeypatch.setattr(
+        executions, "resume_run", lambda token, reason: resumed.append(reason) or True
+    )
+    started: list[str] = []
+    real_start = executions.start_node
+
+    def start_node(arn, org_id, run_id, ref):
+        # No node starts before its join allows: check against the parents' recorded outcomes.
+        store = components.store()
+        workflow_nodes = {n["ref"]: n for n in workflow["nodes"]}
+        edges = [Edge.parse(d) for d in workflow_nodes[ref]["depends_on"]]
+        if edges:
+            parents = {
+                n["ref"]: n["status"]
+                for n in store.get_nodes(org_id, run_id, [e.parent for e in edges])
+            }
+            outcomes = {
+                e.key: edge_outcome(e.kind, parents[e.parent])
+                for e in edges
+                if parents[e.parent] in NODE_TERMINAL
+            }
+            decision = join_decision(
+                workflow_nodes[ref]["join_strategy"],
+                {e.key for e in edges},
+                {k for k, o in outcomes.items() if o == "satisfied"},
+                {k for k, o in outcomes.items() if o == "failed"},
+                {k for k, o in outcomes.items() if o == "skipped"},
+            )
+            assert decision == Decision.RUN, (ref, parents)
+        started.append(ref)
+        real_start(arn, org_id, run_id, ref)
+
+    monkeypatch.setattr(executions, "start_node", start_node)
+
+    def api(method, path, body=None):
+        return json.loads(
+            module_stack.invoke("ApiFunction", http_event(method, path, body))["body"]
+        )
+
+    def step(name, **fields):
+        return module_stack.invoke(
+            "EngineFunction", {"step": name, "org_id": ORG, "run_id": run_id, **fields}
+        )
+
+    workflow_id = api("POST", f"/v1/orgs/{ORG}/workflows", workflow)["data"]["id"]
+    run_id = api("POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow_id})["data"]["id"]
+
+    def executions_of_run() -> list[str]:
+        prefix = f"{run_id}."
+        names = [e["name"] for e in module_stack.executions("NodeStateMachine")]
+        return sorted(n.removeprefix(prefix) for n in names if n.startswith(prefix))
+
+    step("start_run", task_token="t")
+    done: list[str] = []
+    while pending := [ref for ref in executions_of_run() if ref not in done]:
+        ref = rng.choice(pending)
+        step("attempt", node_ref=ref, attempt=1, prepared=False)
+        done.append(ref)
+        if rng.random() < 0.5:  # replay a completed step: no execution may be added
+            before = executions_of_run()
+            step("attempt", node_ref=rng.choice(done), attempt=1, prepared=False)
+            assert executions_of_run() == before
+    # Re-sent starts (a node still scheduled) reuse the execution's name: never a second one.
+    assert sorted(set(started)) == executions_of_run()
+    assert resumed, "the run was never resumed"
+    reason = resumed[0]
+    assert step("finalize_run", settle={"reason": reason}) == step(
+        "finalize_run", settle={"reason": reason}
+    )
+
+    run = api("GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
+    statuses = {n["ref"]: n["status"] for n in run["nodes"]}
+    assert all(s in NODE_TERMINAL for s in statuses.values()), statuses
+    expected, unhandled = reference(workflow)
+    if unhandled:
+        assert run["status"] == "failed" and reason == "node_failed"
+        failed_node = run["error"]["node"]
+        assert statuses[failed_node] == "failed" and expected[failed_node] == "failed"
+        # Whatever did finish, finished as the reference says; the rest was cancelled.
+        assert all(s == expected[r] or s == "cancelled" for r, s in statuses.items()), statuses
+    else:
+        assert run["status"] == "succeeded", run["error"]
+        assert statuses == expected
