@@ -67,16 +67,25 @@ def test_returns_shapes_the_run_output(api):
     assert run["output"] == {"total": 2, "in": {"n": 2}}
 
 
-def test_a_large_output_is_kept_whole(api):
+def test_a_one_megabyte_payload_is_kept_whole(api, local_stack):
     """Payloads above the inline limit go to S3 and come back as if inline."""
     body = {
         "name": "big",
         "nodes": [{"ref": "echo", "kind": "transform", "args": {"blob": "{{ input.blob }}"}}],
     }
-    blob = "x" * 300_000
+    blob = "x" * 1_000_000
     run = wait_for_run(api, start(api, create_workflow(api, body), {"blob": blob}))
     assert run["status"] == "succeeded"
     assert run["input"]["blob"] == blob and run["nodes"][0]["output"]["blob"] == blob
+    assert run["output"] == {"echo": {"blob": blob}}
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3").list_objects_v2(
+            Bucket=local_stack.stack.names["PayloadBucket"]
+        )["Contents"]
+        if run["id"] in o["Key"]
+    ]
+    assert len(keys) == 3  # the run's input and output, and the node's output
 
 
 def test_an_unknown_workflow_is_a_404(api):

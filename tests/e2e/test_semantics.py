@@ -121,6 +121,13 @@ def test_retry_until_polls_with_growing_gaps_and_stops_once_true(api):
     ]
     assert 1 <= gaps[0] < gaps[1] and gaps[1] >= 2, gaps
     assert [a["error"]["type"] for a in attempts[:2]] == ["RetryUntilNotMet"] * 2
+    history = api.get(f"/runs/{run['id']}/history").json()["data"]
+    retries = [e for e in history if e["event_type"] == "NODE_RETRY_SCHEDULED"]
+    assert [(e["attempt"], e["failure"]["type"]) for e in retries] == [
+        (1, "RetryUntilNotMet"),
+        (2, "RetryUntilNotMet"),
+    ]
+    assert all(e["available_at"] for e in retries)
 
 
 def test_retry_until_still_false_after_the_last_attempt_fails_the_node(api):
@@ -241,3 +248,47 @@ def test_for_each_that_is_not_a_list_fails_clearly(api):
         "type": "ExpressionError",
         "message": "for_each gave dict, not a list",
     }
+
+
+def test_an_infrastructure_error_is_retried_without_spending_an_attempt(api, monkeypatch):
+    """A throttled DynamoDB call fails the Lambda step; ASL Retry runs it again, and the node
+    still records a single attempt."""
+    from botocore.exceptions import ClientError
+
+    from stepwise.store import Store
+
+    real = Store.start_attempt
+    failures = {"left": 1}
+
+    def throttled_once(self, *args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
+            raise ClientError(error, "UpdateItem")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "start_attempt", throttled_once)
+    run, nodes = run_workflow(api, [t("x", args={"v": 1}, retry={"max_attempts": 1})])
+    assert failures["left"] == 0
+    assert run["status"] == "succeeded"
+    assert [(a["attempt"], a["status"]) for a in nodes["x"]["attempts"]] == [(1, "succeeded")]
+
+
+def test_an_error_type_listed_as_non_retryable_stops_at_once(api):
+    run, nodes = run_workflow(
+        api,
+        [
+            t(
+                "poll",
+                retry={
+                    "max_attempts": 5,
+                    "initial_interval": 0,
+                    "retry_until": "{{ `false` }}",
+                    "non_retryable_errors": ["RetryUntilNotMet"],
+                },
+            )
+        ],
+    )
+    assert run["status"] == "failed"
+    assert len(nodes["poll"]["attempts"]) == 1
+    assert nodes["poll"]["error"]["type"] == "RetryUntilNotMet"
