@@ -55,3 +55,17 @@ def wait_for_run(api: httpx.Client, run_id: str, timeout: float = 60) -> dict:
             return run
         assert time.monotonic() < deadline, f"run still {run['status']}: {run}"
         time.sleep(0.05)
+
+
+def create_workflow(api: httpx.Client, body: dict) -> str:
+    response = api.post("/workflows", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+def start_run(api: httpx.Client, workflow_id: str, run_input=None) -> str:
+    """Starts a run; the answer is the run as accepted (queued)."""
+    response = api.post("/runs", json={"workflow_id": workflow_id, "input": run_input})
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["status"] == "queued"
+    return response.json()["data"]["id"]

@@ -2,20 +2,7 @@
 
 import time
 
-from tests.e2e.conftest import wait_for_run
-
-
-def create(api, body) -> str:
-    response = api.post("/workflows", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
-
-def start(api, workflow_id, run_input=None) -> str:
-    response = api.post("/runs", json={"workflow_id": workflow_id, "input": run_input})
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
+from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 
 CHILD = {
     "name": "child",
@@ -46,7 +33,9 @@ def parent_of(child_id: str, **node) -> dict:
 
 
 def test_a_child_run_feeds_its_parent_and_they_reference_each_other(api):
-    parent_id = start(api, create(api, parent_of(create(api, CHILD))), {"x": 7})
+    parent_id = start_run(
+        api, create_workflow(api, parent_of(create_workflow(api, CHILD))), {"x": 7}
+    )
     parent = wait_for_run(api, parent_id)
     assert parent["status"] == "succeeded", parent["error"]
     nodes = {n["ref"]: n for n in parent["nodes"]}
@@ -60,7 +49,7 @@ def test_a_child_run_feeds_its_parent_and_they_reference_each_other(api):
 
 
 def test_a_failed_child_is_retried_with_a_new_child_then_fails_the_parent(api):
-    failing = create(
+    failing = create_workflow(
         api,
         {
             "name": "bad",
@@ -69,9 +58,11 @@ def test_a_failed_child_is_retried_with_a_new_child_then_fails_the_parent(api):
     )
     parent = wait_for_run(
         api,
-        start(
+        start_run(
             api,
-            create(api, parent_of(failing, retry={"max_attempts": 2, "initial_interval": 0})),
+            create_workflow(
+                api, parent_of(failing, retry={"max_attempts": 2, "initial_interval": 0})
+            ),
             {"x": 1},
         ),
     )
@@ -84,10 +75,10 @@ def test_a_failed_child_is_retried_with_a_new_child_then_fails_the_parent(api):
 
 
 def test_cancelling_the_parent_cancels_the_child(api, local_stack):
-    slow_child = create(
+    slow_child = create_workflow(
         api, {"name": "slow", "nodes": [{"ref": "zz", "kind": "wait", "start_delay": 60}]}
     )
-    parent_id = start(api, create(api, parent_of(slow_child)), {"x": 1})
+    parent_id = start_run(api, create_workflow(api, parent_of(slow_child)), {"x": 1})
     deadline = time.monotonic() + 30
     while True:
         sub = next(
@@ -119,10 +110,10 @@ def test_an_unknown_child_workflow_is_refused_at_save_time(api):
 
 def test_a_workflow_that_starts_itself_stops_at_the_depth_limit(api):
     body = {"name": "loop", "nodes": [{"ref": "me", "kind": "transform"}]}
-    workflow_id = create(api, body)
+    workflow_id = create_workflow(api, body)
     body["nodes"] = [{"ref": "me", "kind": "workflow", "args": {"workflow_id": workflow_id}}]
     assert api.put(f"/workflows/{workflow_id}", json=body).status_code == 200
-    top = wait_for_run(api, start(api, workflow_id), timeout=120)
+    top = wait_for_run(api, start_run(api, workflow_id), timeout=120)
     assert top["status"] == "failed"
     # Walk down to the deepest run: it failed because it would nest too deep.
     run = top

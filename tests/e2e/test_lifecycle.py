@@ -2,20 +2,8 @@
 
 import time
 
-from tests.e2e.conftest import wait_for_run
+from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 from tests.helpers import diamond
-
-
-def create(api, body) -> str:
-    response = api.post("/workflows", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
-
-def start(api, workflow_id, run_input=None) -> str:
-    response = api.post("/runs", json={"workflow_id": workflow_id, "input": run_input})
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
 
 
 def wait_for_node(api, run_id, ref, status, timeout=30):
@@ -40,7 +28,7 @@ SLOW = {
 
 
 def test_cancel_mid_run_stops_everything_and_starts_nothing(api, local_stack):
-    run_id = start(api, create(api, SLOW))
+    run_id = start_run(api, create_workflow(api, SLOW))
     wait_for_node(api, run_id, "slow", "scheduled")
     response = api.post(f"/runs/{run_id}/cancel", json={"reason": "changed my mind"})
     assert response.status_code == 202, response.text
@@ -60,7 +48,7 @@ def test_cancel_mid_run_stops_everything_and_starts_nothing(api, local_stack):
 
 
 def test_a_run_timeout_ends_the_run_timed_out(api, local_stack):
-    run_id = start(api, create(api, {**SLOW, "timeout": 2}))
+    run_id = start_run(api, create_workflow(api, {**SLOW, "timeout": 2}))
     run = wait_for_run(api, run_id)
     assert run["status"] == "timed_out"
     assert run["error"]["type"] == "RunTimedOut"
@@ -76,12 +64,12 @@ def test_a_run_pins_its_workflow_version(api):
             {"ref": "say", "kind": "transform", "args": {"v": 1}, "depends_on": ["pause"]},
         ],
     }
-    workflow_id = create(api, body)
-    first = start(api, workflow_id)
+    workflow_id = create_workflow(api, body)
+    first = start_run(api, workflow_id)
     body["nodes"][1]["args"] = {"v": 2}
     updated = api.put(f"/workflows/{workflow_id}", json=body)
     assert updated.status_code == 200 and updated.json()["data"]["version"] == 2
-    second = start(api, workflow_id)
+    second = start_run(api, workflow_id)
     assert wait_for_run(api, first)["output"] == {"say": {"v": 1}}
     assert wait_for_run(api, second)["output"] == {"say": {"v": 2}}
     versions = api.get(f"/workflows/{workflow_id}/versions").json()["data"]
@@ -96,7 +84,7 @@ def test_a_run_pins_its_workflow_version(api):
 
 
 def test_history_lists_typed_events_in_order_and_pages(api):
-    run_id = start(api, create(api, diamond()), {"n": 4})
+    run_id = start_run(api, create_workflow(api, diamond()), {"n": 4})
     wait_for_run(api, run_id)
     events, cursor = [], None
     while True:

@@ -6,25 +6,12 @@ from pathlib import Path
 import boto3
 import httpx
 
-from tests.e2e.conftest import wait_for_run
+from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 from tests.helpers import diamond
 
 
-def create_workflow(api, body) -> str:
-    response = api.post("/workflows", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
-
-def start(api, workflow_id, run_input=None) -> str:
-    response = api.post("/runs", json={"workflow_id": workflow_id, "input": run_input})
-    assert response.status_code == 201, response.text
-    assert response.json()["data"]["status"] == "queued"
-    return response.json()["data"]["id"]
-
-
 def test_a_diamond_succeeds_with_d_built_from_b_and_c(api, local_stack):
-    run_id = start(api, create_workflow(api, diamond()), {"n": 21})
+    run_id = start_run(api, create_workflow(api, diamond()), {"n": 21})
     run = wait_for_run(api, run_id)
     assert run["status"] == "succeeded", run
     nodes = {n["ref"]: n for n in run["nodes"]}
@@ -51,7 +38,7 @@ def test_a_diamond_succeeds_with_d_built_from_b_and_c(api, local_stack):
 def test_a_failing_node_fails_the_run_with_its_error(api):
     body = diamond()
     body["nodes"][2]["args"] = {"boom": "{{ abs(nodes.a.output.n) }}"}
-    run = wait_for_run(api, start(api, create_workflow(api, body), {"n": "not a number"}))
+    run = wait_for_run(api, start_run(api, create_workflow(api, body), {"n": "not a number"}))
     assert run["status"] == "failed"
     assert run["error"]["node"] == "c" and run["error"]["type"] == "ExpressionError"
     nodes = {n["ref"]: n["status"] for n in run["nodes"]}
@@ -62,7 +49,7 @@ def test_a_failing_node_fails_the_run_with_its_error(api):
 
 def test_returns_shapes_the_run_output(api):
     body = diamond(returns={"total": "{{ length(nodes.b.output.double) }}", "in": "{{ input }}"})
-    run = wait_for_run(api, start(api, create_workflow(api, body), {"n": 2}))
+    run = wait_for_run(api, start_run(api, create_workflow(api, body), {"n": 2}))
     assert run["status"] == "succeeded"
     assert run["output"] == {"total": 2, "in": {"n": 2}}
 
@@ -74,7 +61,7 @@ def test_a_one_megabyte_payload_is_kept_whole(api, local_stack):
         "nodes": [{"ref": "echo", "kind": "transform", "args": {"blob": "{{ input.blob }}"}}],
     }
     blob = "x" * 1_000_000
-    run = wait_for_run(api, start(api, create_workflow(api, body), {"blob": blob}))
+    run = wait_for_run(api, start_run(api, create_workflow(api, body), {"blob": blob}))
     assert run["status"] == "succeeded"
     assert run["input"]["blob"] == blob and run["nodes"][0]["output"]["blob"] == blob
     assert run["output"] == {"echo": {"blob": blob}}
@@ -107,7 +94,7 @@ def test_a_malformed_body_is_a_422_naming_the_field(api):
 
 
 def test_another_orgs_key_gets_404_for_the_same_run(api, other_org_api):
-    run_id = start(api, create_workflow(api, diamond()), {"n": 1})
+    run_id = start_run(api, create_workflow(api, diamond()), {"n": 1})
     wait_for_run(api, run_id)
     assert other_org_api.get(f"/v1/orgs/acme/runs/{run_id}").status_code == 404
     assert other_org_api.get(f"/v1/orgs/globex/runs/{run_id}").status_code == 404
@@ -121,7 +108,7 @@ def test_health_answers_without_a_key(local_stack):
 
 def test_many_runs_at_once_all_succeed(api):
     workflow_id = create_workflow(api, diamond())
-    run_ids = [start(api, workflow_id, {"n": i}) for i in range(16)]
+    run_ids = [start_run(api, workflow_id, {"n": i}) for i in range(16)]
     runs = [wait_for_run(api, run_id) for run_id in run_ids]
     assert [r["status"] for r in runs] == ["succeeded"] * 16, [r["error"] for r in runs]
     assert [r["output"]["d"]["from_b"] for r in runs] == [[i, i] for i in range(16)]
@@ -130,6 +117,6 @@ def test_many_runs_at_once_all_succeed(api):
 def test_the_readme_walkthrough_workflow_gives_the_documented_output(api):
     """examples/diamond.json with the README's input yields the output the README shows."""
     body = json.loads((Path(__file__).resolve().parents[2] / "examples/diamond.json").read_text())
-    run = wait_for_run(api, start(api, create_workflow(api, body), {"name": "ada", "n": 2}))
+    run = wait_for_run(api, start_run(api, create_workflow(api, body), {"name": "ada", "n": 2}))
     assert run["status"] == "succeeded"
     assert run["output"] == {"result": {"from_b": [2, 2], "from_c": "hello ada!"}}

@@ -234,9 +234,7 @@ class Engine:
         run = self.store.get_run(org_id, run_id)
         if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
             self.store.cancel_node(org_id, run_id, ref, "the run is settling")
-            status = self.store.get_node(org_id, run_id, ref)["status"]
-            self._settled(org_id, run_id, [(ref, status)])
-            return DONE
+            return self._node_changed(org_id, run_id, ref)
         compiled = self._workflow(org_id, run)
         spec = compiled.specs[ref]
         context = self._context(org_id, run_id, run, compiled, ref)
@@ -257,8 +255,7 @@ class Engine:
         outcome = self._try(org_id, run_id, spec, context, attempt)
         if outcome is not None:
             return outcome
-        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
-        return DONE
+        return self._node_changed(org_id, run_id, ref)
 
     def _try(
         self,
@@ -392,8 +389,7 @@ class Engine:
             outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
             if outcome is not None:
                 return outcome
-        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
-        return DONE
+        return self._node_changed(org_id, run_id, ref)
 
     def _cancel_child(self, org_id: str, child_id: str, reason: str) -> None:
         # Already ended or finishing, or never created: nothing to stop.
@@ -452,17 +448,8 @@ class Engine:
     def item_crashed(
         self, org_id: str, run_id: str, ref: str, index: int, attempt: int, error: str, cause: str
     ) -> dict[str, Any]:
-        message = _cause({"cause": cause}) or error
-        self.store.start_attempt(org_id, run_id, ref, attempt, None, index=index)
-        self.store.settle_node(
-            org_id,
-            run_id,
-            ref,
-            attempt,
-            NodeStatus.FAILED,
-            error={"type": error, "message": message},
-            index=index,
-        )
+        """An item's attempt step kept failing: the item fails (and so, later, the node)."""
+        self._record_crash(org_id, run_id, ref, attempt, error, cause, index)
         return DONE
 
     def collect_items(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
@@ -480,8 +467,7 @@ class Engine:
             return self._fail(org_id, run_id, ref, 1, error.get("type", "ItemFailed"), message)
         outputs = [self.store.payloads.load(r, "output") for r in records]
         self.store.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
-        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
-        return DONE
+        return self._node_changed(org_id, run_id, ref)
 
     def _fail(
         self, org_id: str, run_id: str, ref: str, attempt: int, error_type: str, message: str
@@ -495,8 +481,7 @@ class Engine:
             NodeStatus.FAILED,
             error={"type": error_type, "message": message},
         )
-        self._settled(org_id, run_id, [(ref, self.store.get_node(org_id, run_id, ref)["status"])])
-        return DONE
+        return self._node_changed(org_id, run_id, ref)
 
     def _prepare(
         self, org_id: str, run_id: str, spec: NodeSpec, context: dict[str, Any]
@@ -509,14 +494,9 @@ class Engine:
                 return DONE
             delay = self._delay_seconds(spec, context)
         except TemplateError as exc:
-            # Fail through the normal path: the attempt records it (not retryable).
-            failure = NodeFailure("ExpressionError", str(exc), retryable=False)
+            # Recorded as a first attempt that failed for good (expressions are not retried).
             self.store.start_attempt(org_id, run_id, spec.ref, 1, None)
-            self.store.settle_node(
-                org_id, run_id, spec.ref, 1, NodeStatus.FAILED, error=failure.as_error()
-            )
-            self._settled(org_id, run_id, [(spec.ref, NodeStatus.FAILED)])
-            return DONE
+            return self._fail(org_id, run_id, spec.ref, 1, "ExpressionError", str(exc))
         if delay <= 0:
             return None
         self.store.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
@@ -558,8 +538,21 @@ class Engine:
         self, org_id: str, run_id: str, ref: str, attempt: int, error: str, cause: str
     ) -> dict[str, Any]:
         """The attempt step kept failing: the node fails so that the run does not hang."""
+        self._record_crash(org_id, run_id, ref, attempt, error, cause)
+        return self._node_changed(org_id, run_id, ref)
+
+    def _record_crash(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        error: str,
+        cause: str,
+        index: int | None = None,
+    ) -> None:
         message = _cause({"cause": cause}) or error
-        self.store.start_attempt(org_id, run_id, ref, attempt, None)
+        self.store.start_attempt(org_id, run_id, ref, attempt, None, index=index)
         self.store.settle_node(
             org_id,
             run_id,
@@ -567,10 +560,14 @@ class Engine:
             attempt,
             NodeStatus.FAILED,
             error={"type": error, "message": message},
+            index=index,
         )
-        node = self.store.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
-            self._settled(org_id, run_id, [(ref, node["status"])])
+
+    def _node_changed(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        """Moves the run on from the node's recorded state, if it has settled."""
+        status = self.store.get_node(org_id, run_id, ref)["status"]
+        if status in NODE_TERMINAL:
+            self._settled(org_id, run_id, [(ref, status)])
         return DONE
 
     # -- shared steps ---------------------------------------------------------------------------
