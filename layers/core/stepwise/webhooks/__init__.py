@@ -1,0 +1,1 @@
+"""Webhook deliveries: Standard Webhooks signing, the SSRF guard, and reading a response."""
