@@ -8,41 +8,21 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from stepwise import aws, keys
 from stepwise.clock import iso, now, now_iso
+from stepwise.dynamo import condition_failed as _condition_failed
+from stepwise.dynamo import from_item as _from_item
+from stepwise.dynamo import to_item as _to_item
+from stepwise.dynamo import update_item
+from stepwise.dynamo import values as _values
 from stepwise.errors import Conflict, NotFound
 from stepwise.models import NodeSpec, Workflow, WorkflowCreate
 from stepwise.payloads import PayloadStore
 from stepwise.statuses import NodeStatus, RunStatus
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _BATCH_WRITE_LIMIT = 25
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items()}
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    code = exc.response["Error"]["Code"]
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = exc.response.get("CancellationReasons", [])
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
 
 
 class Store:
@@ -785,21 +765,4 @@ class Store:
         returns: str = "NONE",
     ) -> dict[str, Any] | None:
         """One UpdateItem; None when its condition does not hold, else the returned item."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": _to_item(key),
-            "UpdateExpression": expression,
-            "ExpressionAttributeValues": _values(values),
-            "ReturnValues": returns,
-        }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        try:
-            answer = self._db.update_item(**kwargs)
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return None
-            raise
-        return _from_item(answer.get("Attributes", {}))
+        return update_item(self.table, key, expression, values, condition, names, returns)

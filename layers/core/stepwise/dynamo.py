@@ -1,0 +1,100 @@
+"""DynamoDB plumbing shared by the data-access modules: item conversion and conditional updates."""
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from stepwise import aws
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Python values to DynamoDB's typed form; None attributes are left out."""
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def values(named: dict[str, Any]) -> dict[str, Any]:
+    """ExpressionAttributeValues (None kept, as NULL)."""
+    return {k: _serializer.serialize(v) for k, v in named.items()}
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """Whether a write failed on its condition (plain or inside a transaction)."""
+    code = exc.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def update_item(
+    table: str,
+    key: dict[str, str],
+    expression: str,
+    attribute_values: dict[str, Any],
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    returns: str = "NONE",
+) -> dict[str, Any] | None:
+    """One UpdateItem; None when its condition does not hold, else the returned attributes."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Key": to_item(key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": values(attribute_values),
+        "ReturnValues": returns,
+    }
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    try:
+        answer = aws.client("dynamodb").update_item(**kwargs)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return None
+        raise
+    return from_item(answer.get("Attributes", {}))
+
+
+def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
+    found = aws.client("dynamodb").get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
+    return from_item(found["Item"]) if "Item" in found else None
+
+
+def put_new(table: str, item: dict[str, Any]) -> None:
+    """Puts an item that must not exist yet."""
+    aws.client("dynamodb").put_item(
+        TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
+    )
+
+
+def query_index(
+    table: str, index_pk: str, limit: int, after: str | None, newest_first: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of GSI1 under ``index_pk`` after sort key ``after``; the last key if more follow."""
+    condition = "GSI1PK = :pk"
+    named: dict[str, Any] = {":pk": index_pk}
+    if after:
+        condition += " AND GSI1SK < :after" if newest_first else " AND GSI1SK > :after"
+        named[":after"] = after
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression=condition,
+        ExpressionAttributeValues=values(named),
+        ScanIndexForward=not newest_first,
+        Limit=limit,
+    )
+    items = [from_item(i) for i in page["Items"]]
+    more = "LastEvaluatedKey" in page and len(items) == limit
+    return items, (items[-1]["GSI1SK"] if more else None)
