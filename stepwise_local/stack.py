@@ -56,7 +56,8 @@ class LocalStack:
         self.org_id = org_id
         self.api_key = api_key
         self.execute = execute_state_machines
-        self.parameters = parameters or {}
+        # Local receivers run on 127.0.0.1, so the local stack allows loopback destinations.
+        self.parameters = {"AllowLoopbackDestinations": "true", **(parameters or {})}
         self.stack: ProvisionedStack | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}

@@ -3,15 +3,23 @@
 from functools import cache
 
 from stepwise import settings
+from stepwise.catalog import Catalog
 from stepwise.engine import Engine
 from stepwise.payloads import PayloadStore
 from stepwise.store import Store
+from stepwise.vault import Vault
 
 
 @cache
 def store() -> Store:
     core = settings.core_settings()
     return Store(core.table_name, PayloadStore(core.payload_bucket), core.run_retention_days)
+
+
+@cache
+def catalog() -> Catalog:
+    api = settings.api_settings()
+    return Catalog(api.table_name, Vault(api.secrets_prefix), api.allow_loopback_destinations)
 
 
 @cache
@@ -26,3 +34,4 @@ def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
     engine.cache_clear()
+    catalog.cache_clear()

@@ -59,3 +59,19 @@ def runs_index_pk(org_id: str) -> str:
 def runs_index(org_id: str, run_id: str) -> dict[str, str]:
     """Runs of an org, newest first when queried backwards (run ids are time-ordered)."""
     return {"GSI1PK": runs_index_pk(org_id), "GSI1SK": run_id}
+
+
+def credential(org_id: str, credential_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#CRED#{credential_id}", "SK": "CREDENTIAL"}
+
+
+def credentials_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#CREDENTIALS"
+
+
+def destination(org_id: str, destination_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#DEST#{destination_id}", "SK": "DESTINATION"}
+
+
+def destinations_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#DESTINATIONS"

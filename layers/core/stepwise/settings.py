@@ -18,6 +18,8 @@ class CoreSettings(BaseModel):
 class ApiSettings(CoreSettings):
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
+    secrets_prefix: str = Field(alias="SECRETS_PREFIX")
+    allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
 
 
 class EngineSettings(CoreSettings):

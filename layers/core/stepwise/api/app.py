@@ -1,8 +1,11 @@
 """The FastAPI application: routers, error mapping, health."""
 
-from fastapi import FastAPI
+import time
 
-from stepwise.api import errors, runs, workflows
+from fastapi import FastAPI, Request
+
+from stepwise.api import credentials, destinations, errors, runs, workflows
+from stepwise.observability import logger
 
 
 def create_app() -> FastAPI:
@@ -12,8 +15,28 @@ def create_app() -> FastAPI:
         description="Workflow runs on AWS serverless: define workflows, start runs, watch them.",
     )
     errors.install(app)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next):
+        """One line per request: method, route path, status, time. Never bodies or headers,
+        which carry keys and credential values."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
     app.include_router(workflows.router)
     app.include_router(runs.router)
+    app.include_router(credentials.router)
+    app.include_router(destinations.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

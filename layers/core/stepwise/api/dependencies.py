@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Path
 
 from stepwise import components, settings
 from stepwise.auth import hash_api_key, key_from_headers
+from stepwise.catalog import Catalog
 from stepwise.cursors import CursorCodec
 from stepwise.errors import NotFound, Unauthorized
 from stepwise.store import Store
@@ -47,8 +48,13 @@ def caller_org(
     return org_id
 
 
+def get_catalog() -> Catalog:
+    return components.catalog()
+
+
 Org = Annotated[str, Depends(caller_org)]
 StoreDep = Annotated[Store, Depends(get_store)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def clear_caches() -> None:

@@ -1,0 +1,44 @@
+"""Credentials a destination presents (bearer, basic, custom header); values never come back."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.catalog_models import Credential, CredentialCreate
+from stepwise.cursors import CursorCodec
+from stepwise.models import Envelope, Page
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/credentials", tags=["credentials"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Credential])
+def create_credential(org_id: Org, body: CredentialCreate, catalog: CatalogDep):
+    """Stores the value in Secrets Manager; the answer never contains it."""
+    return Envelope(data=catalog.create_credential(org_id, body))
+
+
+@router.get("/{credential_id}", response_model=Envelope[Credential])
+def get_credential(org_id: Org, credential_id: str, catalog: CatalogDep):
+    return Envelope(data=Credential.model_validate(catalog.get_credential(org_id, credential_id)))
+
+
+@router.get("", response_model=Page[Credential])
+def list_credentials(
+    org_id: Org,
+    catalog: CatalogDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+):
+    scope = f"credentials:{org_id}"
+    after = codec.decode(scope, cursor)["after"] if cursor else None
+    items, last = catalog.list_credentials(org_id, limit, after)
+    next_page = codec.encode(scope, {"after": last}) if last else None
+    return Page(data=items, next_page=next_page, current_page=cursor)
+
+
+@router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_credential(org_id: Org, credential_id: str, catalog: CatalogDep) -> Response:
+    catalog.delete_credential(org_id, credential_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

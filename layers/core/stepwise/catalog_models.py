@@ -1,0 +1,149 @@
+"""Request and response shapes of credentials and webhook destinations (seed 000)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from stepwise.webhooks.responses import Signal
+
+HEADER_NAME = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")]
+TAGS = Annotated[
+    dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]],
+    Field(max_length=50),
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CredentialType(StrEnum):
+    BEARER = "bearer"
+    BASIC = "basic"
+    HEADER = "header"
+
+
+class CredentialCreate(_Input):
+    """A credential a destination presents; its value goes to Secrets Manager, never back out."""
+
+    name: str = Field(min_length=1, max_length=200)
+    type: CredentialType
+    token: str | None = Field(None, min_length=1, max_length=4096, description="bearer")
+    username: str | None = Field(None, min_length=1, max_length=512, description="basic")
+    password: str | None = Field(None, min_length=1, max_length=4096, description="basic")
+    header_name: HEADER_NAME | None = Field(None, description="header")
+    header_value: str | None = Field(None, min_length=1, max_length=4096, description="header")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> "CredentialCreate":
+        needed = {
+            CredentialType.BEARER: {"token"},
+            CredentialType.BASIC: {"username", "password"},
+            CredentialType.HEADER: {"header_name", "header_value"},
+        }[self.type]
+        every = {"token", "username", "password", "header_name", "header_value"}
+        missing = sorted(f for f in needed if getattr(self, f) is None)
+        extra = sorted(f for f in every - needed if getattr(self, f) is not None)
+        if missing:
+            raise ValueError(f"a {self.type} credential needs {', '.join(missing)}")
+        if extra:
+            raise ValueError(f"a {self.type} credential does not take {', '.join(extra)}")
+        return self
+
+    def secret_value(self) -> dict[str, str]:
+        fields = ("token", "username", "password", "header_name", "header_value")
+        return {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
+
+
+class Credential(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    type: CredentialType
+    header_name: str | None = None
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+
+class Signaling(_Input):
+    enabled: bool = False
+    default: Signal = Signal.ACK
+
+
+class DestinationCreate(_Input):
+    label: str = Field(min_length=1, max_length=200)
+    type: str = Field("webhook", pattern="^webhook$")
+    url: HttpUrl
+    headers: dict[HEADER_NAME, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict, max_length=50
+    )
+    signaling: Signaling = Field(default_factory=Signaling)
+    response_time_sla_ms: int = Field(10_000, ge=1, le=900_000)
+    credential_id: str | None = Field(None, max_length=128)
+    tags: TAGS = Field(default_factory=dict)
+
+
+class DestinationUpdate(_Input):
+    """PATCH: the fields given replace the stored ones."""
+
+    label: str | None = Field(None, min_length=1, max_length=200)
+    url: HttpUrl | None = None
+    headers: dict[HEADER_NAME, Annotated[str, Field(max_length=4096)]] | None = Field(
+        None, max_length=50
+    )
+    signaling: Signaling | None = None
+    response_time_sla_ms: int | None = Field(None, ge=1, le=900_000)
+    credential_id: str | None = Field(None, max_length=128)
+    tags: TAGS | None = None
+
+
+class DestinationConfig(BaseModel):
+    url: str
+    headers: dict[str, str]
+    signaling: Signaling
+    response_time_sla_ms: int
+
+
+class Destination(BaseModel):
+    id: str
+    org_id: str
+    label: str
+    type: str
+    config: DestinationConfig
+    credential_id: str | None = None
+    tags: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+class DestinationWithSecret(Destination):
+    signing_secret: str = Field(description="Shown once: verify webhook-signature with it.")
+
+
+class SecretRotation(_Input):
+    grace_period_seconds: int = Field(
+        24 * 3600, ge=0, le=30 * 24 * 3600, description="How long the old secret also signs."
+    )
+
+
+def destination_view(item: dict[str, Any]) -> Destination:
+    return Destination(
+        id=item["id"],
+        org_id=item["org_id"],
+        label=item["label"],
+        type=item["type"],
+        config=DestinationConfig(
+            url=item["url"],
+            headers=item.get("headers", {}),
+            signaling=Signaling(**item["signaling"]),
+            response_time_sla_ms=int(item["response_time_sla_ms"]),
+        ),
+        credential_id=item.get("credential_id"),
+        tags=item.get("tags", {}),
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        deleted_at=item.get("deleted_at"),
+    )

@@ -1,0 +1,217 @@
+"""Credentials and destinations over the API: secrets go in and never come back out."""
+
+import json
+import logging
+
+import boto3
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from stepwise import components
+from stepwise.clock import now
+from stepwise.webhooks.signing import signature_headers
+from tests.conftest import OTHER_KEY
+from tests.helpers import http_event
+
+BASE = "/v1/orgs/acme"
+
+
+def call(stack, method, path, body=None, key="swk_local_dev_key", query=""):
+    response = stack.invoke("ApiFunction", http_event(method, path, body, key, query))
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+@pytest.fixture
+def service_logs(caplog):
+    """Every line the service's own logger writes, at DEBUG (it does not propagate to root)."""
+    service = logging.getLogger("stepwise")
+    level = service.level
+    service.addHandler(caplog.handler)
+    service.setLevel(logging.DEBUG)
+    yield caplog
+    service.removeHandler(caplog.handler)
+    service.setLevel(level)
+
+
+def test_a_credential_value_is_stored_in_secrets_manager_and_never_returned(stack, service_logs):
+    body = {"name": "crm", "type": "bearer", "token": "tok-very-secret-123"}
+    status, created = call(stack, "POST", f"{BASE}/credentials", body)
+    assert status == 201
+    credential = created["data"]
+    assert credential["type"] == "bearer" and "token" not in json.dumps(created)
+    status, read = call(stack, "GET", f"{BASE}/credentials/{credential['id']}")
+    assert status == 200 and "tok-very-secret-123" not in json.dumps(read)
+    _, listed = call(stack, "GET", f"{BASE}/credentials")
+    assert [c["id"] for c in listed["data"]] == [credential["id"]]
+    item = components.catalog().get_credential("acme", credential["id"])
+    stored = boto3.client("secretsmanager").get_secret_value(SecretId=item["secret_arn"])
+    assert json.loads(stored["SecretString"]) == {"token": "tok-very-secret-123"}
+    assert "tok-very-secret-123" not in json.dumps(item, default=str)
+    logged = json.dumps([vars(r) for r in service_logs.records], default=str)
+    assert service_logs.records and "tok-very-secret-123" not in logged
+
+    status, _ = call(stack, "DELETE", f"{BASE}/credentials/{credential['id']}")
+    assert status == 204
+    _, read = call(stack, "GET", f"{BASE}/credentials/{credential['id']}")
+    assert read["data"]["deleted_at"] is not None
+    described = boto3.client("secretsmanager").describe_secret(SecretId=item["secret_arn"])
+    assert "DeletedDate" in described
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"name": "x", "type": "bearer"}, "needs token"),
+        ({"name": "x", "type": "basic", "username": "u"}, "needs password"),
+        (
+            {
+                "name": "x",
+                "type": "header",
+                "header_name": "X-Key",
+                "header_value": "v",
+                "token": "t",
+            },
+            "does not take token",
+        ),
+        ({"name": "x", "type": "oauth", "token": "t"}, "bearer"),
+    ],
+)
+def test_a_credential_with_the_wrong_fields_is_a_422(stack, body, fragment):
+    status, payload = call(stack, "POST", f"{BASE}/credentials", body)
+    assert status == 422 and fragment in json.dumps(payload)
+
+
+def destination(**fields):
+    return {"label": "crm hook", "url": "https://hooks.example.com/stepwise", **fields}
+
+
+def test_a_destination_shows_its_signing_secret_once_and_signs_with_it(stack):
+    status, created = call(
+        stack,
+        "POST",
+        f"{BASE}/destinations",
+        destination(
+            signaling={"enabled": True, "default": "ack"},
+            response_time_sla_ms=2000,
+            tags={"team": "crm"},
+        ),
+    )
+    assert status == 201
+    data = created["data"]
+    secret = data["signing_secret"]
+    assert secret.startswith("whsec_")
+    assert data["config"]["signaling"] == {"enabled": True, "default": "ack"}
+    assert data["config"]["response_time_sla_ms"] == 2000 and data["tags"] == {"team": "crm"}
+    _, read = call(stack, "GET", f"{BASE}/destinations/{data['id']}")
+    assert "signing_secret" not in read["data"] and secret not in json.dumps(read)
+    catalog = components.catalog()
+    item = catalog.get_destination("acme", data["id"])
+    assert catalog.signing_secrets(item) == [secret]
+
+
+def test_rotation_signs_with_both_secrets_during_the_grace_period(stack):
+    _, created = call(stack, "POST", f"{BASE}/destinations", destination())
+    old = created["data"]["signing_secret"]
+    status, rotated = call(
+        stack,
+        "POST",
+        f"{BASE}/destinations/{created['data']['id']}/rotate-secret",
+        {"grace_period_seconds": 3600},
+    )
+    assert status == 200
+    new = rotated["data"]["signing_secret"]
+    catalog = components.catalog()
+    signing = catalog.signing_secrets(catalog.get_destination("acme", created["data"]["id"]))
+    assert signing == [new, old]
+    headers = signature_headers("msg_1", now(), "{}", signing)
+    assert Webhook(old).verify("{}", headers) == {} and Webhook(new).verify("{}", headers) == {}
+    call(
+        stack,
+        "POST",
+        f"{BASE}/destinations/{created['data']['id']}/rotate-secret",
+        {"grace_period_seconds": 0},
+    )
+    assert len(catalog.signing_secrets(catalog.get_destination("acme", created["data"]["id"]))) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/hook",
+        "http://[fd00::1]/x",
+        "http://100.64.0.9/",
+    ],
+)
+def test_non_public_destination_urls_are_refused_at_save_time(stack, url):
+    status, payload = call(stack, "POST", f"{BASE}/destinations", destination(url=url))
+    assert status == 422
+    assert payload["detail"][0]["loc"] == ["body", "url"] and "SSRF" in payload["detail"][0]["msg"]
+
+
+def test_loopback_is_allowed_only_where_the_operator_allows_it(stack, monkeypatch):
+    status, _ = call(
+        stack, "POST", f"{BASE}/destinations", destination(url="http://127.0.0.1:8080/x")
+    )
+    assert status == 201  # the local stack allows loopback
+    monkeypatch.setenv("ALLOW_LOOPBACK_DESTINATIONS", "false")
+    from stepwise import settings
+
+    settings.clear()
+    components.clear()
+    for url in ("http://127.0.0.1:8080/x", "http://[::1]/x", "http://localhost:9/x"):
+        status, _ = call(stack, "POST", f"{BASE}/destinations", destination(url=url))
+        assert status == 422, url
+
+
+def test_update_soft_delete_and_an_unknown_credential(stack):
+    status, payload = call(
+        stack, "POST", f"{BASE}/destinations", destination(credential_id="cred_missing")
+    )
+    assert status == 422 and payload["detail"][0]["loc"] == ["body", "credential_id"]
+    _, cred = call(
+        stack,
+        "POST",
+        f"{BASE}/credentials",
+        {"name": "k", "type": "header", "header_name": "X-Key", "header_value": "v"},
+    )
+    _, created = call(
+        stack, "POST", f"{BASE}/destinations", destination(credential_id=cred["data"]["id"])
+    )
+    dest_id = created["data"]["id"]
+    status, patched = call(
+        stack,
+        "PATCH",
+        f"{BASE}/destinations/{dest_id}",
+        {"label": "renamed", "headers": {"X-Team": "crm"}},
+    )
+    assert status == 200
+    assert patched["data"]["label"] == "renamed" and patched["data"]["config"]["headers"] == {
+        "X-Team": "crm"
+    }
+    assert patched["data"]["config"]["url"] == "https://hooks.example.com/stepwise"
+    status, deleted = call(stack, "DELETE", f"{BASE}/destinations/{dest_id}")
+    assert status == 200 and deleted["data"]["deleted_at"]
+    status, _ = call(stack, "PATCH", f"{BASE}/destinations/{dest_id}", {"label": "again"})
+    assert status == 404
+    _, listed = call(stack, "GET", f"{BASE}/destinations")
+    assert dest_id not in [d["id"] for d in listed["data"]]
+    _, everything = call(stack, "GET", f"{BASE}/destinations", query="include_deleted=true")
+    assert dest_id in [d["id"] for d in everything["data"]]
+
+
+def test_another_orgs_key_sees_none_of_it(stack):
+    _, cred = call(
+        stack, "POST", f"{BASE}/credentials", {"name": "k", "type": "bearer", "token": "t"}
+    )
+    _, dest = call(stack, "POST", f"{BASE}/destinations", destination())
+    for path in (
+        f"{BASE}/credentials/{cred['data']['id']}",
+        f"{BASE}/destinations/{dest['data']['id']}",
+    ):
+        assert call(stack, "GET", path, key=OTHER_KEY)[0] == 404
+        foreign = path.replace("/acme/", "/globex/")
+        assert call(stack, "GET", foreign, key=OTHER_KEY)[0] == 404
+    assert (
+        call(stack, "DELETE", f"{BASE}/credentials/{cred['data']['id']}", key=OTHER_KEY)[0] == 404
+    )
