@@ -147,3 +147,54 @@ def destination_view(item: dict[str, Any]) -> Destination:
         updated_at=item["updated_at"],
         deleted_at=item.get("deleted_at"),
     )
+
+
+ACTION_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+ALIAS_NAME = r"^[a-z][a-z0-9_-]{0,49}$"
+
+
+class DefinitionDestination(_Input):
+    destination_id: str = Field(max_length=128)
+    is_default: bool = False
+
+
+class ActionDefinitionCreate(_Input):
+    """A version of an action definition: what input it takes and where it is delivered."""
+
+    name: str = Field(pattern=ACTION_NAME, description="Unique in the org; versions share it.")
+    variant: str | None = Field(None, max_length=100)
+    schema_: dict[str, Any] | None = Field(
+        None, alias="schema", description="JSON Schema the action's input must satisfy."
+    )
+    destinations: list[DefinitionDestination] = Field(min_length=1, max_length=10)
+    aliases: list[Annotated[str, Field(pattern=ALIAS_NAME)]] = Field(
+        default_factory=list, max_length=20, description="Aliases pointed at this version."
+    )
+    tags: TAGS = Field(default_factory=dict)
+
+
+class AliasUpdate(_Input):
+    version: int = Field(ge=1)
+
+
+class DefinitionDestinationView(BaseModel):
+    id: str
+    action_definition_id: str
+    destination_id: str
+    org_id: str
+    is_default: bool
+    destination: Destination | None = None
+
+
+class ActionDefinition(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    variant: str | None = None
+    version: int
+    alias: list[str] = Field(description="The aliases that point at this version.")
+    schema_: dict[str, Any] | None = Field(None, serialization_alias="schema")
+    destinations: list[DefinitionDestinationView]
+    tags: dict[str, str]
+    created_at: datetime
+    deleted_at: datetime | None = None

@@ -3,6 +3,7 @@
 from functools import cache
 
 from stepwise import settings
+from stepwise.actions import ActionDefinitions
 from stepwise.catalog import Catalog
 from stepwise.engine import Engine
 from stepwise.payloads import PayloadStore
@@ -23,6 +24,11 @@ def catalog() -> Catalog:
 
 
 @cache
+def action_definitions() -> ActionDefinitions:
+    return ActionDefinitions(settings.core_settings().table_name, catalog())
+
+
+@cache
 def engine() -> Engine:
     engine_settings = settings.engine_settings()
     return Engine(
@@ -35,3 +41,4 @@ def clear() -> None:
     store.cache_clear()
     engine.cache_clear()
     catalog.cache_clear()
+    action_definitions.cache_clear()

@@ -75,3 +75,15 @@ def destination(org_id: str, destination_id: str) -> dict[str, str]:
 
 def destinations_index_pk(org_id: str) -> str:
     return f"ORG#{org_id}#DESTINATIONS"
+
+
+def action_head(org_id: str, name: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#ACT#{name}", "SK": "ACTION"}
+
+
+def action_version(org_id: str, name: str, version: int) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#ACT#{name}", "SK": f"V#{version:08d}"}
+
+
+def actions_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#ACTIONS"

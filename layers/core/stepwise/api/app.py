@@ -4,7 +4,7 @@ import time
 
 from fastapi import FastAPI, Request
 
-from stepwise.api import credentials, destinations, errors, runs, workflows
+from stepwise.api import actions, credentials, destinations, errors, runs, workflows
 from stepwise.observability import logger
 
 
@@ -37,6 +37,7 @@ def create_app() -> FastAPI:
     app.include_router(runs.router)
     app.include_router(credentials.router)
     app.include_router(destinations.router)
+    app.include_router(actions.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

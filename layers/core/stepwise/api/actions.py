@@ -1,0 +1,71 @@
+"""Action definitions (seed 000 ``definition``): versions, aliases, input schema, destinations."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from stepwise import components
+from stepwise.actions import ActionDefinitions
+from stepwise.api.dependencies import Org, cursor_codec
+from stepwise.catalog_models import (
+    ALIAS_NAME,
+    ActionDefinition,
+    ActionDefinitionCreate,
+    AliasUpdate,
+)
+from stepwise.cursors import CursorCodec
+from stepwise.models import Envelope, Page
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/actions/definitions", tags=["actions"])
+Definitions = Annotated[ActionDefinitions, Depends(lambda: components.action_definitions())]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ActionDefinition])
+def create_definition(org_id: Org, body: ActionDefinitionCreate, definitions: Definitions):
+    """Version 1 of a new name, or the next immutable version of an existing one."""
+    return Envelope(data=definitions.create_version(org_id, body))
+
+
+@router.get("", response_model=Page[ActionDefinition])
+def list_definitions(
+    org_id: Org,
+    definitions: Definitions,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+):
+    scope = f"actions:{org_id}"
+    after = codec.decode(scope, cursor)["after"] if cursor else None
+    items, last = definitions.list(org_id, limit, after)
+    next_page = codec.encode(scope, {"after": last}) if last else None
+    return Page(data=items, next_page=next_page, current_page=cursor)
+
+
+@router.get("/{name}", response_model=Envelope[ActionDefinition])
+def get_definition(
+    org_id: Org,
+    name: str,
+    definitions: Definitions,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    alias: Annotated[str | None, Query(pattern=ALIAS_NAME)] = None,
+):
+    """The latest version, or the one at ``version`` or ``alias``."""
+    return Envelope(data=definitions.resolve(org_id, name, version=version, alias=alias))
+
+
+@router.put("/{name}/aliases/{alias}", response_model=Envelope[ActionDefinition])
+def set_alias(
+    org_id: Org,
+    name: str,
+    alias: Annotated[str, Path(pattern=ALIAS_NAME)],
+    body: AliasUpdate,
+    definitions: Definitions,
+):
+    """Points ``alias`` at a version (``name@alias`` in an action node resolves through it)."""
+    return Envelope(data=definitions.set_alias(org_id, name, alias, body.version))
+
+
+@router.delete("/{name}", response_model=Envelope[ActionDefinition])
+def delete_definition(org_id: Org, name: str, definitions: Definitions):
+    """Soft delete: stays readable with ``deleted_at``; no new versions."""
+    return Envelope(data=definitions.delete(org_id, name))
