@@ -29,6 +29,15 @@ NOT_EMULATED = {
 
 
 @dataclass
+class QueueSource:
+    """An SQS event of a function: which queue feeds it, in batches of how many."""
+
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+
+
+@dataclass
 class LocalFunction:
     logical_id: str
     name: str
@@ -37,6 +46,7 @@ class LocalFunction:
     environment: dict[str, str]
     timeout: int
     memory: int
+    queues: list[QueueSource] = field(default_factory=list)
 
 
 @dataclass
@@ -224,7 +234,23 @@ def _function(stack, resolver, logical_id, props, template) -> None:
         environment=environment,
         timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
         memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+        queues=[
+            QueueSource(
+                queue_url=_queue_url(resolver, event["Properties"]["Queue"]),
+                queue_arn=event["Properties"]["Queue"],
+                batch_size=int(event["Properties"].get("BatchSize", 10)),
+            )
+            for event in (props.get("Events") or {}).values()
+            if event.get("Type") == "SQS"
+        ],
     )
+
+
+def _queue_url(resolver: Resolver, queue_arn: str) -> str:
+    for key, value in resolver.attrs.items():
+        if key.endswith(".Arn") and value == queue_arn:
+            return resolver.attrs[key.replace(".Arn", ".QueueUrl")]
+    raise KeyError(f"no queue of the template has the ARN {queue_arn}")
 
 
 def _state_machine(stack, resolver, logical_id, props, template) -> None:

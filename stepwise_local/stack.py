@@ -19,6 +19,7 @@ from stepwise.auth import hash_api_key
 from stepwise.observability import logger
 from stepwise_local import atomicity, lambdas
 from stepwise_local.provision import ProvisionedStack, local_client, provision
+from stepwise_local.queues import QueuePoller
 from stepwise_local.template import REGION
 
 DEFAULT_ORG = "acme"
@@ -63,6 +64,7 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
+        self._pollers: list[QueuePoller] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -81,10 +83,21 @@ class LocalStack:
         reset_process_caches()
         lambdas.register(self.stack.functions)
         self.add_api_key(self.org_id, self.api_key)
+        if self.execute:
+            self._pollers = [
+                QueuePoller(q.queue_url, q.queue_arn, f.name, q.batch_size)
+                for f in self.stack.functions.values()
+                for q in f.queues
+            ]
+            for poller in self._pollers:
+                poller.start()
         return self
 
     def stop(self) -> None:
         self.stop_server()
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
         if self._mock is not None:
             self.stop_executions()
             lambdas.unregister()

@@ -61,7 +61,7 @@ def test_a_bad_expression_is_refused_at_save_time_with_its_location():
 
 
 def test_a_kind_without_an_executor_is_refused_clearly():
-    spec = [NodeSpec(ref="a", kind="action")]
+    spec = [NodeSpec(ref="a", kind="approval")]
     [error] = validation_errors(spec)
     assert error["loc"] == ["body", "nodes", 0, "kind"]
     assert "not supported yet" in error["msg"]

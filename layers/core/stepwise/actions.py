@@ -220,6 +220,14 @@ class ActionDefinitions:
         return destination_view(item) if item else None
 
 
+def resolve_action(definitions: ActionDefinitions, org_id: str, reference: str) -> ActionDefinition:
+    """``name``, ``name@alias`` or ``name@version`` to the definition version it means."""
+    name, _, at = reference.partition("@")
+    if at.isdigit():
+        return definitions.resolve(org_id, name, version=int(at))
+    return definitions.resolve(org_id, name, alias=at or None)
+
+
 def schema_error(schema: dict[str, Any]) -> str | None:
     """Why ``schema`` is not an acceptable JSON Schema (remote $refs are refused), or None."""
     stack: list[Any] = [schema]

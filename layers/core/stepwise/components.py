@@ -5,6 +5,7 @@ from functools import cache
 from stepwise import settings
 from stepwise.actions import ActionDefinitions
 from stepwise.catalog import Catalog
+from stepwise.dispatcher import Dispatcher
 from stepwise.engine import Engine
 from stepwise.payloads import PayloadStore
 from stepwise.store import Store
@@ -25,14 +26,32 @@ def catalog() -> Catalog:
 
 @cache
 def action_definitions() -> ActionDefinitions:
-    return ActionDefinitions(settings.core_settings().table_name, catalog())
+    core = settings.core_settings()
+    return ActionDefinitions(core.table_name, Catalog(core.table_name, Vault(""), False))
 
 
 @cache
 def engine() -> Engine:
     engine_settings = settings.engine_settings()
     return Engine(
-        store(), engine_settings.node_state_machine_arn, engine_settings.run_state_machine_arn
+        store(),
+        engine_settings.node_state_machine_arn,
+        engine_settings.run_state_machine_arn,
+        action_definitions(),
+    )
+
+
+@cache
+def dispatcher() -> Dispatcher:
+    config = settings.dispatcher_settings()
+    catalog = Catalog(
+        config.table_name, Vault(config.secrets_prefix), config.allow_loopback_destinations
+    )
+    return Dispatcher(
+        store(),
+        catalog,
+        ActionDefinitions(config.table_name, catalog),
+        config.allow_loopback_destinations,
     )
 
 
@@ -42,3 +61,4 @@ def clear() -> None:
     engine.cache_clear()
     catalog.cache_clear()
     action_definitions.cache_clear()
+    dispatcher.cache_clear()

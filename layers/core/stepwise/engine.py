@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from stepwise import executions, graph, lifecycle
+from stepwise.actions import ActionDefinitions, InputRejected, check_input, resolve_action
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound
 from stepwise.executors import NodeFailure, execute
@@ -28,6 +29,7 @@ from stepwise.store import Store
 DONE = {"next": "done"}
 MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without end
 CHILD_TIMEOUT_MARGIN_SECONDS = 60  # the child's own timeout fires first and reports why
+DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
 MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
 
 
@@ -64,8 +66,15 @@ class CompiledWorkflow:
 
 
 class Engine:
-    def __init__(self, store: Store, node_state_machine_arn: str, run_state_machine_arn: str):
+    def __init__(
+        self,
+        store: Store,
+        node_state_machine_arn: str,
+        run_state_machine_arn: str,
+        definitions: ActionDefinitions,
+    ):
         self.store = store
+        self.definitions = definitions
         self.node_state_machine_arn = node_state_machine_arn
         self.run_state_machine_arn = run_state_machine_arn
         self._compiled = lru_cache(maxsize=256)(self._compile)
@@ -120,6 +129,14 @@ class Engine:
                 int(event["attempt"]),
                 event["child_run_id"],
                 timed_out=bool(event.get("timed_out")),
+            )
+        if step == "action_settled":
+            return self.action_settled(
+                org_id,
+                run_id,
+                event["node_ref"],
+                int(event["attempt"]),
+                event.get("delivery") or {},
             )
         if step == "finalize_run":
             return self.finalize_run(org_id, run_id, event.get("settle") or {})
@@ -252,6 +269,8 @@ class Engine:
             return self._fan_out(org_id, run_id, spec, context)
         if spec.kind == NodeKind.WORKFLOW:
             return self._start_child(org_id, run_id, run, spec, context, attempt)
+        if spec.kind == NodeKind.ACTION:
+            return self._prepare_delivery(org_id, run_id, spec, context, attempt)
         outcome = self._try(org_id, run_id, spec, context, attempt)
         if outcome is not None:
             return outcome
@@ -285,10 +304,16 @@ class Engine:
         attempt: int,
         failure: NodeFailure,
         index: int | None = None,
+        min_wait: int | None = None,
     ) -> dict[str, Any] | None:
-        """Schedules the next attempt (the outcome to return), or fails for good (None)."""
+        """Schedules the next attempt (the outcome to return), or fails for good (None).
+
+        ``min_wait`` (a destination's Retry-After) stretches the backoff, never shortens it.
+        """
         retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
         delay = retry_delay(spec.retry, attempt) if retryable else None
+        if delay is not None and min_wait:
+            delay = max(delay, min_wait)
         if delay is not None:
             available_at = iso(now() + timedelta(seconds=delay))
             self.store.schedule_retry(
@@ -305,6 +330,79 @@ class Engine:
             index=index,
         )
         return None
+
+    # -- action nodes (webhooks) ----------------------------------------------------------------
+
+    def _prepare_delivery(
+        self,
+        org_id: str,
+        run_id: str,
+        spec: NodeSpec,
+        context: dict[str, Any],
+        attempt: int,
+    ) -> dict[str, Any]:
+        """Resolves the definition and checks the input, then hands the attempt to the queue."""
+        try:
+            definition = resolve_action(self.definitions, org_id, spec.action or "")
+            action_input = render(spec.args, context)
+            check_input(definition, action_input)
+        except NotFound as exc:
+            return self._fail(org_id, run_id, spec.ref, attempt, "ActionNotFound", str(exc))
+        except TemplateError as exc:
+            return self._fail(org_id, run_id, spec.ref, attempt, "ExpressionError", str(exc))
+        except InputRejected as exc:
+            return self._fail(org_id, run_id, spec.ref, attempt, "InputRejected", str(exc))
+        if definition.deleted_at is not None:
+            message = f"action definition {definition.name!r} was deleted"
+            return self._fail(org_id, run_id, spec.ref, attempt, "ActionNotFound", message)
+        self.store.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
+        sla = max(
+            (
+                d.destination.config.response_time_sla_ms
+                for d in definition.destinations
+                if d.is_default and d.destination
+            ),
+            default=10_000,
+        )
+        timeout = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
+        return {"next": "deliver", "attempt": attempt, "timeout_seconds": timeout}
+
+    def action_settled(
+        self, org_id: str, run_id: str, ref: str, attempt: int, delivery: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
+        node = self.store.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            return self._node_changed(org_id, run_id, ref)
+        run = self.store.get_run(org_id, run_id)
+        spec = self._workflow(org_id, run).specs[ref]
+        record = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
+        if record is None:
+            if delivery.get("outcome") == "timeout":
+                failure = NodeFailure("Timeout", "the destination did not answer in time")
+            else:
+                failure = NodeFailure("DeliveryLost", "no answer was recorded for the delivery")
+            outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
+        elif record["kind"] == "success":
+            result = self.store.payloads.load(node, "delivery_result")
+            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
+            outcome = None
+        else:
+            failure = NodeFailure(
+                record.get("error_type") or "DeliveryFailed",
+                record.get("message") or "",
+                retryable=bool(record.get("retryable")),
+            )
+            retry_after = record.get("retry_after")
+            outcome = self._attempt_failed(
+                org_id,
+                run_id,
+                spec,
+                attempt,
+                failure,
+                min_wait=int(retry_after) if retry_after is not None else None,
+            )
+        return outcome or self._node_changed(org_id, run_id, ref)
 
     # -- child runs -----------------------------------------------------------------------------
 

@@ -114,6 +114,13 @@ def _node_errors(node: NodeSpec, loc: Loc) -> list[dict[str, Any]]:
         errors.append(
             field_error([*loc, "kind"], "a wait node needs start_delay or wait_until", "wait")
         )
+    if (node.kind == NodeKind.ACTION) != (node.action is not None):
+        message = (
+            "an action node needs 'action' (a definition name, name@alias or name@version)"
+            if node.kind == NodeKind.ACTION
+            else "only action nodes take 'action'"
+        )
+        errors.append(field_error([*loc, "action"], message, "action"))
     if node.kind == NodeKind.WORKFLOW and not (
         isinstance(node.args, dict) and isinstance(node.args.get("workflow_id"), str)
     ):

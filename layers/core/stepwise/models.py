@@ -46,6 +46,11 @@ class NodeSpec(_Input):
     name: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=2000)
     kind: NodeKind
+    action: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}(@[a-z0-9_-]{1,50})?$",
+        description="An action node's definition: 'name', 'name@alias' or 'name@version'.",
+    )
     args: Any = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
     depends_on: list[Annotated[str, Field(max_length=72)]] = Field(
         default_factory=list, description="Edges: 'ref' or 'ref.success', and 'ref.error'."

@@ -27,6 +27,16 @@ class EngineSettings(CoreSettings):
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
 
 
+class DispatcherSettings(CoreSettings):
+    secrets_prefix: str = Field(alias="SECRETS_PREFIX")
+    allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
+
+
+@cache
+def dispatcher_settings() -> DispatcherSettings:
+    return DispatcherSettings.model_validate(os.environ)
+
+
 @cache
 def core_settings() -> CoreSettings:
     return CoreSettings.model_validate(os.environ)
@@ -44,5 +54,5 @@ def engine_settings() -> EngineSettings:
 
 def clear() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
-    for reader in (core_settings, api_settings, engine_settings):
+    for reader in (core_settings, api_settings, engine_settings, dispatcher_settings):
         reader.cache_clear()

@@ -42,7 +42,9 @@ class NodeKind(StrEnum):
 
 # Kinds the engine executes today; the others are accepted by the model and refused with a clear
 # 422 until their executors land, so that no workflow is saved that would fail at run time.
-EXECUTABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.WAIT, NodeKind.WORKFLOW})
+EXECUTABLE_KINDS = frozenset(
+    {NodeKind.TRANSFORM, NodeKind.WAIT, NodeKind.WORKFLOW, NodeKind.ACTION}
+)
 
 # Kinds that may fan out over ``for_each`` items.
 LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION})

@@ -495,6 +495,70 @@ class Store:
             from_statuses=(NodeStatus.PENDING,),
         )
 
+    def prepare_delivery(
+        self, org_id: str, run_id: str, ref: str, attempt: int, action_input: Any
+    ) -> None:
+        """Keeps the rendered input of an action attempt for the dispatcher."""
+        attrs = self.payloads.attributes(
+            "action_input", action_input, f"{org_id}/{run_id}/nodes/{ref}/attempts/{attempt}.json"
+        )
+        self._update(
+            keys.node(org_id, run_id, ref),
+            "SET " + ", ".join(f"{name} = :{name}" for name in attrs),
+            {f":{name}": value for name, value in attrs.items()},
+        )
+
+    def claim_delivery(
+        self, org_id: str, run_id: str, ref: str, attempt: int, until: str
+    ) -> dict[str, Any] | None:
+        """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
+        attempt has an answer. Returns the node item, or None when the claim is not granted."""
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            "SET attempts.#n.claimed_until = :until",
+            {
+                ":until": until,
+                ":now": now_iso(),
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition="#status = :running AND attempt = :attempt "
+            "AND attribute_not_exists(attempts.#n.delivery) "
+            "AND (attribute_not_exists(attempts.#n.claimed_until) "
+            "OR attempts.#n.claimed_until < :now)",
+            names={"#status": "status", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_delivery(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        delivery: dict[str, Any],
+        result: Any,
+    ) -> bool:
+        """What the destination answered for this attempt (once)."""
+        attrs = self.payloads.attributes(
+            "delivery_result", result, f"{org_id}/{run_id}/nodes/{ref}/results/{attempt}.json"
+        )
+        sets = ", ".join(f"{name} = :{name}" for name in attrs)
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                f"SET attempts.#n.delivery = :delivery, {sets}",
+                {
+                    ":delivery": delivery,
+                    ":attempt": attempt,
+                    **{f":{name}": value for name, value in attrs.items()},
+                },
+                condition="attempt = :attempt AND attribute_not_exists(attempts.#n.delivery)",
+                names={"#n": str(attempt)},
+            )
+            is not None
+        )
+
     def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
         """pending|scheduled -> skipped (a join that can never run, or run_if false), only while
         the run is running and not settling: once it settles, what has not run is cancelled."""

@@ -1,0 +1,26 @@
+"""WebhookQueue -> destinations: one signed POST per action attempt (partial batch failures)."""
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from stepwise.components import dispatcher
+from stepwise.dispatcher import parse_message
+from stepwise.observability import logger, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def deliver(record: SQSRecord) -> None:
+    dispatcher().deliver(parse_message(record.body))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: object) -> dict:
+    return process_partial_response(
+        event=event, record_handler=deliver, processor=processor, context=context
+    )

@@ -1,0 +1,94 @@
+"""The dispatcher on moto, driven step by step against a real local receiver."""
+
+import json
+
+import pytest
+
+from stepwise import components, executions
+from tests.helpers import http_event
+from tests.receiver import Answer, Receiver
+
+ORG = "acme"
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
+    return calls
+
+
+def api(stack, method, path, body=None):
+    response = stack.invoke("ApiFunction", http_event(method, f"/v1/orgs/{ORG}{path}", body))
+    return json.loads(response["body"])
+
+
+def prepared_attempt(stack, url, credential=None):
+    """A run whose action node has an attempt handed to the queue; its SQS message."""
+    dest_body = {"label": "d", "url": url}
+    if credential:
+        dest_body["credential_id"] = api(stack, "POST", "/credentials", credential)["data"]["id"]
+    dest = api(stack, "POST", "/destinations", dest_body)["data"]
+    api(
+        stack,
+        "POST",
+        "/actions/definitions",
+        {"name": "act", "destinations": [{"destination_id": dest["id"]}]},
+    )
+    node = {"ref": "call", "kind": "action", "action": "act", "args": {"n": 1}}
+    workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
+    run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
+    engine = components.engine()
+    engine.start_run(ORG, run_id, "run-token")
+    outcome = engine.attempt(ORG, run_id, "call", 1)
+    assert outcome["next"] == "deliver"
+    return run_id, {
+        "org_id": ORG,
+        "run_id": run_id,
+        "node_ref": "call",
+        "attempt": 1,
+        "task_token": "node-token",
+    }
+
+
+def test_one_message_delivered_twice_posts_once(stack, receiver, resumed):
+    url = receiver.answer("/x", Answer(200, {"ok": True}))
+    run_id, message = prepared_attempt(stack, url)
+    dispatcher = components.dispatcher()
+    dispatcher.deliver(message)
+    dispatcher.deliver(message)
+    assert len(receiver.at("/x")) == 1
+    assert resumed.count(("node-token", "delivered")) == 2
+    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    node = components.store().get_node(ORG, run_id, "call")
+    assert node["status"] == "succeeded"
+
+
+def test_a_loopback_destination_is_refused_at_dispatch_when_not_allowed(stack, receiver, resumed):
+    url = receiver.answer("/y", Answer(200, {}))
+    run_id, message = prepared_attempt(stack, url)
+    dispatcher = components.dispatcher()
+    dispatcher.allow_loopback = False
+    dispatcher.deliver(message)
+    assert receiver.at("/y") == []
+    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    node = components.store().get_node(ORG, run_id, "call")
+    assert node["status"] == "failed" and node["error"]["type"] == "DestinationRefused"
+    assert "loopback" in node["error"]["message"]
+
+
+def test_the_credential_is_presented_and_never_stored_in_the_record(stack, receiver, resumed):
+    url = receiver.answer("/z", Answer(200, {}))
+    credential = {"name": "c", "type": "bearer", "token": "tok-123"}
+    run_id, message = prepared_attempt(stack, url, credential)
+    components.dispatcher().deliver(message)
+    [request] = receiver.at("/z")
+    assert request.headers["authorization"] == "Bearer tok-123"
+    node = components.store().get_node(ORG, run_id, "call")
+    assert "tok-123" not in json.dumps(node, default=str)
