@@ -92,3 +92,30 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
     assert request.headers["authorization"] == "Bearer tok-123"
     node = components.store().get_node(ORG, run_id, "call")
     assert "tok-123" not in json.dumps(node, default=str)
+
+
+def test_an_ack_fails_clearly_until_callbacks_exist(stack, receiver, resumed):
+    url = receiver.answer("/ack", Answer(202))
+    dest = api(
+        stack,
+        "POST",
+        "/destinations",
+        {"label": "s", "url": url, "signaling": {"enabled": True, "default": "ack"}},
+    )["data"]
+    api(
+        stack,
+        "POST",
+        "/actions/definitions",
+        {"name": "slow-act", "destinations": [{"destination_id": dest["id"]}]},
+    )
+    node = {"ref": "call", "kind": "action", "action": "slow-act"}
+    workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
+    run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
+    engine = components.engine()
+    engine.start_run(ORG, run_id, "run-token")
+    engine.attempt(ORG, run_id, "call", 1)
+    message = {"org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 1, "task_token": "t"}
+    components.dispatcher().deliver(message)
+    engine.action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    node = components.store().get_node(ORG, run_id, "call")
+    assert node["status"] == "failed" and node["error"]["type"] == "SignalingNotSupported"

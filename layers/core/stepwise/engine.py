@@ -387,6 +387,18 @@ class Engine:
             result = self.store.payloads.load(node, "delivery_result")
             self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
             outcome = None
+        elif record["kind"] == "ack":
+            # Callbacks (signals) are not built yet: say so rather than wait for nothing.
+            message = "the destination acknowledged; signaling callbacks are not supported yet"
+            self.store.settle_node(
+                org_id,
+                run_id,
+                ref,
+                attempt,
+                NodeStatus.FAILED,
+                error={"type": "SignalingNotSupported", "message": message},
+            )
+            outcome = None
         else:
             failure = NodeFailure(
                 record.get("error_type") or "DeliveryFailed",
