@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from stepwise import components
 from stepwise.actions import ActionDefinitions
 from stepwise.api.dependencies import Org, cursor_codec
+from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import (
     ALIAS_NAME,
     ActionDefinition,
@@ -34,11 +35,9 @@ def list_definitions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ):
-    scope = f"actions:{org_id}"
-    after = codec.decode(scope, cursor)["after"] if cursor else None
-    items, last = definitions.list(org_id, limit, after)
-    next_page = codec.encode(scope, {"after": last}) if last else None
-    return Page(data=items, next_page=next_page, current_page=cursor)
+    return cursor_page(
+        codec, f"actions:{org_id}", cursor, lambda after: definitions.list(org_id, limit, after)
+    )
 
 
 @router.get("/{name}", response_model=Envelope[ActionDefinition])

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import Credential, CredentialCreate
 from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
@@ -31,11 +32,12 @@ def list_credentials(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ):
-    scope = f"credentials:{org_id}"
-    after = codec.decode(scope, cursor)["after"] if cursor else None
-    items, last = catalog.list_credentials(org_id, limit, after)
-    next_page = codec.encode(scope, {"after": last}) if last else None
-    return Page(data=items, next_page=next_page, current_page=cursor)
+    return cursor_page(
+        codec,
+        f"credentials:{org_id}",
+        cursor,
+        lambda after: catalog.list_credentials(org_id, limit, after),
+    )
 
 
 @router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import (
     Destination,
     DestinationCreate,
@@ -43,11 +44,11 @@ def list_destinations(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     include_deleted: bool = False,
 ):
-    scope = f"destinations:{org_id}:{include_deleted}"
-    after = codec.decode(scope, cursor)["after"] if cursor else None
-    items, last = catalog.list_destinations(org_id, limit, after, include_deleted)
-    next_page = codec.encode(scope, {"after": last}) if last else None
-    return Page(data=[destination_view(i) for i in items], next_page=next_page, current_page=cursor)
+    def fetch(after: str | None):
+        items, last = catalog.list_destinations(org_id, limit, after, include_deleted)
+        return [destination_view(i) for i in items], last
+
+    return cursor_page(codec, f"destinations:{org_id}:{include_deleted}", cursor, fetch)
 
 
 @router.patch("/{destination_id}", response_model=Envelope[Destination])

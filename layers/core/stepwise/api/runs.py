@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 from stepwise import executions, lifecycle, settings
 from stepwise.api import views
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import ServiceUnavailable
 from stepwise.history import run_history
@@ -62,19 +63,17 @@ def get_history(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
-    scope = f"history:{org_id}:{run_id}"
-    after = int(codec.decode(scope, cursor)["after"]) if cursor else 0
     run, nodes = store.get_run_with_nodes(org_id, run_id)
     workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
     specs = {node.ref: node for node in workflow.nodes}
     events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
-    page = events[after : after + limit]
-    more = after + limit < len(events)
-    return Page(
-        data=[HistoryEvent.model_validate(e) for e in page],
-        next_page=codec.encode(scope, {"after": after + limit}) if more else None,
-        current_page=cursor,
-    )
+
+    def fetch(after: int | None):
+        start = after or 0
+        page = [HistoryEvent.model_validate(e) for e in events[start : start + limit]]
+        return page, (start + limit if start + limit < len(events) else None)
+
+    return cursor_page(codec, f"history:{org_id}:{run_id}", cursor, fetch)
 
 
 @router.get("", response_model=Page[RunSummary])
@@ -85,11 +84,8 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Page[RunSummary]:
-    scope = f"runs:{org_id}"
-    before = codec.decode(scope, cursor)["before"] if cursor else None
-    items, last = store.list_runs(org_id, limit, before)
-    return Page(
-        data=[views.run_summary(item) for item in items],
-        next_page=codec.encode(scope, {"before": last}) if last else None,
-        current_page=cursor,
-    )
+    def fetch(before: str | None):
+        items, last = store.list_runs(org_id, limit, before)
+        return [views.run_summary(item) for item in items], last
+
+    return cursor_page(codec, f"runs:{org_id}", cursor, fetch)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from stepwise import graph
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import NotFound, ValidationFailed, field_error
 from stepwise.ids import new_id
@@ -51,13 +52,11 @@ def list_versions(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Page[Workflow]:
     """Every version, oldest first."""
-    scope = f"versions:{org_id}:{workflow_id}"
-    after = int(codec.decode(scope, cursor)["after"]) if cursor else None
-    versions, last = store.list_workflow_versions(org_id, workflow_id, limit, after)
-    return Page(
-        data=versions,
-        next_page=codec.encode(scope, {"after": last}) if last else None,
-        current_page=cursor,
+    return cursor_page(
+        codec,
+        f"versions:{org_id}:{workflow_id}",
+        cursor,
+        lambda after: store.list_workflow_versions(org_id, workflow_id, limit, after),
     )
 
 

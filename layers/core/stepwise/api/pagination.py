@@ -1,0 +1,20 @@
+"""Cursor paging shared by every list: an opaque, signed position scoped to one list."""
+
+from collections.abc import Callable
+from typing import Any
+
+from stepwise.cursors import CursorCodec
+from stepwise.models import Page
+
+
+def cursor_page(
+    codec: CursorCodec,
+    scope: str,
+    cursor: str | None,
+    fetch: Callable[[Any], tuple[list[Any], Any]],
+) -> Page:
+    """``fetch(position)`` returns a page of items and the next position (None at the end)."""
+    position = codec.decode(scope, cursor)["at"] if cursor else None
+    items, following = fetch(position)
+    next_page = codec.encode(scope, {"at": following}) if following is not None else None
+    return Page(data=items, next_page=next_page, current_page=cursor)
