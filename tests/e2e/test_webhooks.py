@@ -1,6 +1,7 @@
 """Action nodes end to end: the local stack POSTs signed webhooks to a real receiver."""
 
 import json
+from datetime import datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -89,3 +90,45 @@ def test_input_that_breaks_the_schema_fails_without_a_call(api, receiver):
     assert run["status"] == "failed" and node["error"]["type"] == "InputRejected"
     assert "email" in node["error"]["message"] and receiver.at("/schema") == []
     assert json.dumps(node)  # the record is complete JSON
+
+
+def test_the_action_record_has_the_seed_shape_with_state_definition_and_events(api, receiver):
+    url = receiver.answer(
+        "/record", Answer(503, {}, headers={"Retry-After": "1"}), Answer(200, {"id": 7})
+    )
+    action_setup(api, url, "recorded")
+    run, node = run_action(
+        api, "recorded", {"x": 1}, retry={"max_attempts": 2, "initial_interval": 0}
+    )
+    assert run["status"] == "succeeded"
+    record_id = f"{run['id']}.call"
+    response = api.get(f"/actions/records/{record_id}")
+    assert response.status_code == 200
+    record = response.json()["data"]
+    assert (
+        record["id"] == record_id and record["input"] == {"x": 1} and record["output"] == {"id": 7}
+    )
+    assert record["state"]["status"] == "succeeded" and record["state"]["attempt"] == 2
+    assert record["definition"]["name"] == "recorded"
+    assert record["definition"]["destinations"][0]["destination"]["config"]["url"] == url
+    kinds = [(e["attempt"], e["kind"]) for e in record["events"]]
+    assert kinds == [
+        (1, "dispatch"),
+        (1, "answer"),
+        (1, "retry"),
+        (2, "dispatch"),
+        (2, "answer"),
+        (2, "success"),
+    ]
+    retry = record["events"][2]
+    assert retry["available_at"] and "503" in retry["message"]
+    # Retry-After (1 s) stretched the zero backoff.
+    attempts = node["attempts"]
+    gap = datetime.fromisoformat(attempts[1]["started_at"]) - datetime.fromisoformat(
+        attempts[0]["completed_at"]
+    )
+    assert gap.total_seconds() >= 1
+    listed = api.get(f"/runs/{run['id']}/actions").json()["data"]
+    assert [r["id"] for r in listed] == [record_id]
+    assert api.get(f"/actions/records/{run['id']}.nope").status_code == 404
+    assert api.get("/actions/records/garbage").status_code == 404

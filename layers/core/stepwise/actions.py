@@ -220,12 +220,16 @@ class ActionDefinitions:
         return destination_view(item) if item else None
 
 
-def resolve_action(definitions: ActionDefinitions, org_id: str, reference: str) -> ActionDefinition:
+def resolve_action(
+    definitions: ActionDefinitions, org_id: str, reference: str, with_destinations: bool = True
+) -> ActionDefinition:
     """``name``, ``name@alias`` or ``name@version`` to the definition version it means."""
     name, _, at = reference.partition("@")
     if at.isdigit():
-        return definitions.resolve(org_id, name, version=int(at))
-    return definitions.resolve(org_id, name, alias=at or None)
+        return definitions.resolve(
+            org_id, name, version=int(at), with_destinations=with_destinations
+        )
+    return definitions.resolve(org_id, name, alias=at or None, with_destinations=with_destinations)
 
 
 def schema_error(schema: dict[str, Any]) -> str | None:

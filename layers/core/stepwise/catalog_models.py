@@ -198,3 +198,44 @@ class ActionDefinition(BaseModel):
     tags: dict[str, str]
     created_at: datetime
     deleted_at: datetime | None = None
+
+
+class RecordState(BaseModel):
+    status: str
+    attempt: int
+    updated_at: datetime | None = None
+    available_at: datetime | None = None
+    timeout_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error_message: str | None = None
+
+
+class RecordEvent(BaseModel):
+    id: str
+    action_record_id: str
+    org_id: str
+    kind: str = Field(description="dispatch, answer, retry, error or success.")
+    status: str
+    attempt: int
+    available_at: datetime | None = None
+    timeout_at: datetime | None = None
+    message: str | None = None
+    data: Any = None
+
+
+class ActionRecord(BaseModel):
+    """Seed 000: one action node execution, its state, its definition and its events."""
+
+    id: str
+    org_id: str
+    action_definition_id: str | None = None
+    run_id: str
+    node_ref: str
+    input: Any = None
+    output: Any = None
+    timeout: int | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    state: RecordState
+    definition: ActionDefinition | None = None
+    events: list[RecordEvent]

@@ -8,6 +8,7 @@ from stepwise.catalog import Catalog
 from stepwise.dispatcher import Dispatcher
 from stepwise.engine import Engine
 from stepwise.payloads import PayloadStore
+from stepwise.records import ActionRecords
 from stepwise.store import Store
 from stepwise.vault import Vault
 
@@ -28,6 +29,11 @@ def catalog() -> Catalog:
 def action_definitions() -> ActionDefinitions:
     core = settings.core_settings()
     return ActionDefinitions(core.table_name, Catalog(core.table_name, Vault(""), False))
+
+
+@cache
+def action_records() -> ActionRecords:
+    return ActionRecords(store(), action_definitions())
 
 
 @cache
@@ -62,3 +68,4 @@ def clear() -> None:
     catalog.cache_clear()
     action_definitions.cache_clear()
     dispatcher.cache_clear()
+    action_records.cache_clear()

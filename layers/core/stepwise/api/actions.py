@@ -12,10 +12,12 @@ from stepwise.catalog_models import (
     ALIAS_NAME,
     ActionDefinition,
     ActionDefinitionCreate,
+    ActionRecord,
     AliasUpdate,
 )
 from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
+from stepwise.records import ActionRecords
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/actions/definitions", tags=["actions"])
 Definitions = Annotated[ActionDefinitions, Depends(lambda: components.action_definitions())]
@@ -68,3 +70,20 @@ def set_alias(
 def delete_definition(org_id: Org, name: str, definitions: Definitions):
     """Soft delete: stays readable with ``deleted_at``; no new versions."""
     return Envelope(data=definitions.delete(org_id, name))
+
+
+records_router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["actions"])
+Records = Annotated[ActionRecords, Depends(lambda: components.action_records())]
+
+
+@records_router.get("/actions/records/{record_id}", response_model=Envelope[ActionRecord])
+def get_record(org_id: Org, record_id: str, records: Records):
+    """One action node execution (id ``{run_id}.{node_ref}``, the webhook-id it was sent with):
+    state, definition with destinations, and events per attempt."""
+    return Envelope(data=records.get(org_id, record_id))
+
+
+@records_router.get("/runs/{run_id}/actions", response_model=Page[ActionRecord])
+def list_run_records(org_id: Org, run_id: str, records: Records):
+    """The action records of one run, in node order."""
+    return Page(data=records.list_for_run(org_id, run_id))

@@ -38,6 +38,7 @@ def create_app() -> FastAPI:
     app.include_router(credentials.router)
     app.include_router(destinations.router)
     app.include_router(actions.router)
+    app.include_router(actions.records_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
