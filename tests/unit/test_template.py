@@ -13,7 +13,7 @@ from stepwise_local.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
-FUNCTIONS = {"ApiFunction": "api", "EngineFunction": "engine"}
+FUNCTIONS = {"ApiFunction": "api", "EngineFunction": "engine", "DispatcherFunction": "dispatcher"}
 QUEUES = {"WebhookQueue": "WebhookDeadLetterQueue", "SignalQueue": "SignalDeadLetterQueue"}
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
 
@@ -235,3 +235,25 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     assert env["EngineFunction"]["NODE_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
         ":stateMachine:${AWS::StackName}-node"
     )
+
+
+@pytest.mark.parametrize(
+    ("function", "settings_class"),
+    [
+        ("ApiFunction", "ApiSettings"),
+        ("EngineFunction", "EngineSettings"),
+        ("DispatcherFunction", "DispatcherSettings"),
+    ],
+)
+def test_every_setting_a_function_reads_is_in_its_template_environment(
+    template, resources, function, settings_class
+):
+    """A setting the code reads but the template does not give the function fails at cold start
+    in AWS; this catches it before deploying."""
+    from stepwise import settings
+
+    model = getattr(settings, settings_class)
+    needed = {field.alias for field in model.model_fields.values()}
+    given = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    given |= set(resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
+    assert needed <= given, sorted(needed - given)
