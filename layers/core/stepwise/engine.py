@@ -266,7 +266,7 @@ class Engine:
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
         if spec.for_each is not None:
-            return self._fan_out(org_id, run_id, spec, context)
+            return self._fan_out(org_id, run_id, int(run["expires_at"]), spec, context)
         if spec.kind == NodeKind.WORKFLOW:
             return self._start_child(org_id, run_id, run, spec, context, attempt)
         if spec.kind == NodeKind.ACTION:
@@ -509,7 +509,12 @@ class Engine:
     # -- for_each -------------------------------------------------------------------------------
 
     def _fan_out(
-        self, org_id: str, run_id: str, spec: NodeSpec, context: dict[str, Any]
+        self,
+        org_id: str,
+        run_id: str,
+        expires_at: int,
+        spec: NodeSpec,
+        context: dict[str, Any],
     ) -> dict[str, Any]:
         """One record per item, then a Map over their indices (references only)."""
         try:
@@ -526,7 +531,7 @@ class Engine:
             self.store.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self._settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
             return DONE
-        self.store.create_items(org_id, run_id, spec.ref, values)
+        self.store.create_items(org_id, run_id, spec.ref, values, expires_at)
         return {
             "next": "map",
             "indices": list(range(len(values))),

@@ -742,8 +742,12 @@ class Store:
             is not None
         )
 
-    def create_items(self, org_id: str, run_id: str, ref: str, values: list[Any]) -> None:
-        """One record per for_each item, ready to run (a replay rewrites the same records)."""
+    def create_items(
+        self, org_id: str, run_id: str, ref: str, values: list[Any], expires_at: int
+    ) -> None:
+        """One record per for_each item, ready to run (a replay rewrites the same records).
+
+        ``expires_at`` is the run's, so items go with it."""
         records = [
             {
                 **keys.item(org_id, run_id, ref, index),
@@ -752,7 +756,7 @@ class Store:
                 "status": str(NodeStatus.SCHEDULED),
                 "attempt": 0,
                 "attempts": {},
-                "expires_at": self._expiry(org_id, run_id),
+                "expires_at": expires_at,
                 **self.payloads.attributes(
                     "item", value, f"{org_id}/{run_id}/nodes/{ref}/items/{index}/item.json"
                 ),
@@ -779,9 +783,6 @@ class Store:
 
     def cancel_item(self, org_id: str, run_id: str, ref: str, index: int, reason: str) -> bool:
         return self._cancel(keys.item(org_id, run_id, ref, index), reason)
-
-    def _expiry(self, org_id: str, run_id: str) -> int:
-        return int(self.get_run(org_id, run_id)["expires_at"])
 
     def record_edge(
         self, org_id: str, run_id: str, ref: str, edge: str, outcome: str
