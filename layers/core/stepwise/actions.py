@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 from botocore.exceptions import ClientError
 
 from stepwise import aws, dynamo, keys
-from stepwise.catalog import Catalog
 from stepwise.catalog_models import (
     ActionDefinition,
     ActionDefinitionCreate,
@@ -24,9 +23,8 @@ class InputRejected(Exception):
 
 
 class ActionDefinitions:
-    def __init__(self, table: str, catalog: Catalog):
+    def __init__(self, table: str):
         self.table = table
-        self.catalog = catalog
 
     def create_version(self, org_id: str, body: ActionDefinitionCreate) -> ActionDefinition:
         """Version 1 of a new name, or the next version of an existing one."""

@@ -27,8 +27,7 @@ def catalog() -> Catalog:
 
 @cache
 def action_definitions() -> ActionDefinitions:
-    core = settings.core_settings()
-    return ActionDefinitions(core.table_name, Catalog(core.table_name, Vault(""), False))
+    return ActionDefinitions(settings.core_settings().table_name)
 
 
 @cache
@@ -56,7 +55,7 @@ def dispatcher() -> Dispatcher:
     return Dispatcher(
         store(),
         catalog,
-        ActionDefinitions(config.table_name, catalog),
+        action_definitions(),
         config.allow_loopback_destinations,
     )
 
