@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stepwise import aws, keys
+from stepwise import aws, dynamo, keys
 from stepwise.clock import iso, now, now_iso
 from stepwise.dynamo import condition_failed as _condition_failed
 from stepwise.dynamo import from_item as _from_item
@@ -46,10 +46,8 @@ class Store:
         )
 
     def org_for_api_key(self, key_hash: str) -> str | None:
-        item = self._db.get_item(TableName=self.table, Key=_to_item(keys.api_key(key_hash)))
-        if "Item" not in item:
-            return None
-        return _from_item(item["Item"])["org_id"]
+        item = dynamo.get_item(self.table, keys.api_key(key_hash))
+        return item["org_id"] if item else None
 
     # -- workflows ------------------------------------------------------------------------------
 
@@ -60,14 +58,11 @@ class Store:
     def add_workflow_version(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
         """A new immutable version; runs already started keep the version they pinned."""
         for _ in range(5):
-            head = self._db.get_item(
-                TableName=self.table,
-                Key=_to_item(keys.workflow_head(org_id, workflow_id)),
-                ConsistentRead=True,
+            latest = int(
+                self._required(keys.workflow_head(org_id, workflow_id), "workflow", workflow_id)[
+                    "latest_version"
+                ]
             )
-            if "Item" not in head:
-                raise NotFound("workflow", workflow_id)
-            latest = int(_from_item(head["Item"])["latest_version"])
             try:
                 return self._put_version(org_id, workflow_id, latest + 1, spec)
             except ClientError as exc:
@@ -163,19 +158,10 @@ class Store:
 
     def get_workflow(self, org_id: str, workflow_id: str, version: int | None = None) -> Workflow:
         if version is None:
-            head = self._db.get_item(
-                TableName=self.table, Key=_to_item(keys.workflow_head(org_id, workflow_id))
-            )
-            if "Item" not in head:
-                raise NotFound("workflow", workflow_id)
-            version = int(_from_item(head["Item"])["latest_version"])
-        found = self._db.get_item(
-            TableName=self.table,
-            Key=_to_item(keys.workflow_version(org_id, workflow_id, version)),
-        )
-        if "Item" not in found:
-            raise NotFound("workflow", workflow_id)
-        return self._workflow_from_item(_from_item(found["Item"]))
+            head = self._required(keys.workflow_head(org_id, workflow_id), "workflow", workflow_id)
+            version = int(head["latest_version"])
+        key = keys.workflow_version(org_id, workflow_id, version)
+        return self._workflow_from_item(self._required(key, "workflow", workflow_id))
 
     def _workflow_from_item(self, item: dict[str, Any]) -> Workflow:
         definition = self.payloads.load(item, "definition")
@@ -259,12 +245,7 @@ class Store:
                 delay = min(delay * 2, 2.0)
 
     def get_run(self, org_id: str, run_id: str) -> dict[str, Any]:
-        found = self._db.get_item(
-            TableName=self.table, Key=_to_item(keys.run(org_id, run_id)), ConsistentRead=True
-        )
-        if "Item" not in found:
-            raise NotFound("run", run_id)
-        return _from_item(found["Item"])
+        return self._required(keys.run(org_id, run_id), "run", run_id)
 
     def get_run_with_nodes(
         self, org_id: str, run_id: str
@@ -316,33 +297,15 @@ class Store:
         return found
 
     def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
-        found = self._db.get_item(
-            TableName=self.table, Key=_to_item(keys.node(org_id, run_id, ref)), ConsistentRead=True
-        )
-        if "Item" not in found:
-            raise NotFound("node", ref)
-        return _from_item(found["Item"])
+        return self._required(keys.node(org_id, run_id, ref), "node", ref)
 
     def list_runs(
         self, org_id: str, limit: int, before_run_id: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of an org's runs, newest first; the last run id when more may follow."""
-        condition = "GSI1PK = :pk"
-        values: dict[str, Any] = {":pk": keys.runs_index_pk(org_id)}
-        if before_run_id:
-            condition += " AND GSI1SK < :before"
-            values[":before"] = before_run_id
-        page = self._db.query(
-            TableName=self.table,
-            IndexName="GSI1",
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=_values(values),
-            ScanIndexForward=False,
-            Limit=limit,
+        return dynamo.query_index(
+            self.table, keys.runs_index_pk(org_id), limit, before_run_id, newest_first=True
         )
-        items = [_from_item(i) for i in page["Items"]]
-        more = "LastEvaluatedKey" in page and len(items) == limit
-        return items, (items[-1]["run_id"] if more else None)
 
     # -- run transitions ------------------------------------------------------------------------
 
@@ -768,14 +731,7 @@ class Store:
         self._update(keys.node(org_id, run_id, ref), "SET item_count = :n", {":n": len(values)})
 
     def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> dict[str, Any]:
-        found = self._db.get_item(
-            TableName=self.table,
-            Key=_to_item(keys.item(org_id, run_id, ref, index)),
-            ConsistentRead=True,
-        )
-        if "Item" not in found:
-            raise NotFound("item", f"{ref}[{index}]")
-        return _from_item(found["Item"])
+        return self._required(keys.item(org_id, run_id, ref, index), "item", f"{ref}[{index}]")
 
     def list_items(self, org_id: str, run_id: str, ref: str) -> list[dict[str, Any]]:
         """Every item record of a for_each node, in item order."""
@@ -819,6 +775,13 @@ class Store:
         )
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _required(self, key: dict[str, str], kind: str, ident: str) -> dict[str, Any]:
+        """One item (consistent read), or NotFound."""
+        item = dynamo.get_item(self.table, key)
+        if item is None:
+            raise NotFound(kind, ident)
+        return item
 
     def _update(
         self,
