@@ -122,6 +122,7 @@ class LocalStack:
 
     def serve(self, host: str = "127.0.0.1", port: int = 3000, log_level: str = "info") -> None:
         """Serves the API in this thread until interrupted (Ctrl-C)."""
+        self._public_url(f"http://{host}:{port}")
         uvicorn.Server(self._server_config(host, port, log_level)).run()
 
     def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -135,7 +136,15 @@ class LocalStack:
                 raise RuntimeError("the local API did not start")
             time.sleep(0.02)
         bound = self._server.servers[0].sockets[0].getsockname()
-        return f"http://{bound[0]}:{bound[1]}"
+        url = f"http://{bound[0]}:{bound[1]}"
+        self._public_url(url)
+        return url
+
+    def _public_url(self, url: str) -> None:
+        """Signal URLs point at the served API (the template's default is the execute-api URL)."""
+        self._set_env({"PUBLIC_API_URL": url})
+        settings.clear()
+        components.dispatcher.cache_clear()
 
     def stop_server(self) -> None:
         if self._server is not None:
@@ -160,6 +169,20 @@ class LocalStack:
         assert self.stack is not None, "start the stack first"
         [name] = [f.name for f in self.stack.functions.values() if f.logical_id == logical_id]
         return lambdas.invoke(name, event)
+
+    def drain(self, logical_id: str) -> int:
+        """Feeds everything waiting on a function's SQS queues to it, once (tests that drive the
+        stack step by step); the number of messages it took."""
+        assert self.stack is not None, "start the stack first"
+        [function] = [f for f in self.stack.functions.values() if f.logical_id == logical_id]
+        taken = 0
+        for source in function.queues:
+            poller = QueuePoller(
+                source.queue_url, source.queue_arn, function.name, source.batch_size
+            )
+            while count := poller.poll_once():
+                taken += count
+        return taken
 
     def executions(self, logical_id: str) -> list[dict[str, Any]]:
         """Every execution of one of the template's state machines."""

@@ -10,7 +10,9 @@ app = create_app()
 _asgi = Mangum(app, lifespan="off")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: object) -> dict:
     return _asgi(event, context)

@@ -18,7 +18,7 @@ def deliver(record: SQSRecord) -> None:
     dispatcher().deliver(parse_message(record.body))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: object) -> dict:
     return process_partial_response(

@@ -4,7 +4,7 @@ from stepwise.components import engine
 from stepwise.observability import logger, tracer
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: object) -> dict:
     return engine().handle(event)

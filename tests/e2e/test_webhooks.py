@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from stepwise_local.receiver import Answer, Receiver
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
-from tests.receiver import Answer, Receiver
 
 
 @pytest.fixture(scope="module")

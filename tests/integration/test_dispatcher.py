@@ -5,8 +5,8 @@ import json
 import pytest
 
 from stepwise import components, executions
+from stepwise_local.receiver import Answer, Receiver
 from tests.helpers import http_event
-from tests.receiver import Answer, Receiver
 
 ORG = "acme"
 
@@ -29,9 +29,11 @@ def api(stack, method, path, body=None):
     return json.loads(response["body"])
 
 
-def prepared_attempt(stack, url, credential=None):
+def prepared_attempt(stack, url, credential=None, signaling=None, retry=None):
     """A run whose action node has an attempt handed to the queue; its SQS message."""
     dest_body = {"label": "d", "url": url}
+    if signaling:
+        dest_body["signaling"] = signaling
     if credential:
         dest_body["credential_id"] = api(stack, "POST", "/credentials", credential)["data"]["id"]
     dest = api(stack, "POST", "/destinations", dest_body)["data"]
@@ -42,6 +44,8 @@ def prepared_attempt(stack, url, credential=None):
         {"name": "act", "destinations": [{"destination_id": dest["id"]}]},
     )
     node = {"ref": "call", "kind": "action", "action": "act", "args": {"n": 1}}
+    if retry:
+        node["retry"] = retry
     workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
     engine = components.engine()
@@ -92,30 +96,3 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
     assert request.headers["authorization"] == "Bearer tok-123"
     node = components.store().get_node(ORG, run_id, "call")
     assert "tok-123" not in json.dumps(node, default=str)
-
-
-def test_an_ack_fails_clearly_until_callbacks_exist(stack, receiver, resumed):
-    url = receiver.answer("/ack", Answer(202))
-    dest = api(
-        stack,
-        "POST",
-        "/destinations",
-        {"label": "s", "url": url, "signaling": {"enabled": True, "default": "ack"}},
-    )["data"]
-    api(
-        stack,
-        "POST",
-        "/actions/definitions",
-        {"name": "slow-act", "destinations": [{"destination_id": dest["id"]}]},
-    )
-    node = {"ref": "call", "kind": "action", "action": "slow-act"}
-    workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
-    run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
-    engine = components.engine()
-    engine.start_run(ORG, run_id, "run-token")
-    engine.attempt(ORG, run_id, "call", 1)
-    message = {"org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 1, "task_token": "t"}
-    components.dispatcher().deliver(message)
-    engine.action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
-    node = components.store().get_node(ORG, run_id, "call")
-    assert node["status"] == "failed" and node["error"]["type"] == "SignalingNotSupported"

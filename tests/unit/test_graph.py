@@ -60,13 +60,6 @@ def test_a_bad_expression_is_refused_at_save_time_with_its_location():
     assert error["type"] == "expression"
 
 
-def test_a_kind_without_an_executor_is_refused_clearly():
-    spec = [NodeSpec(ref="a", kind="approval")]
-    [error] = validation_errors(spec)
-    assert error["loc"] == ["body", "nodes", 0, "kind"]
-    assert "not supported yet" in error["msg"]
-
-
 def test_a_bad_returns_expression_names_returns():
     [error] = validation_errors(nodes(("a", [])), returns={"r": "{{ nodes.( }}"})
     assert error["loc"] == ["body", "returns", "r"]
@@ -100,6 +93,8 @@ def spec(ref, **fields):
         ([spec("a", run_if="input.x")], ["run_if"], "{{ expr }}"),
         ([spec("a", run_if="{{ input.( }}")], ["run_if"], "expression"),
         ([spec("a", for_each="{{ input.xs }}", kind="wait", start_delay=1)], ["for_each"], "loop"),
+        ([spec("a", for_each="{{ input.xs }}", kind="action", action="x")], ["for_each"], "loop"),
+        ([spec("a", for_each="{{ input.xs }}", kind="approval")], ["for_each"], "loop"),
         ([spec("a", kind="wait")], ["kind"], "start_delay or wait_until"),
         ([spec("a", wait_until="2026-01-01T00:00:00")], ["wait_until"], "offset"),
         ([spec("a", wait_until="tomorrow")], ["wait_until"], "ISO 8601"),

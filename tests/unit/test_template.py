@@ -13,7 +13,18 @@ from stepwise_local.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
-FUNCTIONS = {"ApiFunction": "api", "EngineFunction": "engine", "DispatcherFunction": "dispatcher"}
+FUNCTIONS = {
+    "ApiFunction": "api",
+    "EngineFunction": "engine",
+    "DispatcherFunction": "dispatcher",
+    "SignalsFunction": "signals",
+}
+SETTINGS = {
+    "ApiFunction": "ApiSettings",
+    "EngineFunction": "EngineSettings",
+    "DispatcherFunction": "DispatcherSettings",
+    "SignalsFunction": "CoreSettings",
+}
 QUEUES = {"WebhookQueue": "WebhookDeadLetterQueue", "SignalQueue": "SignalDeadLetterQueue"}
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
 
@@ -226,7 +237,7 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
         name = re.split(r":(?:stateMachine|execution):", arn, maxsplit=1)[1].removesuffix(":*")
         assert name in names, f"{arn} names no state machine of this template"
     env = {
-        function: resources[function]["Properties"]["Environment"]["Variables"]
+        function: resources[function]["Properties"].get("Environment", {}).get("Variables", {})
         for function in FUNCTIONS
     }
     assert env["ApiFunction"]["RUN_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
@@ -237,14 +248,12 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     )
 
 
-@pytest.mark.parametrize(
-    ("function", "settings_class"),
-    [
-        ("ApiFunction", "ApiSettings"),
-        ("EngineFunction", "EngineSettings"),
-        ("DispatcherFunction", "DispatcherSettings"),
-    ],
-)
+def test_every_function_of_the_template_is_checked_here(resources):
+    functions = {k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(FUNCTIONS) == set(SETTINGS)
+
+
+@pytest.mark.parametrize(("function", "settings_class"), sorted(SETTINGS.items()))
 def test_every_setting_a_function_reads_is_in_its_template_environment(
     template, resources, function, settings_class
 ):

@@ -215,7 +215,9 @@ class RecordEvent(BaseModel):
     id: str
     action_record_id: str
     org_id: str
-    kind: str = Field(description="dispatch, answer, retry, error or success.")
+    kind: str = Field(
+        description="dispatch, answer, ack, heartbeat, signal, timeout, retry, error or success."
+    )
     status: str
     attempt: int
     available_at: datetime | None = None

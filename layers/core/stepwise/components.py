@@ -2,6 +2,8 @@
 
 from functools import cache
 
+from aws_lambda_powertools.utilities import parameters
+
 from stepwise import settings
 from stepwise.actions import ActionDefinitions
 from stepwise.catalog import Catalog
@@ -9,8 +11,10 @@ from stepwise.dispatcher import Dispatcher
 from stepwise.engine import Engine
 from stepwise.payloads import PayloadStore
 from stepwise.records import ActionRecords
+from stepwise.signals import Signals
 from stepwise.store import Store
 from stepwise.vault import Vault
+from stepwise.webhooks.signal_tokens import SignalTokens
 
 
 @cache
@@ -57,7 +61,19 @@ def dispatcher() -> Dispatcher:
         catalog,
         action_definitions(),
         config.allow_loopback_destinations,
+        signal_tokens(config.signal_secret_arn),
+        config.public_api_url,
     )
+
+
+@cache
+def signal_tokens(secret_arn: str) -> SignalTokens:
+    return SignalTokens(str(parameters.get_secret(secret_arn, max_age=3600)).encode())
+
+
+@cache
+def signals() -> Signals:
+    return Signals(store(), settings.api_settings().signal_queue_url)
 
 
 def clear() -> None:
@@ -68,3 +84,5 @@ def clear() -> None:
     action_definitions.cache_clear()
     dispatcher.cache_clear()
     action_records.cache_clear()
+    signal_tokens.cache_clear()
+    signals.cache_clear()

@@ -2,6 +2,7 @@
 
 The SQS message carries references and the task token only. The attempt's answer is recorded on
 the node (once), then the waiting execution is resumed; ``action_settled`` decides what follows.
+An ``ack`` answer does not resume: the task waits for the callback to the signal URL.
 """
 
 import json
@@ -19,6 +20,7 @@ from stepwise.observability import logger
 from stepwise.payloads import dumps
 from stepwise.store import Store
 from stepwise.webhooks.responses import Outcome, Signal, read_response
+from stepwise.webhooks.signal_tokens import SignalTarget, SignalTokens
 from stepwise.webhooks.signing import signature_headers
 from stepwise.webhooks.ssrf import DestinationRefused, check_url
 
@@ -33,19 +35,26 @@ class Dispatcher:
         catalog: Catalog,
         definitions: ActionDefinitions,
         allow_loopback: bool,
+        signal_tokens: SignalTokens,
+        public_api_url: str,
     ):
         self.store = store
         self.catalog = catalog
         self.definitions = definitions
         self.allow_loopback = allow_loopback
+        self.signal_tokens = signal_tokens
+        self.public_api_url = public_api_url.rstrip("/")
 
     def deliver(self, message: dict[str, Any]) -> None:
         """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
         attempt, token = int(message["attempt"]), message["task_token"]
         node = self.store.get_node(org_id, run_id, ref)
-        if node.get("attempts", {}).get(str(attempt), {}).get("delivery"):
-            executions.resume_run(token, "delivered")  # a duplicate: answer, change nothing
+        answered = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
+        if answered:
+            # A duplicate: change nothing. An ack keeps waiting for its callback.
+            if answered["kind"] != Signal.ACK:
+                executions.resume_run(token, "delivered")
             return
         run = self.store.get_run(org_id, run_id)
         spec = self._spec(org_id, run, ref)
@@ -59,7 +68,7 @@ class Dispatcher:
             return
         sla_seconds = int(destination["response_time_sla_ms"]) / 1000
         until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
-        claimed = self.store.claim_delivery(org_id, run_id, ref, attempt, until)
+        claimed = self.store.claim_delivery(org_id, run_id, ref, attempt, until, token)
         if claimed is None:
             logger.info("delivery already claimed or answered", extra={"attempt": attempt})
             return
@@ -76,7 +85,9 @@ class Dispatcher:
                     "attempt": attempt,
                     "run": run_id,
                     "node": ref,
-                    "signal_url": None,
+                    "signal_url": self._signal_url(
+                        destination, SignalTarget(org_id, run_id, ref, attempt)
+                    ),
                 },
             }
         )
@@ -149,6 +160,12 @@ class Dispatcher:
         default = Signal(signaling["default"]) if signaling.get("enabled") else None
         return read_response(response.status, dict(response.headers), content, default)
 
+    def _signal_url(self, destination: dict[str, Any], target: SignalTarget) -> str | None:
+        """Where the destination calls back; only destinations with signaling get one."""
+        if not destination.get("signaling", {}).get("enabled"):
+            return None
+        return f"{self.public_api_url}/v1/signals/{self.signal_tokens.issue(target)}"
+
     def _credential_headers(self, destination: dict[str, Any]) -> dict[str, str]:
         credential_id = destination.get("credential_id")
         if not credential_id:
@@ -188,7 +205,8 @@ class Dispatcher:
                 "error_type": outcome.error_type,
             },
         )
-        executions.resume_run(token, "delivered")
+        if outcome.kind != Signal.ACK:
+            executions.resume_run(token, "delivered")
 
     def _spec(self, org_id: str, run: dict[str, Any], ref: str):
         workflow = self.store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))

@@ -138,6 +138,12 @@ class Engine:
                 int(event["attempt"]),
                 event.get("delivery") or {},
             )
+        if step == "await_review":
+            return self.await_review(
+                org_id, run_id, event["node_ref"], int(event["attempt"]), event["task_token"]
+            )
+        if step == "review_settled":
+            return self.review_settled(org_id, run_id, event["node_ref"], int(event["attempt"]))
         if step == "finalize_run":
             return self.finalize_run(org_id, run_id, event.get("settle") or {})
         raise ValueError(f"unknown engine step {step!r}")
@@ -270,7 +276,9 @@ class Engine:
         if spec.kind == NodeKind.WORKFLOW:
             return self._start_child(org_id, run_id, run, spec, context, attempt)
         if spec.kind == NodeKind.ACTION:
-            return self._prepare_delivery(org_id, run_id, spec, context, attempt)
+            return self._prepare_delivery(org_id, run_id, run, spec, context, attempt)
+        if spec.kind == NodeKind.APPROVAL:
+            return self._await_review(org_id, run_id, run, spec, attempt)
         outcome = self._try(org_id, run_id, spec, context, attempt)
         if outcome is not None:
             return outcome
@@ -337,11 +345,16 @@ class Engine:
         self,
         org_id: str,
         run_id: str,
+        run: dict[str, Any],
         spec: NodeSpec,
         context: dict[str, Any],
         attempt: int,
     ) -> dict[str, Any]:
-        """Resolves the definition and checks the input, then hands the attempt to the queue."""
+        """Resolves the definition and checks the input, then hands the attempt to the queue.
+
+        The attempt waits ``heartbeat_seconds`` (``retry.timeout``, else the SLA plus a margin)
+        for an answer; each heartbeat signal restarts that wait, up to the run's own timeout.
+        """
         try:
             definition = resolve_action(self.definitions, org_id, spec.action or "")
             action_input = render(spec.args, context)
@@ -364,8 +377,16 @@ class Engine:
             ),
             default=10_000,
         )
-        timeout = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        return {"next": "deliver", "attempt": attempt, "timeout_seconds": timeout}
+        heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
+        self.store.set_attempt_wait(
+            org_id, run_id, spec.ref, attempt, iso(now() + timedelta(seconds=heartbeat)), heartbeat
+        )
+        return {
+            "next": "deliver",
+            "attempt": attempt,
+            "heartbeat_seconds": heartbeat,
+            "timeout_seconds": max(heartbeat + 1, _run_wait_bound(run)),
+        }
 
     def action_settled(
         self, org_id: str, run_id: str, ref: str, attempt: int, delivery: dict[str, Any]
@@ -376,8 +397,11 @@ class Engine:
             return self._node_changed(org_id, run_id, ref)
         run = self.store.get_run(org_id, run_id)
         spec = self._workflow(org_id, run).specs[ref]
-        record = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
-        if record is None:
+        tried = node.get("attempts", {}).get(str(attempt), {})
+        record, signal = tried.get("delivery"), tried.get("signal")
+        if signal is not None:
+            outcome = self._signalled(org_id, run_id, node, spec, attempt, signal)
+        elif record is None:
             if delivery.get("outcome") == "timeout":
                 failure = NodeFailure("Timeout", "the destination did not answer in time")
             else:
@@ -388,17 +412,12 @@ class Engine:
             self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
             outcome = None
         elif record["kind"] == "ack":
-            # Callbacks (signals) are not built yet: say so rather than wait for nothing.
-            message = "the destination acknowledged; signaling callbacks are not supported yet"
-            self.store.settle_node(
-                org_id,
-                run_id,
-                ref,
-                attempt,
-                NodeStatus.FAILED,
-                error={"type": "SignalingNotSupported", "message": message},
+            # Acknowledged, then no success or failure signal before the wait ran out.
+            seconds = tried.get("heartbeat_seconds")
+            failure = NodeFailure(
+                "Timeout", f"the destination acknowledged but sent no signal within {seconds} s"
             )
-            outcome = None
+            outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
         else:
             failure = NodeFailure(
                 record.get("error_type") or "DeliveryFailed",
@@ -413,6 +432,78 @@ class Engine:
                 attempt,
                 failure,
                 min_wait=int(retry_after) if retry_after is not None else None,
+            )
+        return outcome or self._node_changed(org_id, run_id, ref)
+
+    def _signalled(
+        self,
+        org_id: str,
+        run_id: str,
+        node: dict[str, Any],
+        spec: NodeSpec,
+        attempt: int,
+        signal: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Ends an action attempt with the destination's callback."""
+        if signal["kind"] == "success":
+            result = self.store.payloads.load(node, "signal_result")
+            self.store.settle_node(org_id, run_id, spec.ref, attempt, NodeStatus.SUCCEEDED, result)
+            return None
+        error = signal.get("error") or {}
+        failure = NodeFailure(
+            error.get("type") or "DestinationFailure",
+            error.get("message") or "the destination signalled failure",
+            retryable=bool(signal.get("retryable")),
+        )
+        return self._attempt_failed(org_id, run_id, spec, attempt, failure)
+
+    # -- approval nodes -------------------------------------------------------------------------
+
+    def _await_review(
+        self, org_id: str, run_id: str, run: dict[str, Any], spec: NodeSpec, attempt: int
+    ) -> dict[str, Any]:
+        """An approval attempt waits for a review, up to ``retry.timeout`` (else the run's)."""
+        wait = spec.retry.timeout or _run_wait_bound(run)
+        return {"next": "review", "attempt": attempt, "timeout_seconds": wait}
+
+    def await_review(
+        self, org_id: str, run_id: str, ref: str, attempt: int, task_token: str
+    ) -> dict[str, Any]:
+        """Keeps the waiting task's token on the attempt; resumes at once if a review (or the
+        attempt's end) came first."""
+        node = self.store.store_attempt_token(org_id, run_id, ref, attempt, task_token)
+        tried = (node or {}).get("attempts", {}).get(str(attempt), {})
+        if node is None or tried.get("signal") or tried.get("status") != "running":
+            executions.resume_run(task_token, "reviewed")
+        return {}
+
+    def review_settled(self, org_id: str, run_id: str, ref: str, attempt: int) -> dict[str, Any]:
+        """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
+        node = self.store.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            return self._node_changed(org_id, run_id, ref)
+        run = self.store.get_run(org_id, run_id)
+        spec = self._workflow(org_id, run).specs[ref]
+        review = node.get("attempts", {}).get(str(attempt), {}).get("signal")
+        outcome = None
+        if review is None:
+            failure = NodeFailure("Timeout", "no review came before the approval timed out")
+            outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
+        elif review["decision"] == "approve":
+            fields = ("decision", "comment", "reviewed_by", "reviewed_at")
+            output = {k: review.get(k) for k in fields}
+            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+        else:
+            message = f"rejected by {review['reviewed_by']}"
+            if review.get("comment"):
+                message += f": {review['comment']}"
+            self.store.settle_node(
+                org_id,
+                run_id,
+                ref,
+                attempt,
+                NodeStatus.FAILED,
+                error={"type": "Rejected", "message": message},
             )
         return outcome or self._node_changed(org_id, run_id, ref)
 
@@ -762,6 +853,11 @@ class Engine:
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
         return CompiledWorkflow(self.store.get_workflow(org_id, workflow_id, version))
+
+
+def _run_wait_bound(run: dict[str, Any]) -> int:
+    """The longest any task of the run may wait: the run's own timeout fires first."""
+    return int(run["timeout"]) + CHILD_TIMEOUT_MARGIN_SECONDS
 
 
 def _expression(template: str, context: dict[str, Any]) -> Any:

@@ -60,6 +60,17 @@ def resume_run(task_token: str, reason: str) -> bool:
     return True
 
 
+def heartbeat(task_token: str) -> bool:
+    """Tells the task waiting on ``task_token`` that its work is alive; False if it has ended."""
+    try:
+        aws.client("stepfunctions").send_task_heartbeat(taskToken=task_token)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _SPENT_TOKEN_ERRORS:
+            return False
+        raise
+    return True
+
+
 def _start(state_machine_arn: str, name: str, execution_input: dict) -> None:
     """StartExecution with a deterministic name: a repeat of a closed one is "already started"."""
     try:

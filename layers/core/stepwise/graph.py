@@ -8,7 +8,7 @@ from stepwise.errors import field_error
 from stepwise.expressions import TemplateError, compile_expression, find_errors, single_expression
 from stepwise.joins import Edge, EdgeKind
 from stepwise.models import NodeSpec
-from stepwise.statuses import EXECUTABLE_KINDS, LOOPABLE_KINDS, NodeKind
+from stepwise.statuses import LOOPABLE_KINDS, NodeKind
 
 Loc = list[str | int]
 
@@ -80,15 +80,6 @@ def validation_errors(nodes: Sequence[NodeSpec], returns: Any = None) -> list[di
 
 def _node_errors(node: NodeSpec, loc: Loc) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
-    if node.kind not in EXECUTABLE_KINDS:
-        supported = ", ".join(sorted(EXECUTABLE_KINDS))
-        errors.append(
-            field_error(
-                [*loc, "kind"],
-                f"node kind {node.kind!r} is not supported yet (supported: {supported})",
-                "unsupported_kind",
-            )
-        )
     for loc_tail, reason in find_errors(node.args):
         errors.append(field_error([*loc, "args", *loc_tail], reason, "expression"))
     for field, value in (

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.joins import JoinStrategy
+from stepwise.signal_models import Review
 from stepwise.statuses import NodeKind, NodeStatus, RunStatus
 
 REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -139,6 +140,11 @@ class Attempt(BaseModel):
     available_at: datetime | None = Field(None, description="When the next attempt starts.")
     error: NodeError | None = None
     child_run_id: str | None = None
+    heartbeat_at: datetime | None = Field(None, description="The last heartbeat signal.")
+    heartbeats: int | None = None
+    signal: dict[str, Any] | None = Field(
+        None, description="The callback signal or the review that settled this attempt."
+    )
 
 
 class NodeExecution(BaseModel):
@@ -157,6 +163,7 @@ class NodeExecution(BaseModel):
     available_at: datetime | None = Field(None, description="When the next attempt starts.")
     output: Any = None
     error: NodeError | None = None
+    review: Review | None = Field(None, description="An approval node's review.")
 
 
 class RunError(NodeError):
@@ -175,6 +182,8 @@ class RunSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    reviewed_by: str | None = Field(None, description="Who reviewed an approval node last.")
+    reviewed_at: datetime | None = None
 
 
 class Run(RunSummary):

@@ -87,7 +87,8 @@ class ActionRecords:
 
 
 def _events(org_id: str, identifier: str, attempts: list[tuple[str, dict[str, Any]]]):
-    """Per attempt: its dispatch, the destination's answer, then retry, error or success."""
+    """Per attempt: its dispatch, the destination's answer (or ack), heartbeats, the callback's
+    signal, then timeout, retry, error or success."""
     for key, attempt in attempts:
         number = int(key)
 
@@ -105,9 +106,23 @@ def _events(org_id: str, identifier: str, attempts: list[tuple[str, dict[str, An
         yield event("dispatch", "running", timeout_at=attempt.get("timeout_at"))
         delivery = attempt.get("delivery")
         if delivery:
-            yield event("answer", delivery["kind"], message=delivery.get("message"), data=delivery)
+            kind = "ack" if delivery["kind"] == "ack" else "answer"
+            yield event(kind, delivery["kind"], message=delivery.get("message"), data=delivery)
+        if attempt.get("heartbeats"):
+            yield event(
+                "heartbeat",
+                "running",
+                timeout_at=attempt.get("timeout_at"),
+                data={"count": attempt["heartbeats"], "last_at": attempt.get("heartbeat_at")},
+            )
+        signal = attempt.get("signal")
+        if signal:
+            error = signal.get("error") or {}
+            yield event("signal", signal["kind"], message=error.get("message"), data=signal)
         status = attempt.get("status")
         error = attempt.get("error") or {}
+        if error.get("type") == "Timeout":
+            yield event("timeout", "timed_out", message=error.get("message"))
         if status == "retry_scheduled":
             yield event(
                 "retry",

@@ -20,6 +20,8 @@ class ApiSettings(CoreSettings):
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
     secrets_prefix: str = Field(alias="SECRETS_PREFIX")
     allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
+    signal_secret_arn: str = Field(alias="SIGNAL_SECRET_ARN")
+    signal_queue_url: str = Field(alias="SIGNAL_QUEUE_URL")
 
 
 class EngineSettings(CoreSettings):
@@ -30,6 +32,8 @@ class EngineSettings(CoreSettings):
 class DispatcherSettings(CoreSettings):
     secrets_prefix: str = Field(alias="SECRETS_PREFIX")
     allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
+    signal_secret_arn: str = Field(alias="SIGNAL_SECRET_ARN")
+    public_api_url: str = Field(alias="PUBLIC_API_URL", description="Base of signal URLs.")
 
 
 @cache

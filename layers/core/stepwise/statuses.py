@@ -40,11 +40,6 @@ class NodeKind(StrEnum):
     WORKFLOW = "workflow"
 
 
-# Kinds the engine executes today; the others are accepted by the model and refused with a clear
-# 422 until their executors land, so that no workflow is saved that would fail at run time.
-EXECUTABLE_KINDS = frozenset(
-    {NodeKind.TRANSFORM, NodeKind.WAIT, NodeKind.WORKFLOW, NodeKind.ACTION}
-)
-
-# Kinds that may fan out over ``for_each`` items.
-LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION})
+# Kinds that may fan out over ``for_each`` items. Action items (one delivery per item) are not
+# built yet, so an action node with ``for_each`` is refused at save time rather than failing.
+LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM})

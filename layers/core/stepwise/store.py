@@ -24,6 +24,12 @@ from stepwise.statuses import NodeStatus, RunStatus
 
 _BATCH_WRITE_LIMIT = 25
 
+# The attempt is the node's current one, still running, and has no signal yet.
+_WAITING_ATTEMPT = (
+    "#status = :running AND attempt = :attempt AND attempts.#n.#status = :running "
+    "AND attribute_not_exists(attempts.#n.#signal)"
+)
+
 
 class Store:
     def __init__(self, table_name: str, payloads: PayloadStore, retention_days: int):
@@ -45,9 +51,9 @@ class Store:
             ),
         )
 
-    def org_for_api_key(self, key_hash: str) -> str | None:
-        item = dynamo.get_item(self.table, keys.api_key(key_hash))
-        return item["org_id"] if item else None
+    def api_key(self, key_hash: str) -> dict[str, Any] | None:
+        """The key's item (org_id, name), or None."""
+        return dynamo.get_item(self.table, keys.api_key(key_hash))
 
     # -- workflows ------------------------------------------------------------------------------
 
@@ -472,14 +478,18 @@ class Store:
         )
 
     def claim_delivery(
-        self, org_id: str, run_id: str, ref: str, attempt: int, until: str
+        self, org_id: str, run_id: str, ref: str, attempt: int, until: str, task_token: str
     ) -> dict[str, Any] | None:
         """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
-        attempt has an answer. Returns the node item, or None when the claim is not granted."""
+        attempt has an answer. Returns the node item, or None when the claim is not granted.
+
+        The waiting task's token is kept on the attempt (never shown) before the POST, so a
+        callback that overtakes the destination's own answer can still resume it."""
         return self._update(
             keys.node(org_id, run_id, ref),
-            "SET attempts.#n.claimed_until = :until",
+            "SET attempts.#n.claimed_until = :until, attempts.#n.task_token = :token",
             {
+                ":token": task_token,
                 ":until": until,
                 ":now": now_iso(),
                 ":attempt": attempt,
@@ -520,6 +530,93 @@ class Store:
                 names={"#n": str(attempt)},
             )
             is not None
+        )
+
+    def set_attempt_wait(
+        self, org_id: str, run_id: str, ref: str, attempt: int, timeout_at: str, heartbeat: int
+    ) -> None:
+        """An attempt that waits (a delivery, a callback, an approval): when it times out, and
+        how far a heartbeat moves that."""
+        self._update(
+            keys.node(org_id, run_id, ref),
+            "SET attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat",
+            {":at": timeout_at, ":beat": heartbeat},
+            names={"#n": str(attempt)},
+        )
+
+    def store_attempt_token(
+        self, org_id: str, run_id: str, ref: str, attempt: int, task_token: str
+    ) -> dict[str, Any] | None:
+        """Keeps the token of the task that waits on this attempt; the node, None if it ended."""
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            "SET attempts.#n.task_token = :token",
+            {":token": task_token, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
+            condition="#status = :running AND attempt = :attempt",
+            names={"#status": "status", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_signal(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        signal: dict[str, Any],
+        result: Any = None,
+    ) -> dict[str, Any] | None:
+        """The callback (or review) that settles a waiting attempt, recorded once, only while
+        that attempt is the node's current one and still running. The node, or None."""
+        attrs = self.payloads.attributes(
+            "signal_result", result, f"{org_id}/{run_id}/nodes/{ref}/signals/{attempt}.json"
+        )
+        sets = ", ".join(f"{name} = :{name}" for name in attrs)
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            f"SET attempts.#n.#signal = :signal, {sets}",
+            {
+                ":signal": signal,
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+                ":ack": "ack",
+                **{f":{name}": value for name, value in attrs.items()},
+            },
+            # First answer wins: not after the destination's own final (non-ack) answer.
+            condition=f"{_WAITING_ATTEMPT} AND (attribute_not_exists(attempts.#n.delivery) "
+            "OR attempts.#n.delivery.kind = :ack)",
+            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_heartbeat(
+        self, org_id: str, run_id: str, ref: str, attempt: int, seconds: int
+    ) -> dict[str, Any] | None:
+        """A waiting attempt is alive: its timeout moves ``seconds`` on. The node, or None."""
+        beat = now()
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            "SET attempts.#n.timeout_at = :at, attempts.#n.heartbeat_at = :now, "
+            "attempts.#n.heartbeats = if_not_exists(attempts.#n.heartbeats, :zero) + :one",
+            {
+                ":at": iso(beat + timedelta(seconds=seconds)),
+                ":now": iso(beat),
+                ":zero": 0,
+                ":one": 1,
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition=_WAITING_ATTEMPT,
+            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_review(self, org_id: str, run_id: str, review: dict[str, Any]) -> None:
+        """Who reviewed the run last, and when (seed 002's reviewed_by / reviewed_at)."""
+        self._update(
+            keys.run(org_id, run_id),
+            "SET reviewed_by = :by, reviewed_at = :at",
+            {":by": review["reviewed_by"], ":at": review["reviewed_at"]},
         )
 
     def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:

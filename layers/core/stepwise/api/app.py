@@ -4,7 +4,7 @@ import time
 
 from fastapi import FastAPI, Request
 
-from stepwise.api import actions, credentials, destinations, errors, runs, workflows
+from stepwise.api import actions, credentials, destinations, errors, runs, signals, workflows
 from stepwise.observability import logger
 
 
@@ -26,7 +26,7 @@ def create_app() -> FastAPI:
             "request",
             extra={
                 "method": request.method,
-                "path": request.url.path,
+                "path": _loggable_path(request),
                 "status": response.status_code,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
@@ -39,9 +39,22 @@ def create_app() -> FastAPI:
     app.include_router(destinations.router)
     app.include_router(actions.router)
     app.include_router(actions.records_router)
+    app.include_router(signals.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+# Path parameters that authorise on their own (a signal URL's token) are never logged.
+_SECRET_PATH_PARAMS = frozenset({"token"})
+
+
+def _loggable_path(request: Request) -> str:
+    params = request.scope.get("path_params") or {}
+    if not _SECRET_PATH_PARAMS & params.keys():
+        return request.url.path
+    route = request.scope.get("route")
+    return getattr(route, "path", "(redacted)")

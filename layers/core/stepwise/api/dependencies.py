@@ -1,5 +1,6 @@
 """Request-scoped dependencies: the caller's org (from its API key) and shared services."""
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Annotated
 
@@ -30,22 +31,37 @@ def _codec(secret_arn: str) -> CursorCodec:
     return CursorCodec(str(secret).encode())
 
 
-def caller_org(
+@dataclass(frozen=True)
+class Caller:
+    org_id: str
+    key_name: str
+
+    @property
+    def actor(self) -> str:
+        """How the caller is named in ``*_by`` fields."""
+        return f"key:{self.key_name}"
+
+
+def caller(
     org_id: Annotated[str, ORG_PATH],
     store: Annotated[Store, Depends(get_store)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> str:
-    """The org in the path, if the caller's key belongs to it; another org's key sees 404."""
+) -> Caller:
+    """The caller, if its key belongs to the org in the path; another org's key sees 404."""
     key = key_from_headers(authorization, x_api_key)
     if key is None:
         raise Unauthorized("an API key is required (Authorization: Bearer <key> or x-api-key)")
-    key_org = store.org_for_api_key(hash_api_key(key))
-    if key_org is None:
+    item = store.api_key(hash_api_key(key))
+    if item is None:
         raise Unauthorized("the API key is not valid")
-    if key_org != org_id:
+    if item["org_id"] != org_id:
         raise NotFound("org", org_id)
-    return org_id
+    return Caller(org_id, item["name"])
+
+
+def caller_org(who: Annotated[Caller, Depends(caller)]) -> str:
+    return who.org_id
 
 
 def get_catalog() -> Catalog:
@@ -53,6 +69,7 @@ def get_catalog() -> Catalog:
 
 
 Org = Annotated[str, Depends(caller_org)]
+CallerDep = Annotated[Caller, Depends(caller)]
 StoreDep = Annotated[Store, Depends(get_store)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 

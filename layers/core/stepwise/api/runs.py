@@ -5,16 +5,26 @@ from typing import Annotated
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Query, status
 
-from stepwise import executions, lifecycle, settings
+from stepwise import components, executions, lifecycle, settings
 from stepwise.api import views
-from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.api.dependencies import CallerDep, Org, StoreDep, cursor_codec
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import ServiceUnavailable
 from stepwise.history import run_history
 from stepwise.ids import new_id
-from stepwise.models import Envelope, HistoryEvent, Page, Run, RunCancel, RunCreate, RunSummary
+from stepwise.models import (
+    Envelope,
+    HistoryEvent,
+    NodeExecution,
+    Page,
+    Run,
+    RunCancel,
+    RunCreate,
+    RunSummary,
+)
 from stepwise.observability import logger
+from stepwise.signal_models import ReviewCreate
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 
@@ -51,6 +61,21 @@ def cancel_run(
     lifecycle.cancel_run(store, org_id, run_id, reason)
     run, nodes = store.get_run_with_nodes(org_id, run_id)
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.post(
+    "/{run_id}/nodes/{ref}/approval",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Envelope[NodeExecution],
+    responses={409: {"description": "The node is not an approval node waiting for a review."}},
+)
+def review_node(
+    org_id: Org, who: CallerDep, run_id: str, ref: str, body: ReviewCreate, store: StoreDep
+) -> Envelope[NodeExecution]:
+    """Approves or rejects a waiting approval node; the node moves on within moments."""
+    store.get_run(org_id, run_id)  # 404 for another org's run before anything else
+    node = components.signals().review(org_id, run_id, ref, body, who.actor)
+    return Envelope(data=views.node_execution(store.payloads, node))
 
 
 @router.get("/{run_id}/history", response_model=Page[HistoryEvent])

@@ -4,6 +4,7 @@ from typing import Any
 
 from stepwise.models import Attempt, NodeExecution, Run, RunSummary
 from stepwise.payloads import PayloadStore
+from stepwise.signal_models import Review
 
 
 def run_summary(run: dict[str, Any]) -> RunSummary:
@@ -19,6 +20,8 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
         created_at=run["created_at"],
         started_at=run.get("started_at"),
         finished_at=run.get("finished_at"),
+        reviewed_by=run.get("reviewed_by"),
+        reviewed_at=run.get("reviewed_at"),
     )
 
 
@@ -33,6 +36,8 @@ def run_detail(payloads: PayloadStore, run: dict[str, Any], nodes: list[dict[str
 
 
 def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecution:
+    attempts = [record for _, record in sorted(node.get("attempts", {}).items(), key=_number)]
+    reviews = [a["signal"] for a in attempts if a.get("signal", {}).get("kind") == "review"]
     return NodeExecution(
         ref=node["ref"],
         kind=node["kind"],
@@ -42,14 +47,17 @@ def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecutio
         skip_reason=node.get("skip_reason"),
         child_run_id=node.get("child_run_id"),
         item_count=node.get("item_count"),
-        attempts=[
-            Attempt.model_validate(record)
-            for _, record in sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0]))
-        ],
+        # Attempt keeps only its declared fields: task tokens and leases never leave the table.
+        attempts=[Attempt.model_validate(record) for record in attempts],
         scheduled_at=node.get("scheduled_at"),
         started_at=node.get("started_at"),
         finished_at=node.get("finished_at"),
         available_at=node.get("available_at"),
         output=payloads.load(node, "output"),
         error=node.get("error") or node.get("last_error"),
+        review=Review.model_validate(reviews[-1]) if reviews else None,
     )
+
+
+def _number(entry: tuple[str, Any]) -> int:
+    return int(entry[0])

@@ -1,0 +1,26 @@
+"""SignalQueue -> Step Functions: resumes (or heartbeats) tasks waiting on signalled attempts."""
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from stepwise import signals
+from stepwise.components import store
+from stepwise.observability import logger, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def apply(record: SQSRecord) -> None:
+    signals.resume(store(), record.json_body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: object) -> dict:
+    return process_partial_response(
+        event=event, record_handler=apply, processor=processor, context=context
+    )

@@ -1,0 +1,44 @@
+"""Signal URL tokens: bound to one attempt, tamper-evident, never interchangeable with cursors."""
+
+import pytest
+
+from stepwise.cursors import CursorCodec
+from stepwise.errors import InvalidCursor, Unauthorized
+from stepwise.webhooks.signal_tokens import SignalTarget, SignalTokens
+
+TARGET = SignalTarget("acme", "run_01abc", "call", 3)
+
+
+def test_a_token_reads_back_as_its_attempt():
+    tokens = SignalTokens(b"k" * 32)
+    token = tokens.issue(TARGET)
+    assert tokens.read(token) == TARGET
+    assert TARGET.record_id == "run_01abc.call"
+
+
+def test_any_changed_character_is_refused():
+    tokens = SignalTokens(b"k" * 32)
+    token = tokens.issue(TARGET)
+    for position in range(len(token)):
+        if token[position] == ".":
+            continue
+        changed = "B" if token[position] != "B" else "C"
+        with pytest.raises(Unauthorized):
+            tokens.read(token[:position] + changed + token[position + 1 :])
+
+
+def test_another_secret_or_a_cursor_is_not_a_token():
+    token = SignalTokens(b"k" * 32).issue(TARGET)
+    with pytest.raises(Unauthorized):
+        SignalTokens(b"other" * 8).read(token)
+    cursor = CursorCodec(b"k" * 32).encode("runs:acme", {"o": "acme", "r": "x", "n": "y", "a": 1})
+    with pytest.raises(Unauthorized):
+        SignalTokens(b"k" * 32).read(cursor)
+    with pytest.raises(InvalidCursor):
+        CursorCodec(b"k" * 32).decode("runs:acme", token)
+
+
+@pytest.mark.parametrize("garbage", ["", ".", "abc", "a.b", "!!!.???"])
+def test_garbage_is_unauthorized_not_a_crash(garbage):
+    with pytest.raises(Unauthorized):
+        SignalTokens(b"k" * 32).read(garbage)
