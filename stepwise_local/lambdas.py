@@ -47,6 +47,11 @@ def unregister() -> None:
     LambdaFunction._invoke_lambda = _original_invoke
 
 
+def memory_mb(name: str) -> int:
+    """The memory the template gives a registered function."""
+    return _functions[name].memory
+
+
 def invoke(name: str, event: Any) -> Any:
     """Calls the function's handler as Lambda would; exceptions propagate."""
     function = _functions[name]

@@ -18,12 +18,13 @@ from stepwise.api.app import create_app
 from stepwise.auth import hash_api_key
 from stepwise.observability import logger
 from stepwise_local import atomicity, lambdas
+from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.queues import QueuePoller
 from stepwise_local.template import REGION
 
 DEFAULT_ORG = "acme"
-DEFAULT_API_KEY = "swk_local_dev_key"  # a documented, local-only key
+DEFAULT_API_KEY = DEFAULT_KEY  # a documented, local-only key
 
 # What the local process sets besides the template's environment: fake credentials (moto
 # accepts any), tracing off (no X-Ray daemon here).

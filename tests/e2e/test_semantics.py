@@ -56,16 +56,18 @@ def test_skips_propagate_and_the_run_still_succeeds(api):
 
 
 def test_an_any_join_runs_once_when_several_parents_succeed(api, local_stack):
+    # The parents wait a second each, so their executions settle at about the same time and
+    # race to run the join; it runs inline, exactly once.
+    parents = [t(ref, start_delay=1) for ref in "abc"]
     run, nodes = run_workflow(
-        api,
-        [t("a"), t("b"), t("c"), t("first", depends_on=["a", "b", "c"], join_strategy="any")],
+        api, [*parents, t("first", depends_on=["a", "b", "c"], join_strategy="any")]
     )
     assert run["status"] == "succeeded"
     assert nodes["first"]["status"] == "succeeded" and len(nodes["first"]["attempts"]) == 1
-    started = [
-        e for e in local_stack.executions("NodeStateMachine") if e["name"].endswith(".first")
+    started = [e["name"] for e in local_stack.executions("NodeStateMachine")]
+    assert sorted(n for n in started if n.startswith(f"{run['id']}.")) == [
+        f"{run['id']}.{ref}" for ref in "abc"
     ]
-    assert len([e for e in started if e["name"].startswith(run["id"])]) == 1
 
 
 def test_a_fallback_runs_on_failure_and_the_run_succeeds(api):
@@ -257,21 +259,32 @@ def test_an_infrastructure_error_is_retried_without_spending_an_attempt(api, mon
 
     from stepwise.store import Store
 
-    real = Store.start_attempt
-    failures = {"left": 1}
+    failures = {}
 
-    def throttled_once(self, *args, **kwargs):
-        if failures["left"]:
-            failures["left"] -= 1
-            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
-            raise ClientError(error, "UpdateItem")
-        return real(self, *args, **kwargs)
+    def throttled_once(name):
+        real = getattr(Store, name)
+        failures[name] = 1
 
-    monkeypatch.setattr(Store, "start_attempt", throttled_once)
-    run, nodes = run_workflow(api, [t("x", args={"v": 1}, retry={"max_attempts": 1})])
-    assert failures["left"] == 0
+        def throttled(self, *args, **kwargs):
+            if failures[name]:
+                failures[name] -= 1
+                error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": ""}}
+                raise ClientError(error, "UpdateItem")
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Store, name, throttled)
+
+    throttled_once("start_attempt")  # a node with an execution (its Attempt step)
+    throttled_once("settle_pending")  # a node run inline (the run's start step)
+    nodes_spec = [
+        t("x", args={"v": 1}, start_delay=1),
+        t("y", args={"v": 2}),
+    ]
+    run, nodes = run_workflow(api, nodes_spec)
+    assert failures == {"start_attempt": 0, "settle_pending": 0}
     assert run["status"] == "succeeded"
-    assert [(a["attempt"], a["status"]) for a in nodes["x"]["attempts"]] == [(1, "succeeded")]
+    for ref in "xy":
+        assert [(a["attempt"], a["status"]) for a in nodes[ref]["attempts"]] == [(1, "succeeded")]
 
 
 def test_an_error_type_listed_as_non_retryable_stops_at_once(api):

@@ -90,8 +90,12 @@ def reference(workflow):
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(workflow=workflows(), seed=st.integers(0, 2**32 - 1))
-def test_random_runs_keep_the_engine_invariants(module_stack, workflow, seed):
+@given(
+    workflow=workflows(), seed=st.integers(0, 2**32 - 1), inline_limit=st.sampled_from([0, 2, 100])
+)
+def test_random_runs_keep_the_engine_invariants(module_stack, workflow, seed, inline_limit):
+    """Nodes run inline (100), as executions (0), or both as the inline budget runs out (2)."""
+    components.engine().inline_limit = inline_limit
     with pytest.MonkeyPatch.context() as patch:
         check_one_run(module_stack, patch, workflow, random.Random(seed))
 

@@ -15,6 +15,13 @@ from tests.helpers import diamond, http_event
 ORG = "acme"
 
 
+@pytest.fixture(autouse=True)
+def _every_node_is_an_execution(stack):
+    """These tests place each step of a node's execution, so no node runs inline here
+    (tests/integration/test_inline_nodes.py covers inline nodes)."""
+    components.engine().inline_limit = 0
+
+
 @pytest.fixture
 def resumed(monkeypatch):
     """Every resume of a waiting run execution, as (token, reason)."""
@@ -144,6 +151,10 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
     monkeypatch.setattr(engine_module, "execute", flaky)
     first = step(stack, "attempt", run_id, node_ref="x", attempt=1)
     assert first == {"next": "again", "attempt": 2, "wait_seconds": 2}
+    # The step replayed (its answer was lost): the same wait again, not a stuck node.
+    replayed = step(stack, "attempt", run_id, node_ref="x", attempt=1)
+    assert replayed["next"] == "again" and replayed["attempt"] == 2
+    assert 0 <= replayed["wait_seconds"] <= 2
     node = components.store().get_node(ORG, run_id, "x")
     assert node["last_error"] == {"type": "Flaky", "message": "try again"}
     first_try = node["attempts"]["1"]

@@ -26,6 +26,7 @@ def example_run(stack, monkeypatch):
     """The run the engine events name, with a one-node workflow, and recorded resumes."""
     resumed: list[tuple[str, str]] = []
     monkeypatch.setattr(executions, "resume_run", lambda t, r: resumed.append((t, r)) or True)
+    components.engine().inline_limit = 0  # the attempt event is a node execution's step
     event = load("engine/start-run.json")
     store = components.store()
     workflow = store.create_workflow(

@@ -226,7 +226,7 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
     run = api(stack, "GET", f"/runs/{run_id}")["data"]
     assert run["reviewed_by"] == "key:local" and run["reviewed_at"]
     assert run["nodes"][0]["review"]["decision"] == "approve"
-    assert run["nodes"][1]["status"] == "scheduled"  # the run moved on
+    assert run["nodes"][1]["status"] == "succeeded"  # the run moved on (inline)
 
 
 def test_reject_fails_the_node_with_the_comment(stack, resumed):

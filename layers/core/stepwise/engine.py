@@ -7,6 +7,7 @@ NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attemp
 
 import contextlib
 import json
+import time
 from collections import deque
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -31,6 +32,10 @@ MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without e
 CHILD_TIMEOUT_MARGIN_SECONDS = 60  # the child's own timeout fires first and reports why
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
 MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
+# Nodes one step runs inline at most (a workflow's node limit), and the time it may spend on
+# them (the engine function's timeout is 60 s); the rest get executions of their own.
+INLINE_NODES_PER_STEP = 500
+INLINE_SECONDS_PER_STEP = 20.0
 
 
 class CompiledWorkflow:
@@ -72,9 +77,11 @@ class Engine:
         node_state_machine_arn: str,
         run_state_machine_arn: str,
         definitions: ActionDefinitions,
+        inline_limit: int = INLINE_NODES_PER_STEP,
     ):
         self.store = store
         self.definitions = definitions
+        self.inline_limit = inline_limit
         self.node_state_machine_arn = node_state_machine_arn
         self.run_state_machine_arn = run_state_machine_arn
         self._compiled = lru_cache(maxsize=256)(self._compile)
@@ -161,8 +168,15 @@ class Engine:
             # Settled while the token was being replaced (a retried step): resume with this one.
             executions.resume_run(task_token, run.get("settle_reason", "settled"))
             return {}
-        for ref in self._workflow(org_id, run).roots:
-            self._schedule(org_id, run_id, ref)
+        compiled = self._workflow(org_id, run)
+        budget = _InlineBudget(self.inline_limit)
+        inlined = []
+        for ref in compiled.roots:
+            status = self._start_ready(org_id, run_id, run, compiled, ref, budget)
+            if status is not None:
+                inlined.append((ref, status))
+        if inlined:
+            self._settled(org_id, run_id, inlined, budget)
         return {}
 
     def finalize_run(self, org_id: str, run_id: str, settle: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +268,10 @@ class Engine:
         if node["status"] in NODE_TERMINAL:
             self._settled(org_id, run_id, [(ref, node["status"])])  # a replay: finish the job
             return DONE
+        tried = node.get("attempts", {}).get(str(attempt), {})
+        if tried.get("status") == "retry_scheduled":
+            # A replay of an attempt that already scheduled its retry: wait as it said.
+            return _again(attempt, tried["available_at"])
         run = self.store.get_run(org_id, run_id)
         if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
             self.store.cancel_node(org_id, run_id, ref, "the run is settling")
@@ -778,20 +796,42 @@ class Engine:
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def _settled(self, org_id: str, run_id: str, settled: list[tuple[str, str]]) -> None:
+    def _settled(
+        self,
+        org_id: str,
+        run_id: str,
+        settled: list[tuple[str, str]],
+        budget: "_InlineBudget | None" = None,
+    ) -> None:
         """Resolves the edges of settled nodes, starts or skips their children, tells the run.
 
-        Idempotent: edge sets only grow, transitions are conditional and starts are named.
+        Children that need no execution run inline and join the work list. Idempotent: edge
+        sets only grow, transitions are conditional and starts are named. Once the run is
+        settling, nothing more starts or skips: what has not run is cancelled.
         """
+        budget = budget or _InlineBudget(self.inline_limit)
         run = self.store.get_run(org_id, run_id)
         compiled = self._workflow(org_id, run)
         work = deque(settled)
+        first = True
         while work:
             ref, status = work.popleft()
+            if not first:
+                run = self.store.get_run(org_id, run_id)  # a fresh look: is it settling now?
+            first = False
+            settling = run["status"] != RunStatus.RUNNING or bool(run.get("settle_requested_at"))
             unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
             # An unhandled failure fails the run: its children stay pending and are cancelled.
-            for child, edge in [] if unhandled else compiled.outgoing[ref]:
+            for child, edge in [] if unhandled or settling else compiled.outgoing[ref]:
                 outcome = edge_outcome(edge.kind, status)
+                if self._single_edge_inline(compiled, child, edge, outcome, budget):
+                    # Its only edge decides, and it runs inline: edge and outcome in one write.
+                    child_status = self._run_inline(
+                        org_id, run_id, run, compiled, compiled.specs[child], (outcome, edge.key)
+                    )
+                    if child_status is not None:
+                        work.append((child, child_status))
+                    continue
                 item = self.store.record_edge(org_id, run_id, child, edge.key, outcome)
                 decision = join_decision(
                     compiled.specs[child].join_strategy,
@@ -801,7 +841,9 @@ class Engine:
                     set(item.get("skipped_edges", ())),
                 )
                 if decision == Decision.RUN:
-                    self._schedule(org_id, run_id, child)
+                    child_status = self._start_ready(org_id, run_id, run, compiled, child, budget)
+                    if child_status is not None:
+                        work.append((child, child_status))
                 elif decision == Decision.SKIP:
                     reason = _skip_reason(item, compiled.edge_keys[child])
                     skipped = self.store.skip_node(org_id, run_id, child, reason)
@@ -809,11 +851,79 @@ class Engine:
                         work.append((child, NodeStatus.SKIPPED))
             # Children are resolved before this node counts as settled, so the run cannot
             # settle in between.
-            run = self.store.record_node_settled(org_id, run_id, ref)
+            everything = self.store.record_node_settled(org_id, run_id, ref)
             if unhandled:
                 self._settle_run(org_id, run_id, "node_failed")
-            elif len(run.get("settled_nodes", ())) >= int(run["node_count"]):
+            elif everything:
                 self._settle_run(org_id, run_id, "all_nodes_settled")
+
+    def _start_ready(
+        self,
+        org_id: str,
+        run_id: str,
+        run: dict[str, Any],
+        compiled: CompiledWorkflow,
+        ref: str,
+        budget: "_InlineBudget",
+    ) -> str | None:
+        """Starts a node whose join allows it: inline when it needs no execution (its terminal
+        status, for the work list), else as an execution of its own (None)."""
+        spec = compiled.specs[ref]
+        if _inlinable(spec) and budget.take():
+            return self._run_inline(org_id, run_id, run, compiled, spec)
+        self._schedule(org_id, run_id, ref)
+        return None
+
+    @staticmethod
+    def _single_edge_inline(
+        compiled: CompiledWorkflow,
+        child: str,
+        edge: Edge,
+        outcome: str,
+        budget: "_InlineBudget",
+    ) -> bool:
+        """The child has this one incoming edge, the edge lets it run, and it can run inline."""
+        spec = compiled.specs[child]
+        if compiled.edge_keys[child] != {edge.key} or not _inlinable(spec):
+            return False
+        satisfied = {edge.key} if outcome == "satisfied" else set()
+        failed = {edge.key} if outcome == "failed" else set()
+        skipped = {edge.key} if outcome == "skipped" else set()
+        decision = join_decision(spec.join_strategy, {edge.key}, satisfied, failed, skipped)
+        return decision == Decision.RUN and budget.take()
+
+    def _run_inline(
+        self,
+        org_id: str,
+        run_id: str,
+        run: dict[str, Any],
+        compiled: CompiledWorkflow,
+        spec: NodeSpec,
+        edge: tuple[str, str] | None = None,
+    ) -> str | None:
+        """Runs a transform that needs no waiting in this step, recorded in one write."""
+        context = self._context(org_id, run_id, run, compiled, spec.ref)
+        status, output, error, reason = NodeStatus.SUCCEEDED, None, None, None
+        try:
+            if spec.run_if is not None and not _truthy(_expression(spec.run_if, context)):
+                status, reason = NodeStatus.SKIPPED, "run_if was false"
+            else:
+                output = execute(spec, context)
+        except TemplateError as exc:
+            status, error = NodeStatus.FAILED, {"type": "ExpressionError", "message": str(exc)}
+        except NodeFailure as failure:
+            if failure.retryable and retry_delay(spec.retry, 1) is not None:
+                # Retries wait, so it needs an execution after all.
+                if edge is not None:
+                    self.store.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
+                self._schedule(org_id, run_id, spec.ref)
+                return None
+            status, error = NodeStatus.FAILED, failure.as_error()
+        if self.store.settle_pending(org_id, run_id, spec.ref, status, output, error, reason, edge):
+            return status
+        # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
+        recorded = self.store.get_node(org_id, run_id, spec.ref)["status"]
+        return recorded if recorded in NODE_TERMINAL else None
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.request_settle(org_id, run_id, reason)
@@ -853,6 +963,36 @@ class Engine:
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
         return CompiledWorkflow(self.store.get_workflow(org_id, workflow_id, version))
+
+
+def _again(attempt: int, available_at: str) -> dict[str, Any]:
+    seconds = (datetime.fromisoformat(available_at) - now()).total_seconds()
+    return {"next": "again", "attempt": attempt + 1, "wait_seconds": max(0, int(-(-seconds // 1)))}
+
+
+class _InlineBudget:
+    """How many more nodes this step may run inline, and until when."""
+
+    def __init__(self, limit: int, seconds: float = INLINE_SECONDS_PER_STEP):
+        self.left = limit
+        self.until = time.monotonic() + seconds
+
+    def take(self) -> bool:
+        if self.left <= 0 or time.monotonic() > self.until:
+            return False
+        self.left -= 1
+        return True
+
+
+def _inlinable(spec: NodeSpec) -> bool:
+    """A transform that can never wait (no delay, no items, no retry) needs no execution."""
+    return (
+        spec.kind == NodeKind.TRANSFORM
+        and not spec.start_delay
+        and spec.wait_until is None
+        and spec.for_each is None
+        and spec.retry.retry_until is None
+    )
 
 
 def _run_wait_bound(run: dict[str, Any]) -> int:

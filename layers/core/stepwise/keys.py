@@ -1,6 +1,7 @@
 """The table's key formats: the only module that builds PK/SK/GSI strings."""
 
 RUN_SK = "RUN"
+PROGRESS_SK = "PROGRESS"
 NODE_PREFIX = "NODE#"
 WORKFLOW_SK = "WORKFLOW"
 API_KEY_SK = "APIKEY"
@@ -32,6 +33,12 @@ def run_pk(org_id: str, run_id: str) -> str:
 
 def run(org_id: str, run_id: str) -> dict[str, str]:
     return {"PK": run_pk(org_id, run_id), "SK": RUN_SK}
+
+
+def progress(org_id: str, run_id: str) -> dict[str, str]:
+    """The run's settled-node set: a small item of its own, so that counting a node costs one
+    write unit whatever the size of the run item (its input and output live there)."""
+    return {"PK": run_pk(org_id, run_id), "SK": PROGRESS_SK}
 
 
 def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:

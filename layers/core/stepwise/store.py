@@ -215,8 +215,14 @@ class Store:
             }
             for position, node in enumerate(workflow.nodes)
         ]
-        for start in range(0, len(node_items), _BATCH_WRITE_LIMIT):
-            self._batch_put(node_items[start : start + _BATCH_WRITE_LIMIT])
+        progress = {
+            **keys.progress(org_id, run_id),
+            "node_count": len(node_items),
+            "expires_at": expires_at,
+        }
+        children = [*node_items, progress]
+        for start in range(0, len(children), _BATCH_WRITE_LIMIT):
+            self._batch_put(children[start : start + _BATCH_WRITE_LIMIT])
         run_item = {
             **keys.run(org_id, run_id),
             **keys.runs_index(org_id, run_id),
@@ -407,14 +413,16 @@ class Store:
             returns="ALL_NEW",
         )
 
-    def record_node_settled(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
-        """Adds the node to the run's settled set (idempotent); returns the run item."""
-        return self._update(
-            keys.run(org_id, run_id),
+    def record_node_settled(self, org_id: str, run_id: str, ref: str) -> bool:
+        """Adds the node to the run's settled set (idempotent); True once every node is in it."""
+        progress = self._update(
+            keys.progress(org_id, run_id),
             "ADD settled_nodes :ref",
             {":ref": {ref}},
             returns="ALL_NEW",
         )
+        assert progress is not None
+        return len(progress.get("settled_nodes", ())) >= int(progress["node_count"])
 
     def finish_run(
         self,
@@ -452,6 +460,69 @@ class Store:
         )
 
     # -- node transitions -----------------------------------------------------------------------
+
+    def settle_pending(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        status: NodeStatus,
+        output: Any = None,
+        error: dict[str, str] | None = None,
+        skip_reason: str | None = None,
+        edge: tuple[str, str] | None = None,
+    ) -> bool:
+        """pending -> succeeded|failed|skipped in one write: a node the engine ran inline, in the
+        step that made it ready, without an execution of its own. ``edge`` (outcome, key) is the
+        incoming edge that made it ready, recorded in the same write."""
+        at = now_iso()
+        values: dict[str, Any] = {
+            ":status": str(status),
+            ":pending": str(NodeStatus.PENDING),
+            ":now": at,
+        }
+        names = {"#status": "status"}
+        sets = ["#status = :status", "scheduled_at = :now", "finished_at = :now"]
+        if status == NodeStatus.SKIPPED:
+            sets.append("skip_reason = :reason")
+            values[":reason"] = skip_reason or "skipped"
+        else:
+            record: dict[str, Any] = {
+                "attempt": 1,
+                "status": str(status),
+                "started_at": at,
+                "completed_at": at,
+            }
+            if error is not None:
+                record["error"] = error
+                sets.append("#error = :error")
+                values[":error"] = error
+                names["#error"] = "error"
+            sets += ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
+            values.update({":one": 1, ":record": record})
+            names["#one"] = "1"
+            if status == NodeStatus.SUCCEEDED:
+                for name, value in self.payloads.attributes(
+                    "output", output, f"{org_id}/{run_id}/nodes/{ref}/output.json"
+                ).items():
+                    sets.append(f"#{name} = :{name}")
+                    values[f":{name}"] = value
+                    names[f"#{name}"] = name
+        expression = "SET " + ", ".join(sets)
+        if edge is not None:
+            outcome, key = edge
+            expression += f" ADD {outcome}_edges :edge"
+            values[":edge"] = {key}
+        return (
+            self._update(
+                keys.node(org_id, run_id, ref),
+                expression,
+                values,
+                condition="#status = :pending",
+                names=names,
+            )
+            is not None
+        )
 
     def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
         """pending -> scheduled, only while the run is running and not settling."""

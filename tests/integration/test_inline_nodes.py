@@ -1,0 +1,132 @@
+"""Transforms that can never wait run inline, in the step that made them ready: no execution,
+one write each, the same outcomes and the same replay safety as nodes with executions."""
+
+import pytest
+
+from stepwise import components
+from stepwise.store import Store
+from tests.helpers import diamond
+from tests.integration.test_engine_steps import (
+    node_executions,
+    resumed,  # noqa: F401 (fixture)
+    start_run,
+    statuses,
+    step,
+)
+
+
+def chain(count, **extra):
+    nodes = [
+        {"ref": f"n{i}", "kind": "transform", "args": {"i": i}, "depends_on": [f"n{i - 1}"]}
+        for i in range(count)
+    ]
+    nodes[0]["depends_on"] = []
+    for key, value in extra.items():
+        nodes[-1][key] = value
+    return {"name": "chain", "nodes": nodes}
+
+
+def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # noqa: F811
+    run_id = start_run(stack, diamond(), {"n": 3})
+    step(stack, "start_run", run_id, task_token="t")
+    assert node_executions(stack) == []
+    assert resumed == [("t", "all_nodes_settled")]
+    assert set(statuses(run_id).values()) == {"succeeded"}
+    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    run, nodes = components.store().get_run_with_nodes("acme", run_id)
+    assert run["status"] == "succeeded"
+    d = next(n for n in nodes if n["ref"] == "d")
+    assert components.store().payloads.load(d, "output") == {
+        "from_b": [3, 3],
+        "from_c": "n is 3",
+    }
+    assert list(d["attempts"]) == ["1"] and d["attempts"]["1"]["status"] == "succeeded"
+
+
+def test_a_replayed_start_step_changes_nothing(stack, resumed):  # noqa: F811
+    run_id = start_run(stack, diamond(), {"n": 1})
+    step(stack, "start_run", run_id, task_token="t")
+    before = components.store().get_run_with_nodes("acme", run_id)[1]
+    step(stack, "start_run", run_id, task_token="t")
+    assert components.store().get_run_with_nodes("acme", run_id)[1] == before
+    assert node_executions(stack) == []
+
+
+def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch):  # noqa: F811
+    run_id = start_run(stack, chain(4))
+    real = Store.record_node_settled
+    calls = {"n": 0}
+
+    def crash_once(self, org_id, run_id_, ref):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the Lambda died here")
+        return real(self, org_id, run_id_, ref)
+
+    monkeypatch.setattr(Store, "record_node_settled", crash_once)
+    with pytest.raises(RuntimeError):
+        components.engine().start_run("acme", run_id, "t")
+    assert statuses(run_id)["n3"] == "pending" and resumed == []
+    step(stack, "start_run", run_id, task_token="t")  # Step Functions retries the step
+    assert set(statuses(run_id).values()) == {"succeeded"}
+    assert resumed == [("t", "all_nodes_settled")]
+
+
+def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa: F811
+    components.engine().inline_limit = 2
+    run_id = start_run(stack, chain(4))
+    step(stack, "start_run", run_id, task_token="t")
+    assert node_executions(stack) == [f"{run_id}.n2"]
+    assert statuses(run_id) == {
+        "n0": "succeeded",
+        "n1": "succeeded",
+        "n2": "scheduled",
+        "n3": "pending",
+    }
+    step(stack, "attempt", run_id, node_ref="n2", attempt=1, prepared=False)
+    assert set(statuses(run_id).values()) == {"succeeded"}
+    assert resumed == [("t", "all_nodes_settled")]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"start_delay": 1}, {"retry": {"retry_until": "{{ `true` }}", "max_attempts": 2}}],
+)
+def test_a_transform_that_may_wait_gets_an_execution(stack, resumed, extra):  # noqa: F811
+    run_id = start_run(stack, chain(2, **extra))
+    step(stack, "start_run", run_id, task_token="t")
+    assert node_executions(stack) == [f"{run_id}.n1"]
+    assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled"}
+
+
+def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):  # noqa: F811
+    body = chain(3)
+    body["nodes"][1]["args"] = {"x": "{{ abs('nope') }}"}
+    run_id = start_run(stack, body)
+    step(stack, "start_run", run_id, task_token="t")
+    assert statuses(run_id) == {"n0": "succeeded", "n1": "failed", "n2": "pending"}
+    assert resumed == [("t", "node_failed")]
+    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    run = components.store().get_run("acme", run_id)
+    assert run["status"] == "failed" and run["error"]["node"] == "n1"
+    assert statuses(run_id)["n2"] == "cancelled"
+
+    skipping = start_run(stack, chain(3, run_if="{{ `false` }}"))
+    step(stack, "start_run", skipping, task_token="u")
+    assert statuses(skipping)["n2"] == "skipped"
+    assert ("u", "all_nodes_settled") in resumed
+
+
+def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):  # noqa: F811
+    body = chain(3)
+    body["nodes"][1]["start_delay"] = 1
+    run_id = start_run(stack, body)
+    step(stack, "start_run", run_id, task_token="t")
+    assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled", "n2": "pending"}
+    components.store().request_settle("acme", run_id, "cancelled")
+    # The delayed node's attempt finds the run settling and cancels itself; its child is
+    # neither run nor skipped, but left for finalize_run to cancel.
+    step(stack, "attempt", run_id, node_ref="n1", attempt=1, prepared=False)
+    assert statuses(run_id) == {"n0": "succeeded", "n1": "cancelled", "n2": "pending"}
+    step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    assert statuses(run_id)["n2"] == "cancelled"
