@@ -5,16 +5,10 @@ import json
 import pytest
 
 from stepwise import components, executions
-from stepwise_local.receiver import Answer, Receiver
+from stepwise_local.receiver import Answer
 from tests.helpers import http_event
 
 ORG = "acme"
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -57,11 +57,11 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch): 
     real = Store.record_node_settled
     calls = {"n": 0}
 
-    def crash_once(self, org_id, run_id_, ref):
+    def crash_once(self, org_id, run_id_, position):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("the Lambda died here")
-        return real(self, org_id, run_id_, ref)
+        return real(self, org_id, run_id_, position)
 
     monkeypatch.setattr(Store, "record_node_settled", crash_once)
     with pytest.raises(RuntimeError):
@@ -130,3 +130,27 @@ def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):  # noqa: 
     assert statuses(run_id) == {"n0": "succeeded", "n1": "cancelled", "n2": "pending"}
     step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
     assert statuses(run_id)["n2"] == "cancelled"
+
+
+def test_a_large_run_counts_settled_nodes_in_small_buckets(stack):
+    """250 nodes: three progress buckets; complete exactly when the last node is counted,
+    whatever the order, and counting again is harmless."""
+    import random
+
+    from stepwise.models import WorkflowCreate
+
+    store = components.store()
+    nodes = [{"ref": f"n{i}", "kind": "transform", "args": i} for i in range(250)]
+    workflow = store.create_workflow("acme", "wf_big", WorkflowCreate(name="big", nodes=nodes))
+    store.create_run("acme", "run_big", workflow, None)
+    order = list(range(250))
+    random.Random(7).shuffle(order)
+    answers = [store.record_node_settled("acme", "run_big", p) for p in order]
+    assert answers == [False] * 249 + [True]
+    assert store.record_node_settled("acme", "run_big", order[0]) is True
+    progress = [
+        item
+        for item in store._query_all("ORG#acme#RUN#run_big")
+        if item["SK"].startswith("PROGRESS#")
+    ]
+    assert [int(item["node_count"]) for item in progress] == [100, 100, 50]

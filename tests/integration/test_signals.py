@@ -5,17 +5,11 @@ import json
 import pytest
 
 from stepwise import components, executions
-from stepwise_local.receiver import Answer, Receiver
+from stepwise_local.receiver import Answer
 from tests.helpers import http_event
 from tests.integration.test_dispatcher import ORG, api, prepared_attempt
 
 SIGNALING = {"enabled": True, "default": "ack"}
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

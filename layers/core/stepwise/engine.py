@@ -36,6 +36,9 @@ MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256
 # them (the engine function's timeout is 60 s); the rest get executions of their own.
 INLINE_NODES_PER_STEP = 500
 INLINE_SECONDS_PER_STEP = 20.0
+# How stale a step's view of the run may get while it works through settled nodes: once the
+# run is settling, nothing more is started (finalize_run cancels what is left).
+RUN_REREAD_SECONDS = 0.5
 
 
 class CompiledWorkflow:
@@ -44,6 +47,7 @@ class CompiledWorkflow:
     def __init__(self, workflow: Workflow):
         self.workflow = workflow
         self.specs: dict[str, NodeSpec] = {node.ref: node for node in workflow.nodes}
+        self.positions = {node.ref: position for position, node in enumerate(workflow.nodes)}
         self.incoming: dict[str, list[Edge]] = graph.incoming_edges(workflow.nodes)
         self.edge_keys = {ref: {e.key for e in edges} for ref, edges in self.incoming.items()}
         self.outgoing: dict[str, list[tuple[str, Edge]]] = {ref: [] for ref in self.specs}
@@ -515,14 +519,7 @@ class Engine:
             message = f"rejected by {review['reviewed_by']}"
             if review.get("comment"):
                 message += f": {review['comment']}"
-            self.store.settle_node(
-                org_id,
-                run_id,
-                ref,
-                attempt,
-                NodeStatus.FAILED,
-                error={"type": "Rejected", "message": message},
-            )
+            return self._fail(org_id, run_id, ref, attempt, "Rejected", message)
         return outcome or self._node_changed(org_id, run_id, ref)
 
     # -- child runs -----------------------------------------------------------------------------
@@ -811,14 +808,15 @@ class Engine:
         """
         budget = budget or _InlineBudget(self.inline_limit)
         run = self.store.get_run(org_id, run_id)
+        read_at = time.monotonic()
         compiled = self._workflow(org_id, run)
+        known: dict[str, dict[str, Any]] = {}
         work = deque(settled)
-        first = True
         while work:
             ref, status = work.popleft()
-            if not first:
+            if time.monotonic() - read_at > RUN_REREAD_SECONDS:
                 run = self.store.get_run(org_id, run_id)  # a fresh look: is it settling now?
-            first = False
+                read_at = time.monotonic()
             settling = run["status"] != RunStatus.RUNNING or bool(run.get("settle_requested_at"))
             unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
             # An unhandled failure fails the run: its children stay pending and are cancelled.
@@ -827,7 +825,13 @@ class Engine:
                 if self._single_edge_inline(compiled, child, edge, outcome, budget):
                     # Its only edge decides, and it runs inline: edge and outcome in one write.
                     child_status = self._run_inline(
-                        org_id, run_id, run, compiled, compiled.specs[child], (outcome, edge.key)
+                        org_id,
+                        run_id,
+                        run,
+                        compiled,
+                        compiled.specs[child],
+                        (outcome, edge.key),
+                        known,
                     )
                     if child_status is not None:
                         work.append((child, child_status))
@@ -841,7 +845,9 @@ class Engine:
                     set(item.get("skipped_edges", ())),
                 )
                 if decision == Decision.RUN:
-                    child_status = self._start_ready(org_id, run_id, run, compiled, child, budget)
+                    child_status = self._start_ready(
+                        org_id, run_id, run, compiled, child, budget, known
+                    )
                     if child_status is not None:
                         work.append((child, child_status))
                 elif decision == Decision.SKIP:
@@ -851,7 +857,7 @@ class Engine:
                         work.append((child, NodeStatus.SKIPPED))
             # Children are resolved before this node counts as settled, so the run cannot
             # settle in between.
-            everything = self.store.record_node_settled(org_id, run_id, ref)
+            everything = self.store.record_node_settled(org_id, run_id, compiled.positions[ref])
             if unhandled:
                 self._settle_run(org_id, run_id, "node_failed")
             elif everything:
@@ -865,12 +871,13 @@ class Engine:
         compiled: CompiledWorkflow,
         ref: str,
         budget: "_InlineBudget",
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> str | None:
         """Starts a node whose join allows it: inline when it needs no execution (its terminal
         status, for the work list), else as an execution of its own (None)."""
         spec = compiled.specs[ref]
         if _inlinable(spec) and budget.take():
-            return self._run_inline(org_id, run_id, run, compiled, spec)
+            return self._run_inline(org_id, run_id, run, compiled, spec, known=known)
         self._schedule(org_id, run_id, ref)
         return None
 
@@ -900,9 +907,10 @@ class Engine:
         compiled: CompiledWorkflow,
         spec: NodeSpec,
         edge: tuple[str, str] | None = None,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> str | None:
         """Runs a transform that needs no waiting in this step, recorded in one write."""
-        context = self._context(org_id, run_id, run, compiled, spec.ref)
+        context = self._context(org_id, run_id, run, compiled, spec.ref, known)
         status, output, error, reason = NodeStatus.SUCCEEDED, None, None, None
         try:
             if spec.run_if is not None and not _truthy(_expression(spec.run_if, context)):
@@ -919,7 +927,12 @@ class Engine:
                 self._schedule(org_id, run_id, spec.ref)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
-        if self.store.settle_pending(org_id, run_id, spec.ref, status, output, error, reason, edge):
+        item = self.store.settle_pending(
+            org_id, run_id, spec.ref, status, output, error, reason, edge
+        )
+        if item is not None:
+            if known is not None:
+                known[spec.ref] = item
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
         recorded = self.store.get_node(org_id, run_id, spec.ref)["status"]
@@ -945,9 +958,22 @@ class Engine:
         run: dict[str, Any],
         compiled: CompiledWorkflow,
         ref: str,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """What a node's templates see: the run input and its ancestors' outcomes."""
-        ancestors = self.store.get_nodes(org_id, run_id, compiled.ancestors(ref))
+        """What a node's templates see: the run input and its ancestors' outcomes.
+
+        ``known`` holds node items this step has read or written: settled nodes never change,
+        so they are not read again."""
+        known = {} if known is None else known
+        wanted = compiled.ancestors(ref)
+        missing = [r for r in wanted if r not in known]
+        fetched = self.store.get_nodes(org_id, run_id, missing) if missing else []
+        for item in fetched:
+            if item["status"] in NODE_TERMINAL:
+                known[item["ref"]] = item
+        ancestors = [known[r] for r in wanted if r in known] + [
+            item for item in fetched if item["status"] not in NODE_TERMINAL
+        ]
         nodes = {
             item["ref"]: {
                 "output": self.store.payloads.load(item, "output"),

@@ -35,10 +35,11 @@ def run(org_id: str, run_id: str) -> dict[str, str]:
     return {"PK": run_pk(org_id, run_id), "SK": RUN_SK}
 
 
-def progress(org_id: str, run_id: str) -> dict[str, str]:
-    """The run's settled-node set: a small item of its own, so that counting a node costs one
-    write unit whatever the size of the run item (its input and output live there)."""
-    return {"PK": run_pk(org_id, run_id), "SK": PROGRESS_SK}
+def progress(org_id: str, run_id: str, bucket: int | None = None) -> dict[str, str]:
+    """Which nodes have settled, in small items of their own (see ``Store.record_node_settled``):
+    one per bucket of node positions, and one (``bucket`` None) for the full buckets."""
+    suffix = "" if bucket is None else f"#{bucket:03d}"
+    return {"PK": run_pk(org_id, run_id), "SK": f"{PROGRESS_SK}{suffix}"}
 
 
 def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:

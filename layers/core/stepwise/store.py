@@ -23,6 +23,7 @@ from stepwise.payloads import PayloadStore
 from stepwise.statuses import NodeStatus, RunStatus
 
 _BATCH_WRITE_LIMIT = 25
+PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB
 
 # The attempt is the node's current one, still running, and has no signal yet.
 _WAITING_ATTEMPT = (
@@ -215,12 +216,21 @@ class Store:
             }
             for position, node in enumerate(workflow.nodes)
         ]
-        progress = {
-            **keys.progress(org_id, run_id),
-            "node_count": len(node_items),
-            "expires_at": expires_at,
-        }
-        children = [*node_items, progress]
+        count = len(node_items)
+        buckets = -(-count // PROGRESS_BUCKET_SIZE)
+        progress = [
+            {**keys.progress(org_id, run_id), "buckets": buckets, "expires_at": expires_at},
+            *(
+                {
+                    **keys.progress(org_id, run_id, bucket),
+                    "node_count": min(PROGRESS_BUCKET_SIZE, count - bucket * PROGRESS_BUCKET_SIZE),
+                    "buckets": buckets,
+                    "expires_at": expires_at,
+                }
+                for bucket in range(buckets)
+            ),
+        ]
+        children = [*node_items, *progress]
         for start in range(0, len(children), _BATCH_WRITE_LIMIT):
             self._batch_put(children[start : start + _BATCH_WRITE_LIMIT])
         run_item = {
@@ -413,16 +423,33 @@ class Store:
             returns="ALL_NEW",
         )
 
-    def record_node_settled(self, org_id: str, run_id: str, ref: str) -> bool:
-        """Adds the node to the run's settled set (idempotent); True once every node is in it."""
-        progress = self._update(
-            keys.progress(org_id, run_id),
-            "ADD settled_nodes :ref",
-            {":ref": {ref}},
+    def record_node_settled(self, org_id: str, run_id: str, position: int) -> bool:
+        """Adds the node (by position) to its bucket's settled set; True once every node is in.
+        Idempotent.
+
+        Buckets hold at most ``PROGRESS_BUCKET_SIZE`` positions, so each write is one small
+        item (one write unit) however large the workflow; a bucket that fills is added to the
+        set of full buckets, and the run is complete when every bucket is in it."""
+        bucket = position // PROGRESS_BUCKET_SIZE
+        settled = self._update(
+            keys.progress(org_id, run_id, bucket),
+            "ADD settled_nodes :position",
+            {":position": {position}},
             returns="ALL_NEW",
         )
-        assert progress is not None
-        return len(progress.get("settled_nodes", ())) >= int(progress["node_count"])
+        assert settled is not None
+        if len(settled.get("settled_nodes", ())) < int(settled["node_count"]):
+            return False
+        if int(settled["buckets"]) == 1:
+            return True
+        full = self._update(
+            keys.progress(org_id, run_id),
+            "ADD full_buckets :bucket",
+            {":bucket": {bucket}},
+            returns="ALL_NEW",
+        )
+        assert full is not None
+        return len(full.get("full_buckets", ())) >= int(full["buckets"])
 
     def finish_run(
         self,
@@ -471,10 +498,11 @@ class Store:
         error: dict[str, str] | None = None,
         skip_reason: str | None = None,
         edge: tuple[str, str] | None = None,
-    ) -> bool:
+    ) -> dict[str, Any] | None:
         """pending -> succeeded|failed|skipped in one write: a node the engine ran inline, in the
         step that made it ready, without an execution of its own. ``edge`` (outcome, key) is the
-        incoming edge that made it ready, recorded in the same write."""
+        incoming edge that made it ready, recorded in the same write. The node item as written, or
+        None if it was not pending."""
         at = now_iso()
         values: dict[str, Any] = {
             ":status": str(status),
@@ -513,15 +541,13 @@ class Store:
             outcome, key = edge
             expression += f" ADD {outcome}_edges :edge"
             values[":edge"] = {key}
-        return (
-            self._update(
-                keys.node(org_id, run_id, ref),
-                expression,
-                values,
-                condition="#status = :pending",
-                names=names,
-            )
-            is not None
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            expression,
+            values,
+            condition="#status = :pending",
+            names=names,
+            returns="ALL_NEW",
         )
 
     def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
