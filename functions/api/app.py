@@ -4,15 +4,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
 from stepwise.api.app import create_app
-from stepwise.observability import logger, tracer
+from stepwise.observability import logger
 
 app = create_app()
 _asgi = Mangum(app, lifespan="off")
 
 
+# No Powertools tracer here: its X-Ray SDK would double the API's cold start. Lambda's active
+# tracing (template.yaml) still records every invocation.
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
-@tracer.capture_lambda_handler
 def handler(event: dict, context: object) -> dict:
     return _asgi(event, context)

@@ -1,20 +1,25 @@
-"""The long-lived objects of a function, built once per process from its settings."""
+"""The long-lived objects of a function, built once per process from its settings.
+
+The engine and the dispatcher are imported by their builders, so the API does not load them.
+"""
 
 from functools import cache
-
-from aws_lambda_powertools.utilities import parameters
+from typing import TYPE_CHECKING
 
 from stepwise import settings
 from stepwise.actions import ActionDefinitions
 from stepwise.catalog import Catalog
-from stepwise.dispatcher import Dispatcher
-from stepwise.engine import Engine
+from stepwise.hmac_keys import hmac_key
 from stepwise.payloads import PayloadStore
 from stepwise.records import ActionRecords
 from stepwise.signals import Signals
 from stepwise.store import Store
 from stepwise.vault import Vault
 from stepwise.webhooks.signal_tokens import SignalTokens
+
+if TYPE_CHECKING:
+    from stepwise.dispatcher import Dispatcher
+    from stepwise.engine import Engine
 
 
 @cache
@@ -40,7 +45,9 @@ def action_records() -> ActionRecords:
 
 
 @cache
-def engine() -> Engine:
+def engine() -> "Engine":
+    from stepwise.engine import Engine
+
     engine_settings = settings.engine_settings()
     return Engine(
         store(),
@@ -51,7 +58,9 @@ def engine() -> Engine:
 
 
 @cache
-def dispatcher() -> Dispatcher:
+def dispatcher() -> "Dispatcher":
+    from stepwise.dispatcher import Dispatcher
+
     config = settings.dispatcher_settings()
     catalog = Catalog(
         config.table_name, Vault(config.secrets_prefix), config.allow_loopback_destinations
@@ -68,7 +77,7 @@ def dispatcher() -> Dispatcher:
 
 @cache
 def signal_tokens(secret_arn: str) -> SignalTokens:
-    return SignalTokens(str(parameters.get_secret(secret_arn, max_age=3600)).encode())
+    return SignalTokens(hmac_key(secret_arn))
 
 
 @cache

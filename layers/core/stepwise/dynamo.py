@@ -1,28 +1,36 @@
 """DynamoDB plumbing shared by the data-access modules: item conversion and conditional updates."""
 
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from stepwise import aws
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@cache
+def _types() -> Any:
+    """boto3's (de)serializers, loaded with boto3 on first use."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """Python values to DynamoDB's typed form; None attributes are left out."""
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in values.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    deserializer = _types()[1]
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
 def values(named: dict[str, Any]) -> dict[str, Any]:
     """ExpressionAttributeValues (None kept, as NULL)."""
-    return {k: _serializer.serialize(v) for k, v in named.items()}
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in named.items()}
 
 
 def condition_failed(exc: ClientError) -> bool:

@@ -4,14 +4,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated
 
-from aws_lambda_powertools.utilities import parameters
 from fastapi import Depends, Header, Path
 
-from stepwise import components, settings
+from stepwise import components, hmac_keys, settings
 from stepwise.auth import hash_api_key, key_from_headers
 from stepwise.catalog import Catalog
 from stepwise.cursors import CursorCodec
 from stepwise.errors import NotFound, Unauthorized
+from stepwise.hmac_keys import hmac_key
 from stepwise.store import Store
 
 ORG_PATH = Path(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="The org's id.")
@@ -27,8 +27,7 @@ def cursor_codec() -> CursorCodec:
 
 @cache
 def _codec(secret_arn: str) -> CursorCodec:
-    secret = parameters.get_secret(secret_arn, max_age=3600)
-    return CursorCodec(str(secret).encode())
+    return CursorCodec(hmac_key(secret_arn))
 
 
 @dataclass(frozen=True)
@@ -77,4 +76,4 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 def clear_caches() -> None:
     """Forget the cursor secret (tests and the local stack start fresh backends)."""
     _codec.cache_clear()
-    parameters.clear_caches()
+    hmac_keys.clear()
