@@ -279,10 +279,16 @@ def _role() -> str:
 @cache
 def local_client(service: str) -> Any:
     """One client per service for the process (moto intercepts them whenever it is active)."""
-    return _SESSION.client(service, region_name=REGION)
+    return _session().client(service, region_name=REGION)
 
 
-_SESSION = boto3.session.Session()
+@cache
+def _session() -> boto3.session.Session:
+    # A session copies botocore's handlers when it is made: moto's stubber must be among them.
+    import moto.core.models  # noqa: F401
+
+    return boto3.session.Session()
+
 
 # Creation order: what others refer to comes first (functions before the machines that call them).
 _CREATORS = {
