@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run demo test check lint format validate pytest unit integration e2e build deploy clean venv sam
+.PHONY: run demo bench test check lint format validate pytest unit integration e2e build deploy clean venv sam
 
 ## run: start the local stack (API on 127.0.0.1:$${STEPWISE_PORT:-3000}, prints org and key)
 run: $(VENV)/.installed
@@ -20,6 +20,10 @@ run: $(VENV)/.installed
 ## demo: the local stack and a real webhook receiver; runs a sample workflow, prints its records
 demo: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m stepwise_local.demo
+
+## bench: cost, cold start, API overhead and throughput on the local stack -> bench/REPORT.md
+bench: $(VENV)/.installed
+	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m bench
 
 ## test: lint, template checks and the whole test suite; non-zero on any failure
 test: lint validate pytest

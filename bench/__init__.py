@@ -1,0 +1,1 @@
+"""``make bench``: what a run costs and how fast it goes, measured on the local stack."""

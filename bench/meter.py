@@ -1,0 +1,212 @@
+"""Counts what a workload would be billed for, on the local stack.
+
+Every AWS call the process makes goes through botocore's ``_make_api_call``, so the meter counts
+calls by service and operation there. DynamoDB request units are computed from item sizes by
+DynamoDB's rules (moto's ``ConsumedCapacity`` is a constant): a write costs 1 unit per started
+KB of the larger of the item before and after, also for a failed condition, plus the same again
+for the GSI when the item is in it; transactions cost double; a read costs 1 unit per started
+4 KB (half when eventually consistent). Lambda invocations are counted, and timed, where the
+local stack runs handlers. State transitions come from execution histories.
+"""
+
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+from stepwise_local import atomicity, lambdas
+from stepwise_local.template import ACCOUNT_ID, REGION
+
+GSI_KEYS = ("GSI1PK", "GSI1SK")
+WRITE_UNIT = 1024
+READ_UNIT = 4096
+
+
+@dataclass
+class Usage:
+    calls: Counter = field(default_factory=Counter)  # "service:Operation" -> count
+    write_units: float = 0.0
+    read_units: float = 0.0
+    units_by_operation: Counter = field(default_factory=Counter)  # "dynamodb:Op" -> units
+    lambda_invocations: Counter = field(default_factory=Counter)  # function -> count
+    lambda_seconds: Counter = field(default_factory=Counter)  # function -> summed duration
+    lambda_memory_mb: dict[str, int] = field(default_factory=dict)
+
+    def minus(self, other: "Usage") -> "Usage":
+        return Usage(
+            calls=self.calls - other.calls,
+            write_units=self.write_units - other.write_units,
+            read_units=self.read_units - other.read_units,
+            units_by_operation=Counter(
+                {
+                    k: v - other.units_by_operation.get(k, 0)
+                    for k, v in self.units_by_operation.items()
+                }
+            ),
+            lambda_invocations=self.lambda_invocations - other.lambda_invocations,
+            lambda_seconds=Counter(
+                {k: v - other.lambda_seconds.get(k, 0) for k, v in self.lambda_seconds.items()}
+            ),
+            lambda_memory_mb=dict(self.lambda_memory_mb),
+        )
+
+    def copy(self) -> "Usage":
+        return self.minus(Usage())
+
+
+class Meter:
+    def __init__(self):
+        self.usage = Usage()
+        self._lock = threading.Lock()
+        self._original_call = BaseClient._make_api_call
+        self._original_invoke = lambdas.invoke
+
+    def __enter__(self) -> "Meter":
+        meter = self
+
+        def metered_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            if service != "dynamodb":
+                response = meter._original_call(client, operation, params)
+                meter._count(service, operation, response)
+                return response
+            # Sizes before and after are read under the local stack's DynamoDB lock, so no
+            # other request lands between them.
+            with atomicity._lock:
+                before = _sizes(operation, params)
+                try:
+                    response = meter._original_call(client, operation, params)
+                except ClientError:
+                    meter._dynamodb(operation, params, before, None, failed=True)
+                    raise
+                meter._dynamodb(operation, params, before, response, failed=False)
+            return response
+
+        def metered_invoke(name: str, event: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return meter._original_invoke(name, event)
+            finally:
+                elapsed = time.perf_counter() - started
+                with meter._lock:
+                    meter.usage.lambda_invocations[name] += 1
+                    meter.usage.lambda_seconds[name] += elapsed
+                    meter.usage.lambda_memory_mb[name] = lambdas.memory_mb(name)
+
+        BaseClient._make_api_call = metered_call
+        lambdas.invoke = metered_invoke
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        BaseClient._make_api_call = self._original_call
+        lambdas.invoke = self._original_invoke
+
+    def snapshot(self) -> Usage:
+        with self._lock:
+            return self.usage.copy()
+
+    def _count(self, service: str, operation: str, response: Any) -> None:
+        if service == "sqs" and operation == "ReceiveMessage" and not response.get("Messages"):
+            return  # the local poller's empty polls; Lambda's long polling makes few of them
+        with self._lock:
+            self.usage.calls[f"{service}:{operation}"] += 1
+
+    def _dynamodb(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        before: list[tuple[dict | None, int]],
+        response: Any,
+        failed: bool,
+    ) -> None:
+        writes = reads = 0.0
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            after = _sizes(operation, params)
+            writes = _write_units(before[0], after[0], failed)
+        elif operation == "TransactWriteItems":
+            after = _sizes(operation, params)
+            writes = 2 * sum(_write_units(b, a, failed) for b, a in zip(before, after, strict=True))
+        elif operation == "BatchWriteItem":
+            after = _sizes(operation, params)
+            writes = sum(_write_units(b, a, failed) for b, a in zip(before, after, strict=True))
+        elif operation == "GetItem" and response is not None:
+            size = _size_of(response.get("Item"))
+            reads = _read_units(size, params.get("ConsistentRead", False))
+        elif operation == "Query" and response is not None:
+            size = sum(_size_of(item) for item in response.get("Items", []))
+            reads = _read_units(size, params.get("ConsistentRead", False))
+        elif operation == "BatchGetItem" and response is not None:
+            for items in response.get("Responses", {}).values():
+                reads += sum(_read_units(_size_of(item), False) for item in items)
+        with self._lock:
+            self.usage.calls[f"dynamodb:{operation}"] += 1
+            self.usage.write_units += writes
+            self.usage.read_units += reads
+            self.usage.units_by_operation[f"dynamodb:{operation}"] += writes + reads
+
+
+def _targets(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key) of every item a write request touches."""
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        key = params.get("Key") or {k: params["Item"][k] for k in ("PK", "SK")}
+        return [(params["TableName"], key)]
+    if operation == "TransactWriteItems":
+        targets = []
+        for entry in params["TransactItems"]:
+            ((_, action),) = entry.items()
+            key = action.get("Key") or {k: action["Item"][k] for k in ("PK", "SK")}
+            targets.append((action["TableName"], key))
+        return targets
+    if operation == "BatchWriteItem":
+        targets = []
+        for table, requests in params["RequestItems"].items():
+            for request in requests:
+                body = request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]
+                targets.append((table, {k: body[k] for k in ("PK", "SK")}))
+        return targets
+    return []
+
+
+def _sizes(operation: str, params: dict[str, Any]) -> list[tuple[dict | None, int]]:
+    """(GSI key values or None, size) of every item a write touches, as stored now."""
+    found = []
+    backend = dynamodb_backends[ACCOUNT_ID][REGION]
+    for table_name, key in _targets(operation, params):
+        table = backend.get_table(table_name)
+        item = table.get_item(DynamoType(key["PK"]), DynamoType(key["SK"]))
+        if item is None:
+            found.append((None, 0))
+            continue
+        gsi = {k: item.attrs[k].value for k in GSI_KEYS if k in item.attrs}
+        found.append((gsi or None, item.size()))
+    return found
+
+
+def _write_units(before: tuple[dict | None, int], after: tuple[dict | None, int], failed: bool):
+    (gsi_before, size_before), (gsi_after, size_after) = before, after
+    if failed:
+        return max(1, math.ceil(size_before / WRITE_UNIT))
+    units = max(1, math.ceil(max(size_before, size_after) / WRITE_UNIT))
+    if gsi_after:
+        units += max(1, math.ceil(size_after / WRITE_UNIT))
+    if gsi_before and gsi_before != gsi_after:
+        units += max(1, math.ceil(size_before / WRITE_UNIT))  # the old index entry goes
+    return units
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / READ_UNIT))
+    return units if consistent else units / 2
+
+
+def _size_of(item: dict[str, Any] | None) -> int:
+    if not item:
+        return 0
+    return sum(len(name.encode()) + DynamoType(value).size() for name, value in item.items())
