@@ -15,7 +15,7 @@ from moto import mock_aws
 from stepwise import aws, components, settings
 from stepwise.api import dependencies
 from stepwise.api.app import create_app
-from stepwise.auth import hash_api_key
+from stepwise.api_keys import Scope
 from stepwise.observability import logger
 from stepwise_local import atomicity, lambdas
 from stepwise_local.events import DEFAULT_KEY
@@ -163,7 +163,7 @@ class LocalStack:
     # -- operations -----------------------------------------------------------------------------
 
     def add_api_key(self, org_id: str, api_key: str, name: str = "local") -> None:
-        components.store().put_api_key(hash_api_key(api_key), org_id, name)
+        components.api_keys().store(api_key, org_id, name, [Scope.ADMIN], created_by="local")
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Calls a function of the template by logical id, in-process, as Lambda would."""

@@ -16,6 +16,9 @@ def test_a_created_key_is_printed_once_and_works(stack, capsys):
     assert key.startswith("swk_")
     response = stack.invoke("ApiFunction", http_event("GET", "/v1/orgs/initech/runs", key=key))
     assert response["statusCode"] == 200 and json.loads(response["body"])["data"] == []
+    # It is an admin key: it can manage the org's keys.
+    keys = stack.invoke("ApiFunction", http_event("GET", "/v1/orgs/initech/keys", key=key))
+    assert keys["statusCode"] == 200 and json.loads(keys["body"])["data"][0]["scopes"] == ["admin"]
     # Only the hash is stored.
     items = boto3.client("dynamodb").scan(TableName=table)["Items"]
     assert key not in json.dumps(items)

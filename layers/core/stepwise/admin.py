@@ -8,9 +8,7 @@ import argparse
 import re
 import sys
 
-from stepwise.auth import hash_api_key, new_api_key
-from stepwise.payloads import PayloadStore
-from stepwise.store import Store
+from stepwise.api_keys import ApiKeys, Scope
 
 ORG_PATTERN = r"^[a-z0-9_.-]{1,64}$"
 
@@ -26,11 +24,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not re.fullmatch(ORG_PATTERN, args.org):
         parser.error(f"--org must match {ORG_PATTERN}")
-    key = new_api_key()
-    Store(args.table, PayloadStore(bucket=""), retention_days=1).put_api_key(
-        hash_api_key(key), args.org, args.name
-    )
-    print(f"org {args.org}: API key (shown once, store it now): {key}")
+    _, key = ApiKeys(args.table).create(args.org, args.name, [Scope.ADMIN], "admin-cli")
+    print(f"org {args.org}: admin API key (shown once, store it now): {key}")
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from stepwise import settings
 from stepwise.actions import ActionDefinitions
+from stepwise.api_keys import ApiKeys
 from stepwise.catalog import Catalog
 from stepwise.hmac_keys import hmac_key
 from stepwise.payloads import PayloadStore
@@ -20,6 +21,11 @@ from stepwise.webhooks.signal_tokens import SignalTokens
 if TYPE_CHECKING:
     from stepwise.dispatcher import Dispatcher
     from stepwise.engine import Engine
+
+
+@cache
+def api_keys() -> ApiKeys:
+    return ApiKeys(settings.core_settings().table_name)
 
 
 @cache
@@ -88,6 +94,7 @@ def signals() -> Signals:
 def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
+    api_keys.cache_clear()
     engine.cache_clear()
     catalog.cache_clear()
     action_definitions.cache_clear()

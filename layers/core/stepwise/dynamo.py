@@ -86,6 +86,17 @@ def put_new(table: str, item: dict[str, Any]) -> None:
     )
 
 
+def query_index_key(table: str, index_pk: str, index_sk: str) -> list[dict[str, Any]]:
+    """The GSI1 entries with exactly this key (one, for ids that are unique in their list)."""
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :pk AND GSI1SK = :sk",
+        ExpressionAttributeValues=values({":pk": index_pk, ":sk": index_sk}),
+    )
+    return [from_item(i) for i in page["Items"]]
+
+
 def query_index(
     table: str, index_pk: str, limit: int, after: str | None, newest_first: bool = False
 ) -> tuple[list[dict[str, Any]], str | None]:

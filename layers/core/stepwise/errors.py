@@ -18,6 +18,10 @@ class Unauthorized(StepwiseError):
     """No API key, or one that matches no org."""
 
 
+class Forbidden(StepwiseError):
+    """A valid key whose scopes do not allow the request."""
+
+
 class InvalidCursor(StepwiseError):
     """A pagination cursor that was not issued by this service for this query."""
 

@@ -11,6 +11,15 @@ def api_key(key_hash: str) -> dict[str, str]:
     return {"PK": f"APIKEY#{key_hash}", "SK": API_KEY_SK}
 
 
+def api_keys_index(org_id: str, key_id: str) -> dict[str, str]:
+    """An org's API keys, listed by id (the key item itself is found by the key's hash)."""
+    return {"GSI1PK": api_keys_index_pk(org_id), "GSI1SK": key_id}
+
+
+def api_keys_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#APIKEYS"
+
+
 def workflow_pk(org_id: str, workflow_id: str) -> str:
     return f"ORG#{org_id}#WF#{workflow_id}"
 

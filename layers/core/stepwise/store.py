@@ -42,20 +42,6 @@ class Store:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    # -- API keys -------------------------------------------------------------------------------
-
-    def put_api_key(self, key_hash: str, org_id: str, name: str) -> None:
-        self._db.put_item(
-            TableName=self.table,
-            Item=_to_item(
-                {**keys.api_key(key_hash), "org_id": org_id, "name": name, "created_at": now_iso()}
-            ),
-        )
-
-    def api_key(self, key_hash: str) -> dict[str, Any] | None:
-        """The key's item (org_id, name), or None."""
-        return dynamo.get_item(self.table, keys.api_key(key_hash))
-
     # -- workflows ------------------------------------------------------------------------------
 
     def create_workflow(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:

@@ -4,7 +4,16 @@ import time
 
 from fastapi import FastAPI, Request
 
-from stepwise.api import actions, credentials, destinations, errors, runs, signals, workflows
+from stepwise.api import (
+    actions,
+    credentials,
+    destinations,
+    errors,
+    keys,
+    runs,
+    signals,
+    workflows,
+)
 from stepwise.observability import logger
 
 
@@ -40,6 +49,7 @@ def create_app() -> FastAPI:
     app.include_router(actions.router)
     app.include_router(actions.records_router)
     app.include_router(signals.router)
+    app.include_router(keys.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

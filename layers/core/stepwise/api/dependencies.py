@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Request
 
 from stepwise import components, hmac_keys, settings
-from stepwise.auth import hash_api_key, key_from_headers
+from stepwise.api_keys import Scope, allows
+from stepwise.auth import key_from_headers
 from stepwise.catalog import Catalog
 from stepwise.cursors import CursorCodec
-from stepwise.errors import NotFound, Unauthorized
+from stepwise.errors import Forbidden, NotFound, Unauthorized
 from stepwise.hmac_keys import hmac_key
 from stepwise.store import Store
 
@@ -34,29 +35,41 @@ def _codec(secret_arn: str) -> CursorCodec:
 class Caller:
     org_id: str
     key_name: str
+    scopes: list[str]
 
     @property
     def actor(self) -> str:
         """How the caller is named in ``*_by`` fields."""
         return f"key:{self.key_name}"
 
+    def require(self, scope: Scope) -> None:
+        if not allows(self.scopes, scope):
+            held = ", ".join(self.scopes) or "none"
+            raise Forbidden(f"this API key's scopes ({held}) do not include {scope}")
+
 
 def caller(
     org_id: Annotated[str, ORG_PATH],
-    store: Annotated[Store, Depends(get_store)],
+    request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Caller:
-    """The caller, if its key belongs to the org in the path; another org's key sees 404."""
+    """The caller, if its key belongs to the org in the path (another org's key sees 404) and
+    its scopes allow the request: ``read`` for GET, ``write`` for anything else."""
     key = key_from_headers(authorization, x_api_key)
     if key is None:
         raise Unauthorized("an API key is required (Authorization: Bearer <key> or x-api-key)")
-    item = store.api_key(hash_api_key(key))
+    item = components.api_keys().find(key)
     if item is None:
         raise Unauthorized("the API key is not valid")
+    if "revoked_at" in item:
+        raise Unauthorized("the API key was revoked")
     if item["org_id"] != org_id:
         raise NotFound("org", org_id)
-    return Caller(org_id, item["name"])
+    who = Caller(org_id, item["name"], list(item["scopes"]))
+    needed = Scope.READ if request.method in ("GET", "HEAD") else Scope.WRITE
+    who.require(needed)
+    return who
 
 
 def caller_org(who: Annotated[Caller, Depends(caller)]) -> str:

@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from stepwise.errors import (
     Conflict,
+    Forbidden,
     InvalidCursor,
     NotFound,
     ServiceUnavailable,
@@ -17,6 +18,7 @@ from stepwise.observability import logger
 _STATUS = {
     NotFound: (404, "not_found"),
     Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
     InvalidCursor: (400, "invalid_cursor"),
     Conflict: (409, "conflict"),
     ServiceUnavailable: (503, "service_unavailable"),

@@ -1,0 +1,46 @@
+"""API keys of an org: create (shown once), list, revoke. Admin scope only."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from stepwise import components
+from stepwise.api.dependencies import CallerDep, cursor_codec
+from stepwise.api.pagination import cursor_page
+from stepwise.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
+from stepwise.cursors import CursorCodec
+from stepwise.models import Envelope, Page
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ApiKeyWithSecret])
+def create_key(who: CallerDep, body: ApiKeyCreate):
+    """A new key with the given scopes; the answer is the only time the key is shown."""
+    who.require(Scope.ADMIN)
+    item, key = components.api_keys().create(who.org_id, body.name, body.scopes, who.actor)
+    return Envelope(data=ApiKeyWithSecret(**ApiKey.model_validate(item).model_dump(), key=key))
+
+
+@router.get("", response_model=Page[ApiKey])
+def list_keys(
+    who: CallerDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+):
+    """The org's keys, oldest first; never the keys themselves."""
+    who.require(Scope.ADMIN)
+
+    def fetch(after: str | None):
+        items, last = components.api_keys().list(who.org_id, limit, after)
+        return [ApiKey.model_validate(i) for i in items], last
+
+    return cursor_page(codec, f"keys:{who.org_id}", cursor, fetch)
+
+
+@router.delete("/{key_id}", response_model=Envelope[ApiKey])
+def revoke_key(who: CallerDep, key_id: str):
+    """Revokes a key at once (idempotent): it answers 401 from now on."""
+    who.require(Scope.ADMIN)
+    return Envelope(data=ApiKey.model_validate(components.api_keys().revoke(who.org_id, key_id)))
