@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
-from stepwise import components, hmac_keys, settings
+from stepwise import components, hmac_keys, idempotency, settings
 from stepwise.api_keys import Scope, allows
 from stepwise.auth import key_from_headers
 from stepwise.catalog import Catalog
@@ -90,3 +90,4 @@ def clear_caches() -> None:
     """Forget the cursor secret (tests and the local stack start fresh backends)."""
     _codec.cache_clear()
     hmac_keys.clear()
+    idempotency.clear()

@@ -1,17 +1,18 @@
 """Runs: start one, read one with its nodes, list an org's runs newest first."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
-from stepwise import components, executions, lifecycle, settings
+from stepwise import components, executions, idempotency, lifecycle, settings
 from stepwise.api import views
 from stepwise.api.dependencies import CallerDep, Org, StoreDep, cursor_codec
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import ServiceUnavailable
 from stepwise.history import run_history
+from stepwise.idempotency import IdempotencyKey
 from stepwise.ids import new_id
 from stepwise.models import (
     Envelope,
@@ -25,12 +26,35 @@ from stepwise.models import (
 )
 from stepwise.observability import logger
 from stepwise.signal_models import ReviewCreate
+from stepwise.store import Store
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
-def start_run(org_id: Org, body: RunCreate, store: StoreDep) -> Envelope[Run]:
+def start_run(
+    org_id: Org,
+    body: RunCreate,
+    store: StoreDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Starts a run of the workflow's latest version. With ``Idempotency-Key``, a retry of the
+    same request gets the same run instead of a second one."""
+    if idempotency_key is None:
+        return _start_run(org_id, body, store)
+    return idempotency.once(
+        store.table,
+        org_id,
+        "runs",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda: _start_run(org_id, body, store).model_dump(mode="json"),
+        request.scope.get("aws.context"),
+    )
+
+
+def _start_run(org_id: str, body: RunCreate, store: Store) -> Envelope[Run]:
     workflow = store.get_workflow(org_id, body.workflow_id)
     run_id = new_id("run")
     run, nodes = store.create_run(org_id, run_id, workflow, body.input)

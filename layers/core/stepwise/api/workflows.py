@@ -1,14 +1,15 @@
 """Workflow definitions: create and read."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
-from stepwise import graph
+from stepwise import graph, idempotency
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import NotFound, ValidationFailed, field_error
+from stepwise.idempotency import IdempotencyKey
 from stepwise.ids import new_id
 from stepwise.models import Envelope, Page, Workflow, WorkflowCreate
 from stepwise.store import Store
@@ -17,10 +18,30 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Workflow])
-def create_workflow(org_id: Org, body: WorkflowCreate, store: StoreDep) -> Envelope[Workflow]:
-    _validate(body, store, org_id)
-    workflow = store.create_workflow(org_id, new_id("wf"), body)
-    return Envelope(data=workflow)
+def create_workflow(
+    org_id: Org,
+    body: WorkflowCreate,
+    store: StoreDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Version 1 of a new workflow. With ``Idempotency-Key``, a retry gets the same one."""
+
+    def create() -> Envelope[Workflow]:
+        _validate(body, store, org_id)
+        return Envelope(data=store.create_workflow(org_id, new_id("wf"), body))
+
+    if idempotency_key is None:
+        return create()
+    return idempotency.once(
+        store.table,
+        org_id,
+        "workflows",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda: create().model_dump(mode="json"),
+        request.scope.get("aws.context"),
+    )
 
 
 @router.put("/{workflow_id}", response_model=Envelope[Workflow])

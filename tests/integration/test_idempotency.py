@@ -1,0 +1,74 @@
+"""Idempotency-Key on creating POSTs: a retry gets the first answer and creates nothing."""
+
+import json
+
+import pytest
+
+from stepwise import components
+from tests.conftest import OTHER_KEY
+from tests.helpers import DEFAULT_KEY, http_event
+
+WORKFLOW = {"name": "w", "nodes": [{"ref": "a", "kind": "transform", "args": 1}]}
+
+
+def post(stack, path, body, idempotency_key=None, key=DEFAULT_KEY, org="acme"):
+    event = http_event("POST", f"/v1/orgs/{org}{path}", body, key)
+    if idempotency_key is not None:
+        event["headers"]["idempotency-key"] = idempotency_key
+    response = stack.invoke("ApiFunction", event)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def run_count(org="acme"):
+    items, _ = components.store().list_runs(org, 100, None)
+    return len(items)
+
+
+@pytest.fixture
+def workflow_id(stack):
+    status, payload = post(stack, "/workflows", WORKFLOW)
+    assert status == 201
+    return payload["data"]["id"]
+
+
+def test_a_retried_run_start_gets_the_same_run(stack, workflow_id):
+    body = {"workflow_id": workflow_id, "input": {"n": 1}}
+    first = post(stack, "/runs", body, "start-1")
+    again = post(stack, "/runs", body, "start-1")
+    assert first[0] == 201 and again == first
+    assert run_count() == 1
+    other = post(stack, "/runs", body, "start-2")
+    assert other[0] == 201 and other[1]["data"]["id"] != first[1]["data"]["id"]
+    assert post(stack, "/runs", body)[0] == 201  # no key: a new run each time
+    assert run_count() == 3
+
+
+def test_the_same_key_with_another_body_is_a_422_naming_the_header(stack, workflow_id):
+    assert post(stack, "/runs", {"workflow_id": workflow_id, "input": 1}, "k")[0] == 201
+    status, payload = post(stack, "/runs", {"workflow_id": workflow_id, "input": 2}, "k")
+    assert status == 422
+    [error] = payload["detail"]
+    assert error["loc"] == ["header", "Idempotency-Key"] and error["type"] == "idempotency_conflict"
+    assert run_count() == 1
+
+
+def test_keys_are_per_org_and_per_route(stack, workflow_id):
+    assert post(stack, "/workflows", WORKFLOW, "shared")[0] == 201
+    assert post(stack, "/runs", {"workflow_id": workflow_id}, "shared")[0] == 201
+    status, payload = post(stack, "/workflows", WORKFLOW, "shared", key=OTHER_KEY, org="globex")
+    assert status == 201
+    mine = post(stack, "/workflows", WORKFLOW, "shared")[1]["data"]["id"]
+    assert payload["data"]["id"] != mine
+
+
+def test_a_retried_workflow_create_gets_the_same_workflow(stack):
+    first = post(stack, "/workflows", WORKFLOW, "wf-1")
+    assert post(stack, "/workflows", WORKFLOW, "wf-1") == first
+
+
+def test_a_failed_create_is_not_recorded(stack):
+    """An error answer is not cached: the retry is tried again (and can then succeed)."""
+    status, _ = post(stack, "/runs", {"workflow_id": "wf_missing"}, "retry-me")
+    assert status == 404
+    status, _ = post(stack, "/runs", {"workflow_id": "wf_missing"}, "retry-me")
+    assert status == 404
