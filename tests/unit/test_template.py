@@ -132,27 +132,66 @@ def test_handlers_point_at_the_function_app_files(resources, function, folder):
     assert attribute in defined, f"{path} defines no top-level {attribute}()"
 
 
-def test_table_has_keys_gsi1_ttl_and_pitr(resources):
-    """The single-table layout the store relies on: PK/SK, GSI1 (ALL), TTL expires_at, PITR."""
+def test_table_has_keys_gsis_ttl_and_pitr(resources):
+    """The single-table layout the store relies on: PK/SK, GSI1 (ALL), GSI2 and GSI3 (runs by
+    workflow and by status), TTL expires_at, PITR."""
     table = resources["StepwiseTable"]
     props = table["Properties"]
     assert props["KeySchema"] == [
         {"AttributeName": "PK", "KeyType": "HASH"},
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
-    [gsi] = props["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "GSI1"
-    assert gsi["KeySchema"] == [
-        {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-        {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-    ]
-    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    indexes = {gsi["IndexName"]: gsi for gsi in props["GlobalSecondaryIndexes"]}
+    assert sorted(indexes) == ["GSI1", "GSI2", "GSI3"]
+    for name, gsi in indexes.items():
+        assert gsi["KeySchema"] == [
+            {"AttributeName": f"{name}PK", "KeyType": "HASH"},
+            {"AttributeName": f"{name}SK", "KeyType": "RANGE"},
+        ]
+    assert indexes["GSI1"]["Projection"] == {"ProjectionType": "ALL"}
     attributes = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert attributes == {"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S"}
+    assert attributes == {"PK": "S", "SK": "S"} | {
+        f"{name}{part}": "S" for name in indexes for part in ("PK", "SK")
+    }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("index", ["GSI2", "GSI3"])
+def test_the_run_indexes_project_every_attribute_a_run_summary_reads(resources, index):
+    """A run list from GSI2 or GSI3 shows what GET /runs shows: nothing read is left out."""
+    from stepwise.api.views import run_summary
+
+    class Recording(dict):
+        read: set
+
+        def __getitem__(self, key):
+            self.read.add(key)
+            return super().__getitem__(key)
+
+        def get(self, key, default=None):
+            self.read.add(key)
+            return super().get(key, default)
+
+    run = Recording(
+        run_id="run_1",
+        org_id="acme",
+        workflow_id="wf_1",
+        workflow_version=1,
+        status="queued",
+        created_at="2026-11-24T00:00:00+00:00",
+    )
+    run.read = set()
+    run_summary(run)
+    gsi = next(
+        g
+        for g in resources["StepwiseTable"]["Properties"]["GlobalSecondaryIndexes"]
+        if g["IndexName"] == index
+    )
+    assert gsi["Projection"]["ProjectionType"] == "INCLUDE"
+    assert run.read <= set(gsi["Projection"]["NonKeyAttributes"])
 
 
 @pytest.mark.parametrize(("queue", "dlq"), sorted(QUEUES.items()))

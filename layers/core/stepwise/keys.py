@@ -78,6 +78,29 @@ def runs_index(org_id: str, run_id: str) -> dict[str, str]:
     return {"GSI1PK": runs_index_pk(org_id), "GSI1SK": run_id}
 
 
+def runs_by_workflow(org_id: str, workflow_id: str, run_id: str) -> dict[str, str]:
+    """An org's runs of one workflow (GSI2), by time."""
+    return {"GSI2PK": runs_by_workflow_pk(org_id, workflow_id), "GSI2SK": run_id}
+
+
+def runs_by_workflow_pk(org_id: str, workflow_id: str) -> str:
+    return f"ORG#{org_id}#WF#{workflow_id}#RUNS"
+
+
+def runs_by_status(org_id: str, status: str, run_id: str) -> dict[str, str]:
+    """An org's runs in one status (GSI3), by time; moved on every status change."""
+    return {"GSI3PK": runs_by_status_pk(org_id, status), "GSI3SK": run_id}
+
+
+def runs_by_status_pk(org_id: str, status: str) -> str:
+    return f"ORG#{org_id}#STATUS#{status}#RUNS"
+
+
+def run_counts(org_id: str) -> dict[str, str]:
+    """An org's run totals: all, per status, per workflow."""
+    return {"PK": f"ORG#{org_id}", "SK": "RUNCOUNTS"}
+
+
 def credential(org_id: str, credential_id: str) -> dict[str, str]:
     return {"PK": f"ORG#{org_id}#CRED#{credential_id}", "SK": "CREDENTIAL"}
 

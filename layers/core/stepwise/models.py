@@ -205,3 +205,12 @@ class Page(BaseModel, Generic[T]):
     errors: list[dict[str, str]] | None = None
     next_page: str | None = Field(None, description="Cursor of the next (older) page.")
     current_page: str | None = Field(None, description="Cursor that repeats this page.")
+    previous_page: str | None = Field(
+        None, description="Cursor of the previous (newer) page, where there is one."
+    )
+    current_page_backwards: str | None = Field(
+        None, description="Cursor that repeats this page from its other end, going newer."
+    )
+    total: int | None = Field(
+        None, description="How many runs the filter matches, where a counter keeps it."
+    )

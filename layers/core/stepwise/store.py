@@ -222,6 +222,8 @@ class Store:
         run_item = {
             **keys.run(org_id, run_id),
             **keys.runs_index(org_id, run_id),
+            **keys.runs_by_workflow(org_id, workflow.id, run_id),
+            **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
             "org_id": org_id,
             "run_id": run_id,
             "workflow_id": workflow.id,
@@ -235,12 +237,85 @@ class Store:
             **(parent or {}),
             **self.payloads.attributes("input", run_input, f"{org_id}/{run_id}/input.json"),
         }
-        self._db.put_item(
-            TableName=self.table,
-            Item=_to_item(run_item),
-            ConditionExpression="attribute_not_exists(PK)",
+        # The run and its counts in one transaction, so the totals never drift.
+        self._db.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _to_item(run_item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                self._count_runs(
+                    org_id,
+                    {"all": 1, f"status:{RunStatus.QUEUED}": 1, f"workflow:{workflow.id}": 1},
+                ),
+            ]
         )
         return run_item, node_items
+
+    def _count_runs(self, org_id: str, changes: dict[str, int]) -> dict[str, Any]:
+        """A transaction item that moves the org's run totals."""
+        names = {f"#c{i}": name for i, name in enumerate(changes)}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _to_item(keys.run_counts(org_id)),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(names))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _values(
+                    {f":v{i}": delta for i, delta in enumerate(changes.values())}
+                ),
+            }
+        }
+
+    def run_counts(self, org_id: str) -> dict[str, int]:
+        """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``)."""
+        item = dynamo.get_item(self.table, keys.run_counts(org_id)) or {}
+        return {k: int(v) for k, v in item.items() if k not in ("PK", "SK")}
+
+    def _move_run(
+        self,
+        org_id: str,
+        run_id: str,
+        old: RunStatus,
+        new: RunStatus,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """One run status change (conditional on ``old``), its status index and the org's
+        totals, in one transaction. False when the run was not in ``old``."""
+        index = keys.runs_by_status(org_id, str(new), run_id)
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _to_item(keys.run(org_id, run_id)),
+                            "UpdateExpression": f"{expression}, #status = :new, GSI3PK = :index_pk",
+                            "ConditionExpression": "#status = :old",
+                            "ExpressionAttributeNames": {**(names or {}), "#status": "status"},
+                            "ExpressionAttributeValues": _values(
+                                {
+                                    **values,
+                                    ":new": str(new),
+                                    ":old": str(old),
+                                    ":index_pk": index["GSI3PK"],
+                                }
+                            ),
+                        }
+                    },
+                    self._count_runs(org_id, {f"status:{old}": -1, f"status:{new}": 1}),
+                ]
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
         requests = [{"PutRequest": {"Item": _to_item(item)}} for item in items]
@@ -307,44 +382,38 @@ class Store:
     def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         return self._required(keys.node(org_id, run_id, ref), "node", ref)
 
-    def list_runs(
-        self, org_id: str, limit: int, before_run_id: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of an org's runs, newest first; the last run id when more may follow."""
-        return dynamo.query_index(
-            self.table, keys.runs_index_pk(org_id), limit, before_run_id, newest_first=True
-        )
-
     # -- run transitions ------------------------------------------------------------------------
 
     def fail_run_start(self, org_id: str, run_id: str, message: str) -> None:
         """The run's execution could not be started: the run ends failed, never stays queued."""
-        self._update(
-            keys.run(org_id, run_id),
-            "SET #status = :failed, finished_at = :now, #error = :error",
-            {
-                ":failed": str(RunStatus.FAILED),
-                ":now": now_iso(),
-                ":error": {"type": "RunStartFailed", "message": message},
-                ":queued": str(RunStatus.QUEUED),
-            },
-            condition="#status = :queued",
-            names={"#status": "status", "#error": "error"},
+        self._move_run(
+            org_id,
+            run_id,
+            RunStatus.QUEUED,
+            RunStatus.FAILED,
+            "SET finished_at = :now, #error = :error",
+            {":now": now_iso(), ":error": {"type": "RunStartFailed", "message": message}},
+            names={"#error": "error"},
         )
 
     def store_run_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any] | None:
-        """Marks the run running with the token that resumes its execution; None once settled."""
+        """Marks the run running with the token that resumes its execution; None once settled.
+
+        A retried start step only replaces the token of a run already running."""
+        if self._move_run(
+            org_id,
+            run_id,
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
+            "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
+            {":token": token, ":now": now_iso()},
+        ):
+            return self.get_run(org_id, run_id)
         return self._update(
             keys.run(org_id, run_id),
-            "SET #status = :running, task_token = :token, "
-            "started_at = if_not_exists(started_at, :now)",
-            {
-                ":running": str(RunStatus.RUNNING),
-                ":queued": str(RunStatus.QUEUED),
-                ":token": token,
-                ":now": now_iso(),
-            },
-            condition="#status IN (:queued, :running)",
+            "SET task_token = :token",
+            {":running": str(RunStatus.RUNNING), ":token": token},
+            condition="#status = :running",
             names={"#status": "status"},
             returns="ALL_NEW",
         )
@@ -445,9 +514,10 @@ class Store:
         output: Any,
         error: dict[str, Any] | None,
     ) -> bool:
-        attrs: dict[str, Any] = {":status": str(status), ":now": now_iso()}
-        names = {"#status": "status"}
-        expression = "SET #status = :status, finished_at = :now"
+        """running (or still queued) -> terminal, with the output or the error."""
+        attrs: dict[str, Any] = {":now": now_iso()}
+        names: dict[str, str] = {}
+        expression = "SET finished_at = :now"
         if error is not None:
             expression += ", #error = :error"
             attrs[":error"] = error
@@ -459,17 +529,9 @@ class Store:
                 expression += f", #{name} = :{name}"
                 attrs[f":{name}"] = value
                 names[f"#{name}"] = name
-        attrs[":running"] = str(RunStatus.RUNNING)
-        attrs[":queued"] = str(RunStatus.QUEUED)
-        return (
-            self._update(
-                keys.run(org_id, run_id),
-                expression,
-                attrs,
-                condition="#status IN (:running, :queued)",
-                names=names,
-            )
-            is not None
+        return any(
+            self._move_run(org_id, run_id, old, status, expression, attrs, names)
+            for old in (RunStatus.RUNNING, RunStatus.QUEUED)
         )
 
     # -- node transitions -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Runs: start one, read one with its nodes, list an org's runs newest first."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
@@ -25,7 +26,9 @@ from stepwise.models import (
     RunSummary,
 )
 from stepwise.observability import logger
+from stepwise.run_queries import Position, RunFilter, page_runs
 from stepwise.signal_models import ReviewCreate
+from stepwise.statuses import RunStatus
 from stepwise.store import Store
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
@@ -132,9 +135,38 @@ def list_runs(
     codec: Annotated[CursorCodec, Depends(cursor_codec)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    status: RunStatus | None = None,
+    workflow_id: Annotated[str | None, Query(max_length=128)] = None,
+    parent_run_id: Annotated[str | None, Query(max_length=512)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> Page[RunSummary]:
-    def fetch(before: str | None):
-        items, last = store.list_runs(org_id, limit, before)
-        return [views.run_summary(item) for item in items], last
-
-    return cursor_page(codec, f"runs:{org_id}", cursor, fetch)
+    """Runs newest first, filtered; pages both ways with signed cursors that stay right while
+    new runs arrive. ``total`` is kept by counters for no filter, a status, or a workflow."""
+    query = RunFilter(
+        status=str(status) if status else None,
+        workflow_id=workflow_id,
+        parent_run_id=parent_run_id,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    scope = f"runs:{org_id}:{query.scope()}"
+    position = None
+    if cursor:
+        at = codec.decode(scope, cursor)
+        position = Position(at["at"], newer=bool(at.get("newer")), inclusive=bool(at.get("incl")))
+    items, more = page_runs(store.table, org_id, query, limit, position)
+    page = Page[RunSummary](data=[views.run_summary(i) for i in items], current_page=cursor)
+    if items:
+        first, last = items[0]["run_id"], items[-1]["run_id"]
+        newer = bool(position and position.newer)
+        if more or newer:
+            page.next_page = codec.encode(scope, {"at": last})
+        if (position is not None and not newer) or (newer and more):
+            page.previous_page = codec.encode(scope, {"at": first, "newer": True})
+        page.current_page = codec.encode(scope, {"at": first, "incl": True})
+        page.current_page_backwards = codec.encode(scope, {"at": last, "newer": True, "incl": True})
+    counted = query.counted()
+    if counted is not None:
+        page.total = store.run_counts(org_id).get(counted, 0)
+    return page

@@ -1,0 +1,135 @@
+"""GET /runs: filters, paging both ways that holds while runs arrive, totals kept by counters."""
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from stepwise import components, executions
+from tests.helpers import http_event
+
+BASE = "/v1/orgs/acme"
+ONE_NODE = {"name": "w", "nodes": [{"ref": "a", "kind": "transform", "args": 1}]}
+
+
+def call(stack, method, path, body=None, query=""):
+    response = stack.invoke("ApiFunction", http_event(method, f"{BASE}{path}", body, query=query))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def workflow(stack, name="w"):
+    return call(stack, "POST", "/workflows", {**ONE_NODE, "name": name})[1]["data"]["id"]
+
+
+def start(stack, workflow_id):
+    status, payload = call(stack, "POST", "/runs", {"workflow_id": workflow_id})
+    assert status == 201
+    return payload["data"]["id"]
+
+
+def page(stack, query):
+    status, payload = call(stack, "GET", "/runs", query=query)
+    assert status == 200, payload
+    return payload
+
+
+def test_paging_both_ways_sees_each_run_once_while_runs_arrive(stack):
+    workflow_id = workflow(stack)
+    originals = [start(stack, workflow_id) for _ in range(250)]
+    forwards, arrived = [], []
+    current = page(stack, "limit=20")
+    pages = 0
+    while True:
+        forwards += [r["id"] for r in current["data"]]
+        pages += 1
+        if pages in (2, 5, 9):  # runs keep arriving while the client pages
+            arrived += [start(stack, workflow_id) for _ in range(10)]
+        if current["next_page"] is None:
+            break
+        current = page(stack, f"limit=20&cursor={current['next_page']}")
+    assert forwards == list(reversed(originals))  # newest first, each once, none new
+    backwards = []
+    while True:
+        backwards += [r["id"] for r in reversed(current["data"])]
+        if current["previous_page"] is None:
+            break
+        current = page(stack, f"limit=20&cursor={current['previous_page']}")
+    assert len(arrived) == 30
+    assert backwards == originals + arrived  # oldest first, each once, the new ones too
+
+
+def test_current_page_cursors_repeat_the_page_from_either_end(stack):
+    workflow_id = workflow(stack)
+    ids = [start(stack, workflow_id) for _ in range(7)]
+    first = page(stack, "limit=3")
+    second = page(stack, f"limit=3&cursor={first['next_page']}")
+    again = page(stack, f"limit=3&cursor={second['current_page']}")
+    assert [r["id"] for r in again["data"]] == [r["id"] for r in second["data"]] == ids[3:0:-1]
+    backwards = page(stack, f"limit=3&cursor={second['current_page_backwards']}")
+    assert [r["id"] for r in backwards["data"]] == ids[3:0:-1]
+    assert first["previous_page"] is None and second["previous_page"] is not None
+
+
+def test_totals_follow_every_status_change(stack, monkeypatch):
+    monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
+    workflow_id = workflow(stack)
+    other = workflow(stack, "other")
+    runs = [start(stack, workflow_id) for _ in range(3)] + [start(stack, other)]
+
+    def total(query):
+        return page(stack, f"limit=1&{query}".rstrip("&"))["total"]
+
+    assert total("") == 4 and total("status=queued") == 4
+    assert total(f"workflow_id={workflow_id}") == 3 and total(f"workflow_id={other}") == 1
+    engine = components.engine()
+    for run_id in runs[:2]:
+        engine.start_run("acme", run_id, "token")
+    assert total("status=queued") == 2 and total("status=running") == 2
+    engine.finalize_run("acme", runs[0], {"reason": "all_nodes_settled"})
+    engine.finalize_run("acme", runs[0], {"reason": "all_nodes_settled"})  # a replay: no change
+    assert total("status=running") == 1 and total("status=succeeded") == 1
+    assert total("") == 4
+    listed = page(stack, "limit=10&status=succeeded")["data"]
+    assert [r["id"] for r in listed] == [runs[0]] and listed[0]["status"] == "succeeded"
+    combined = page(stack, f"limit=10&status=queued&workflow_id={workflow_id}")
+    assert [r["id"] for r in combined["data"]] == [runs[2]] and combined["total"] is None
+
+
+def test_parent_and_time_filters(stack):
+    workflow_id = workflow(stack)
+    parent = start(stack, workflow_id)
+    store = components.store()
+    wf = store.get_workflow("acme", workflow_id)
+    children = [f"{parent}.step.{n}" for n in (1, 2)]
+    for child in children:
+        store.create_run("acme", child, wf, None, {"parent_run_id": parent})
+    time.sleep(0.01)
+    cut = datetime.now(UTC)
+    time.sleep(0.01)
+    later = start(stack, workflow_id)
+    found = page(stack, f"limit=10&parent_run_id={parent}")["data"]
+    assert sorted(r["id"] for r in found) == children
+    after = page(stack, f"limit=10&created_after={cut.isoformat().replace('+', '%2B')}")
+    assert [r["id"] for r in after["data"]] == [later]
+    before = page(stack, f"limit=10&created_before={cut.isoformat().replace('+', '%2B')}")
+    assert later not in [r["id"] for r in before["data"]] and parent in [
+        r["id"] for r in before["data"]
+    ]
+
+
+def test_a_tampered_or_foreign_cursor_is_400(stack):
+    workflow_id = workflow(stack)
+    for _ in range(3):
+        start(stack, workflow_id)
+    cursor = page(stack, "limit=1")["next_page"]
+    status, payload = call(stack, "GET", "/runs", query=f"limit=1&cursor={cursor[:-2]}xx")
+    assert status == 400 and payload["errors"][0]["code"] == "invalid_cursor"
+    status, _ = call(stack, "GET", "/runs", query=f"limit=1&status=queued&cursor={cursor}")
+    assert status == 400  # a cursor of another filter
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=-1", "status=bogus"])
+def test_bad_list_parameters_are_422(stack, query):
+    status, payload = call(stack, "GET", "/runs", query=query)
+    assert status == 422 and payload["detail"]
