@@ -57,37 +57,37 @@ def recorded_dynamodb_calls(action: Callable[[], Any]) -> list[tuple[str, dict[s
 def replay(calls: list[tuple[str, dict[str, Any]]]) -> None:
     client = aws.client("dynamodb")
     for operation, params in calls:
-        unconditional = {
-            k: v
-            for k, v in params.items()
-            if k not in ("ConditionExpression", "ReturnValuesOnConditionCheckFailure")
-        }
+        request = _unconditional(params)
         if operation == "TransactWriteItems":
-            unconditional["TransactItems"] = [
-                entry for entry in params["TransactItems"] if "ConditionCheck" not in entry
+            request["TransactItems"] = [
+                {kind: _unconditional(action) for kind, action in entry.items()}
+                for entry in params["TransactItems"]
+                if "ConditionCheck" not in entry
             ]
-        names = unconditional.get("ExpressionAttributeNames")
-        if names is not None:  # drop names only the condition used
-            expression = " ".join(
-                str(unconditional.get(k, ""))
-                for k in ("UpdateExpression", "ProjectionExpression", "KeyConditionExpression")
-            )
-            kept = {k: v for k, v in names.items() if k in expression}
-            unconditional["ExpressionAttributeNames"] = kept or None
-            if not kept:
-                del unconditional["ExpressionAttributeNames"]
-        values = unconditional.get("ExpressionAttributeValues")
-        if values is not None:
-            expression = " ".join(
-                str(unconditional.get(k, ""))
-                for k in ("UpdateExpression", "KeyConditionExpression", "FilterExpression")
-            )
-            kept = {k: v for k, v in values.items() if k in expression}
+        getattr(client, _snake(operation))(**request)
+
+
+def _unconditional(params: dict[str, Any]) -> dict[str, Any]:
+    """The request without its condition (so that writes can repeat), and without the names
+    and values only the condition used."""
+    request = {k: v for k, v in params.items() if k != "ConditionExpression"}
+    used = " ".join(
+        str(request.get(k, ""))
+        for k in (
+            "UpdateExpression",
+            "ProjectionExpression",
+            "KeyConditionExpression",
+            "FilterExpression",
+        )
+    )
+    for field in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        if field in request:
+            kept = {k: v for k, v in request[field].items() if k in used}
             if kept:
-                unconditional["ExpressionAttributeValues"] = kept
+                request[field] = kept
             else:
-                del unconditional["ExpressionAttributeValues"]
-        getattr(client, _snake(operation))(**unconditional)
+                del request[field]
+    return request
 
 
 def _snake(operation: str) -> str:

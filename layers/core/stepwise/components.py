@@ -13,6 +13,7 @@ from stepwise.catalog import Catalog
 from stepwise.hmac_keys import hmac_key
 from stepwise.payloads import PayloadStore
 from stepwise.records import ActionRecords
+from stepwise.run_logs import RunLogs
 from stepwise.signals import Signals
 from stepwise.store import Store
 from stepwise.vault import Vault
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 @cache
 def api_keys() -> ApiKeys:
     return ApiKeys(settings.core_settings().table_name)
+
+
+@cache
+def run_logs() -> RunLogs:
+    core = settings.core_settings()
+    return RunLogs(core.table_name, core.run_retention_days)
 
 
 @cache
@@ -60,6 +67,7 @@ def engine() -> "Engine":
         engine_settings.node_state_machine_arn,
         engine_settings.run_state_machine_arn,
         action_definitions(),
+        logs=run_logs(),
     )
 
 
@@ -95,6 +103,7 @@ def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
     api_keys.cache_clear()
+    run_logs.cache_clear()
     engine.cache_clear()
     catalog.cache_clear()
     action_definitions.cache_clear()

@@ -86,6 +86,27 @@ def put_new(table: str, item: dict[str, Any]) -> None:
     )
 
 
+def query_prefix(
+    table: str, pk: str, prefix: str, limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the items of partition ``pk`` whose sort key starts with ``prefix``, after
+    the item whose sort key ends in ``after``; that of the last one if more may follow."""
+    low = prefix + after if after else prefix
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+        ExpressionAttributeValues=values({":pk": pk, ":low": low, ":high": prefix + "~"}),
+        ConsistentRead=True,
+        Limit=limit + 1,
+    )
+    items = [from_item(i) for i in page["Items"]]
+    if after and items and items[0]["SK"] == low:
+        items = items[1:]  # BETWEEN is inclusive: the item the page starts after
+    more = len(items) > limit or "LastEvaluatedKey" in page
+    items = items[:limit]
+    return items, (items[-1]["SK"].removeprefix(prefix) if more and items else None)
+
+
 def query_index_key(table: str, index_pk: str, index_sk: str) -> list[dict[str, Any]]:
     """The GSI1 entries with exactly this key (one, for ids that are unique in their list)."""
     page = aws.client("dynamodb").query(

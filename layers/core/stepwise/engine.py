@@ -24,6 +24,7 @@ from stepwise.joins import Decision, Edge, EdgeKind, edge_outcome, join_decision
 from stepwise.models import NodeSpec, Workflow
 from stepwise.observability import logger
 from stepwise.retries import retry_delay
+from stepwise.run_logs import LogLevel, RunLogs
 from stepwise.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeKind, NodeStatus, RunStatus
 from stepwise.store import Store
 
@@ -82,8 +83,10 @@ class Engine:
         run_state_machine_arn: str,
         definitions: ActionDefinitions,
         inline_limit: int = INLINE_NODES_PER_STEP,
+        logs: RunLogs | None = None,
     ):
         self.store = store
+        self.logs = logs
         self.definitions = definitions
         self.inline_limit = inline_limit
         self.node_state_machine_arn = node_state_machine_arn
@@ -344,13 +347,22 @@ class Engine:
         delay = retry_delay(spec.retry, attempt) if retryable else None
         if delay is not None and min_wait:
             delay = max(delay, min_wait)
+        where = spec.ref if index is None else f"{spec.ref}[{index}]"
         if delay is not None:
             available_at = iso(now() + timedelta(seconds=delay))
-            self.store.schedule_retry(
+            if self.store.schedule_retry(
                 org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
-            )
+            ):
+                self._log(
+                    org_id,
+                    run_id,
+                    spec.ref,
+                    LogLevel.WARNING,
+                    f"{where}: attempt {attempt} failed ({failure.type}: {failure.message}); "
+                    f"attempt {attempt + 1} at {available_at}",
+                )
             return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
-        self.store.settle_node(
+        if self.store.settle_node(
             org_id,
             run_id,
             spec.ref,
@@ -358,8 +370,21 @@ class Engine:
             NodeStatus.FAILED,
             error=failure.as_error(),
             index=index,
-        )
+        ):
+            self._log_failure(org_id, run_id, where, attempt, failure.type, failure.message)
         return None
+
+    def _log_failure(
+        self, org_id: str, run_id: str, where: str, attempt: int, kind: str, message: str
+    ) -> None:
+        ref = where.split("[", 1)[0]
+        text = f"{where}: attempt {attempt} failed for good ({kind}: {message})"
+        self._log(org_id, run_id, ref, LogLevel.ERROR, text)
+
+    def _log(self, org_id: str, run_id: str, ref: str, level: LogLevel, message: str) -> None:
+        """A line in the run's log, for what a caller would look for (never the happy path)."""
+        if self.logs is not None:
+            self.logs.write(org_id, run_id, level, message, ref, "engine")
 
     # -- action nodes (webhooks) ----------------------------------------------------------------
 
@@ -694,14 +719,15 @@ class Engine:
         self, org_id: str, run_id: str, ref: str, attempt: int, error_type: str, message: str
     ) -> dict[str, Any]:
         """Fails the node's running attempt for good and moves the run on."""
-        self.store.settle_node(
+        if self.store.settle_node(
             org_id,
             run_id,
             ref,
             attempt,
             NodeStatus.FAILED,
             error={"type": error_type, "message": message},
-        )
+        ):
+            self._log_failure(org_id, run_id, ref, attempt, error_type, message)
         return self._node_changed(org_id, run_id, ref)
 
     def _prepare(
@@ -933,6 +959,8 @@ class Engine:
         if item is not None:
             if known is not None:
                 known[spec.ref] = item
+            if error is not None:
+                self._log_failure(org_id, run_id, spec.ref, 1, error["type"], error["message"])
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
         recorded = self.store.get_node(org_id, run_id, spec.ref)["status"]

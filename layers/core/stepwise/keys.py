@@ -1,6 +1,7 @@
 """The table's key formats: the only module that builds PK/SK/GSI strings."""
 
 RUN_SK = "RUN"
+LOG_PREFIX = "LOG#"
 PROGRESS_SK = "PROGRESS"
 NODE_PREFIX = "NODE#"
 WORKFLOW_SK = "WORKFLOW"
@@ -49,6 +50,11 @@ def progress(org_id: str, run_id: str, bucket: int | None = None) -> dict[str, s
     one per bucket of node positions, and one (``bucket`` None) for the full buckets."""
     suffix = "" if bucket is None else f"#{bucket:03d}"
     return {"PK": run_pk(org_id, run_id), "SK": f"{PROGRESS_SK}{suffix}"}
+
+
+def run_log(org_id: str, run_id: str, log_id: str) -> dict[str, str]:
+    """A log line of a run; in the run's partition, before its nodes."""
+    return {"PK": run_pk(org_id, run_id), "SK": f"{LOG_PREFIX}{log_id}"}
 
 
 def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:

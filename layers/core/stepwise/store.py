@@ -333,21 +333,27 @@ class Store:
     def get_run_with_nodes(
         self, org_id: str, run_id: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The run item and its node items, in one paged Query of the run's partition."""
-        items = self._query_all(keys.run_pk(org_id, run_id))
+        """The run item and its node items, in one paged Query of the run's partition (from
+        ``NODE#`` on: its log lines sort before and are not read)."""
+        items = self._query_all(keys.run_pk(org_id, run_id), from_sk=keys.NODE_PREFIX)
         run = next((i for i in items if i["SK"] == keys.RUN_SK), None)
         if run is None:
             raise NotFound("run", run_id)
         nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
         return run, nodes
 
-    def _query_all(self, pk: str) -> list[dict[str, Any]]:
-        """Every item of one partition (consistent, paged), in sort-key order."""
+    def _query_all(self, pk: str, from_sk: str | None = None) -> list[dict[str, Any]]:
+        """Every item of one partition (consistent, paged), in sort-key order; from ``from_sk``
+        on when it is given."""
         items: list[dict[str, Any]] = []
+        condition, named = "PK = :pk", {":pk": pk}
+        if from_sk is not None:
+            condition += " AND SK >= :from"
+            named[":from"] = from_sk
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": _values({":pk": pk}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _values(named),
             "ConsistentRead": True,
         }
         while True:

@@ -26,6 +26,7 @@ from stepwise.models import (
     RunSummary,
 )
 from stepwise.observability import logger
+from stepwise.run_logs import LogCreate, LogLine
 from stepwise.run_queries import Position, RunFilter, page_runs
 from stepwise.signal_models import ReviewCreate
 from stepwise.statuses import RunStatus
@@ -103,6 +104,37 @@ def review_node(
     store.get_run(org_id, run_id)  # 404 for another org's run before anything else
     node = components.signals().review(org_id, run_id, ref, body, who.actor)
     return Envelope(data=views.node_execution(store.payloads, node))
+
+
+@router.post(
+    "/{run_id}/logs", status_code=status.HTTP_201_CREATED, response_model=Envelope[LogLine]
+)
+def write_log(org_id: Org, run_id: str, body: LogCreate, store: StoreDep) -> Envelope[LogLine]:
+    """Adds a line to the run's log (seed 002), from whoever runs or watches it."""
+    store.get_run(org_id, run_id)  # 404 for an unknown run
+    item = components.run_logs().write(
+        org_id, run_id, body.level, body.message, body.node_ref, "api", body.timestamp
+    )
+    return Envelope(data=LogLine.model_validate(item))
+
+
+@router.get("/{run_id}/logs", response_model=Page[LogLine])
+def read_logs(
+    org_id: Org,
+    run_id: str,
+    store: StoreDep,
+    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[LogLine]:
+    """The run's log lines in the order they were written, the engine's among them."""
+    store.get_run(org_id, run_id)
+
+    def fetch(after: str | None):
+        items, last = components.run_logs().page(org_id, run_id, limit, after)
+        return [LogLine.model_validate(i) for i in items], last
+
+    return cursor_page(codec, f"logs:{org_id}:{run_id}", cursor, fetch)
 
 
 @router.get("/{run_id}/history", response_model=Page[HistoryEvent])
