@@ -135,6 +135,31 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(stack):
 
 
 @pytest.mark.parametrize(
+    ("fields", "loc"),
+    [
+        ({"headers": {"X-Team": "a\r\nX-Injected: 1"}}, ["body", "headers", "X-Team"]),
+        ({"headers": {"X-Team": "a\x00"}}, ["body", "headers", "X-Team"]),
+        ({"tags": {"": "v"}}, ["body", "tags", "", "[key]"]),
+        ({"tags": {"team\x0e": "v"}}, ["body", "tags", "team\x0e", "[key]"]),
+        ({"tags": {"team": "a\nb"}}, ["body", "tags", "team"]),
+    ],
+)
+def test_header_values_and_tags_refuse_control_characters(stack, fields, loc):
+    """A CR or LF in a header value would let a caller add headers to every delivery; tags
+    follow AWS's tag rules. Found by the OpenAPI contract test (an empty tag key)."""
+    status, payload = call(stack, "POST", f"{BASE}/destinations", destination(**fields))
+    assert status == 422 and payload["detail"][0]["loc"] == loc
+
+
+def test_tags_and_header_values_within_the_rules_are_kept(stack):
+    fields = {"headers": {"X-Team": "a\tb c"}, "tags": {"team": "web ops", "env/name": "p@1"}}
+    status, payload = call(stack, "POST", f"{BASE}/destinations", destination(**fields))
+    assert status == 201
+    assert payload["data"]["config"]["headers"] == {"X-Team": "a\tb c"}
+    assert payload["data"]["tags"] == {"team": "web ops", "env/name": "p@1"}
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://169.254.169.254/latest/meta-data",

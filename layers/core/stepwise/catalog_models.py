@@ -9,8 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from stepwise.webhooks.responses import Signal
 
 HEADER_NAME = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")]
+# No control characters (a CR or LF would split the header: header injection); tab is allowed.
+HEADER_VALUE = Annotated[str, Field(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
+# Tags follow AWS's rules: letters, digits, spaces and _ . : / = + - @.
 TAGS = Annotated[
-    dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]],
+    dict[
+        Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+\-@]+$")],
+        Annotated[str, Field(max_length=256, pattern=r"^[\w .:/=+\-@]*$")],
+    ],
     Field(max_length=50),
 ]
 
@@ -76,7 +82,7 @@ class DestinationCreate(_Input):
     label: str = Field(min_length=1, max_length=200)
     type: str = Field("webhook", pattern="^webhook$")
     url: HttpUrl
-    headers: dict[HEADER_NAME, Annotated[str, Field(max_length=4096)]] = Field(
+    headers: dict[HEADER_NAME, HEADER_VALUE] = Field(
         default_factory=dict, max_length=50
     )
     signaling: Signaling = Field(default_factory=Signaling)
@@ -90,7 +96,7 @@ class DestinationUpdate(_Input):
 
     label: str | None = Field(None, min_length=1, max_length=200)
     url: HttpUrl | None = None
-    headers: dict[HEADER_NAME, Annotated[str, Field(max_length=4096)]] | None = Field(
+    headers: dict[HEADER_NAME, HEADER_VALUE] | None = Field(
         None, max_length=50
     )
     signaling: Signaling | None = None

@@ -9,7 +9,7 @@ arrive.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ulid import ULID
@@ -17,7 +17,8 @@ from ulid import ULID
 from stepwise import aws, keys
 from stepwise.dynamo import from_item, values
 
-_AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_" and "." of any run id
+_AFTER_EVERY_ID = "~"
+_MAX_ULID_MILLIS = 2**48 - 1  # sorts after the letters, digits, "_" and "." of any run id
 
 
 @dataclass(frozen=True)
@@ -141,5 +142,10 @@ def _range(query: RunFilter) -> tuple[str, str]:
 
 
 def _time_prefix(moment: datetime) -> str:
-    """The first 10 characters of any ULID made at ``moment`` (its timestamp part)."""
-    return str(ULID.from_datetime(moment))[:10].lower()
+    """The first 10 characters of any ULID made at ``moment`` (its timestamp part), clamped to
+    the times a ULID can hold; a time without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    millis = int(moment.timestamp() * 1000)
+    millis = min(max(millis, 0), _MAX_ULID_MILLIS)
+    return str(ULID.from_timestamp(millis / 1000))[:10].lower()
