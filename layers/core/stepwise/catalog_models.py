@@ -82,9 +82,7 @@ class DestinationCreate(_Input):
     label: str = Field(min_length=1, max_length=200)
     type: str = Field("webhook", pattern="^webhook$")
     url: HttpUrl
-    headers: dict[HEADER_NAME, HEADER_VALUE] = Field(
-        default_factory=dict, max_length=50
-    )
+    headers: dict[HEADER_NAME, HEADER_VALUE] = Field(default_factory=dict, max_length=50)
     signaling: Signaling = Field(default_factory=Signaling)
     response_time_sla_ms: int = Field(10_000, ge=1, le=900_000)
     credential_id: str | None = Field(None, max_length=128)
@@ -96,9 +94,7 @@ class DestinationUpdate(_Input):
 
     label: str | None = Field(None, min_length=1, max_length=200)
     url: HttpUrl | None = None
-    headers: dict[HEADER_NAME, HEADER_VALUE] | None = Field(
-        None, max_length=50
-    )
+    headers: dict[HEADER_NAME, HEADER_VALUE] | None = Field(None, max_length=50)
     signaling: Signaling | None = None
     response_time_sla_ms: int | None = Field(None, ge=1, le=900_000)
     credential_id: str | None = Field(None, max_length=128)
