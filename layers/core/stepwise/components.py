@@ -10,6 +10,7 @@ from stepwise import settings
 from stepwise.actions import ActionDefinitions
 from stepwise.api_keys import ApiKeys
 from stepwise.catalog import Catalog
+from stepwise.external_runs import ExternalRuns
 from stepwise.hmac_keys import hmac_key
 from stepwise.payloads import PayloadStore
 from stepwise.records import ActionRecords
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 @cache
 def api_keys() -> ApiKeys:
     return ApiKeys(settings.core_settings().table_name)
+
+
+@cache
+def external_runs() -> ExternalRuns:
+    return ExternalRuns(store())
 
 
 @cache
@@ -104,6 +110,7 @@ def clear() -> None:
     store.cache_clear()
     api_keys.cache_clear()
     run_logs.cache_clear()
+    external_runs.cache_clear()
     engine.cache_clear()
     catalog.cache_clear()
     action_definitions.cache_clear()

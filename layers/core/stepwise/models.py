@@ -173,8 +173,10 @@ class RunError(NodeError):
 class RunSummary(BaseModel):
     id: str
     org_id: str
+    kind: str = Field("workflow", description="workflow (executed here) or external (reported).")
     workflow_id: str
-    workflow_version: int
+    workflow_version: int | None = Field(None, description="The version an engine run pinned.")
+    flow_type: str | None = Field(None, description="An external run's flow type.")
     status: RunStatus
     parent_run_id: str | None = Field(None, description="Set on a child run (workflow node).")
     parent_node_ref: str | None = None
@@ -184,12 +186,28 @@ class RunSummary(BaseModel):
     finished_at: datetime | None = None
     reviewed_by: str | None = Field(None, description="Who reviewed an approval node last.")
     reviewed_at: datetime | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class ExternalActionView(BaseModel):
+    id: str
+    phase: RunStatus
+    start_time: datetime | None = None
+    end_time: datetime | None = None
 
 
 class Run(RunSummary):
     input: Any = None
     output: Any = None
     nodes: list[NodeExecution]
+    args: Any = Field(None, description="An external run's arguments.")
+    actions: list[ExternalActionView] = Field(
+        default_factory=list, description="An external run's actions and their phases."
+    )
+    outputs: Any = Field(None, description="What an external run reported as its outputs.")
 
 
 T = TypeVar("T")

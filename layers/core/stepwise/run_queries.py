@@ -1,7 +1,8 @@
 """Run lists: filters, both-way paging and totals, each page one Query (or a few, when a filter
 that is not the key drops items).
 
-Run ids start with a ULID, so every run index sorts by creation time. The key of the Query is
+Generated run ids start with a ULID, so every run index sorts them by creation time (an
+external run's own id sorts by itself). The key of the Query is
 the most selective filter that has an index (status: GSI3, workflow: GSI2, else the org's runs
 on GSI1, where child runs, ``{parent}.{ref}.{attempt}``, sort right after their parent); the
 others become a FilterExpression. A position is a run id, so paging stays stable while new runs
@@ -12,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ulid import ULID
-
 from stepwise import aws, keys
+from stepwise.clock import iso
 from stepwise.dynamo import from_item, values
 
-_AFTER_EVERY_ID = "~"
-_MAX_ULID_MILLIS = 2**48 - 1  # sorts after the letters, digits, "_" and "." of any run id
+_AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,12 @@ def page_runs(
     if query.parent_run_id and index != "GSI1":
         filters.append("begins_with(run_id, :children)")
         named[":children"] = f"{query.parent_run_id}."
+    if query.created_after:
+        filters.append("created_at >= :after")
+        named[":after"] = _iso(query.created_after)
+    if query.created_before:
+        filters.append("created_at < :before")
+        named[":before"] = _iso(query.created_before)
     if filters:
         request["FilterExpression"] = " AND ".join(filters)
     request["ExpressionAttributeValues"] = values(named)
@@ -129,23 +134,19 @@ def _index(org_id: str, query: RunFilter) -> tuple[str, str, str, str]:
 
 
 def _range(query: RunFilter) -> tuple[str, str]:
-    """The sort-key range the filters allow (inclusive)."""
-    low, high = "run_", "run_" + _AFTER_EVERY_ID
-    if query.created_after:
-        low = max(low, "run_" + _time_prefix(query.created_after))
-    if query.created_before:
-        high = min(high, "run_" + _time_prefix(query.created_before) + _AFTER_EVERY_ID)
+    """The sort-key range the filters allow (inclusive). Ids use ``[a-z0-9_.-]``; "-" sorts
+    first. Creation times narrow generated ids only (an external run's own id says nothing
+    of its time), so they are applied as a filter on ``created_at`` as well."""
+    low, high = "-", _AFTER_EVERY_ID
     if query.parent_run_id:
         low = max(low, f"{query.parent_run_id}.")
         high = min(high, f"{query.parent_run_id}.{_AFTER_EVERY_ID}")
     return low, high
 
 
-def _time_prefix(moment: datetime) -> str:
-    """The first 10 characters of any ULID made at ``moment`` (its timestamp part), clamped to
-    the times a ULID can hold; a time without a zone is taken as UTC."""
+def _iso(moment: datetime) -> str:
+    """As ``created_at`` is stored (UTC, ISO 8601), so strings compare as times; a time
+    without a zone is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    millis = int(moment.timestamp() * 1000)
-    millis = min(max(millis, 0), _MAX_ULID_MILLIS)
-    return str(ULID.from_timestamp(millis / 1000))[:10].lower()
+    return iso(moment.astimezone(UTC))

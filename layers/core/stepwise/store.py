@@ -255,6 +255,77 @@ class Store:
         )
         return run_item, node_items
 
+    def put_run(self, org_id: str, item: dict[str, Any]) -> bool:
+        """A run with no execution (an external run) and its counts; False if the id is taken."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _to_item(item),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    self._count_runs(
+                        org_id,
+                        {
+                            "all": 1,
+                            f"status:{item['status']}": 1,
+                            f"workflow:{item['workflow_id']}": 1,
+                        },
+                    ),
+                ]
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def move_run_status(
+        self, org_id: str, run_id: str, old: RunStatus, new: RunStatus, sets: dict[str, Any]
+    ) -> bool:
+        """Sets attributes and moves the status from ``old`` (counts and index with it)."""
+        return self._move_run(
+            org_id,
+            run_id,
+            old,
+            new,
+            "SET " + ", ".join(f"#{k} = :{k}" for k in sets),
+            {f":{k}": v for k, v in sets.items()},
+            {f"#{k}": k for k in sets},
+        )
+
+    def delete_run(self, org_id: str, run: dict[str, Any]) -> None:
+        """Deletes a run item with its counts (external runs: engine runs are cancelled)."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": _to_item(keys.run(org_id, run["run_id"])),
+                            "ConditionExpression": "#status = :status",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _values({":status": run["status"]}),
+                        }
+                    },
+                    self._count_runs(
+                        org_id,
+                        {
+                            "all": -1,
+                            f"status:{run['status']}": -1,
+                            f"workflow:{run['workflow_id']}": -1,
+                        },
+                    ),
+                ]
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                raise Conflict(f"run {run['run_id']!r} changed meanwhile; try again") from None
+            raise
+
     def _count_runs(self, org_id: str, changes: dict[str, int]) -> dict[str, Any]:
         """A transaction item that moves the org's run totals."""
         names = {f"#c{i}": name for i, name in enumerate(changes)}

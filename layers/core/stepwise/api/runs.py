@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from stepwise import components, executions, idempotency, lifecycle, settings
 from stepwise.api import views
@@ -12,6 +12,7 @@ from stepwise.api.dependencies import CallerDep, Org, StoreDep, cursor_codec
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import ServiceUnavailable
+from stepwise.external_runs import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.history import run_history
 from stepwise.idempotency import IdempotencyKey
 from stepwise.ids import new_id
@@ -71,6 +72,42 @@ def _start_run(org_id: str, body: RunCreate, store: Store) -> Envelope[Run]:
         store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
         raise ServiceUnavailable("the run could not be started; try again") from None
     # The run as accepted (queued); its execution may already be moving it on.
+    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+
+
+@router.post("/external", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
+def create_external_run(who: CallerDep, body: ExternalRunCreate, store: StoreDep) -> Envelope[Run]:
+    """A run executed elsewhere and reported here (seed 002): no execution; its status is the
+    phase its client sets with PUT. An ``id`` of your own is kept (409 if taken)."""
+    item = components.external_runs().create(who.org_id, body, who.actor)
+    return _run(store, who.org_id, item["run_id"])
+
+
+@router.put(
+    "/{run_id}",
+    response_model=Envelope[Run],
+    responses={201: {"description": "Created (an external run that did not exist)."}},
+)
+def upsert_run(
+    who: CallerDep, run_id: str, body: ExternalRunUpdate, store: StoreDep, response: Response
+) -> Envelope[Run]:
+    """Creates or changes an external run: phase, actions, outputs, args, tags. On a run
+    Stepwise executes, only tags can be set (409 for anything else)."""
+    _, created = components.external_runs().update(who.org_id, run_id, body, who.actor)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return _run(store, who.org_id, run_id)
+
+
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_run(org_id: Org, run_id: str) -> Response:
+    """Deletes an external run (409 for a run Stepwise executes: cancel it instead)."""
+    components.external_runs().delete(org_id, run_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
+    run, nodes = store.get_run_with_nodes(org_id, run_id)
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
 
 
@@ -148,8 +185,10 @@ def get_history(
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
     run, nodes = store.get_run_with_nodes(org_id, run_id)
-    workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
-    specs = {node.ref: node for node in workflow.nodes}
+    specs = {}
+    if run.get("kind") != EXTERNAL:  # an external run has no nodes: only its own events
+        workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+        specs = {node.ref: node for node in workflow.nodes}
     events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
 
     def fetch(after: int | None):

@@ -8,11 +8,14 @@ from stepwise.signal_models import Review
 
 
 def run_summary(run: dict[str, Any]) -> RunSummary:
+    version = run.get("workflow_version")
     return RunSummary(
         id=run["run_id"],
         org_id=run["org_id"],
+        kind=run.get("kind", "workflow"),
         workflow_id=run["workflow_id"],
-        workflow_version=int(run["workflow_version"]),
+        workflow_version=int(version) if version is not None else None,
+        flow_type=run.get("flow_type"),
         status=run["status"],
         parent_run_id=run.get("parent_run_id"),
         parent_node_ref=run.get("parent_node_ref"),
@@ -22,6 +25,10 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
         finished_at=run.get("finished_at"),
         reviewed_by=run.get("reviewed_by"),
         reviewed_at=run.get("reviewed_at"),
+        tags=run.get("tags") or {},
+        created_by=run.get("created_by"),
+        updated_at=run.get("updated_at"),
+        updated_by=run.get("updated_by"),
     )
 
 
@@ -32,6 +39,9 @@ def run_detail(payloads: PayloadStore, run: dict[str, Any], nodes: list[dict[str
         input=payloads.load(run, "input"),
         output=payloads.load(run, "output"),
         nodes=[node_execution(payloads, n) for n in ordered],
+        args=payloads.load(run, "args"),
+        actions=run.get("actions") or [],
+        outputs=payloads.load(run, "outputs"),
     )
 
 

@@ -1,0 +1,204 @@
+"""External runs (seed 002 flow runs): runs a client executes elsewhere and reports here.
+
+They share the run item, the run lists, the counters and the logs with engine runs, and have no
+execution: their ``status`` is the phase the client reports. Engine runs accept only the updates
+that make sense for them (tags); anything else is refused, saying why.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stepwise import dynamo, keys
+from stepwise.catalog_models import TAGS
+from stepwise.clock import iso, now
+from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
+from stepwise.ids import new_id
+from stepwise.models import ID_FIELD
+from stepwise.statuses import RUN_TERMINAL, RunStatus
+from stepwise.store import Store
+
+EXTERNAL = "external"
+# An external run that never reports an end still expires, a year after its last update.
+OPEN_RUN_KEEP = timedelta(days=365)
+
+
+class FlowType(StrEnum):
+    AUTOMATION = "automation"
+    SELF_SERVICE_ACTION = "self_service_action"
+    SCORECARD = "scorecard"
+    REFERENCE = "reference"
+
+
+class ExternalAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: ID_FIELD
+    phase: RunStatus
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class ExternalRunCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"id": "deploy-42", "workflow_id": "deploy", "flow_type": "self_service_action"}
+            ]
+        },
+    )
+
+    id: Annotated[str | None, Field(pattern=r"^[a-z0-9_.-]+$", max_length=128)] = Field(
+        None, description="Your own id for the run; default: a new run_ id."
+    )
+    workflow_id: ID_FIELD = Field(description="The flow this run belongs to (flowId).")
+    flow_type: FlowType = FlowType.AUTOMATION
+    args: Any = None
+    tags: TAGS = Field(default_factory=dict)
+
+
+class ExternalRunUpdate(BaseModel):
+    """PUT /runs/{id}: creates an external run that does not exist yet (then ``workflow_id``
+    is required), else changes what is given."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "phase": "running",
+                    "actions": [{"id": "build", "phase": "succeeded"}],
+                    "tags": {"team": "web"},
+                }
+            ]
+        },
+    )
+
+    workflow_id: ID_FIELD | None = None
+    flow_type: FlowType | None = None
+    args: Any = None
+    phase: RunStatus | None = None
+    actions: list[ExternalAction] | None = Field(None, max_length=1000)
+    outputs: Any = None
+    tags: TAGS | None = None
+
+
+class ExternalRuns:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def create(self, org_id: str, body: ExternalRunCreate, actor: str) -> dict[str, Any]:
+        run_id = body.id or new_id("run")
+        at = now()
+        item = {
+            **keys.run(org_id, run_id),
+            **keys.runs_index(org_id, run_id),
+            **keys.runs_by_workflow(org_id, body.workflow_id, run_id),
+            **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
+            "org_id": org_id,
+            "run_id": run_id,
+            "kind": EXTERNAL,
+            "workflow_id": body.workflow_id,
+            "flow_type": str(body.flow_type),
+            "status": str(RunStatus.QUEUED),
+            "tags": body.tags,
+            "actions": [],
+            "created_at": iso(at),
+            "created_by": actor,
+            "updated_at": iso(at),
+            "updated_by": actor,
+            "expires_at": int((at + OPEN_RUN_KEEP).timestamp()),
+            **self.store.payloads.attributes("args", body.args, f"{org_id}/{run_id}/args.json"),
+        }
+        if not self.store.put_run(org_id, item):
+            raise Conflict(f"run {run_id!r} exists already")
+        return item
+
+    def update(
+        self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str
+    ) -> tuple[dict[str, Any], bool]:
+        """The run after the change, and whether it was created by it."""
+        try:
+            run = self.store.get_run(org_id, run_id)
+        except NotFound:
+            if body.workflow_id is None:
+                raise ValidationFailed(
+                    [
+                        field_error(
+                            ["body", "workflow_id"],
+                            "creating a run with PUT needs its workflow_id",
+                            "missing",
+                        )
+                    ]
+                ) from None
+            created = ExternalRunCreate(
+                id=run_id,
+                workflow_id=body.workflow_id,
+                flow_type=body.flow_type or FlowType.AUTOMATION,
+                args=body.args,
+                tags=body.tags or {},
+            )
+            self.create(org_id, created, actor)
+            if any(v is not None for v in (body.phase, body.actions, body.outputs)):
+                return self._change(org_id, run_id, body, actor), True
+            return self.store.get_run(org_id, run_id), True
+        if run.get("kind") != EXTERNAL:
+            engine_only = [
+                name
+                for name in ("workflow_id", "flow_type", "args", "phase", "actions", "outputs")
+                if getattr(body, name) is not None
+            ]
+            if engine_only:
+                raise Conflict(
+                    f"run {run_id!r} is executed by Stepwise, which reports its own "
+                    f"{', '.join(engine_only)}; only tags can be set on it"
+                )
+        return self._change(org_id, run_id, body, actor), False
+
+    def _change(
+        self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str
+    ) -> dict[str, Any]:
+        at = now()
+        sets = {"updated_at": iso(at), "updated_by": actor}
+        if body.tags is not None:
+            sets["tags"] = body.tags
+        if body.flow_type is not None:
+            sets["flow_type"] = str(body.flow_type)
+        if body.actions is not None:
+            sets["actions"] = [a.model_dump(mode="json", exclude_none=True) for a in body.actions]
+        for name, value in (("args", body.args), ("outputs", body.outputs)):
+            if value is not None:
+                sets.update(
+                    self.store.payloads.attributes(name, value, f"{org_id}/{run_id}/{name}.json")
+                )
+        run = self.store.get_run(org_id, run_id)
+        old = RunStatus(run["status"])
+        if body.phase is not None and body.phase != old:
+            if old in RUN_TERMINAL:
+                raise Conflict(f"run {run_id!r} has ended ({old}); its phase cannot change")
+            if body.phase == RunStatus.RUNNING or body.phase in RUN_TERMINAL:
+                sets.setdefault("started_at", run.get("started_at") or iso(at))
+            if body.phase in RUN_TERMINAL:
+                sets["finished_at"] = iso(at)
+                sets["expires_at"] = int((at + self.store.retention).timestamp())
+            if not self.store.move_run_status(org_id, run_id, old, body.phase, sets):
+                raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
+        else:
+            dynamo.update_item(
+                self.store.table,
+                keys.run(org_id, run_id),
+                "SET " + ", ".join(f"#{k} = :{k}" for k in sets),
+                {f":{k}": v for k, v in sets.items()},
+                names={f"#{k}": k for k in sets},
+            )
+        return self.store.get_run(org_id, run_id)
+
+    def delete(self, org_id: str, run_id: str) -> None:
+        """Removes an external run; Conflict for an engine run."""
+        run = self.store.get_run(org_id, run_id)
+        if run.get("kind") != EXTERNAL:
+            raise Conflict(f"run {run_id!r} is executed by Stepwise: cancel it instead")
+        self.store.delete_run(org_id, run)
