@@ -1,0 +1,31 @@
+"""The per-node budgets of `make bench`, as counts: a regression in what a node costs fails CI.
+
+Counts, not times: billed transitions, Lambda invocations and DynamoDB write units of a native
+(inline) node, measured by the bench's own meter on real runs of the local stack."""
+
+import pytest
+
+from bench import cost
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return cost.measure()["per_unit"]
+
+
+def test_a_native_node_costs_no_transition_no_invocation_and_three_write_units(measured):
+    native = measured["native_node"]["billed"]
+    assert native["transitions"] == 0
+    assert native["lambda_invocations"] == 0
+    assert native["write_units"] == 3
+
+
+def test_a_thousand_native_nodes_cost_less_than_a_cent(measured):
+    assert measured["native_node"]["usd_per_1000"]["total"] < 0.01
+    assert measured["native_node"]["temporal_cloud_usd_per_1000"] == pytest.approx(0.05)
+
+
+def test_a_webhook_node_keeps_its_execution_shape(measured):
+    """Attempt, Decide, Deliver, ActionSettled, Decide, Done. (Its invocations are not
+    asserted: how many deliveries share a dispatcher batch depends on timing.)"""
+    assert measured["webhook_node"]["billed"]["transitions"] == 6
