@@ -45,6 +45,7 @@ def test_a_child_run_feeds_its_parent_and_they_reference_each_other(api):
     child = api.get(f"/runs/{child_id}").json()["data"]
     assert child["status"] == "succeeded"
     assert (child["parent_run_id"], child["parent_node_ref"]) == (parent_id, "sub")
+    assert (child["role"], child["created_by"]) == ("parent", f"run:{parent_id}")
     assert child["input"] == {"x": 7}
 
 

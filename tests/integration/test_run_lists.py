@@ -133,3 +133,12 @@ def test_a_tampered_or_foreign_cursor_is_400(stack):
 def test_bad_list_parameters_are_422(stack, query):
     status, payload = call(stack, "GET", "/runs", query=query)
     assert status == 422 and payload["detail"]
+
+
+def test_a_run_says_what_started_it(stack):
+    run_id = start(stack, workflow(stack))
+    status, payload = call(stack, "GET", f"/runs/{run_id}")
+    assert status == 200
+    assert payload["data"]["role"] == "key" and payload["data"]["created_by"] == "key:local"
+    listed = page(stack, "limit=1")["data"][0]
+    assert (listed["role"], listed["created_by"]) == ("key", "key:local")

@@ -577,7 +577,13 @@ class Engine:
             return self._fail(org_id, run_id, spec.ref, attempt, "WorkflowNotFound", str(exc))
         child_id = child_run_id(run_id, spec.ref, attempt)
         if not self.store.run_exists(org_id, child_id):
-            parent = {"parent_run_id": run_id, "parent_node_ref": spec.ref, "depth": depth}
+            parent = {
+                "parent_run_id": run_id,
+                "parent_node_ref": spec.ref,
+                "depth": depth,
+                "role": "parent",
+                "created_by": f"run:{run_id}",
+            }
             self.store.create_run(org_id, child_id, workflow, args.get("input"), parent)
         self.store.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
         timeout = spec.retry.timeout or workflow.timeout + CHILD_TIMEOUT_MARGIN_SECONDS

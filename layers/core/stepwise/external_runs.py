@@ -101,6 +101,7 @@ class ExternalRuns:
             "org_id": org_id,
             "run_id": run_id,
             "kind": EXTERNAL,
+            "role": "key",
             "workflow_id": body.workflow_id,
             "flow_type": str(body.flow_type),
             "status": str(RunStatus.QUEUED),

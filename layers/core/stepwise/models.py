@@ -174,6 +174,9 @@ class RunSummary(BaseModel):
     id: str
     org_id: str
     kind: str = Field("workflow", description="workflow (executed here) or external (reported).")
+    role: str | None = Field(
+        None, description="What started it: key (an API key), parent (a workflow node)."
+    )
     workflow_id: str
     workflow_version: int | None = Field(None, description="The version an engine run pinned.")
     flow_type: str | None = Field(None, description="An external run's flow type.")

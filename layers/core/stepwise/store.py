@@ -178,9 +178,12 @@ class Store:
         run_id: str,
         workflow: Workflow,
         run_input: Any,
-        parent: dict[str, Any] | None = None,
+        origin: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Writes the node items, then the run item: a run is visible only once complete.
+
+        ``origin`` says who started it (``role``, ``created_by``) and, for a child run, its
+        parent (``parent_run_id``, ``parent_node_ref``, ``depth``).
 
         Returns the items as written (the run and its nodes).
         """
@@ -234,7 +237,7 @@ class Store:
             "created_at": iso(created_at),
             "expires_at": expires_at,
             "depth": 0,
-            **(parent or {}),
+            **(origin or {}),
             **self.payloads.attributes("input", run_input, f"{org_id}/{run_id}/input.json"),
         }
         # The run and its counts in one transaction, so the totals never drift.

@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
 def start_run(
-    org_id: Org,
+    who: CallerDep,
     body: RunCreate,
     store: StoreDep,
     request: Request,
@@ -46,23 +46,25 @@ def start_run(
 ) -> Any:
     """Starts a run of the workflow's latest version. With ``Idempotency-Key``, a retry of the
     same request gets the same run instead of a second one."""
+    org_id = who.org_id
     if idempotency_key is None:
-        return _start_run(org_id, body, store)
+        return _start_run(org_id, body, store, who.actor)
     return idempotency.once(
         store.table,
         org_id,
         "runs",
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda: _start_run(org_id, body, store).model_dump(mode="json"),
+        lambda: _start_run(org_id, body, store, who.actor).model_dump(mode="json"),
         request.scope.get("aws.context"),
     )
 
 
-def _start_run(org_id: str, body: RunCreate, store: Store) -> Envelope[Run]:
+def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
     workflow = store.get_workflow(org_id, body.workflow_id)
     run_id = new_id("run")
-    run, nodes = store.create_run(org_id, run_id, workflow, body.input)
+    started = {"role": "key", "created_by": actor}
+    run, nodes = store.create_run(org_id, run_id, workflow, body.input, started)
     try:
         executions.start_run(
             settings.api_settings().run_state_machine_arn, org_id, run_id, workflow.timeout

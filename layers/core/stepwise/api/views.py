@@ -13,6 +13,7 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
         id=run["run_id"],
         org_id=run["org_id"],
         kind=run.get("kind", "workflow"),
+        role=run.get("role"),
         workflow_id=run["workflow_id"],
         workflow_version=int(version) if version is not None else None,
         flow_type=run.get("flow_type"),
