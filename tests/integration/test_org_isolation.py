@@ -32,3 +32,14 @@ def test_another_orgs_key_gets_404(stack, method, template):
     response = stack.invoke("ApiFunction", http_event(method, path, body, OTHER_KEY))
     assert response["statusCode"] == 404, (method, path, response["body"])
     assert json.loads(response["body"])["errors"][0]["code"] == "not_found"
+
+
+def test_every_org_operation_documents_its_error_answers():
+    """401, 403, 404 (the error envelope) and 422 (FastAPI's detail) are in the document, so
+    clients and the contract test know their shapes."""
+    document = create_app().openapi()
+    for method, path in ROUTES:
+        responses = document["paths"][path][method.lower()]["responses"]
+        assert {"401", "403", "404"} <= set(responses), (method, path)
+        schema = responses["404"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorAnswer"}

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from stepwise import components
 from stepwise.actions import ActionDefinitions
 from stepwise.api.dependencies import Org, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import (
     ALIAS_NAME,
@@ -19,7 +20,9 @@ from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 from stepwise.records import ActionRecords
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/actions/definitions", tags=["actions"])
+router = APIRouter(
+    prefix="/v1/orgs/{org_id}/actions/definitions", tags=["actions"], responses=ORG_ERRORS
+)
 Definitions = Annotated[ActionDefinitions, Depends(lambda: components.action_definitions())]
 
 
@@ -72,7 +75,7 @@ def delete_definition(org_id: Org, name: str, definitions: Definitions):
     return Envelope(data=definitions.delete(org_id, name))
 
 
-records_router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["actions"])
+records_router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["actions"], responses=ORG_ERRORS)
 Records = Annotated[ActionRecords, Depends(lambda: components.action_records())]
 
 

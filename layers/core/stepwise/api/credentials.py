@@ -5,12 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import Credential, CredentialCreate
 from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/credentials", tags=["credentials"])
+router = APIRouter(
+    prefix="/v1/orgs/{org_id}/credentials", tags=["credentials"], responses=ORG_ERRORS
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Credential])

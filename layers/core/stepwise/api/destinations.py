@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.catalog_models import (
     Destination,
@@ -17,7 +18,9 @@ from stepwise.catalog_models import (
 from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/destinations", tags=["destinations"])
+router = APIRouter(
+    prefix="/v1/orgs/{org_id}/destinations", tags=["destinations"], responses=ORG_ERRORS
+)
 
 
 @router.post(

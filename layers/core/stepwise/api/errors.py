@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from stepwise.errors import (
     Conflict,
@@ -27,6 +28,34 @@ _STATUS = {
 
 def error_body(code: str, message: str) -> dict:
     return {"data": None, "errors": [{"code": code, "message": message}]}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorAnswer(BaseModel):
+    """Every error but validation: ``{"data": null, "errors": [{code, message}]}``."""
+
+    data: None = None
+    errors: list[ErrorDetail]
+
+
+def _documented(code: str, description: str) -> dict:
+    return {
+        "model": ErrorAnswer,
+        "description": description,
+        "content": {"application/json": {"example": error_body(code, description)}},
+    }
+
+
+# The error answers every org-scoped route can give (422 is FastAPI's own, documented by it).
+ORG_ERRORS = {
+    401: _documented("unauthorized", "No API key, an unknown one, or a revoked one."),
+    403: _documented("forbidden", "The key's scopes do not allow the request."),
+    404: _documented("not_found", "Not found, or not the key's org."),
+}
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends, Query, status
 
 from stepwise import components
 from stepwise.api.dependencies import CallerDep, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
 from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"])
+router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"], responses=ORG_ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ApiKeyWithSecret])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from stepwise import components, executions, idempotency, lifecycle, settings
 from stepwise.api import views
 from stepwise.api.dependencies import CallerDep, Org, StoreDep, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import ServiceUnavailable
@@ -33,7 +34,7 @@ from stepwise.signal_models import ReviewCreate
 from stepwise.statuses import RunStatus
 from stepwise.store import Store
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from stepwise import graph, idempotency
 from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import cursor_page
 from stepwise.cursors import CursorCodec
 from stepwise.errors import NotFound, ValidationFailed, field_error
@@ -14,7 +15,7 @@ from stepwise.ids import new_id
 from stepwise.models import Envelope, Page, Workflow, WorkflowCreate
 from stepwise.store import Store
 
-router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"])
+router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Workflow])
