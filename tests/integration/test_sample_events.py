@@ -56,7 +56,49 @@ def test_the_node_crashed_event_fails_the_node(stack, example_run):
     assert node["error"] == {"type": "Lambda.Unknown", "message": "out of memory"}
 
 
+def test_the_dispatcher_event_of_an_unknown_run_fails_its_batch(stack):
+    """The delivery cannot be made (no such run): with every record failed, the invocation
+    fails (Powertools' rule), so SQS brings the message back and, in the end, to the DLQ."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="node 'call' not found"):
+        stack.invoke("DispatcherFunction", load("dispatcher/delivery.json"))
+
+
+def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
+    """A recorded signal for an attempt that waits: the event resumes its task."""
+    event = load("signals/resume.json")
+    message = json.loads(event["Records"][0]["body"])
+    store = components.store()
+    store.create_run(
+        message["org_id"],
+        "run_01signals",
+        store.create_workflow(
+            message["org_id"],
+            "wf_01signals",
+            WorkflowCreate(name="s", nodes=[{"ref": "call", "kind": "approval"}]),
+        ),
+        None,
+    )
+    record = {**message, "run_id": "run_01signals"}
+    event["Records"][0]["body"] = json.dumps(record)
+    engine = components.engine()
+    engine.start_run(record["org_id"], record["run_id"], "run-token")
+    engine.attempt(record["org_id"], record["run_id"], "call", 1)
+    engine.await_review(record["org_id"], record["run_id"], "call", 1, "node-token")
+    store.record_signal(record["org_id"], record["run_id"], "call", 1, {"kind": "review"})
+    assert stack.invoke("SignalsFunction", event) == {"batchItemFailures": []}
+    assert ("node-token", "signalled") in example_run
+    # The sample itself names a run that does not exist: that is no failure either.
+    assert stack.invoke("SignalsFunction", load("signals/resume.json")) == {"batchItemFailures": []}
+
+
 def test_every_event_file_is_covered():
     covered = {"start-run", "attempt", "finalize-run", "node-crashed"}
     assert {p.stem for p in (EVENTS / "engine").glob("*.json")} == covered
-    assert {p.parent.name for p in EVENTS.glob("*/*.json")} == {"api", "engine"}
+    assert {p.parent.name for p in EVENTS.glob("*/*.json")} == {
+        "api",
+        "engine",
+        "dispatcher",
+        "signals",
+    }

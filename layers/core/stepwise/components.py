@@ -32,7 +32,7 @@ def api_keys() -> ApiKeys:
 
 @cache
 def external_runs() -> ExternalRuns:
-    return ExternalRuns(store())
+    return ExternalRuns(store(), settings.api_settings().event_bus_name)
 
 
 @cache
@@ -74,6 +74,7 @@ def engine() -> "Engine":
         engine_settings.run_state_machine_arn,
         action_definitions(),
         logs=run_logs(),
+        event_bus_name=engine_settings.event_bus_name,
     )
 
 

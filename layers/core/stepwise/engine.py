@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from stepwise import executions, graph, lifecycle
+from stepwise import executions, graph, lifecycle, run_events
 from stepwise.actions import ActionDefinitions, InputRejected, check_input, resolve_action
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound
@@ -84,9 +84,11 @@ class Engine:
         definitions: ActionDefinitions,
         inline_limit: int = INLINE_NODES_PER_STEP,
         logs: RunLogs | None = None,
+        event_bus_name: str | None = None,
     ):
         self.store = store
         self.logs = logs
+        self.event_bus_name = event_bus_name
         self.definitions = definitions
         self.inline_limit = inline_limit
         self.node_state_machine_arn = node_state_machine_arn
@@ -191,7 +193,8 @@ class Engine:
         reason = settle.get("reason", "settled")
         run = self.store.get_run(org_id, run_id)
         if run["status"] in RUN_TERMINAL:
-            if run.get("parent_token"):  # a replay: the parent may not have heard yet
+            self._announce(run)  # a replay: the event may not be out yet
+            if run.get("parent_token"):  # nor the parent have heard
                 executions.resume_run(run["parent_token"], run["status"])
             return {"status": run["status"]}
         # Stop new scheduling first, so that the node list read next is the final one.
@@ -213,9 +216,16 @@ class Engine:
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
         self.store.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
+        self._announce(self.store.get_run(org_id, run_id))
         if run.get("parent_token"):
             executions.resume_run(run["parent_token"], str(status))
         return {"status": str(status)}
+
+    def _announce(self, run: dict[str, Any]) -> None:
+        """The settled run's lifecycle event, unless it is out already."""
+        if self.event_bus_name and not run.get("event_published_at"):
+            run_events.publish(self.event_bus_name, run)
+            self.store.mark_event_published(run["org_id"], run["run_id"])
 
     def _outcome(
         self, org_id: str, run: dict[str, Any], nodes: list[dict[str, Any]], settle: dict[str, Any]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stepwise import dynamo, keys
+from stepwise import dynamo, keys, run_events
 from stepwise.catalog_models import TAGS
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -87,8 +87,9 @@ class ExternalRunUpdate(BaseModel):
 
 
 class ExternalRuns:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, event_bus_name: str | None = None):
         self.store = store
+        self.event_bus_name = event_bus_name
 
     def create(self, org_id: str, body: ExternalRunCreate, actor: str) -> dict[str, Any]:
         run_id = body.id or new_id("run")
@@ -187,6 +188,9 @@ class ExternalRuns:
                 sets["expires_at"] = int((at + self.store.retention).timestamp())
             if not self.store.move_run_status(org_id, run_id, old, body.phase, sets):
                 raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
+            if body.phase in RUN_TERMINAL and self.event_bus_name:
+                run_events.publish(self.event_bus_name, self.store.get_run(org_id, run_id))
+                self.store.mark_event_published(org_id, run_id)
         else:
             dynamo.update_item(
                 self.store.table,

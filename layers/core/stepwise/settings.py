@@ -22,11 +22,13 @@ class ApiSettings(CoreSettings):
     allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
     signal_secret_arn: str = Field(alias="SIGNAL_SECRET_ARN")
     signal_queue_url: str = Field(alias="SIGNAL_QUEUE_URL")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
 class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
 class DispatcherSettings(CoreSettings):

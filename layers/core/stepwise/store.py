@@ -498,6 +498,14 @@ class Store:
             returns="ALL_NEW",
         )
 
+    def mark_event_published(self, org_id: str, run_id: str) -> None:
+        """The settled run's lifecycle event is out (a replay then does not publish again)."""
+        self._update(
+            keys.run(org_id, run_id),
+            "SET event_published_at = if_not_exists(event_published_at, :now)",
+            {":now": now_iso()},
+        )
+
     def request_settle(self, org_id: str, run_id: str, reason: str) -> dict[str, Any]:
         """Marks the run as ready to finalise (first reason wins); returns the run item."""
         item = self._update(
