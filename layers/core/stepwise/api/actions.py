@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from stepwise import components
 from stepwise.actions import ActionDefinitions
-from stepwise.api.dependencies import Org, cursor_codec
+from stepwise.api.dependencies import Org
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.catalog_models import (
     ALIAS_NAME,
     ActionDefinition,
@@ -16,7 +16,6 @@ from stepwise.catalog_models import (
     ActionRecord,
     AliasUpdate,
 )
-from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 from stepwise.records import ActionRecords
 
@@ -36,9 +35,9 @@ def create_definition(org_id: Org, body: ActionDefinitionCreate, definitions: De
 def list_definitions(
     org_id: Org,
     definitions: Definitions,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ):
     return cursor_page(
         codec, f"actions:{org_id}", cursor, lambda after: definitions.list(org_id, limit, after)

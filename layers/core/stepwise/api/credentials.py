@@ -2,13 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.dependencies import CatalogDep, Org
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.catalog_models import Credential, CredentialCreate
-from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
 router = APIRouter(
@@ -31,9 +30,9 @@ def get_credential(org_id: Org, credential_id: str, catalog: CatalogDep):
 def list_credentials(
     org_id: Org,
     catalog: CatalogDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ):
     return cursor_page(
         codec,

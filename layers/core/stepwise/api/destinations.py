@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from stepwise.api.dependencies import CatalogDep, Org, cursor_codec
+from stepwise.api.dependencies import CatalogDep, Org
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.catalog_models import (
     Destination,
     DestinationCreate,
@@ -15,7 +15,6 @@ from stepwise.catalog_models import (
     SecretRotation,
     destination_view,
 )
-from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
 router = APIRouter(
@@ -42,9 +41,9 @@ def get_destination(org_id: Org, destination_id: str, catalog: CatalogDep):
 def list_destinations(
     org_id: Org,
     catalog: CatalogDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
     include_deleted: bool = False,
 ):
     def fetch(after: str | None):

@@ -2,14 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from stepwise import components
-from stepwise.api.dependencies import CallerDep, cursor_codec
+from stepwise.api.dependencies import CallerDep
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
-from stepwise.cursors import CursorCodec
 from stepwise.models import Envelope, Page
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"], responses=ORG_ERRORS)
@@ -26,9 +25,9 @@ def create_key(who: CallerDep, body: ApiKeyCreate):
 @router.get("", response_model=Page[ApiKey])
 def list_keys(
     who: CallerDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ):
     """The org's keys, oldest first; never the keys themselves."""
     who.require(Scope.ADMIN)

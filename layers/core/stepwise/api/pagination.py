@@ -1,10 +1,17 @@
 """Cursor paging shared by every list: an opaque, signed position scoped to one list."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Query
+
+from stepwise.api.dependencies import cursor_codec
 from stepwise.cursors import CursorCodec
 from stepwise.models import Page
+
+# The parameters every list takes: the signed cursor, and the codec that reads it.
+CursorParam = Annotated[str | None, Query(max_length=1024, description="A page's cursor.")]
+CodecDep = Annotated[CursorCodec, Depends(cursor_codec)]
 
 
 def cursor_page(

@@ -4,14 +4,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from stepwise import components, executions, idempotency, lifecycle, settings
 from stepwise.api import views
-from stepwise.api.dependencies import CallerDep, Org, StoreDep, cursor_codec
+from stepwise.api.dependencies import CallerDep, Org, StoreDep
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
-from stepwise.cursors import CursorCodec
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.errors import ServiceUnavailable
 from stepwise.external_runs import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.history import run_history
@@ -163,9 +162,9 @@ def read_logs(
     org_id: Org,
     run_id: str,
     store: StoreDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ) -> Page[LogLine]:
     """The run's log lines in the order they were written, the engine's among them."""
     store.get_run(org_id, run_id)
@@ -182,9 +181,9 @@ def get_history(
     org_id: Org,
     run_id: str,
     store: StoreDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
     run, nodes = store.get_run_with_nodes(org_id, run_id)
@@ -206,9 +205,9 @@ def get_history(
 def list_runs(
     org_id: Org,
     store: StoreDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
     status: RunStatus | None = None,
     workflow_id: Annotated[str | None, Query(max_length=128)] = None,
     parent_run_id: Annotated[str | None, Query(max_length=512)] = None,

@@ -2,13 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from stepwise import graph, idempotency
-from stepwise.api.dependencies import Org, StoreDep, cursor_codec
+from stepwise.api.dependencies import Org, StoreDep
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import cursor_page
-from stepwise.cursors import CursorCodec
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.errors import NotFound, ValidationFailed, field_error
 from stepwise.idempotency import IdempotencyKey
 from stepwise.ids import new_id
@@ -69,9 +68,9 @@ def list_versions(
     org_id: Org,
     workflow_id: str,
     store: StoreDep,
-    codec: Annotated[CursorCodec, Depends(cursor_codec)],
+    codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: CursorParam = None,
 ) -> Page[Workflow]:
     """Every version, oldest first."""
     return cursor_page(
