@@ -17,7 +17,7 @@ from stepwise.api import dependencies
 from stepwise.api.app import create_app
 from stepwise.api_keys import Scope
 from stepwise.observability import logger
-from stepwise_local import atomicity, lambdas
+from stepwise_local import atomicity, lambdas, transactions
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.queues import QueuePoller
@@ -77,6 +77,7 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute}})
         self._mock.start()
         atomicity.install()
+        transactions.install()
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
         # The shared logger was built at import time, before the template's level was known.
@@ -103,6 +104,7 @@ class LocalStack:
             self.stop_executions()
             lambdas.unregister()
             atomicity.uninstall()
+            transactions.uninstall()
             self._mock.stop()
             self._mock = None
         reset_process_caches()
