@@ -71,3 +71,29 @@ def test_a_failed_create_is_not_recorded(stack):
     assert status == 404
     status, _ = post(stack, "/runs", {"workflow_id": "wf_missing"}, "retry-me")
     assert status == 404
+
+
+def test_credentials_and_external_runs_take_the_key_too(stack):
+    credential = {"name": "c", "type": "bearer", "token": "tok-1"}
+    first = post(stack, "/credentials", credential, "cred-1")
+    assert first[0] == 201 and post(stack, "/credentials", credential, "cred-1") == first
+    assert "tok-1" not in json.dumps(first)
+    listed = stack.invoke("ApiFunction", http_event("GET", "/v1/orgs/acme/credentials"))
+    assert len(json.loads(listed["body"])["data"]) == 1
+    external = {"workflow_id": "etl"}
+    run = post(stack, "/runs/external", external, "ext-1")
+    assert run[0] == 201 and post(stack, "/runs/external", external, "ext-1") == run
+    assert run_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/destinations", {"label": "d", "url": "https://hooks.example.com/x"}),
+        ("/keys", {"name": "k", "scopes": ["read"]}),
+    ],
+)
+def test_creates_that_show_a_secret_once_refuse_the_key(stack, path, body):
+    status, payload = post(stack, path, body, "secret-1")
+    assert status == 422 and payload["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert post(stack, path, body)[0] == 201

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
+from pydantic import BaseModel
 
-from stepwise import aws
+from stepwise import aws, settings
 from stepwise.errors import Conflict, ValidationFailed, field_error
 
 KEY_HEADER = "Idempotency-Key"
@@ -92,6 +93,38 @@ def once(
         ) from None
     except IdempotencyAlreadyInProgressError:
         raise Conflict(f"a request with this {KEY_HEADER} is in progress; retry shortly") from None
+
+
+def respond_once(
+    request: Request,
+    org_id: str,
+    route: str,
+    key: str | None,
+    body: BaseModel,
+    create: Callable[[], BaseModel],
+) -> Any:
+    """The route's answer: ``create()``'s, once per ``Idempotency-Key`` when there is one."""
+    if key is None:
+        return create()
+    return once(
+        settings.core_settings().table_name,
+        org_id,
+        route,
+        key,
+        body.model_dump(mode="json"),
+        lambda: create().model_dump(mode="json"),
+        request.scope.get("aws.context"),
+    )
+
+
+def refuse_key(key: str | None) -> None:
+    """For creates whose answer carries a secret shown once: a record would keep it."""
+    if key is not None:
+        message = (
+            f"{KEY_HEADER} is not taken here: the answer carries a secret shown only once; "
+            "to retry safely, list first"
+        )
+        raise ValidationFailed([field_error(["header", KEY_HEADER], message, "unsupported")])
 
 
 def clear() -> None:

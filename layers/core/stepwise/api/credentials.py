@@ -2,12 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from stepwise import idempotency
 from stepwise.api.dependencies import CatalogDep, Org
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.catalog_models import Credential, CredentialCreate
+from stepwise.idempotency import IdempotencyKey
 from stepwise.models import Envelope, Page
 
 router = APIRouter(
@@ -16,9 +18,23 @@ router = APIRouter(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Credential])
-def create_credential(org_id: Org, body: CredentialCreate, catalog: CatalogDep):
-    """Stores the value in Secrets Manager; the answer never contains it."""
-    return Envelope(data=catalog.create_credential(org_id, body))
+def create_credential(
+    org_id: Org,
+    body: CredentialCreate,
+    catalog: CatalogDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Stores the value in Secrets Manager; the answer never contains it (so a retry with
+    ``Idempotency-Key`` can be answered from the record)."""
+    return idempotency.respond_once(
+        request,
+        org_id,
+        "credentials",
+        idempotency_key,
+        body,
+        lambda: Envelope(data=catalog.create_credential(org_id, body)),
+    )
 
 
 @router.get("/{credential_id}", response_model=Envelope[Credential])

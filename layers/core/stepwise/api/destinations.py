@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from stepwise import idempotency
 from stepwise.api.dependencies import CatalogDep, Org
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
@@ -15,6 +16,7 @@ from stepwise.catalog_models import (
     SecretRotation,
     destination_view,
 )
+from stepwise.idempotency import IdempotencyKey
 from stepwise.models import Envelope, Page
 
 router = APIRouter(
@@ -25,8 +27,14 @@ router = APIRouter(
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=Envelope[DestinationWithSecret]
 )
-def create_destination(org_id: Org, body: DestinationCreate, catalog: CatalogDep):
+def create_destination(
+    org_id: Org,
+    body: DestinationCreate,
+    catalog: CatalogDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """The answer carries ``signing_secret`` this once; store it to verify deliveries."""
+    idempotency.refuse_key(idempotency_key)
     item, secret = catalog.create_destination(org_id, body)
     view = destination_view(item)
     return Envelope(data=DestinationWithSecret(**view.model_dump(), signing_secret=secret))

@@ -4,20 +4,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from stepwise import components
+from stepwise import components, idempotency
 from stepwise.api.dependencies import CallerDep
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
+from stepwise.idempotency import IdempotencyKey
 from stepwise.models import Envelope, Page
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"], responses=ORG_ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ApiKeyWithSecret])
-def create_key(who: CallerDep, body: ApiKeyCreate):
+def create_key(who: CallerDep, body: ApiKeyCreate, idempotency_key: IdempotencyKey = None):
     """A new key with the given scopes; the answer is the only time the key is shown."""
     who.require(Scope.ADMIN)
+    idempotency.refuse_key(idempotency_key)
     item, key = components.api_keys().create(who.org_id, body.name, body.scopes, who.actor)
     return Envelope(data=ApiKeyWithSecret(**ApiKey.model_validate(item).model_dump(), key=key))
 

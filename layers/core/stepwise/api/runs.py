@@ -46,17 +46,13 @@ def start_run(
 ) -> Any:
     """Starts a run of the workflow's latest version. With ``Idempotency-Key``, a retry of the
     same request gets the same run instead of a second one."""
-    org_id = who.org_id
-    if idempotency_key is None:
-        return _start_run(org_id, body, store, who.actor)
-    return idempotency.once(
-        store.table,
-        org_id,
+    return idempotency.respond_once(
+        request,
+        who.org_id,
         "runs",
         idempotency_key,
-        body.model_dump(mode="json"),
-        lambda: _start_run(org_id, body, store, who.actor).model_dump(mode="json"),
-        request.scope.get("aws.context"),
+        body,
+        lambda: _start_run(who.org_id, body, store, who.actor),
     )
 
 
@@ -78,11 +74,23 @@ def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelo
 
 
 @router.post("/external", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
-def create_external_run(who: CallerDep, body: ExternalRunCreate, store: StoreDep) -> Envelope[Run]:
+def create_external_run(
+    who: CallerDep,
+    body: ExternalRunCreate,
+    store: StoreDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """A run executed elsewhere and reported here (seed 002): no execution; its status is the
     phase its client sets with PUT. An ``id`` of your own is kept (409 if taken)."""
-    item = components.external_runs().create(who.org_id, body, who.actor)
-    return _run(store, who.org_id, item["run_id"])
+
+    def create() -> Envelope[Run]:
+        item = components.external_runs().create(who.org_id, body, who.actor)
+        return _run(store, who.org_id, item["run_id"])
+
+    return idempotency.respond_once(
+        request, who.org_id, "runs/external", idempotency_key, body, create
+    )
 
 
 @router.put(

@@ -31,17 +31,7 @@ def create_workflow(
         _validate(body, store, org_id)
         return Envelope(data=store.create_workflow(org_id, new_id("wf"), body))
 
-    if idempotency_key is None:
-        return create()
-    return idempotency.once(
-        store.table,
-        org_id,
-        "workflows",
-        idempotency_key,
-        body.model_dump(mode="json"),
-        lambda: create().model_dump(mode="json"),
-        request.scope.get("aws.context"),
-    )
+    return idempotency.respond_once(request, org_id, "workflows", idempotency_key, body, create)
 
 
 @router.put("/{workflow_id}", response_model=Envelope[Workflow])
