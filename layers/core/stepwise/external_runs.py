@@ -119,10 +119,8 @@ class ExternalRuns:
             raise Conflict(f"run {run_id!r} exists already")
         return item
 
-    def update(
-        self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str
-    ) -> tuple[dict[str, Any], bool]:
-        """The run after the change, and whether it was created by it."""
+    def update(self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str) -> bool:
+        """Applies the change; whether it created the run."""
         try:
             run = self.store.get_run(org_id, run_id)
         except NotFound:
@@ -143,10 +141,10 @@ class ExternalRuns:
                 args=body.args,
                 tags=body.tags or {},
             )
-            self.create(org_id, created, actor)
+            run = self.create(org_id, created, actor)
             if any(v is not None for v in (body.phase, body.actions, body.outputs)):
-                return self._change(org_id, run_id, body, actor), True
-            return self.store.get_run(org_id, run_id), True
+                self._change(org_id, run, body, actor)
+            return True
         if run.get("kind") != EXTERNAL:
             engine_only = [
                 name
@@ -158,11 +156,14 @@ class ExternalRuns:
                     f"run {run_id!r} is executed by Stepwise, which reports its own "
                     f"{', '.join(engine_only)}; only tags can be set on it"
                 )
-        return self._change(org_id, run_id, body, actor), False
+        self._change(org_id, run, body, actor)
+        return False
 
     def _change(
-        self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str
-    ) -> dict[str, Any]:
+        self, org_id: str, run: dict[str, Any], body: ExternalRunUpdate, actor: str
+    ) -> None:
+        """Writes the change to ``run`` (as read just before)."""
+        run_id = run["run_id"]
         at = now()
         sets = {"updated_at": iso(at), "updated_by": actor}
         if body.tags is not None:
@@ -176,7 +177,6 @@ class ExternalRuns:
                 sets.update(
                     self.store.payloads.attributes(name, value, f"{org_id}/{run_id}/{name}.json")
                 )
-        run = self.store.get_run(org_id, run_id)
         old = RunStatus(run["status"])
         if body.phase is not None and body.phase != old:
             if old in RUN_TERMINAL:
@@ -199,7 +199,6 @@ class ExternalRuns:
                 {f":{k}": v for k, v in sets.items()},
                 names={f"#{k}": k for k in sets},
             )
-        return self.store.get_run(org_id, run_id)
 
     def delete(self, org_id: str, run_id: str) -> None:
         """Removes an external run; Conflict for an engine run."""

@@ -559,9 +559,12 @@ class Store:
                 ":reason": reason,
                 ":queued": str(RunStatus.QUEUED),
                 ":running": str(RunStatus.RUNNING),
+                ":external": "external",
             },
+            # An external run is not executed here: nothing to cancel.
             condition="attribute_not_exists(settle_requested_at) AND "
-            "#status IN (:queued, :running)",
+            "#status IN (:queued, :running) AND "
+            "(attribute_not_exists(kind) OR kind <> :external)",
             names={"#status": "status"},
             returns="ALL_NEW",
         )

@@ -86,7 +86,7 @@ def create_external_run(
 
     def create() -> Envelope[Run]:
         item = components.external_runs().create(who.org_id, body, who.actor)
-        return _run(store, who.org_id, item["run_id"])
+        return Envelope(data=views.run_detail(store.payloads, item, []))  # no nodes
 
     return idempotency.respond_once(
         request, who.org_id, "runs/external", idempotency_key, body, create
@@ -103,8 +103,7 @@ def upsert_run(
 ) -> Envelope[Run]:
     """Creates or changes an external run: phase, actions, outputs, args, tags. On a run
     Stepwise executes, only tags can be set (409 for anything else)."""
-    _, created = components.external_runs().update(who.org_id, run_id, body, who.actor)
-    if created:
+    if components.external_runs().update(who.org_id, run_id, body, who.actor):
         response.status_code = status.HTTP_201_CREATED
     return _run(store, who.org_id, run_id)
 
