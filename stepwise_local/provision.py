@@ -47,6 +47,8 @@ class LocalFunction:
     timeout: int
     memory: int
     queues: list[QueueSource] = field(default_factory=list)
+    # EventBridge rate/cron rules that invoke it (SAM Schedule events), fired by LocalScheduler.
+    rules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +95,10 @@ def _physical(stack: str, logical_id: str, rtype: str, props: dict[str, Any]) ->
         return {"Ref": name, "Arn": arn.format("logs", f"log-group:{base}:*")}
     if rtype == "AWS::Serverless::HttpApi":
         return {"Ref": "local"}
+    if rtype == "AWS::Scheduler::ScheduleGroup":
+        return {"Ref": base, "Arn": arn.format("scheduler", f"schedule-group/{base}")}
+    if rtype == "AWS::IAM::Role":
+        return {"Ref": base, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{base}"}
     return {"Ref": base}
 
 
@@ -243,6 +249,11 @@ def _function(stack, resolver, logical_id, props, template) -> None:
             for event in (props.get("Events") or {}).values()
             if event.get("Type") == "SQS"
         ],
+        rules=[
+            event["Properties"]["Schedule"]
+            for event in (props.get("Events") or {}).values()
+            if event.get("Type") == "Schedule" and event["Properties"].get("Enabled", True)
+        ],
     )
 
 
@@ -262,6 +273,24 @@ def _state_machine(stack, resolver, logical_id, props, template) -> None:
         roleArn=_role(),
         type=props.get("Type", "STANDARD"),
     )
+
+
+def _schedule_group(stack, resolver, logical_id, props, template) -> None:
+    local_client("scheduler").create_schedule_group(Name=resolver.refs[logical_id])
+
+
+def _iam_role(stack, resolver, logical_id, props, template) -> None:
+    iam = local_client("iam")
+    name = resolver.refs[logical_id]
+    iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+    )
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
 
 
 def _role() -> str:
@@ -297,5 +326,7 @@ _CREATORS = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::SQS::Queue": _queue,
     "AWS::Serverless::Function": _function,
+    "AWS::IAM::Role": _iam_role,
+    "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::Serverless::StateMachine": _state_machine,
 }

@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,8 +21,10 @@ from stepwise.api_keys import Scope
 from stepwise.observability import logger
 from stepwise_local import atomicity, lambdas, transactions
 from stepwise_local.events import DEFAULT_KEY
+from stepwise_local.lifecycle_events import LifecycleEventLog
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.queues import QueuePoller
+from stepwise_local.scheduler import Fired, LocalScheduler
 from stepwise_local.template import REGION
 
 DEFAULT_ORG = "acme"
@@ -54,7 +58,10 @@ class LocalStack:
         api_key: str = DEFAULT_API_KEY,
         execute_state_machines: bool = True,
         parameters: dict[str, Any] | None = None,
+        tick_seconds: float = 1.0,
     ):
+        """``tick_seconds``: how often an executing stack fires due schedules and collects
+        lifecycle events (tests of a stack that does not execute call ``tick`` themselves)."""
         self.org_id = org_id
         self.api_key = api_key
         self.execute = execute_state_machines
@@ -66,6 +73,12 @@ class LocalStack:
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._pollers: list[QueuePoller] = []
+        self.tick_seconds = tick_seconds
+        self.scheduler: LocalScheduler | None = None
+        self.lifecycle: LifecycleEventLog | None = None
+        self._ticker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.scheduler_paused = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -85,7 +98,15 @@ class LocalStack:
         reset_process_caches()
         lambdas.register(self.stack.functions)
         self.add_api_key(self.org_id, self.api_key)
+        self.scheduler = LocalScheduler(self.stack.functions, os.environ["SCHEDULE_GROUP_NAME"])
+        events_file = os.environ.get("STEPWISE_EVENTS_FILE")
+        self.lifecycle = LifecycleEventLog(
+            os.environ["EVENT_BUS_NAME"], Path(events_file) if events_file else None
+        )
         if self.execute:
+            self._stopping.clear()
+            self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
+            self._ticker.start()
             self._pollers = [
                 QueuePoller(q.queue_url, q.queue_arn, f.name, q.batch_size)
                 for f in self.stack.functions.values()
@@ -97,6 +118,10 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_server()
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=30)
+            self._ticker = None
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
@@ -120,6 +145,27 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _tick_forever(self) -> None:
+        """Fires due schedules and collects lifecycle events until the stack stops."""
+        while not self._stopping.wait(self.tick_seconds):
+            try:
+                if not self.scheduler_paused:
+                    self.tick()
+                assert self.lifecycle is not None
+                self.lifecycle.collect()
+            except Exception:  # noqa: BLE001 the ticker outlives one bad tick, and says so
+                logger.exception("local scheduler tick failed")
+
+    def tick(self, now: datetime | None = None) -> list[Fired]:
+        """Fires every schedule and rule due up to ``now`` (default: the real clock)."""
+        assert self.scheduler is not None, "start the stack first"
+        return self.scheduler.tick(now)
+
+    def lifecycle_events(self) -> list[dict[str, Any]]:
+        """Every lifecycle event the stack's bus carried so far, oldest first."""
+        assert self.lifecycle is not None, "start the stack first"
+        return self.lifecycle.events()
 
     # -- the API --------------------------------------------------------------------------------
 
@@ -158,9 +204,15 @@ class LocalStack:
             self._server_thread = None
 
     def _server_config(self, host: str, port: int, log_level: str) -> uvicorn.Config:
-        return uvicorn.Config(
-            create_app(), host=host, port=port, log_level=log_level, lifespan="off"
+        app = create_app()
+        # Local only: what a rule on the bus would have received (not part of the product API).
+        app.add_api_route(
+            "/local/lifecycle-events",
+            lambda: {"data": self.lifecycle_events()},
+            methods=["GET"],
+            include_in_schema=False,
         )
+        return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off")
 
     # -- operations -----------------------------------------------------------------------------
 

@@ -101,4 +101,33 @@ def test_every_event_file_is_covered():
         "engine",
         "dispatcher",
         "signals",
+        "trigger",
+        "janitor",
     }
+
+
+def test_the_trigger_event_starts_the_schedules_run_once(stack):
+    """The sample firing, for a schedule of that id: one run, however often it is delivered."""
+    from stepwise.schedule_models import ScheduleCreate
+
+    event = load("trigger/fire.json")
+    store = components.store()
+    workflow = store.create_workflow(
+        event["org_id"],
+        "wf_01trigger",
+        WorkflowCreate(name="t", nodes=[{"ref": "a", "kind": "transform"}]),
+    )
+    body = ScheduleCreate(name="s", expression="rate(1 hour)", workflow_id=workflow.id)
+    item = components.schedules().create(event["org_id"], body, "key:test")
+    event["schedule_id"] = item["id"]  # schedule ids are generated; the rest is the sample's
+    first = stack.invoke("TriggerFunction", event)
+    assert first["outcome"] == "started"
+    assert stack.invoke("TriggerFunction", event) == first
+    run = store.get_run(event["org_id"], first["run_id"])
+    assert (run["role"], run["scheduled_at"]) == ("schedule", event["scheduled_time"])
+
+
+def test_the_janitor_event_sweeps(stack):
+    answer = stack.invoke("JanitorFunction", load("janitor/sweep.json"))
+    assert answer["complete"] is True and answer["settled"] == []
+    assert answer["orgs"] >= 1  # the stack's org, listed when its key was made

@@ -18,12 +18,17 @@ FUNCTIONS = {
     "EngineFunction": "engine",
     "DispatcherFunction": "dispatcher",
     "SignalsFunction": "signals",
+    "TriggerFunction": "trigger",
+    "JanitorFunction": "janitor",
 }
+# The settings classes each function reads (the janitor finalises runs as the engine does).
 SETTINGS = {
-    "ApiFunction": "ApiSettings",
-    "EngineFunction": "EngineSettings",
-    "DispatcherFunction": "DispatcherSettings",
-    "SignalsFunction": "CoreSettings",
+    "ApiFunction": ("ApiSettings", "ScheduleSettings"),
+    "EngineFunction": ("EngineSettings",),
+    "DispatcherFunction": ("DispatcherSettings",),
+    "SignalsFunction": ("CoreSettings",),
+    "TriggerFunction": ("TriggerSettings",),
+    "JanitorFunction": ("EngineSettings",),
 }
 QUEUES = {"WebhookQueue": "WebhookDeadLetterQueue", "SignalQueue": "SignalDeadLetterQueue"}
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
@@ -292,7 +297,10 @@ def test_every_function_of_the_template_is_checked_here(resources):
     assert functions == set(FUNCTIONS) == set(SETTINGS)
 
 
-@pytest.mark.parametrize(("function", "settings_class"), sorted(SETTINGS.items()))
+@pytest.mark.parametrize(
+    ("function", "settings_class"),
+    sorted((function, name) for function, names in SETTINGS.items() for name in names),
+)
 def test_every_setting_a_function_reads_is_in_its_template_environment(
     template, resources, function, settings_class
 ):

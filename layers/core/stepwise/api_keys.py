@@ -58,6 +58,8 @@ class ApiKeys:
             "created_by": created_by,
         }
         dynamo.put_new(self.table, item)
+        # The org joins the list of orgs the janitor sweeps (a no-op after its first key).
+        dynamo.put_if_absent(self.table, {**keys.org_entry(org_id), "org_id": org_id})
         return item
 
     def find(self, key: str) -> dict[str, Any] | None:

@@ -23,6 +23,9 @@ from stepwise.webhooks.signal_tokens import SignalTokens
 if TYPE_CHECKING:
     from stepwise.dispatcher import Dispatcher
     from stepwise.engine import Engine
+    from stepwise.janitor import Janitor
+    from stepwise.scheduled_runs import ScheduledRuns
+    from stepwise.schedules import Schedules
 
 
 @cache
@@ -106,6 +109,35 @@ def signals() -> Signals:
     return Signals(store(), settings.api_settings().signal_queue_url)
 
 
+@cache
+def schedules() -> "Schedules":
+    from stepwise.schedules import SchedulerTarget, Schedules
+
+    config = settings.schedule_settings()
+    target = SchedulerTarget(
+        config.schedule_group_name, config.trigger_function_arn, config.scheduler_role_arn
+    )
+    return Schedules(config.table_name, store(), target)
+
+
+@cache
+def scheduled_runs() -> "ScheduledRuns":
+    from stepwise.scheduled_runs import ScheduledRuns
+    from stepwise.schedules import Schedules
+
+    config = settings.trigger_settings()
+    return ScheduledRuns(
+        store(), Schedules(config.table_name, store(), None), config.run_state_machine_arn
+    )
+
+
+@cache
+def janitor() -> "Janitor":
+    from stepwise.janitor import Janitor
+
+    return Janitor(store(), engine(), settings.engine_settings().run_state_machine_arn)
+
+
 def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
@@ -119,3 +151,6 @@ def clear() -> None:
     action_records.cache_clear()
     signal_tokens.cache_clear()
     signals.cache_clear()
+    schedules.cache_clear()
+    scheduled_runs.cache_clear()
+    janitor.cache_clear()

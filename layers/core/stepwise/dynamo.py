@@ -86,6 +86,17 @@ def put_new(table: str, item: dict[str, Any]) -> None:
     )
 
 
+def put_if_absent(table: str, item: dict[str, Any]) -> bool:
+    """Puts an item unless one with its key exists; whether it was put."""
+    try:
+        put_new(table, item)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
 def query_prefix(
     table: str, pk: str, prefix: str, limit: int, after: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:

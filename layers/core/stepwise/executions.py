@@ -47,6 +47,29 @@ def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None
             raise
 
 
+def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
+    """The run's execution (status, stopDate, error, cause), or None if it was never started."""
+    arn = _execution_arn(state_machine_arn, execution_name(run_id))
+    try:
+        return aws.client("stepfunctions").describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def stop_run(state_machine_arn: str, run_id: str, cause: str) -> None:
+    """Stops a run's execution if it is still running; a missing or closed one is fine."""
+    arn = _execution_arn(state_machine_arn, execution_name(run_id))
+    try:
+        aws.client("stepfunctions").stop_execution(
+            executionArn=arn, error="Stepwise.Janitor", cause=cause
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
+            raise
+
+
 def resume_run(task_token: str, reason: str) -> bool:
     """Resumes the run execution waiting on ``task_token``; False if it was already resumed."""
     try:

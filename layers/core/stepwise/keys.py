@@ -133,3 +133,37 @@ def action_version(org_id: str, name: str, version: int) -> dict[str, str]:
 
 def actions_index_pk(org_id: str) -> str:
     return f"ORG#{org_id}#ACTIONS"
+
+
+def schedule(org_id: str, schedule_id: str) -> dict[str, str]:
+    return {"PK": schedule_pk(org_id, schedule_id), "SK": "SCHEDULE"}
+
+
+def schedule_pk(org_id: str, schedule_id: str) -> str:
+    return f"ORG#{org_id}#SCHEDULE#{schedule_id}"
+
+
+def schedules_index(org_id: str, schedule_id: str) -> dict[str, str]:
+    return {"GSI1PK": schedules_index_pk(org_id), "GSI1SK": schedule_id}
+
+
+def schedules_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#SCHEDULES"
+
+
+def schedule_fire(org_id: str, schedule_id: str, scheduled_time: str) -> dict[str, str]:
+    """What one scheduled time of a schedule did (started a run, or skipped): written once."""
+    return {"PK": schedule_pk(org_id, schedule_id), "SK": f"FIRE#{scheduled_time}"}
+
+
+ORGS_PK = "ORGS"
+
+
+def org_entry(org_id: str) -> dict[str, str]:
+    """An org in the list of every org (written with its first API key; the janitor walks it)."""
+    return {"PK": ORGS_PK, "SK": f"ORG#{org_id}"}
+
+
+def janitor_position(org_id: str) -> dict[str, str]:
+    """Where the janitor's last sweep of an org's active runs stopped."""
+    return {"PK": f"ORG#{org_id}", "SK": "JANITOR"}

@@ -175,7 +175,8 @@ class RunSummary(BaseModel):
     org_id: str
     kind: str = Field("workflow", description="workflow (executed here) or external (reported).")
     role: str | None = Field(
-        None, description="What started it: key (an API key), parent (a workflow node)."
+        None,
+        description="What started it: key (an API key), schedule, parent (a workflow node).",
     )
     workflow_id: str
     workflow_version: int | None = Field(None, description="The version an engine run pinned.")
@@ -203,6 +204,8 @@ class ExternalActionView(BaseModel):
 
 
 class Run(RunSummary):
+    schedule_id: str | None = Field(None, description="The schedule that started it.")
+    scheduled_at: datetime | None = Field(None, description="The time its schedule fired for.")
     input: Any = None
     output: Any = None
     nodes: list[NodeExecution]

@@ -25,6 +25,18 @@ class ApiSettings(CoreSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
+class ScheduleSettings(CoreSettings):
+    """Where schedules live (the API writes them) and what they invoke."""
+
+    schedule_group_name: str = Field(alias="SCHEDULE_GROUP_NAME")
+    trigger_function_arn: str = Field(alias="TRIGGER_FUNCTION_ARN")
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN")
+
+
+class TriggerSettings(CoreSettings):
+    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+
+
 class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
@@ -58,7 +70,24 @@ def engine_settings() -> EngineSettings:
     return EngineSettings.model_validate(os.environ)
 
 
+@cache
+def schedule_settings() -> ScheduleSettings:
+    return ScheduleSettings.model_validate(os.environ)
+
+
+@cache
+def trigger_settings() -> TriggerSettings:
+    return TriggerSettings.model_validate(os.environ)
+
+
 def clear() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
-    for reader in (core_settings, api_settings, engine_settings, dispatcher_settings):
+    for reader in (
+        core_settings,
+        api_settings,
+        engine_settings,
+        dispatcher_settings,
+        schedule_settings,
+        trigger_settings,
+    ):
         reader.cache_clear()

@@ -625,6 +625,17 @@ class Store:
             for old in (RunStatus.RUNNING, RunStatus.QUEUED)
         )
 
+    def keep_settled_run(self, org_id: str, run_id: str) -> None:
+        """A run settled late (by the janitor) is kept for the retention period from now."""
+        until = int((now() + self.retention).timestamp())
+        self._update(
+            keys.run(org_id, run_id),
+            "SET expires_at = :until",
+            {":until": until},
+            condition="attribute_exists(PK) AND (attribute_not_exists(expires_at) OR "
+            "expires_at < :until)",
+        )
+
     # -- node transitions -----------------------------------------------------------------------
 
     def settle_pending(

@@ -11,6 +11,7 @@ from stepwise.api import (
     errors,
     keys,
     runs,
+    schedules,
     signals,
     workflows,
 )
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(actions.records_router)
     app.include_router(signals.router)
     app.include_router(keys.router)
+    app.include_router(schedules.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -3,15 +3,13 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from botocore.exceptions import ClientError
 from fastapi import APIRouter, Query, Request, Response, status
 
-from stepwise import components, executions, idempotency, lifecycle, settings
+from stepwise import components, idempotency, lifecycle, run_starts, settings
 from stepwise.api import views
 from stepwise.api.dependencies import CallerDep, Org, StoreDep
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.errors import ServiceUnavailable
 from stepwise.external_runs import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.history import run_history
 from stepwise.idempotency import IdempotencyKey
@@ -26,7 +24,6 @@ from stepwise.models import (
     RunCreate,
     RunSummary,
 )
-from stepwise.observability import logger
 from stepwise.run_logs import LogCreate, LogLine
 from stepwise.run_queries import Position, RunFilter, page_runs
 from stepwise.signal_models import ReviewCreate
@@ -58,17 +55,15 @@ def start_run(
 
 def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
     workflow = store.get_workflow(org_id, body.workflow_id)
-    run_id = new_id("run")
-    started = {"role": "key", "created_by": actor}
-    run, nodes = store.create_run(org_id, run_id, workflow, body.input, started)
-    try:
-        executions.start_run(
-            settings.api_settings().run_state_machine_arn, org_id, run_id, workflow.timeout
-        )
-    except ClientError as exc:
-        logger.exception("could not start the run's execution", extra={"run_id": run_id})
-        store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
-        raise ServiceUnavailable("the run could not be started; try again") from None
+    run, nodes = run_starts.start_workflow_run(
+        store,
+        settings.api_settings().run_state_machine_arn,
+        org_id,
+        new_id("run"),
+        workflow,
+        body.input,
+        {"role": "key", "created_by": actor},
+    )
     # The run as accepted (queued); its execution may already be moving it on.
     return Envelope(data=views.run_detail(store.payloads, run, nodes))
 

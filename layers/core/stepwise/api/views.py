@@ -37,6 +37,8 @@ def run_detail(payloads: PayloadStore, run: dict[str, Any], nodes: list[dict[str
     ordered = sorted(nodes, key=lambda n: int(n.get("position", 0)))
     return Run(
         **run_summary(run).model_dump(),
+        schedule_id=run.get("schedule_id"),
+        scheduled_at=run.get("scheduled_at"),
         input=payloads.load(run, "input"),
         output=payloads.load(run, "output"),
         nodes=[node_execution(payloads, n) for n in ordered],

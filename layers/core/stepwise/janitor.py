@@ -1,0 +1,159 @@
+"""The janitor: settles runs that can no longer settle themselves, a bounded slice at a time.
+
+A run is orphaned when its record is still queued or running but its execution has ended
+(stopped by hand, failed outside the engine, never started), or when it is still waiting well
+past its own timeout. The janitor finalises such runs through the engine's own finalisation
+(nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
+settled runs for the retention period from when they end. It walks each org's active runs
+oldest first, remembers where it stopped, and examines at most ``limit`` runs per sweep, so
+every run is looked at within a few sweeps whatever the table's size.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from stepwise import aws, dynamo, executions, keys
+from stepwise.errors import NotFound
+from stepwise.observability import logger
+from stepwise.statuses import RUN_TERMINAL, RunStatus
+from stepwise.store import Store
+
+if TYPE_CHECKING:
+    from stepwise.engine import Engine
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+# How long past its deadline (or, queued, past its creation) before the janitor steps in: the
+# execution's own timeout and the API's start are given the time to act first.
+GRACE = timedelta(minutes=5)
+
+
+@dataclass
+class SweepReport:
+    orgs: int = 0
+    examined: int = 0
+    settled: list[dict[str, str]] = field(default_factory=list)
+    complete: bool = True  # False when the limit stopped the sweep before every org was seen
+
+
+class Janitor:
+    def __init__(
+        self,
+        store: Store,
+        engine: "Engine",
+        run_state_machine_arn: str,
+        limit: int = 200,
+        grace: timedelta = GRACE,
+    ):
+        self.store = store
+        self.engine = engine
+        self.run_state_machine_arn = run_state_machine_arn
+        self.limit = limit
+        self.grace = grace
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        now = now or datetime.now(UTC)
+        report = SweepReport()
+        for org_id in self._orgs():
+            report.orgs += 1
+            for status in ACTIVE:
+                if report.examined >= self.limit:
+                    report.complete = False
+                    return report
+                self._sweep_org(org_id, status, now, report)
+        return report
+
+    def _sweep_org(self, org_id: str, status: str, now: datetime, report: SweepReport) -> None:
+        position_key = keys.janitor_position(org_id)
+        position = dynamo.get_item(self.store.table, position_key) or {}
+        after = position.get(status)
+        budget = self.limit - report.examined
+        entries, last = self._active(org_id, status, after, budget)
+        for entry in entries:
+            report.examined += 1
+            outcome = self.examine(org_id, entry["run_id"], now)
+            if outcome is not None:
+                report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
+        # Continue after the last run seen next time; start over once the end was reached.
+        dynamo.update_item(
+            self.store.table,
+            position_key,
+            "SET #status = :last",
+            {":last": last},
+            names={"#status": status},
+        )
+
+    def _active(
+        self, org_id: str, status: str, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        condition = "GSI3PK = :pk"
+        named: dict[str, Any] = {":pk": keys.runs_by_status_pk(org_id, status)}
+        if after:
+            condition += " AND GSI3SK > :after"
+            named[":after"] = after
+        page = aws.client("dynamodb").query(
+            TableName=self.store.table,
+            IndexName="GSI3",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=dynamo.values(named),
+            Limit=limit,
+        )
+        entries = [dynamo.from_item(i) for i in page["Items"]]
+        more = "LastEvaluatedKey" in page and len(entries) == limit
+        return entries, (entries[-1]["run_id"] if more else None)
+
+    def _orgs(self):
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.store.table,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": dynamo.values({":pk": keys.ORGS_PK}),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = aws.client("dynamodb").query(**kwargs)
+            for item in page["Items"]:
+                yield dynamo.from_item(item)["org_id"]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def examine(self, org_id: str, run_id: str, now: datetime) -> dict[str, str] | None:
+        """Settles the run if it is orphaned; what it did, or None if the run is fine."""
+        try:
+            run = self.store.get_run(org_id, run_id)
+        except NotFound:
+            return None
+        if run["status"] in RUN_TERMINAL or run.get("kind") == "external":
+            return None  # external runs are settled by their client, never here
+        started = datetime.fromisoformat(run.get("started_at") or run["created_at"])
+        deadline = started + timedelta(seconds=int(run["timeout"]))
+        if now > deadline + self.grace:
+            executions.stop_run(self.run_state_machine_arn, run_id, "past its timeout")
+            return self._settle(run, {"reason": "timed_out"}, "past its timeout")
+        execution = executions.describe_run(self.run_state_machine_arn, run_id)
+        if execution is None:
+            created = datetime.fromisoformat(run["created_at"])
+            if now < created + self.grace:
+                return None  # its start may still be on the way
+            cause = "the run's execution was never started"
+            return self._settle(run, _crashed("RunNotStarted", cause), cause)
+        if execution["status"] == "RUNNING":
+            return None
+        cause = f"the run's execution ended {execution['status']} without settling the run"
+        if execution["status"] == "TIMED_OUT":
+            return self._settle(run, {"reason": "timed_out"}, cause)
+        error = execution.get("error") or f"Execution{execution['status'].title()}"
+        return self._settle(run, _crashed(error, execution.get("cause") or cause), cause)
+
+    def _settle(self, run: dict[str, Any], settle: dict[str, Any], why: str) -> dict[str, str]:
+        org_id, run_id = run["org_id"], run["run_id"]
+        logger.warning("janitor settles an orphaned run", extra={"run_id": run_id, "why": why})
+        answer = self.engine.finalize_run(org_id, run_id, settle)
+        self.store.keep_settled_run(org_id, run_id)
+        return {"status": str(answer["status"]), "why": why}
+
+
+def _crashed(error: str, cause: str) -> dict[str, Any]:
+    return {"reason": "crashed", "error": error, "cause": cause}

@@ -1,0 +1,191 @@
+"""The janitor settles orphaned and overdue runs through the engine's finalisation, once, and
+leaves healthy, settled and external runs alone; a sweep examines a bounded number of runs."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from stepwise import components, executions
+from stepwise.janitor import Janitor
+from stepwise.statuses import RunStatus
+from stepwise_local.template import REGION
+from tests.conftest import OTHER_ORG
+from tests.helpers import http_event
+
+BASE = "/v1/orgs/acme"
+LATER = datetime.now(UTC) + timedelta(minutes=10)  # past the janitor's grace for new runs
+
+
+def call(stack, method, path, body=None, org="acme"):
+    path = f"/v1/orgs/{org}{path}"
+    key = None if org == "acme" else "swk_test_globex_key"
+    event = http_event(method, path, body) if key is None else http_event(method, path, body, key)
+    response = stack.invoke("ApiFunction", event)
+    return response["statusCode"], json.loads(response["body"] or "null")
+
+
+def make_workflow(stack, timeout):
+    nodes = [{"ref": "a", "kind": "transform", "args": {"x": 1}}]
+    body = {"name": "w", "nodes": nodes, "timeout": timeout}
+    status, answer = call(stack, "POST", "/workflows", body)
+    assert status == 201, answer
+    return answer["data"]["id"]
+
+
+@pytest.fixture
+def workflow(stack):
+    return make_workflow(stack, timeout=3600)
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The lifecycle events put on the bus, by run id."""
+    sent: list[dict] = []
+    monkeypatch.setattr(
+        "stepwise.engine.run_events.publish", lambda bus, run: sent.append(dict(run))
+    )
+    return sent
+
+
+def start(stack, workflow, org="acme"):
+    status, body = call(stack, "POST", "/runs", {"workflow_id": workflow}, org=org)
+    assert status == 201, body
+    return body["data"]["id"]
+
+
+def running(stack, run_id, org="acme"):
+    """The run as its first step leaves it: running, with a token, its execution going."""
+    components.store().store_run_token(org, run_id, "token")
+    return run_id
+
+
+def stop_execution(run_id):
+    arn = f"arn:aws:states:{REGION}:123456789012:execution:stepwise-local-run:{run_id}"
+    boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Manual", cause="ops")
+
+
+def status_of(run_id, org="acme"):
+    return components.store().get_run(org, run_id)["status"]
+
+
+def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, published):
+    orphan = running(stack, start(stack, workflow))
+    healthy = running(stack, start(stack, workflow))
+    stop_execution(orphan)
+
+    report = components.janitor().sweep(LATER)
+    assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
+    run = components.store().get_run("acme", orphan)
+    # AWS reports the stop's own error on the execution; moto reports none, hence the fallback.
+    assert run["error"]["type"] in {"Manual", "ExecutionAborted"} and run["finished_at"]
+    assert status_of(healthy) == RunStatus.RUNNING
+    assert [e["run_id"] for e in published] == [orphan]
+
+    # Idempotent: the next sweep finds nothing to do and publishes nothing more.
+    assert components.janitor().sweep(LATER).settled == []
+    assert len(published) == 1
+    # Its nodes were cancelled with it.
+    node = components.store().get_node("acme", orphan, "a")
+    assert node["status"] == "cancelled"
+
+
+def test_a_run_past_its_timeout_is_settled_timed_out_and_its_execution_stopped(stack, published):
+    overdue = running(stack, start(stack, make_workflow(stack, timeout=60)))
+    before = components.janitor().sweep(datetime.now(UTC) + timedelta(seconds=61))
+    assert before.settled == []  # past the timeout, but within the grace period
+    report = components.janitor().sweep(datetime.now(UTC) + timedelta(seconds=60 + 6 * 60))
+    assert [(s["run_id"], s["status"]) for s in report.settled] == [(overdue, "timed_out")]
+    execution = executions.describe_run(stack.stack.names["RunStateMachine"], overdue)
+    assert execution["status"] == "ABORTED"
+    assert [e["status"] for e in published] == ["timed_out"]
+
+
+def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
+    stack, workflow, published
+):
+    store = components.store()
+    store.create_run("acme", "run_never_started", store.get_workflow("acme", workflow), None)
+    assert components.janitor().sweep().settled == []  # just created: its start may be coming
+    report = components.janitor().sweep(LATER)
+    assert [s["run_id"] for s in report.settled] == ["run_never_started"]
+    assert store.get_run("acme", "run_never_started")["error"]["type"] == "RunNotStarted"
+    assert len(published) == 1
+
+
+def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, published):
+    done = running(stack, start(stack, workflow))
+    components.store().finish_run("acme", done, RunStatus.SUCCEEDED, {"ok": 1}, None)
+    status, external = call(stack, "POST", "/runs/external", {"workflow_id": "outside"})
+    assert status == 201, external
+    healthy = running(stack, start(stack, workflow))
+    report = components.janitor().sweep(LATER)
+    assert report.settled == [] and report.examined == 2  # the external one and the healthy one
+    assert external["data"]["status"] not in {"succeeded", "failed", "cancelled", "timed_out"}
+    assert status_of(external["data"]["id"]) == external["data"]["status"]  # untouched
+    assert status_of(healthy) == RunStatus.RUNNING
+    assert published == []
+
+
+def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, published):
+    orphan = running(stack, start(stack, workflow))
+    stop_execution(orphan)
+    before = int(components.store().get_run("acme", orphan)["expires_at"])
+    components.janitor().sweep(LATER)
+    after = int(components.store().get_run("acme", orphan)["expires_at"])
+    retention = components.store().retention.total_seconds()
+    assert after >= int(datetime.now(UTC).timestamp() + retention) - 5
+    assert after >= before
+
+
+def test_a_sweep_is_bounded_and_the_next_ones_continue_where_it_stopped(stack, workflow, published):
+    orphans = [running(stack, start(stack, workflow)) for _ in range(5)]
+    for run_id in orphans:
+        stop_execution(run_id)
+    janitor = Janitor(
+        components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=2
+    )
+    reports = [janitor.sweep(LATER) for _ in range(3)]
+    assert [r.examined for r in reports] == [2, 2, 1]
+    assert [r.complete for r in reports] == [False, False, True]
+    settled = [s["run_id"] for r in reports for s in r.settled]
+    assert sorted(settled) == sorted(orphans)  # each exactly once
+    assert {status_of(r) for r in orphans} == {RunStatus.FAILED}
+
+
+def test_every_org_is_swept(stack, workflow, published):
+    status, body = call(
+        stack,
+        "POST",
+        "/workflows",
+        {"name": "w", "nodes": [{"ref": "a", "kind": "transform"}]},
+        org=OTHER_ORG,
+    )
+    assert status == 201, body
+    theirs = running(stack, start(stack, body["data"]["id"], org=OTHER_ORG), org=OTHER_ORG)
+    ours = running(stack, start(stack, workflow))
+    stop_execution(theirs)
+    stop_execution(ours)
+    report = components.janitor().sweep(LATER)
+    assert report.orgs == 2
+    assert {(s["org_id"], s["run_id"]) for s in report.settled} == {
+        (OTHER_ORG, theirs),
+        ("acme", ours),
+    }
+
+
+def test_the_janitor_function_answers_a_scheduled_rule_event(stack, workflow, published):
+    orphan = running(stack, start(stack, workflow))
+    stop_execution(orphan)
+    event = json.loads((stack_root() / "events/janitor/sweep.json").read_text())
+    # An ended execution needs no grace: the rule's first sweep settles its run.
+    answer = stack.invoke("JanitorFunction", event)
+    assert [(s["run_id"], s["status"]) for s in answer["settled"]] == [(orphan, "failed")]
+    assert stack.invoke("JanitorFunction", event)["settled"] == []
+
+
+def stack_root():
+    from stepwise_local.template import REPO_ROOT
+
+    return REPO_ROOT
