@@ -155,13 +155,27 @@ def review_node(
 @router.post(
     "/{run_id}/logs", status_code=status.HTTP_201_CREATED, response_model=Envelope[LogLine]
 )
-def write_log(org_id: Org, run_id: str, body: LogCreate, store: StoreDep) -> Envelope[LogLine]:
-    """Adds a line to the run's log (seed 002), from whoever runs or watches it."""
+def write_log(
+    org_id: Org,
+    run_id: str,
+    body: LogCreate,
+    store: StoreDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Adds a line to the run's log (seed 002), from whoever runs or watches it. With
+    ``Idempotency-Key``, a retry adds no second line."""
     store.get_run(org_id, run_id)  # 404 for an unknown run
-    item = components.run_logs().write(
-        org_id, run_id, body.level, body.message, body.node_ref, "api", body.timestamp
-    )
-    return Envelope(data=LogLine.model_validate(item))
+
+    def write() -> Envelope[LogLine]:
+        item = components.run_logs().write(
+            org_id, run_id, body.level, body.message, body.node_ref, "api", body.timestamp
+        )
+        return Envelope(data=LogLine.model_validate(item))
+
+    # The run is part of the route: the same key and line on another run is another line.
+    route = f"runs/{run_id}/logs"
+    return idempotency.respond_once(request, org_id, route, idempotency_key, body, write)
 
 
 @router.get("/{run_id}/logs", response_model=Page[LogLine])
