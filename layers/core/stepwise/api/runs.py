@@ -28,7 +28,7 @@ from stepwise.models import (
 )
 from stepwise.observability import logger
 from stepwise.run_logs import LogCreate, LogLine
-from stepwise.run_queries import Position, RunFilter, page_runs
+from stepwise.run_queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.signal_models import ReviewCreate
 from stepwise.statuses import RunStatus
 from stepwise.store import Store
@@ -234,6 +234,13 @@ def list_runs(
     parent_run_id: Annotated[str | None, Query(max_length=512)] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_TAG_FILTERS,
+            description="key=value (split at the first '='); repeat it for runs with every tag.",
+        ),
+    ] = None,
 ) -> Page[RunSummary]:
     """Runs newest first, filtered; pages both ways with signed cursors that stay right while
     new runs arrive. ``total`` is kept by counters for no filter, a status, or a workflow."""
@@ -243,6 +250,7 @@ def list_runs(
         parent_run_id=parent_run_id,
         created_after=created_after,
         created_before=created_before,
+        tags=parse_tags(tag),
     )
     scope = f"runs:{org_id}:{query.scope()}"
     position = None
