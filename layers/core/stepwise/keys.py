@@ -34,6 +34,16 @@ def workflow_version(org_id: str, workflow_id: str, version: int) -> dict[str, s
     return {"PK": workflow_pk(org_id, workflow_id), "SK": f"V#{version:08d}"}
 
 
+def node_events_pk(org_id: str, workflow_id: str, ref: str) -> str:
+    """The events of one node of a workflow (seed 003), across its runs and versions."""
+    return f"ORG#{org_id}#WF#{workflow_id}#NODE#{ref}#EVENTS"
+
+
+def node_event(org_id: str, workflow_id: str, ref: str, event_id: str) -> dict[str, str]:
+    """One node event; event ids sort by time."""
+    return {"PK": node_events_pk(org_id, workflow_id, ref), "SK": event_id}
+
+
 def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
     return {"GSI1PK": f"ORG#{org_id}#WORKFLOWS", "GSI1SK": workflow_id}
 
