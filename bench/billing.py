@@ -53,6 +53,11 @@ class Bill:
             api_requests=api_requests,
         )
 
+    def __add__(self, other: "Bill") -> "Bill":
+        return Bill(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
     def __sub__(self, other: "Bill") -> "Bill":
         return Bill(
             **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)}

@@ -4,6 +4,8 @@ Each kind of work is measured as the difference between two runs that differ onl
 the per-run overhead (creating, starting and finishing the run) is measured apart:
 
 - native node: a chain of 21 transforms against a chain of 1
+- emitting native node: a native node plus what ``emit_event`` adds (the chain of 21 with every
+  node emitting, against the same chain without)
 - webhook node: a root plus 5 action nodes (answered 200 by a real receiver) against the root
 - for_each item: a transform over 30 items against one over 10
 - retried attempt: an action answered 500 then 200 against one answered 200 at once
@@ -24,12 +26,15 @@ ORG = "acme"
 CHAIN = 21
 
 
-def chain(count: int) -> dict[str, Any]:
+def chain(count: int, emit_event: bool = False) -> dict[str, Any]:
     nodes = [{"ref": "n0", "kind": "transform", "args": {"i": 0}}]
     nodes += [
         {"ref": f"n{i}", "kind": "transform", "args": {"i": i}, "depends_on": [f"n{i - 1}"]}
         for i in range(1, count)
     ]
+    if emit_event:
+        for node in nodes:
+            node["emit_event"] = True
     return {"name": f"chain-{count}", "nodes": nodes}
 
 
@@ -110,6 +115,7 @@ def measure() -> dict[str, Any]:
         bench.action("flaky", Answer(500, {}), Answer(200, {"ok": True}))
         one = bench.run(chain(1))
         many = bench.run(chain(CHAIN))
+        emitting = bench.run(chain(CHAIN, emit_event=True))
         root = bench.run(with_root(), {"items": []})
         hooks = bench.run(
             with_root(*({"ref": f"call{i}", "kind": "action", "action": "ok"} for i in range(5))),
@@ -132,6 +138,8 @@ def measure() -> dict[str, Any]:
     native = (many - one) / (CHAIN - 1)
     units = {
         "native_node": native,
+        # The same chain with every node emitting an event: what emitting adds to each node.
+        "emitting_native_node": native + (emitting - many) / CHAIN,
         "webhook_node": (hooks - root) / 5,
         "for_each_item": (thirty - ten) / 20,
         "retried_attempt": twice - once,
@@ -142,6 +150,7 @@ def measure() -> dict[str, Any]:
     gb_seconds_each = many.lambda_gb_seconds / invocations
     temporal_actions = {  # one per activity attempt; a run start is one more
         "native_node": 1,
+        "emitting_native_node": 1,
         "webhook_node": 1,
         "for_each_item": 1,
         "retried_attempt": 1,

@@ -4,6 +4,7 @@ from typing import Any
 
 UNIT_LABELS = {
     "native_node": "native node (transform, inline)",
+    "emitting_native_node": "native node emitting an event",
     "webhook_node": "webhook node (action, 200)",
     "for_each_item": "for_each item (transform)",
     "retried_attempt": "retried attempt (webhook 500, then 200)",
@@ -45,6 +46,8 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, label in UNIT_LABELS.items():
+        if name not in cost["per_unit"]:
+            continue  # results from before the unit was measured
         unit = cost["per_unit"][name]
         billed = unit["billed"]
         lines.append(

@@ -305,3 +305,41 @@ def test_an_error_type_listed_as_non_retryable_stops_at_once(api):
     assert run["status"] == "failed"
     assert len(nodes["poll"]["attempts"]) == 1
     assert nodes["poll"]["error"]["type"] == "RetryUntilNotMet"
+
+
+def test_nodes_with_executions_emit_events_with_their_lineage(api, other_org_api):
+    """emit_event through real executions: a delayed node, a for_each node and an inline
+    transform after them; the events are listed per node with their lineage."""
+    nodes = [
+        t("slow", start_delay=1, args={"v": "{{ input.v }}"}, emit_event=True),
+        t("each", for_each="{{ input.items }}", args="{{ item }}", emit_event=True),
+        t("quiet", depends_on=["each"], args={"n": 1}),
+        t(
+            "last",
+            depends_on=["slow", "quiet"],
+            args={"v": "{{ nodes.slow.output.v }}"},
+            emit_event=True,
+        ),
+    ]
+    created = api.post("/workflows", json={"name": "events", "nodes": nodes})
+    workflow_id = created.json()["data"]["id"]
+    run_id = api.post(
+        "/runs", json={"workflow_id": workflow_id, "input": {"v": 7, "items": [1, 2]}}
+    )
+    run = wait_for_run(api, run_id.json()["data"]["id"])
+    assert run["status"] == "succeeded"
+
+    def events(ref):
+        answer = api.get(f"/workflows/{workflow_id}/nodes/{ref}/events")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    [slow] = events("slow")["data"]
+    [each] = events("each")["data"]
+    [last] = events("last")["data"]
+    assert slow["payload"] == {"v": 7} and each["payload"] == [1, 2] and last["payload"] == {"v": 7}
+    assert sorted(last["previous_event_ids"]) == sorted([slow["id"], each["id"]])
+    assert {slow["run_id"], each["run_id"], last["run_id"]} == {run["id"]}
+    assert events("quiet")["meta"]["count"] == 0
+    foreign = other_org_api.get(f"/v1/orgs/acme/workflows/{workflow_id}/nodes/slow/events")
+    assert foreign.status_code == 404

@@ -20,6 +20,14 @@ def test_a_native_node_costs_no_transition_no_invocation_and_three_write_units(m
     assert native["write_units"] == 3
 
 
+def test_a_native_node_that_emits_an_event_costs_one_write_unit_more(measured):
+    """emit_event's documented price: the event item (under 1 KB here), nothing else."""
+    emitting = measured["emitting_native_node"]["billed"]
+    assert emitting["transitions"] == 0
+    assert emitting["lambda_invocations"] == 0
+    assert emitting["write_units"] == 4
+
+
 def test_a_thousand_native_nodes_cost_less_than_a_cent(measured):
     assert measured["native_node"]["usd_per_1000"]["total"] < 0.01
     assert measured["native_node"]["temporal_cloud_usd_per_1000"] == pytest.approx(0.05)

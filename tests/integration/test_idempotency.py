@@ -97,3 +97,33 @@ def test_creates_that_show_a_secret_once_refuse_the_key(stack, path, body):
     status, payload = post(stack, path, body, "secret-1")
     assert status == 422 and payload["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert post(stack, path, body)[0] == 201
+
+
+def test_a_retried_action_definition_create_adds_no_second_version(stack):
+    destination = post(stack, "/destinations", {"label": "d", "url": "https://h.example.com/x"})
+    body = {"name": "notify", "destinations": [{"destination_id": destination[1]["data"]["id"]}]}
+    first = post(stack, "/actions/definitions", body, "def-1")
+    assert first[0] == 201 and first[1]["data"]["version"] == 1
+    assert post(stack, "/actions/definitions", body, "def-1") == first
+    listed = stack.invoke("ApiFunction", http_event("GET", "/v1/orgs/acme/actions/definitions"))
+    [definition] = json.loads(listed["body"])["data"]
+    assert definition["version"] == 1
+    status, payload = post(stack, "/actions/definitions", {**body, "variant": "v2"}, "def-1")
+    assert status == 422
+    [error] = payload["detail"]
+    assert error["loc"] == ["header", "Idempotency-Key"] and error["type"] == "idempotency_conflict"
+    assert post(stack, "/actions/definitions", body)[1]["data"]["version"] == 2  # no key: new
+
+
+def test_a_retried_log_line_is_written_once_per_run(stack, workflow_id):
+    runs = [post(stack, "/runs", {"workflow_id": workflow_id})[1]["data"]["id"] for _ in "ab"]
+    line = {"level": "info", "message": "sent 3 emails"}
+    first = post(stack, f"/runs/{runs[0]}/logs", line, "log-1")
+    assert first[0] == 201 and post(stack, f"/runs/{runs[0]}/logs", line, "log-1") == first
+    other = post(stack, f"/runs/{runs[1]}/logs", line, "log-1")  # another run: another line
+    assert other[0] == 201 and other[1]["data"]["run_id"] == runs[1]
+    status, payload = post(stack, f"/runs/{runs[0]}/logs", {**line, "message": "x"}, "log-1")
+    assert status == 422 and payload["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    for run_id, count in ((runs[0], 1), (runs[1], 1)):
+        read = stack.invoke("ApiFunction", http_event("GET", f"/v1/orgs/acme/runs/{run_id}/logs"))
+        assert len(json.loads(read["body"])["data"]) == count

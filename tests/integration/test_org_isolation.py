@@ -23,6 +23,7 @@ ROUTES = sorted(set(org_routes()))
 
 def test_the_api_has_org_routes_to_check():
     assert len(ROUTES) > 20  # a router left out of the app would shrink this
+    assert ("GET", "/v1/orgs/{org_id}/workflows/{workflow_id}/nodes/{ref}/events") in ROUTES
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)

@@ -197,6 +197,10 @@ def test_the_run_indexes_project_every_attribute_a_run_summary_reads(resources, 
     )
     assert gsi["Projection"]["ProjectionType"] == "INCLUDE"
     assert run.read <= set(gsi["Projection"]["NonKeyAttributes"])
+    # A list by tag reads its runs with these attributes: the same as the indexes project.
+    from stepwise.run_queries import SUMMARY_ATTRIBUTES
+
+    assert set(SUMMARY_ATTRIBUTES) == set(gsi["Projection"]["NonKeyAttributes"])
 
 
 @pytest.mark.parametrize(("queue", "dlq"), sorted(QUEUES.items()))

@@ -12,6 +12,7 @@ from stepwise.api_keys import ApiKeys
 from stepwise.catalog import Catalog
 from stepwise.external_runs import ExternalRuns
 from stepwise.hmac_keys import hmac_key
+from stepwise.node_events import NodeEvents
 from stepwise.payloads import PayloadStore
 from stepwise.records import ActionRecords
 from stepwise.run_logs import RunLogs
@@ -42,6 +43,11 @@ def external_runs() -> ExternalRuns:
 def run_logs() -> RunLogs:
     core = settings.core_settings()
     return RunLogs(core.table_name, core.run_retention_days)
+
+
+@cache
+def node_events() -> NodeEvents:
+    return NodeEvents(store().table, store().payloads)
 
 
 @cache
@@ -143,6 +149,7 @@ def clear() -> None:
     store.cache_clear()
     api_keys.cache_clear()
     run_logs.cache_clear()
+    node_events.cache_clear()
     external_runs.cache_clear()
     engine.cache_clear()
     catalog.cache_clear()

@@ -1,5 +1,6 @@
 """DynamoDB plumbing shared by the data-access modules: item conversion and conditional updates."""
 
+import time
 from functools import cache
 from typing import Any
 
@@ -77,6 +78,29 @@ def update_item(
 def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
     found = aws.client("dynamodb").get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
     return from_item(found["Item"]) if "Item" in found else None
+
+
+def batch_get(
+    table: str, keys: list[dict[str, str]], attributes: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The items at ``keys`` that exist, in no particular order (eventually consistent), with
+    only ``attributes`` when they are given. Unprocessed keys are asked for again."""
+    client = aws.client("dynamodb")
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):  # BatchGetItem's limit
+        request: dict[str, Any] = {"Keys": [to_item(k) for k in keys[start : start + 100]]}
+        if attributes:
+            request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+            request["ExpressionAttributeNames"] = {f"#a{i}": a for i, a in enumerate(attributes)}
+        pending, delay = {table: request}, 0.05
+        while pending:
+            answer = client.batch_get_item(RequestItems=pending)
+            found.extend(from_item(i) for i in answer["Responses"].get(table, []))
+            pending = answer.get("UnprocessedKeys") or {}
+            if pending:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return found
 
 
 def put_new(table: str, item: dict[str, Any]) -> None:

@@ -19,9 +19,10 @@ from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound
 from stepwise.executors import NodeFailure, execute
 from stepwise.expressions import TemplateError, evaluate, render, single_expression
-from stepwise.ids import child_run_id
+from stepwise.ids import child_run_id, event_id
 from stepwise.joins import Decision, Edge, EdgeKind, edge_outcome, join_decision
 from stepwise.models import NodeSpec, Workflow
+from stepwise.node_events import NodeEvents
 from stepwise.observability import logger
 from stepwise.retries import retry_delay
 from stepwise.run_logs import LogLevel, RunLogs
@@ -64,6 +65,23 @@ class CompiledWorkflow:
         self.roots = graph.roots(self.parents)
         self.leaves = graph.leaves(self.parents)
 
+    def event_sources(self, ref: str) -> list[str]:
+        """The nearest upstream nodes that emit events, through those that do not: whose
+        events a node's event comes from (seed 003's previous_event_ids)."""
+        found: dict[str, None] = {}
+        seen: set[str] = set()
+        stack = list(self.parents[ref])
+        while stack:
+            parent = stack.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if self.specs[parent].emit_event:
+                found[parent] = None
+            else:
+                stack.extend(self.parents[parent])
+        return list(found)
+
     def ancestors(self, ref: str) -> list[str]:
         seen: dict[str, None] = {}
         stack = list(self.parents[ref])
@@ -87,6 +105,7 @@ class Engine:
         event_bus_name: str | None = None,
     ):
         self.store = store
+        self.events = NodeEvents(store.table, store.payloads)
         self.logs = logs
         self.event_bus_name = event_bus_name
         self.definitions = definitions
@@ -897,13 +916,42 @@ class Engine:
                     skipped = self.store.skip_node(org_id, run_id, child, reason)
                     if skipped or item["status"] == NodeStatus.SKIPPED:
                         work.append((child, NodeStatus.SKIPPED))
-            # Children are resolved before this node counts as settled, so the run cannot
-            # settle in between.
+            if status == NodeStatus.SUCCEEDED and compiled.specs[ref].emit_event:
+                self._emit_event(org_id, run_id, run, compiled, ref, known)
+            # Children are resolved (and the event written) before this node counts as
+            # settled, so the run cannot settle in between.
             everything = self.store.record_node_settled(org_id, run_id, compiled.positions[ref])
             if unhandled:
                 self._settle_run(org_id, run_id, "node_failed")
             elif everything:
                 self._settle_run(org_id, run_id, "all_nodes_settled")
+
+    def _emit_event(
+        self,
+        org_id: str,
+        run_id: str,
+        run: dict[str, Any],
+        compiled: CompiledWorkflow,
+        ref: str,
+        known: dict[str, dict[str, Any]],
+    ) -> None:
+        """The event of a node that succeeded (seed 003). Every settled node passes here, on
+        replays too, and the event's id follows from the node's finish: written at least once,
+        and never twice."""
+        sources = compiled.event_sources(ref)
+        missing = [r for r in (ref, *sources) if r not in known]
+        for item in self.store.get_nodes(org_id, run_id, missing) if missing else []:
+            if item["status"] in NODE_TERMINAL:
+                known[item["ref"]] = item
+        node = known[ref]
+        previous = [
+            event_id(org_id, run_id, source, known[source]["finished_at"])
+            for source in sources
+            if known.get(source, {}).get("status") == NodeStatus.SUCCEEDED
+        ]
+        self.events.record(
+            org_id, run, node, event_id(org_id, run_id, ref, node["finished_at"]), previous
+        )
 
     def _start_ready(
         self,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stepwise import dynamo, keys, run_events
+from stepwise import keys, run_events
 from stepwise.catalog_models import TAGS
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -186,19 +186,13 @@ class ExternalRuns:
             if body.phase in RUN_TERMINAL:
                 sets["finished_at"] = iso(at)
                 sets["expires_at"] = int((at + self.store.retention).timestamp())
-            if not self.store.move_run_status(org_id, run_id, old, body.phase, sets):
+            if not self.store.update_run(org_id, run, sets, body.phase):
                 raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
             if body.phase in RUN_TERMINAL and self.event_bus_name:
                 run_events.publish(self.event_bus_name, self.store.get_run(org_id, run_id))
                 self.store.mark_event_published(org_id, run_id)
-        else:
-            dynamo.update_item(
-                self.store.table,
-                keys.run(org_id, run_id),
-                "SET " + ", ".join(f"#{k} = :{k}" for k in sets),
-                {f":{k}": v for k, v in sets.items()},
-                names={f"#{k}": k for k in sets},
-            )
+        elif not self.store.update_run(org_id, run, sets):
+            raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
 
     def delete(self, org_id: str, run_id: str) -> None:
         """Removes an external run; Conflict for an engine run."""

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import datetime
 
 from ulid import ULID
 
@@ -12,6 +13,14 @@ _MAX_EXECUTION_NAME = 80
 def new_id(prefix: str) -> str:
     """A new id such as ``run_01jf3v...``: sortable by creation time, safe in URLs and keys."""
     return f"{prefix}_{str(ULID()).lower()}"
+
+
+def event_id(org_id: str, run_id: str, ref: str, finished_at: str) -> str:
+    """A node's event (``evt_...``): a ULID of the node's finish time whose random part comes
+    from the run and node, so it sorts by time and a replay finds the same id."""
+    millis = int(datetime.fromisoformat(finished_at).timestamp() * 1000)
+    seed = hashlib.sha256(f"{org_id}/{run_id}/{ref}".encode()).digest()[:10]
+    return f"evt_{str(ULID.from_bytes(millis.to_bytes(6, 'big') + seed)).lower()}"
 
 
 def child_run_id(parent_run_id: str, ref: str, attempt: int) -> str:

@@ -4,6 +4,7 @@ RUN_SK = "RUN"
 LOG_PREFIX = "LOG#"
 PROGRESS_SK = "PROGRESS"
 NODE_PREFIX = "NODE#"
+RUN_TAG_PREFIX = "INDEX#TAG#"
 WORKFLOW_SK = "WORKFLOW"
 API_KEY_SK = "APIKEY"
 
@@ -31,6 +32,16 @@ def workflow_head(org_id: str, workflow_id: str) -> dict[str, str]:
 
 def workflow_version(org_id: str, workflow_id: str, version: int) -> dict[str, str]:
     return {"PK": workflow_pk(org_id, workflow_id), "SK": f"V#{version:08d}"}
+
+
+def node_events_pk(org_id: str, workflow_id: str, ref: str) -> str:
+    """The events of one node of a workflow (seed 003), across its runs and versions."""
+    return f"ORG#{org_id}#WF#{workflow_id}#NODE#{ref}#EVENTS"
+
+
+def node_event(org_id: str, workflow_id: str, ref: str, event_id: str) -> dict[str, str]:
+    """One node event; event ids sort by time."""
+    return {"PK": node_events_pk(org_id, workflow_id, ref), "SK": event_id}
 
 
 def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
@@ -91,6 +102,22 @@ def runs_by_workflow(org_id: str, workflow_id: str, run_id: str) -> dict[str, st
 
 def runs_by_workflow_pk(org_id: str, workflow_id: str) -> str:
     return f"ORG#{org_id}#WF#{workflow_id}#RUNS"
+
+
+def run_tag(org_id: str, run_id: str, slot: int) -> dict[str, str]:
+    """One tag of a run, in the run's partition; ``slot`` is its place among the run's tags in
+    key order. The sort key comes before ``NODE#``, so reading a run with its nodes skips it."""
+    return {"PK": run_pk(org_id, run_id), "SK": f"{RUN_TAG_PREFIX}{slot:02d}"}
+
+
+def runs_by_tag(org_id: str, key: str, value: str, run_id: str) -> dict[str, str]:
+    """An org's runs with one tag (GSI1, on the run's tag items), by run id."""
+    return {"GSI1PK": runs_by_tag_pk(org_id, key, value), "GSI1SK": run_id}
+
+
+def runs_by_tag_pk(org_id: str, key: str, value: str) -> str:
+    # Tag keys and values follow AWS's tag rules, which leave out "#": the key is unambiguous.
+    return f"ORG#{org_id}#TAG#{key}#{value}#RUNS"
 
 
 def runs_by_status(org_id: str, status: str, run_id: str) -> dict[str, str]:

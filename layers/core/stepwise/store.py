@@ -278,6 +278,9 @@ class Store:
                             f"workflow:{item['workflow_id']}": 1,
                         },
                     ),
+                    *self._tag_writes(
+                        org_id, item["run_id"], {}, item.get("tags") or {}, item["expires_at"]
+                    ),
                 ]
             )
         except ClientError as exc:
@@ -286,22 +289,100 @@ class Store:
             raise
         return True
 
-    def move_run_status(
-        self, org_id: str, run_id: str, old: RunStatus, new: RunStatus, sets: dict[str, Any]
+    def update_run(
+        self,
+        org_id: str,
+        run: dict[str, Any],
+        sets: dict[str, Any],
+        status: RunStatus | None = None,
     ) -> bool:
-        """Sets attributes and moves the status from ``old`` (counts and index with it)."""
-        return self._move_run(
-            org_id,
-            run_id,
-            old,
-            new,
-            "SET " + ", ".join(f"#{k} = :{k}" for k in sets),
-            {f":{k}": v for k, v in sets.items()},
-            {f"#{k}": k for k in sets},
-        )
+        """Sets attributes on ``run`` (as read just before), with what moves with them in one
+        transaction: a new ``status`` moves its index and the org's totals, new ``tags`` their
+        index items. False when the run is gone, or its status (when moved) or tags (when set)
+        changed meanwhile."""
+        run_id, old = run["run_id"], run["status"]
+        names = {f"#{k}": k for k in sets}
+        values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        conditions = ["attribute_exists(PK)"]
+        moves: list[dict[str, Any]] = []
+        if status is not None and status != old:
+            index = keys.runs_by_status(org_id, str(status), run_id)
+            expression += ", #status = :new, GSI3PK = :index_pk"
+            conditions.append("#status = :old")
+            names["#status"] = "status"
+            values.update({":old": old, ":new": str(status), ":index_pk": index["GSI3PK"]})
+            moves.append(self._count_runs(org_id, {f"status:{old}": -1, f"status:{status}": 1}))
+        if "tags" in sets:
+            conditions.append(self._tags_unchanged(run, names, values))
+            moves += self._tag_writes(
+                org_id, run_id, run.get("tags") or {}, sets["tags"], int(run["expires_at"])
+            )
+        update = {
+            "TableName": self.table,
+            "Key": _to_item(keys.run(org_id, run_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _values(values),
+        }
+        try:
+            if moves:
+                self._db.transact_write_items(TransactItems=[{"Update": update}, *moves])
+            else:
+                self._db.update_item(**update)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _tags_unchanged(run: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> str:
+        """A condition that the run's tags are still those of ``run``."""
+        names["#tags"] = "tags"
+        values[":old_tags"] = run.get("tags") or {}
+        if run.get("tags"):
+            return "#tags = :old_tags"
+        return "(attribute_not_exists(#tags) OR #tags = :old_tags)"
+
+    def _tag_writes(
+        self,
+        org_id: str,
+        run_id: str,
+        old: dict[str, str],
+        new: dict[str, str],
+        expires_at: int,
+    ) -> list[dict[str, Any]]:
+        """Transaction items that move a run's tag index from ``old`` tags to ``new``: one item
+        per tag in slots by key order, so at most 50 writes (the tag limit) for any change.
+
+        A tag item takes the run's expiry as it is now. A run's expiry only ever comes closer,
+        so a tag item never goes before its run; one left behind a run that expired first is
+        skipped by the lists."""
+        before, after = sorted(old.items()), sorted(new.items())
+        writes: list[dict[str, Any]] = []
+        for slot in range(max(len(before), len(after))):
+            key = keys.run_tag(org_id, run_id, slot)
+            if slot >= len(after):
+                writes.append({"Delete": {"TableName": self.table, "Key": _to_item(key)}})
+            elif slot >= len(before) or before[slot] != after[slot]:
+                name, value = after[slot]
+                item = {
+                    **key,
+                    **keys.runs_by_tag(org_id, name, value, run_id),
+                    "org_id": org_id,
+                    "run_id": run_id,
+                    "expires_at": expires_at,
+                }
+                writes.append({"Put": {"TableName": self.table, "Item": _to_item(item)}})
+        return writes
 
     def delete_run(self, org_id: str, run: dict[str, Any]) -> None:
-        """Deletes a run item with its counts (external runs: engine runs are cancelled)."""
+        """Deletes a run item with its counts and tag index (external runs: engine runs are
+        cancelled)."""
+        names, values = {"#status": "status"}, {":status": run["status"]}
+        tags_unchanged = self._tags_unchanged(run, names, values)
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -309,11 +390,14 @@ class Store:
                         "Delete": {
                             "TableName": self.table,
                             "Key": _to_item(keys.run(org_id, run["run_id"])),
-                            "ConditionExpression": "#status = :status",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": _values({":status": run["status"]}),
+                            "ConditionExpression": f"#status = :status AND {tags_unchanged}",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": _values(values),
                         }
                     },
+                    *self._tag_writes(
+                        org_id, run["run_id"], run.get("tags") or {}, {}, int(run["expires_at"])
+                    ),
                     self._count_runs(
                         org_id,
                         {

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from stepwise import components
+from stepwise import components, idempotency
 from stepwise.actions import ActionDefinitions
 from stepwise.api.dependencies import Org
 from stepwise.api.errors import ORG_ERRORS
@@ -16,6 +16,7 @@ from stepwise.catalog_models import (
     ActionRecord,
     AliasUpdate,
 )
+from stepwise.idempotency import IdempotencyKey
 from stepwise.models import Envelope, Page
 from stepwise.records import ActionRecords
 
@@ -26,9 +27,23 @@ Definitions = Annotated[ActionDefinitions, Depends(lambda: components.action_def
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ActionDefinition])
-def create_definition(org_id: Org, body: ActionDefinitionCreate, definitions: Definitions):
-    """Version 1 of a new name, or the next immutable version of an existing one."""
-    return Envelope(data=definitions.create_version(org_id, body))
+def create_definition(
+    org_id: Org,
+    body: ActionDefinitionCreate,
+    definitions: Definitions,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Version 1 of a new name, or the next immutable version of an existing one. With
+    ``Idempotency-Key``, a retry gets the same version instead of adding another."""
+    return idempotency.respond_once(
+        request,
+        org_id,
+        "actions/definitions",
+        idempotency_key,
+        body,
+        lambda: Envelope(data=definitions.create_version(org_id, body)),
+    )
 
 
 @router.get("", response_model=Page[ActionDefinition])

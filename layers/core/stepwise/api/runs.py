@@ -25,7 +25,7 @@ from stepwise.models import (
     RunSummary,
 )
 from stepwise.run_logs import LogCreate, LogLine
-from stepwise.run_queries import Position, RunFilter, page_runs
+from stepwise.run_queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.signal_models import ReviewCreate
 from stepwise.statuses import RunStatus
 from stepwise.store import Store
@@ -150,13 +150,27 @@ def review_node(
 @router.post(
     "/{run_id}/logs", status_code=status.HTTP_201_CREATED, response_model=Envelope[LogLine]
 )
-def write_log(org_id: Org, run_id: str, body: LogCreate, store: StoreDep) -> Envelope[LogLine]:
-    """Adds a line to the run's log (seed 002), from whoever runs or watches it."""
+def write_log(
+    org_id: Org,
+    run_id: str,
+    body: LogCreate,
+    store: StoreDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Adds a line to the run's log (seed 002), from whoever runs or watches it. With
+    ``Idempotency-Key``, a retry adds no second line."""
     store.get_run(org_id, run_id)  # 404 for an unknown run
-    item = components.run_logs().write(
-        org_id, run_id, body.level, body.message, body.node_ref, "api", body.timestamp
-    )
-    return Envelope(data=LogLine.model_validate(item))
+
+    def write() -> Envelope[LogLine]:
+        item = components.run_logs().write(
+            org_id, run_id, body.level, body.message, body.node_ref, "api", body.timestamp
+        )
+        return Envelope(data=LogLine.model_validate(item))
+
+    # The run is part of the route: the same key and line on another run is another line.
+    route = f"runs/{run_id}/logs"
+    return idempotency.respond_once(request, org_id, route, idempotency_key, body, write)
 
 
 @router.get("/{run_id}/logs", response_model=Page[LogLine])
@@ -215,6 +229,13 @@ def list_runs(
     parent_run_id: Annotated[str | None, Query(max_length=512)] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_TAG_FILTERS,
+            description="key=value (split at the first '='); repeat it for runs with every tag.",
+        ),
+    ] = None,
 ) -> Page[RunSummary]:
     """Runs newest first, filtered; pages both ways with signed cursors that stay right while
     new runs arrive. ``total`` is kept by counters for no filter, a status, or a workflow."""
@@ -224,6 +245,7 @@ def list_runs(
         parent_run_id=parent_run_id,
         created_after=created_after,
         created_before=created_before,
+        tags=parse_tags(tag),
     )
     scope = f"runs:{org_id}:{query.scope()}"
     position = None

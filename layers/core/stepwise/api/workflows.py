@@ -2,16 +2,17 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
-from stepwise import graph, idempotency
+from stepwise import components, graph, idempotency
 from stepwise.api.dependencies import Org, StoreDep
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.errors import NotFound, ValidationFailed, field_error
 from stepwise.idempotency import IdempotencyKey
 from stepwise.ids import new_id
-from stepwise.models import Envelope, Page, Workflow, WorkflowCreate
+from stepwise.models import REF_PATTERN, Envelope, Page, Workflow, WorkflowCreate
+from stepwise.node_events import EventPage, EventsMeta
 from stepwise.store import Store
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
@@ -69,6 +70,43 @@ def list_versions(
         cursor,
         lambda after: store.list_workflow_versions(org_id, workflow_id, limit, after),
     )
+
+
+@router.get("/{workflow_id}/nodes/{ref}/events", response_model=EventPage)
+def list_node_events(
+    org_id: Org,
+    workflow_id: str,
+    ref: Annotated[str, Path(pattern=REF_PATTERN)],
+    request: Request,
+    since_id: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="Only events newer than it."),
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> EventPage:
+    """The events a node with ``emit_event`` recorded on success (seed 003), newest first, in
+    pages by number; ``meta`` links the pages around this one."""
+    events, count = components.node_events().page(
+        org_id, workflow_id, ref, since_id, page, per_page
+    )
+    pages = -(-count // per_page)
+
+    def link(number: int) -> str:
+        params: dict[str, Any] = {"page": number, "per_page": per_page}
+        if since_id:
+            params["since_id"] = since_id
+        return str(request.url.replace_query_params(**params))
+
+    meta = EventsMeta(
+        current_page=link(page),
+        previous_page=link(min(page - 1, pages)) if page > 1 and pages else None,
+        next_page=link(page + 1) if page < pages else None,
+        per_page=per_page,
+        pages=pages,
+        count=count,
+    )
+    return EventPage(data=events, meta=meta)
 
 
 def _validate(body: WorkflowCreate, store: Store, org_id: str) -> None:
