@@ -15,6 +15,8 @@ Stepwise local stack is up (moto, in-process; no Docker, no AWS account).
 Try it:
   curl -s {url}/v1/orgs/{org}/runs -H "Authorization: Bearer {key}"
 
+Schedules fire on this machine's clock; lifecycle events: curl -s {url}/local/lifecycle-events
+
 The README walks through a whole workflow. Ctrl-C stops the stack (its state is in memory only).
 """
 
