@@ -190,3 +190,40 @@ def stack_root():
     from stepwise_local.template import REPO_ROOT
 
     return REPO_ROOT
+
+
+@pytest.fixture
+def started(stack, workflow, monkeypatch):
+    """A running run whose root node has its own execution (nothing runs inline)."""
+    monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
+    components.engine().inline_limit = 0
+    run_id = start(stack, workflow)
+    components.engine().start_run("acme", run_id, "token")
+    assert components.store().get_node("acme", run_id, "a")["status"] == "scheduled"
+    return run_id
+
+
+def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, published):
+    machine = stack.stack.names["NodeStateMachine"]
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{started}.a"
+    boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Ops", cause="by hand")
+    assert components.janitor().sweep().nodes == []  # within the grace: it may be on its way
+    report = components.janitor().sweep(LATER)
+    assert report.nodes == [{"run_id": started, "node_ref": "a", "action": "failed"}]
+    node = components.store().get_node("acme", started, "a")
+    assert node["status"] == "failed"
+    # The run moves on: its last node settled, so it is ready to finalise.
+    assert components.store().get_run("acme", started).get("settle_requested_at")
+    assert components.janitor().sweep(LATER).nodes == []
+
+
+def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workflow, published):
+    """The engine died between scheduling the node and starting its execution."""
+    run_id = running(stack, start(stack, workflow))
+    assert components.store().schedule_node("acme", run_id, "a")  # no execution started
+    machine = stack.stack.names["NodeStateMachine"]
+    assert executions.describe_node(machine, run_id, "a") is None
+    report = components.janitor().sweep(LATER)
+    assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "started"}]
+    assert executions.describe_node(machine, run_id, "a")["status"] == "RUNNING"
+    assert components.janitor().sweep(LATER).nodes == []  # now it has its execution

@@ -49,9 +49,17 @@ def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None
 
 def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
     """The run's execution (status, stopDate, error, cause), or None if it was never started."""
-    arn = _execution_arn(state_machine_arn, execution_name(run_id))
+    return _describe(_execution_arn(state_machine_arn, execution_name(run_id)))
+
+
+def describe_node(state_machine_arn: str, run_id: str, ref: str) -> dict | None:
+    """The node's execution, or None if it was never started."""
+    return _describe(_execution_arn(state_machine_arn, node_execution_name(run_id, ref)))
+
+
+def _describe(execution_arn: str) -> dict | None:
     try:
-        return aws.client("stepfunctions").describe_execution(executionArn=arn)
+        return aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return None

@@ -4,9 +4,13 @@ A run is orphaned when its record is still queued or running but its execution h
 (stopped by hand, failed outside the engine, never started), or when it is still waiting well
 past its own timeout. The janitor finalises such runs through the engine's own finalisation
 (nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
-settled runs for the retention period from when they end. It walks each org's active runs
-oldest first, remembers where it stopped, and examines at most ``limit`` runs per sweep, so
-every run is looked at within a few sweeps whatever the table's size.
+settled runs for the retention period from when they end. Within a healthy run it heals nodes
+left behind: a node scheduled whose execution never started is started, and a node whose
+execution ended without settling it fails (as when its steps crash), so the run moves on.
+
+It walks each org's active runs oldest first, remembers where it stopped, and examines at most
+``limit`` runs (and describes at most ``node_limit`` node executions) per sweep, so every run
+is looked at within a few sweeps whatever the table's size.
 """
 
 from dataclasses import dataclass, field
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stepwise import aws, dynamo, executions, keys
 from stepwise.errors import NotFound
 from stepwise.observability import logger
-from stepwise.statuses import RUN_TERMINAL, RunStatus
+from stepwise.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.store import Store
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ class SweepReport:
     orgs: int = 0
     examined: int = 0
     settled: list[dict[str, str]] = field(default_factory=list)
+    nodes: list[dict[str, str]] = field(default_factory=list)  # nodes healed in running runs
     complete: bool = True  # False when the limit stopped the sweep before every org was seen
 
 
@@ -44,16 +49,20 @@ class Janitor:
         run_state_machine_arn: str,
         limit: int = 200,
         grace: timedelta = GRACE,
+        node_limit: int = 200,
     ):
         self.store = store
         self.engine = engine
         self.run_state_machine_arn = run_state_machine_arn
         self.limit = limit
         self.grace = grace
+        self.node_limit = node_limit
+        self._nodes_described = 0
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         now = now or datetime.now(UTC)
         report = SweepReport()
+        self._nodes_described = 0
         for org_id in self._orgs():
             report.orgs += 1
             for status in ACTIVE:
@@ -71,7 +80,7 @@ class Janitor:
         entries, last = self._active(org_id, status, after, budget)
         for entry in entries:
             report.examined += 1
-            outcome = self.examine(org_id, entry["run_id"], now)
+            outcome = self.examine(org_id, entry["run_id"], now, report)
             if outcome is not None:
                 report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
         # Continue after the last run seen next time; start over once the end was reached.
@@ -119,8 +128,11 @@ class Janitor:
             if not start:
                 return
 
-    def examine(self, org_id: str, run_id: str, now: datetime) -> dict[str, str] | None:
-        """Settles the run if it is orphaned; what it did, or None if the run is fine."""
+    def examine(
+        self, org_id: str, run_id: str, now: datetime, report: SweepReport | None = None
+    ) -> dict[str, str] | None:
+        """Settles the run if it is orphaned; what it did, or None if the run is fine (its
+        stranded nodes healed, and listed in ``report``)."""
         try:
             run = self.store.get_run(org_id, run_id)
         except NotFound:
@@ -140,12 +152,48 @@ class Janitor:
             cause = "the run's execution was never started"
             return self._settle(run, _crashed("RunNotStarted", cause), cause)
         if execution["status"] == "RUNNING":
+            if now > started + self.grace:
+                healed = self._heal_nodes(org_id, run_id, now)
+                if report is not None:
+                    report.nodes.extend(healed)
             return None
         cause = f"the run's execution ended {execution['status']} without settling the run"
         if execution["status"] == "TIMED_OUT":
             return self._settle(run, {"reason": "timed_out"}, cause)
         error = execution.get("error") or f"Execution{execution['status'].title()}"
         return self._settle(run, _crashed(error, execution.get("cause") or cause), cause)
+
+    def _heal_nodes(self, org_id: str, run_id: str, now: datetime) -> list[dict[str, str]]:
+        """Starts nodes whose execution never started; fails nodes whose execution ended."""
+        healed: list[dict[str, str]] = []
+        _, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        for node in nodes:
+            if node["status"] not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
+                continue
+            since = node.get("started_at") or node.get("scheduled_at")
+            if since is None or now < datetime.fromisoformat(since) + self.grace:
+                continue
+            if self._nodes_described >= self.node_limit:
+                break
+            self._nodes_described += 1
+            ref = node["ref"]
+            machine = self.engine.node_state_machine_arn
+            execution = executions.describe_node(machine, run_id, ref)
+            if execution is None and node["status"] == NodeStatus.SCHEDULED:
+                logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
+                executions.start_node(machine, org_id, run_id, ref)
+                healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
+            elif execution is not None and execution["status"] != "RUNNING":
+                error = execution.get("error") or f"Execution{execution['status'].title()}"
+                cause = execution.get("cause") or (
+                    f"the node's execution ended {execution['status']} without settling it"
+                )
+                logger.warning("janitor fails a stranded node", extra={"node_ref": ref})
+                self.engine.node_crashed(
+                    org_id, run_id, ref, max(int(node.get("attempt", 0)), 1), error, cause
+                )
+                healed.append({"run_id": run_id, "node_ref": ref, "action": "failed"})
+        return healed
 
     def _settle(self, run: dict[str, Any], settle: dict[str, Any], why: str) -> dict[str, str]:
         org_id, run_id = run["org_id"], run["run_id"]
