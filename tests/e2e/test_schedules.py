@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import httpx
 import pytest
 
 from stepwise import components
@@ -181,3 +182,6 @@ def test_every_settled_run_so_far_published_exactly_one_lifecycle_event(api, loc
         if r["status"] in {"succeeded", "failed", "cancelled", "timed_out"}
     ]
     assert settled and [r for r in settled if counts.get(r) != 1] == []
+    # The same events over HTTP, for a person trying the stack with curl.
+    served = httpx.get(f"{local_stack.base_url}/local/lifecycle-events").json()["data"]
+    assert {e["detail"]["run_id"] for e in served} >= set(counts)
