@@ -153,12 +153,28 @@ class Attempt(BaseModel):
     )
 
 
+class NodeLink(BaseModel):
+    ref: str
+    on: str = Field(description="success or error: the outcome of this node that leads there.")
+
+
 class NodeExecution(BaseModel):
     ref: str
     kind: NodeKind
     status: NodeStatus
     attempt: int
     depends_on: list[str]
+    position: int | None = Field(None, description="The node's place in the workflow's list.")
+    action: str | None = Field(None, description="An action node's definition.")
+    fallback: str | None = None
+    retry: RetryPolicy | None = None
+    children: list[NodeLink] = Field(
+        default_factory=list, description="The nodes with an edge from this one (the graph)."
+    )
+    next: list[str] = Field(
+        default_factory=list,
+        description="Once settled: the children its outcome led to (success or error edges).",
+    )
     skip_reason: str | None = None
     child_run_id: str | None = Field(None, description="A workflow node's current child run.")
     item_count: int | None = Field(None, description="A for_each node's number of items.")

@@ -65,7 +65,7 @@ def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelo
         {"role": "key", "created_by": actor},
     )
     # The run as accepted (queued); its execution may already be moving it on.
-    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+    return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
 
 @router.post("/external", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
@@ -111,14 +111,17 @@ def delete_run(org_id: Org, run_id: str) -> Response:
 
 
 def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
+    """The run with its nodes, placed in its workflow version's graph (an engine run)."""
     run, nodes = store.get_run_with_nodes(org_id, run_id)
-    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+    workflow = None
+    if run.get("kind", "workflow") != EXTERNAL and run.get("workflow_version") is not None:
+        workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+    return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
 
 @router.get("/{run_id}", response_model=Envelope[Run])
 def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
-    run, nodes = store.get_run_with_nodes(org_id, run_id)
-    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+    return _run(store, org_id, run_id)
 
 
 @router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Run])
@@ -128,8 +131,7 @@ def cancel_run(
     """Stops the run: running nodes are stopped, pending ones cancelled, nothing starts after."""
     reason = (body.reason if body else None) or "cancelled by the API"
     lifecycle.cancel_run(store, org_id, run_id, reason)
-    run, nodes = store.get_run_with_nodes(org_id, run_id)
-    return Envelope(data=views.run_detail(store.payloads, run, nodes))
+    return _run(store, org_id, run_id)
 
 
 @router.post(

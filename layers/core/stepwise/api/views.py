@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from stepwise.models import Attempt, NodeExecution, Run, RunSummary
+from stepwise import graph
+from stepwise.models import Attempt, NodeExecution, NodeLink, Run, RunSummary, Workflow
 from stepwise.payloads import PayloadStore
 from stepwise.signal_models import Review
 
@@ -33,15 +34,25 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
     )
 
 
-def run_detail(payloads: PayloadStore, run: dict[str, Any], nodes: list[dict[str, Any]]) -> Run:
+def run_detail(
+    payloads: PayloadStore,
+    run: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    workflow: Workflow | None = None,
+) -> Run:
+    """The run with its nodes; with its workflow version, each node carries its place in the
+    graph (seeds 001 and 004): position, action, fallback, retry, children and next."""
     ordered = sorted(nodes, key=lambda n: int(n.get("position", 0)))
+    views = [node_execution(payloads, n) for n in ordered]
+    if workflow is not None:
+        views = _with_graph(views, workflow)
     return Run(
         **run_summary(run).model_dump(),
         schedule_id=run.get("schedule_id"),
         scheduled_at=run.get("scheduled_at"),
         input=payloads.load(run, "input"),
         output=payloads.load(run, "output"),
-        nodes=[node_execution(payloads, n) for n in ordered],
+        nodes=views,
         args=payloads.load(run, "args"),
         actions=run.get("actions") or [],
         outputs=payloads.load(run, "outputs"),
@@ -70,6 +81,35 @@ def node_execution(payloads: PayloadStore, node: dict[str, Any]) -> NodeExecutio
         error=node.get("error") or node.get("last_error"),
         review=Review.model_validate(reviews[-1]) if reviews else None,
     )
+
+
+def _with_graph(views: list[NodeExecution], workflow: Workflow) -> list[NodeExecution]:
+    specs = {node.ref: (position, node) for position, node in enumerate(workflow.nodes)}
+    children: dict[str, list[NodeLink]] = {ref: [] for ref in specs}
+    for child, edges in graph.incoming_edges(workflow.nodes).items():
+        for edge in edges:
+            children[edge.parent].append(NodeLink(ref=child, on=edge.kind.value))
+    enriched = []
+    for view in views:
+        if view.ref not in specs:
+            enriched.append(view)
+            continue
+        position, spec = specs[view.ref]
+        outcome = {"succeeded": "success", "failed": "error"}.get(view.status)
+        links = children[view.ref]
+        enriched.append(
+            view.model_copy(
+                update={
+                    "position": position,
+                    "action": spec.action,
+                    "fallback": spec.fallback,
+                    "retry": spec.retry,
+                    "children": links,
+                    "next": [link.ref for link in links if link.on == outcome],
+                }
+            )
+        )
+    return enriched
 
 
 def _number(entry: tuple[str, Any]) -> int:
