@@ -1,5 +1,6 @@
 """Request and response shapes of schedules."""
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -16,22 +17,22 @@ class OverlapPolicy(StrEnum):
     SKIP = "skip"  # no new run while the schedule's previous run is still going
 
 
-def _expression(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            schedule_expressions.parse(value)
-        except schedule_expressions.InvalidExpression as exc:
-            raise ValueError(str(exc)) from None
-    return value
+def _checked_by(check: Callable[[str], object]) -> Callable[[str | None], str | None]:
+    """A field validator from one of schedule_expressions' checks (its message kept)."""
+
+    def validate(value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check(value)
+            except schedule_expressions.InvalidExpression as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    return validate
 
 
-def _timezone(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            schedule_expressions.zone(value)
-        except schedule_expressions.InvalidExpression as exc:
-            raise ValueError(str(exc)) from None
-    return value
+_expression = _checked_by(schedule_expressions.parse)
+_timezone = _checked_by(schedule_expressions.zone)
 
 
 _EXAMPLE = {
