@@ -81,6 +81,10 @@ def test_a_schedule_is_kept_with_its_scheduler_schedule(stack, workflow):
     assert remote["State"] == "ENABLED"
     assert remote["Target"]["Arn"].endswith(":function:stepwise-local-TriggerFunction")
     assert remote["Target"]["RoleArn"].endswith(":role/stepwise-local-SchedulerRole")
+    assert remote["Target"]["DeadLetterConfig"]["Arn"].endswith(
+        ":stepwise-local-ScheduleDeadLetterQueue"
+    )
+    assert remote["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 10
     assert json.loads(remote["Target"]["Input"]) == {
         "org_id": "acme",
         "schedule_id": schedule["id"],

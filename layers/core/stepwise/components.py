@@ -121,7 +121,10 @@ def schedules() -> "Schedules":
 
     config = settings.schedule_settings()
     target = SchedulerTarget(
-        config.schedule_group_name, config.trigger_function_arn, config.scheduler_role_arn
+        config.schedule_group_name,
+        config.trigger_function_arn,
+        config.scheduler_role_arn,
+        config.dead_letter_queue_arn,
     )
     return Schedules(config.table_name, store(), target)
 

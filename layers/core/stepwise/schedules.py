@@ -44,6 +44,7 @@ class SchedulerTarget:
     group_name: str
     trigger_function_arn: str
     role_arn: str
+    dead_letter_queue_arn: str  # firings that still fail after Scheduler's retries
 
 
 class Schedules:
@@ -236,6 +237,7 @@ class Schedules:
                 ),
                 # Scheduler retries a failed trigger; the trigger makes that harmless.
                 "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": self.target.dead_letter_queue_arn},
             },
         }
         scheduler = aws.client("scheduler")

@@ -31,6 +31,7 @@ class ScheduleSettings(CoreSettings):
     schedule_group_name: str = Field(alias="SCHEDULE_GROUP_NAME")
     trigger_function_arn: str = Field(alias="TRIGGER_FUNCTION_ARN")
     scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN")
+    dead_letter_queue_arn: str = Field(alias="SCHEDULE_DLQ_ARN")
 
 
 class TriggerSettings(CoreSettings):
