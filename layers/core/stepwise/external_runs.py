@@ -12,11 +12,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stepwise import dynamo, keys, run_events
-from stepwise.catalog_models import TAGS
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
 from stepwise.ids import new_id
-from stepwise.models import ID_FIELD
+from stepwise.models import ID_FIELD, TAGS
 from stepwise.statuses import RUN_TERMINAL, RunStatus
 from stepwise.store import Store
 

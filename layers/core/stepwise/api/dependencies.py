@@ -2,18 +2,20 @@
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Path, Request
 
 from stepwise import components, hmac_keys, idempotency, settings
 from stepwise.api_keys import Scope, allows
 from stepwise.auth import key_from_headers
-from stepwise.catalog import Catalog
 from stepwise.cursors import CursorCodec
 from stepwise.errors import Forbidden, NotFound, Unauthorized
 from stepwise.hmac_keys import hmac_key
 from stepwise.store import Store
+
+if TYPE_CHECKING:  # only the catalog's routes load it (webhook signing, SSRF guard, models)
+    from stepwise.catalog import Catalog
 
 ORG_PATH = Path(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="The org's id.")
 
@@ -76,14 +78,14 @@ def caller_org(who: Annotated[Caller, Depends(caller)]) -> str:
     return who.org_id
 
 
-def get_catalog() -> Catalog:
+def get_catalog() -> "Catalog":
     return components.catalog()
 
 
 Org = Annotated[str, Depends(caller_org)]
 CallerDep = Annotated[Caller, Depends(caller)]
 StoreDep = Annotated[Store, Depends(get_store)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+CatalogDep = Annotated["Catalog", Depends(get_catalog)]
 
 
 def clear_caches() -> None:
