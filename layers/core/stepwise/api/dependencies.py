@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request
 
 from stepwise import components, hmac_keys, idempotency, settings
 from stepwise.api_keys import Scope, allows
@@ -50,15 +50,12 @@ class Caller:
             raise Forbidden(f"this API key's scopes ({held}) do not include {scope}")
 
 
-def caller(
-    org_id: Annotated[str, ORG_PATH],
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Caller:
+def caller(org_id: Annotated[str, ORG_PATH], request: Request) -> Caller:
     """The caller, if its key belongs to the org in the path (another org's key sees 404) and
     its scopes allow the request: ``read`` for GET, ``write`` for anything else."""
-    key = key_from_headers(authorization, x_api_key)
+    # Read here rather than declared as Header parameters (undocumented either way): FastAPI
+    # builds a validator for each declared parameter of every route, at every cold start.
+    key = key_from_headers(request.headers.get("authorization"), request.headers.get("x-api-key"))
     if key is None:
         raise Unauthorized("an API key is required (Authorization: Bearer <key> or x-api-key)")
     item = components.api_keys().find(key)
