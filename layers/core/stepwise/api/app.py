@@ -82,8 +82,10 @@ def create_app() -> FastAPI:
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        routes.build_all()
-        return build_openapi()
+        if app.openapi_schema is None:
+            routes.build_all()
+            errors.document_error_answers(build_openapi())  # FastAPI keeps the document
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
     return app
