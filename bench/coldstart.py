@@ -142,9 +142,14 @@ def measure(samples: int = SAMPLES) -> dict[str, dict[str, float]]:
         }
         for module, paths, event in subjects.values():
             sample(module, paths, event)  # a warm-up writes the bytecode caches
+        # Rounds of one sample each, so a slower spell of a shared machine hits every subject
+        # alike instead of the few measured during it.
+        rounds = [
+            {name: sample(*subject) for name, subject in subjects.items()} for _ in range(samples)
+        ]
         results = {}
-        for name, (module, paths, event) in subjects.items():
-            runs = [sample(module, paths, event) for _ in range(samples)]
+        for name in subjects:
+            runs = [each[name] for each in rounds]
             results[name] = {
                 "samples": samples,
                 "init_ms_median": round(statistics.median(r["init_ms"] for r in runs), 1),
