@@ -66,16 +66,26 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## Cold start (median of fresh processes)",
         "",
-        "| handler | init ms | init + first invoke ms | peak RSS MB | vs bare FastAPI+Mangum |",
-        "|---|---|---|---|---|",
+        "| handler | init ms | init + first invoke ms | peak RSS MB | init vs bare"
+        " FastAPI+Mangum | init + first invoke vs bare |",
+        "|---|---|---|---|---|---|",
     ]
     cold = results["cold_start"]
     for name, row in cold.items():
         ratio = row.get("ratio_to_bare_fastapi_mangum", 1.0)
+        first = row.get("first_invoke_ratio_to_bare_fastapi_mangum")
         lines.append(
             f"| {name} | {row['init_ms_median']} | {row['first_invoke_ms_median']} "
-            f"| {row['peak_rss_mb']} | {ratio}x |"
+            f"| {row['peak_rss_mb']} | {ratio}x | {f'{first}x' if first else ''} |"
         )
+    lines += [
+        "",
+        "`api` serves `GET /healthz` as its first request, `api_org_route` an org-scoped route",
+        "(`GET /v1/orgs/acme/runs` without a key: routing, dependencies and the 401, no AWS",
+        "call). The first invoke of the bare handler is the baseline of the last column. The",
+        "API builds a router's routes on the first request that needs them, so init + first",
+        "invoke is the cold start a caller waits for; the budget is on init alone.",
+    ]
     api = results["api_overhead"]
     lines += [
         "",

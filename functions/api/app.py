@@ -1,5 +1,7 @@
 """API Gateway (HTTP API) -> FastAPI through Mangum."""
 
+import gc
+
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
@@ -8,6 +10,9 @@ from stepwise.observability import logger
 
 app = create_app()
 _asgi = Mangum(app, lifespan="off")
+# What init built (modules, classes, the app) lives as long as the process: frozen, it is left
+# out of every later full collection, the first request's included (it builds its routes).
+gc.freeze()
 
 
 # No Powertools tracer here: its X-Ray SDK would double the API's cold start. Lambda's active

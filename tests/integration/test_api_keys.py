@@ -36,6 +36,35 @@ def test_a_key_is_shown_once_and_stored_only_as_its_hash(stack):
     assert created["key"] not in everything
 
 
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"authorization": f"Bearer {DEFAULT_KEY}"}, 200),
+        ({"authorization": f"bearer  {DEFAULT_KEY} "}, 200),
+        ({"x-api-key": DEFAULT_KEY}, 200),
+        ({"authorization": "Basic dXNlcjpwYXNz", "x-api-key": DEFAULT_KEY}, 200),
+        ({"authorization": f"Bearer {OTHER_KEY}", "x-api-key": DEFAULT_KEY}, 404),
+        ({"authorization": "Bearer swk_nobody"}, 401),
+        ({"authorization": "Bearer "}, 401),
+        ({}, 401),
+    ],
+    ids=[
+        "bearer",
+        "bearer-spaces",
+        "x-api-key",
+        "basic-then-x-api-key",
+        "bearer-first",
+        "unknown",
+        "empty",
+        "none",
+    ],
+)
+def test_the_key_comes_from_a_bearer_token_or_x_api_key(stack, headers, status):
+    event = http_event("GET", f"{BASE}/runs", key=None)
+    event["headers"].update(headers)
+    assert stack.invoke("ApiFunction", event)["statusCode"] == status
+
+
 def test_a_read_key_reads_and_cannot_write(stack):
     reader = new_key(stack, "read")["key"]
     assert call(stack, "GET", f"{BASE}/runs", key=reader)[0] == 200

@@ -66,6 +66,12 @@ def test_put_creates_a_missing_run_and_needs_its_workflow(stack):
     assert totals(stack, "") == 1 and totals(stack, "status=running") == 1
 
 
+def test_put_refuses_to_create_a_run_under_an_id_clients_cannot_have(stack):
+    """Found by the contract test: it was a 500 (the id failed validation unhandled)."""
+    status, payload = call(stack, "PUT", "/runs/Not:Valid", {"workflow_id": "w"})
+    assert status == 422 and payload["detail"][0]["loc"] == ["path", "run_id"]
+
+
 def test_delete_removes_an_external_run_and_its_counts(stack):
     call(stack, "POST", "/runs/external", {"id": "gone", "workflow_id": "w"})
     assert call(stack, "DELETE", "/runs/gone")[0] == 204

@@ -6,15 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from stepwise.models import TAGS
 from stepwise.webhooks.responses import Signal
 
 HEADER_NAME = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")]
 # No control characters (a CR or LF would split the header: header injection); tab is allowed.
 HEADER_VALUE = Annotated[str, Field(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
-# Tags follow AWS's rules: letters, digits, spaces and _ . : / = + - @.
-TAG_KEY = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+\-@]+$")]
-TAG_VALUE = Annotated[str, Field(max_length=256, pattern=r"^[\w .:/=+\-@]*$")]
-TAGS = Annotated[dict[TAG_KEY, TAG_VALUE], Field(max_length=50)]
 
 
 class _Input(BaseModel):

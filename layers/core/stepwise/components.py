@@ -1,74 +1,91 @@
 """The long-lived objects of a function, built once per process from its settings.
 
-The engine and the dispatcher are imported by their builders, so the API does not load them.
+Each builder imports what it builds, so a function (or an API route) loads only the services
+it uses: the API does not load the engine or the dispatcher, and a request that reads runs
+does not load the action catalog.
 """
 
 from functools import cache
 from typing import TYPE_CHECKING
 
 from stepwise import settings
-from stepwise.actions import ActionDefinitions
-from stepwise.api_keys import ApiKeys
-from stepwise.catalog import Catalog
-from stepwise.external_runs import ExternalRuns
-from stepwise.hmac_keys import hmac_key
-from stepwise.node_events import NodeEvents
-from stepwise.payloads import PayloadStore
-from stepwise.records import ActionRecords
-from stepwise.run_logs import RunLogs
-from stepwise.signals import Signals
-from stepwise.store import Store
-from stepwise.vault import Vault
-from stepwise.webhooks.signal_tokens import SignalTokens
 
 if TYPE_CHECKING:
+    from stepwise.actions import ActionDefinitions
+    from stepwise.api_keys import ApiKeys
+    from stepwise.catalog import Catalog
     from stepwise.dispatcher import Dispatcher
     from stepwise.engine import Engine
+    from stepwise.external_runs import ExternalRuns
     from stepwise.janitor import Janitor
+    from stepwise.node_events import NodeEvents
+    from stepwise.records import ActionRecords
+    from stepwise.run_logs import RunLogs
     from stepwise.scheduled_runs import ScheduledRuns
     from stepwise.schedules import Schedules
+    from stepwise.signals import Signals
+    from stepwise.store import Store
+    from stepwise.webhooks.signal_tokens import SignalTokens
 
 
 @cache
-def api_keys() -> ApiKeys:
+def api_keys() -> "ApiKeys":
+    from stepwise.api_keys import ApiKeys
+
     return ApiKeys(settings.core_settings().table_name)
 
 
 @cache
-def external_runs() -> ExternalRuns:
+def external_runs() -> "ExternalRuns":
+    from stepwise.external_runs import ExternalRuns
+
     return ExternalRuns(store(), settings.api_settings().event_bus_name)
 
 
 @cache
-def run_logs() -> RunLogs:
+def run_logs() -> "RunLogs":
+    from stepwise.run_logs import RunLogs
+
     core = settings.core_settings()
     return RunLogs(core.table_name, core.run_retention_days)
 
 
 @cache
-def node_events() -> NodeEvents:
+def node_events() -> "NodeEvents":
+    from stepwise.node_events import NodeEvents
+
     return NodeEvents(store().table, store().payloads)
 
 
 @cache
-def store() -> Store:
+def store() -> "Store":
+    from stepwise.payloads import PayloadStore
+    from stepwise.store import Store
+
     core = settings.core_settings()
     return Store(core.table_name, PayloadStore(core.payload_bucket), core.run_retention_days)
 
 
 @cache
-def catalog() -> Catalog:
+def catalog() -> "Catalog":
+    from stepwise.catalog import Catalog
+    from stepwise.vault import Vault
+
     api = settings.api_settings()
     return Catalog(api.table_name, Vault(api.secrets_prefix), api.allow_loopback_destinations)
 
 
 @cache
-def action_definitions() -> ActionDefinitions:
+def action_definitions() -> "ActionDefinitions":
+    from stepwise.actions import ActionDefinitions
+
     return ActionDefinitions(settings.core_settings().table_name)
 
 
 @cache
-def action_records() -> ActionRecords:
+def action_records() -> "ActionRecords":
+    from stepwise.records import ActionRecords
+
     return ActionRecords(store(), action_definitions())
 
 
@@ -89,7 +106,9 @@ def engine() -> "Engine":
 
 @cache
 def dispatcher() -> "Dispatcher":
+    from stepwise.catalog import Catalog
     from stepwise.dispatcher import Dispatcher
+    from stepwise.vault import Vault
 
     config = settings.dispatcher_settings()
     catalog = Catalog(
@@ -106,12 +125,17 @@ def dispatcher() -> "Dispatcher":
 
 
 @cache
-def signal_tokens(secret_arn: str) -> SignalTokens:
+def signal_tokens(secret_arn: str) -> "SignalTokens":
+    from stepwise.hmac_keys import hmac_key
+    from stepwise.webhooks.signal_tokens import SignalTokens
+
     return SignalTokens(hmac_key(secret_arn))
 
 
 @cache
-def signals() -> Signals:
+def signals() -> "Signals":
+    from stepwise.signals import Signals
+
     return Signals(store(), settings.api_settings().signal_queue_url)
 
 

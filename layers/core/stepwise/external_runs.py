@@ -9,14 +9,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stepwise import keys, run_events
-from stepwise.catalog_models import TAGS
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
 from stepwise.ids import new_id
-from stepwise.models import ID_FIELD
+from stepwise.models import ID_FIELD, TAGS
 from stepwise.statuses import RUN_TERMINAL, RunStatus
 from stepwise.store import Store
 
@@ -134,13 +133,22 @@ class ExternalRuns:
                         )
                     ]
                 ) from None
-            created = ExternalRunCreate(
-                id=run_id,
-                workflow_id=body.workflow_id,
-                flow_type=body.flow_type or FlowType.AUTOMATION,
-                args=body.args,
-                tags=body.tags or {},
-            )
+            try:
+                created = ExternalRunCreate(
+                    id=run_id,
+                    workflow_id=body.workflow_id,
+                    flow_type=body.flow_type or FlowType.AUTOMATION,
+                    args=body.args,
+                    tags=body.tags or {},
+                )
+            except ValidationError as exc:
+                # Only the path's id is new here (the body was validated): not a client id.
+                raise ValidationFailed(
+                    [
+                        field_error(["path", "run_id"], error["msg"], error["type"])
+                        for error in exc.errors()
+                    ]
+                ) from None
             run = self.create(org_id, created, actor)
             if any(v is not None for v in (body.phase, body.actions, body.outputs)):
                 self._change(org_id, run, body, actor)

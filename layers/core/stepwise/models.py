@@ -11,6 +11,11 @@ from stepwise.statuses import NodeKind, NodeStatus, RunStatus
 
 REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 ID_FIELD = Annotated[str, Field(pattern=r"^[a-z0-9_.-]+$", max_length=128)]
+# Tags (runs, destinations, action definitions) follow AWS's rules: letters, digits, spaces
+# and _ . : / = + - @.
+TAG_KEY = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:/=+\-@]+$")]
+TAG_VALUE = Annotated[str, Field(max_length=256, pattern=r"^[\w .:/=+\-@]*$")]
+TAGS = Annotated[dict[TAG_KEY, TAG_VALUE], Field(max_length=50)]
 DEFAULT_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_RUN_TIMEOUT_SECONDS = 365 * 24 * 3600 - 3600  # under the one-year Standard execution limit
 

@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from stepwise import aws, keys
-from stepwise.catalog_models import TAG_KEY, TAG_VALUE
 from stepwise.clock import iso
 from stepwise.dynamo import batch_get, from_item, values
 from stepwise.errors import ValidationFailed, field_error
+from stepwise.models import TAG_KEY, TAG_VALUE
 
 _AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
 MAX_TAG_FILTERS = 10

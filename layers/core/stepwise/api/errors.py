@@ -1,7 +1,11 @@
 """Domain errors to HTTP answers, in one place."""
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from stepwise.errors import (
@@ -42,12 +46,31 @@ class ErrorAnswer(BaseModel):
     errors: list[ErrorDetail]
 
 
+_ERROR_ANSWER_REF = {"$ref": "#/components/schemas/ErrorAnswer"}
+
+
 def _documented(code: str, description: str) -> dict:
+    # A schema reference rather than ``"model": ErrorAnswer``: with a model, FastAPI builds a
+    # serializer per status of every route, at every cold start, only to document it.
+    # ``document_error_answers`` adds the schema the reference points at.
+    example = error_body(code, description)
     return {
-        "model": ErrorAnswer,
         "description": description,
-        "content": {"application/json": {"example": error_body(code, description)}},
+        "content": {"application/json": {"example": example, "schema": _ERROR_ANSWER_REF}},
     }
+
+
+def document_error_answers(document: dict[str, Any]) -> None:
+    """Adds ErrorAnswer (and ErrorDetail) to the OpenAPI document's schemas, in their order."""
+    # FastAPI generates them, as for any response model, from a route that only documents.
+    answer = APIRoute("/", endpoint=_no_route, response_model=ErrorAnswer)
+    definitions = get_openapi(title="", version="", routes=[answer])["components"]["schemas"]
+    schemas = {**document["components"]["schemas"], **definitions}
+    document["components"]["schemas"] = {name: schemas[name] for name in sorted(schemas)}
+
+
+def _no_route() -> None:
+    """The endpoint of the route that only documents ErrorAnswer; never served."""
 
 
 # The error answers every org-scoped route can give (422 is FastAPI's own, documented by it).
