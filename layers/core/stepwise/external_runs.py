@@ -15,7 +15,7 @@ from stepwise import keys, run_events
 from stepwise.catalog_models import TAGS
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
-from stepwise.ids import new_id
+from stepwise.ids import batch_of, new_id
 from stepwise.models import ID_FIELD
 from stepwise.statuses import RUN_TERMINAL, RunStatus
 from stepwise.store import Store
@@ -91,8 +91,19 @@ class ExternalRuns:
         self.store = store
         self.event_bus_name = event_bus_name
 
-    def create(self, org_id: str, body: ExternalRunCreate, actor: str) -> dict[str, Any]:
+    def create(
+        self,
+        org_id: str,
+        body: ExternalRunCreate,
+        actor: str,
+        id_at: tuple[str, str] = ("body", "id"),
+    ) -> dict[str, Any]:
+        """``id_at``: where the run's own id came from, for the 422 that refuses it."""
         run_id = body.id or new_id("run")
+        if batch_of(run_id):
+            # A batch's runs are found and counted by their ids: no other run may take one.
+            message = "ids of the form run_<26 characters>.<4 digits> are reserved for batch runs"
+            raise ValidationFailed([field_error(list(id_at), message, "value_error.reserved")])
         at = now()
         item = {
             **keys.run(org_id, run_id),
@@ -141,7 +152,7 @@ class ExternalRuns:
                 args=body.args,
                 tags=body.tags or {},
             )
-            run = self.create(org_id, created, actor)
+            run = self.create(org_id, created, actor, id_at=("path", "run_id"))
             if any(v is not None for v in (body.phase, body.actions, body.outputs)):
                 self._change(org_id, run, body, actor)
             return True
