@@ -22,6 +22,7 @@ from stepwise.vault import Vault
 from stepwise.webhooks.signal_tokens import SignalTokens
 
 if TYPE_CHECKING:
+    from stepwise.batches import Batches
     from stepwise.dispatcher import Dispatcher
     from stepwise.engine import Engine
     from stepwise.janitor import Janitor
@@ -144,6 +145,14 @@ def janitor() -> "Janitor":
     return Janitor(store(), engine(), settings.engine_settings().run_state_machine_arn)
 
 
+@cache
+def batches() -> "Batches":
+    from stepwise.batches import Batches
+
+    config = settings.batch_settings()
+    return Batches(store(), config.batch_queue_url, config.run_state_machine_arn)
+
+
 def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
@@ -161,3 +170,4 @@ def clear() -> None:
     schedules.cache_clear()
     scheduled_runs.cache_clear()
     janitor.cache_clear()
+    batches.cache_clear()

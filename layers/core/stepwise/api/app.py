@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 
 from stepwise.api import (
     actions,
+    batches,
     credentials,
     destinations,
     errors,
@@ -52,6 +53,7 @@ def create_app() -> FastAPI:
     app.include_router(signals.router)
     app.include_router(keys.router)
     app.include_router(schedules.router)
+    app.include_router(batches.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
