@@ -103,6 +103,7 @@ def test_every_event_file_is_covered():
         "signals",
         "trigger",
         "janitor",
+        "batches",
     }
 
 
@@ -131,3 +132,28 @@ def test_the_janitor_event_sweeps(stack):
     answer = stack.invoke("JanitorFunction", load("janitor/sweep.json"))
     assert answer["complete"] is True and answer["settled"] == []
     assert answer["orgs"] >= 1  # the stack's org, listed when its key was made
+
+
+def test_the_batches_event_starts_its_chunks_runs_once(stack):
+    """The sample chunk, for a batch of that chunk: its runs start once, however often it is
+    delivered; the sample itself names a batch that does not exist, which is dropped."""
+    from stepwise.batch_models import BatchCreate
+    from stepwise.ids import batch_run_id
+
+    event = load("batches/chunk.json")
+    message = json.loads(event["Records"][0]["body"])
+    workflow = components.store().create_workflow(
+        message["org_id"],
+        "wf_01batches",
+        WorkflowCreate(name="b", nodes=[{"ref": "a", "kind": "transform"}]),
+    )
+    body = BatchCreate(workflow_id=workflow.id, inputs=[{"n": 1}, {"n": 2}])
+    batch = components.batches().create(message["org_id"], body, "key:test")
+    assert stack.invoke("BatchesFunction", load("batches/chunk.json")) == {"batchItemFailures": []}
+    event["Records"][0]["body"] = json.dumps({**message, "batch_id": batch["batch_id"]})
+    for _ in range(2):
+        assert stack.invoke("BatchesFunction", event) == {"batchItemFailures": []}
+    started = components.batches().get(message["org_id"], batch["batch_id"])
+    assert (started["status"], started["runs"], started["status:queued"]) == ("started", 2, 2)
+    run = components.store().get_run(message["org_id"], batch_run_id(batch["batch_id"], 1))
+    assert (run["role"], run["batch_id"]) == ("batch", batch["batch_id"])

@@ -20,17 +20,23 @@ FUNCTIONS = {
     "SignalsFunction": "signals",
     "TriggerFunction": "trigger",
     "JanitorFunction": "janitor",
+    "BatchesFunction": "batches",
 }
 # The settings classes each function reads (the janitor finalises runs as the engine does).
 SETTINGS = {
-    "ApiFunction": ("ApiSettings", "ScheduleSettings"),
+    "ApiFunction": ("ApiSettings", "ScheduleSettings", "BatchSettings"),
     "EngineFunction": ("EngineSettings",),
     "DispatcherFunction": ("DispatcherSettings",),
     "SignalsFunction": ("CoreSettings",),
     "TriggerFunction": ("TriggerSettings",),
     "JanitorFunction": ("EngineSettings",),
+    "BatchesFunction": ("BatchSettings",),
 }
-QUEUES = {"WebhookQueue": "WebhookDeadLetterQueue", "SignalQueue": "SignalDeadLetterQueue"}
+QUEUES = {
+    "WebhookQueue": "WebhookDeadLetterQueue",
+    "SignalQueue": "SignalDeadLetterQueue",
+    "BatchQueue": "BatchDeadLetterQueue",
+}
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
 
 

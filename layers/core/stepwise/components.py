@@ -13,6 +13,7 @@ from stepwise import settings
 if TYPE_CHECKING:
     from stepwise.actions import ActionDefinitions
     from stepwise.api_keys import ApiKeys
+    from stepwise.batches import Batches
     from stepwise.catalog import Catalog
     from stepwise.dispatcher import Dispatcher
     from stepwise.engine import Engine
@@ -171,6 +172,14 @@ def janitor() -> "Janitor":
     return Janitor(store(), engine(), settings.engine_settings().run_state_machine_arn)
 
 
+@cache
+def batches() -> "Batches":
+    from stepwise.batches import Batches
+
+    config = settings.batch_settings()
+    return Batches(store(), config.batch_queue_url, config.run_state_machine_arn)
+
+
 def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
@@ -188,3 +197,4 @@ def clear() -> None:
     schedules.cache_clear()
     scheduled_runs.cache_clear()
     janitor.cache_clear()
+    batches.cache_clear()

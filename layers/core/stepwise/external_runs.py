@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stepwise import keys, run_events
 from stepwise.clock import iso, now
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
-from stepwise.ids import new_id
+from stepwise.ids import batch_of, new_id
 from stepwise.models import ID_FIELD, TAGS
 from stepwise.statuses import RUN_TERMINAL, RunStatus
 from stepwise.store import Store
@@ -90,8 +90,19 @@ class ExternalRuns:
         self.store = store
         self.event_bus_name = event_bus_name
 
-    def create(self, org_id: str, body: ExternalRunCreate, actor: str) -> dict[str, Any]:
+    def create(
+        self,
+        org_id: str,
+        body: ExternalRunCreate,
+        actor: str,
+        id_at: tuple[str, str] = ("body", "id"),
+    ) -> dict[str, Any]:
+        """``id_at``: where the run's own id came from, for the 422 that refuses it."""
         run_id = body.id or new_id("run")
+        if batch_of(run_id):
+            # A batch's runs are found and counted by their ids: no other run may take one.
+            message = "ids of the form run_<26 characters>.<4 digits> are reserved for batch runs"
+            raise ValidationFailed([field_error(list(id_at), message, "value_error.reserved")])
         at = now()
         item = {
             **keys.run(org_id, run_id),
@@ -149,7 +160,7 @@ class ExternalRuns:
                         for error in exc.errors()
                     ]
                 ) from None
-            run = self.create(org_id, created, actor)
+            run = self.create(org_id, created, actor, id_at=("path", "run_id"))
             if any(v is not None for v in (body.phase, body.actions, body.outputs)):
                 self._change(org_id, run, body, actor)
             return True

@@ -28,6 +28,30 @@ def child_run_id(parent_run_id: str, ref: str, attempt: int) -> str:
     return f"{parent_run_id}.{ref}.{attempt}"
 
 
+_BATCH_RUN = re.compile(r"^run_([0-9a-z]{26})\.(\d{4})$")
+BATCH_ID_PATTERN = r"^bat_[0-9a-z]{26}$"
+BATCH_RUN_ID_LENGTH = len("run_") + 26 + len(".0000")
+
+
+def batch_run_id(batch_id: str, index: int) -> str:
+    """The run of a batch's input ``index``: ``run_<the batch's ULID>.<index:04d>``.
+
+    Deterministic, so a redelivered chunk finds the run it started; and ``run_`` with the batch's
+    ULID sorts the batch's runs at the batch's time among all runs (and as one key range)."""
+    return f"{batch_runs_prefix(batch_id)}{index:04d}"
+
+
+def batch_runs_prefix(batch_id: str) -> str:
+    """What every run id of the batch starts with (child runs of those runs too)."""
+    return f"run_{batch_id.removeprefix('bat_')}."
+
+
+def batch_of(run_id: str) -> str | None:
+    """The batch a run was started for, from its id; None for any other run."""
+    found = _BATCH_RUN.match(run_id)
+    return f"bat_{found.group(1)}" if found else None
+
+
 def execution_name(*parts: str) -> str:
     """A deterministic execution name for the given parts, at most 80 characters.
 

@@ -183,6 +183,20 @@ def schedule_fire(org_id: str, schedule_id: str, scheduled_time: str) -> dict[st
     return {"PK": schedule_pk(org_id, schedule_id), "SK": f"FIRE#{scheduled_time}"}
 
 
+def batch_pk(org_id: str, batch_id: str) -> str:
+    return f"ORG#{org_id}#BATCH#{batch_id}"
+
+
+def batch(org_id: str, batch_id: str) -> dict[str, str]:
+    """A batch: what it starts and its runs' counts per status."""
+    return {"PK": batch_pk(org_id, batch_id), "SK": "BATCH"}
+
+
+def batch_chunk(org_id: str, batch_id: str, chunk: int) -> dict[str, str]:
+    """The inputs of one chunk of a batch (what one queue message starts)."""
+    return {"PK": batch_pk(org_id, batch_id), "SK": f"CHUNK#{chunk:04d}"}
+
+
 ORGS_PK = "ORGS"
 
 

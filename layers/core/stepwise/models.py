@@ -203,7 +203,7 @@ class RunSummary(BaseModel):
     kind: str = Field("workflow", description="workflow (executed here) or external (reported).")
     role: str | None = Field(
         None,
-        description="What started it: key (an API key), schedule, parent (a workflow node).",
+        description="What started it: key (an API key), schedule, parent (a workflow node), batch.",
     )
     workflow_id: str
     workflow_version: int | None = Field(None, description="The version an engine run pinned.")
@@ -211,6 +211,7 @@ class RunSummary(BaseModel):
     status: RunStatus
     parent_run_id: str | None = Field(None, description="Set on a child run (workflow node).")
     parent_node_ref: str | None = None
+    batch_id: str | None = Field(None, description="The batch that started it (seed 004).")
     error: RunError | None = None
     created_at: datetime
     started_at: datetime | None = None

@@ -5,7 +5,9 @@ Generated run ids start with a ULID, so every run index sorts them by creation t
 external run's own id sorts by itself). The key of the Query is
 the most selective filter that has an index (a tag: the run's tag items on GSI1; status: GSI3;
 workflow: GSI2; else the org's runs on GSI1, where child runs, ``{parent}.{ref}.{attempt}``,
-sort right after their parent); the others become a FilterExpression. A tag item holds only
+sort right after their parent); the others become a FilterExpression. A parent or a batch
+narrows the sort-key range of whichever index is used: a batch's runs are
+``run_<batch ULID>.<index>``, one range. A tag item holds only
 its run's id, so a page by tag reads its runs with one BatchGetItem and checks the other
 filters on them. A position is a run id, so paging stays stable while new runs arrive.
 """
@@ -21,6 +23,7 @@ from stepwise import aws, keys
 from stepwise.clock import iso
 from stepwise.dynamo import batch_get, from_item, values
 from stepwise.errors import ValidationFailed, field_error
+from stepwise.ids import BATCH_RUN_ID_LENGTH, batch_of, batch_runs_prefix
 from stepwise.models import TAG_KEY, TAG_VALUE
 
 _AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
@@ -88,11 +91,14 @@ class RunFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     tags: tuple[tuple[str, str], ...] = ()  # every one must match
+    batch_id: str | None = None
 
     def counted(self) -> str | None:
         """The run-count name that is this filter's total, if there is one."""
         if self.parent_run_id or self.created_after or self.created_before or self.tags:
             return None
+        if self.batch_id:
+            return None  # the batch's own counts: see batch_counted
         if self.status and self.workflow_id:
             return None
         if self.status:
@@ -100,6 +106,14 @@ class RunFilter:
         if self.workflow_id:
             return f"workflow:{self.workflow_id}"
         return "all"
+
+    def batch_counted(self) -> str | None:
+        """The count of the batch item that is this filter's total, if there is one."""
+        if not self.batch_id or self.workflow_id or self.parent_run_id or self.tags:
+            return None
+        if self.created_after or self.created_before:
+            return None
+        return f"status:{self.status}" if self.status else "runs"
 
     def scope(self) -> str:
         """What a cursor is bound to: the same list, the same filters."""
@@ -113,6 +127,8 @@ class RunFilter:
                 ("before", self.created_before and self.created_before.isoformat()),
             )
         )
+        if self.batch_id:  # only when set, so that cursors issued before batches stay valid
+            scope += f"|batch={self.batch_id}"
         # "#" is in no tag, so it separates them without doubt.
         return scope + "".join(f"|tag#{k}#{v}" for k, v in self.tags)
 
@@ -124,6 +140,7 @@ class RunFilter:
             and (self.status is None or run["status"] == self.status)
             and (self.workflow_id is None or run["workflow_id"] == self.workflow_id)
             and (self.parent_run_id is None or run["run_id"].startswith(f"{self.parent_run_id}."))
+            and (self.batch_id is None or batch_of(run["run_id"]) == self.batch_id)
             and (self.created_after is None or run["created_at"] >= _iso(self.created_after))
             and (self.created_before is None or run["created_at"] < _iso(self.created_before))
         )
@@ -172,6 +189,11 @@ def page_runs(
     if query.parent_run_id and index != "GSI1":
         filters.append("begins_with(run_id, :children)")
         named[":children"] = f"{query.parent_run_id}."
+    if query.batch_id and not tagged:
+        # The key range holds the batch's runs and their child runs; its own runs' ids are
+        # all this long, their children's longer.
+        filters.append("size(run_id) = :batch_run_length")
+        named[":batch_run_length"] = BATCH_RUN_ID_LENGTH
     if query.created_after and not tagged:
         filters.append("created_at >= :after")
         named[":after"] = _iso(query.created_after)
@@ -233,6 +255,10 @@ def _range(query: RunFilter) -> tuple[str, str]:
     if query.parent_run_id:
         low = max(low, f"{query.parent_run_id}.")
         high = min(high, f"{query.parent_run_id}.{_AFTER_EVERY_ID}")
+    if query.batch_id:
+        prefix = batch_runs_prefix(query.batch_id)
+        low = max(low, prefix)
+        high = min(high, f"{prefix}{_AFTER_EVERY_ID}")
     return low, high
 
 

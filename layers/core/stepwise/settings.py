@@ -38,6 +38,13 @@ class TriggerSettings(CoreSettings):
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
 
 
+class BatchSettings(CoreSettings):
+    """Where batches are queued (the API) and what starts their runs (the batches function)."""
+
+    batch_queue_url: str = Field(alias="BATCH_QUEUE_URL")
+    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+
+
 class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
@@ -81,6 +88,11 @@ def trigger_settings() -> TriggerSettings:
     return TriggerSettings.model_validate(os.environ)
 
 
+@cache
+def batch_settings() -> BatchSettings:
+    return BatchSettings.model_validate(os.environ)
+
+
 def clear() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
     for reader in (
@@ -90,5 +102,6 @@ def clear() -> None:
         dispatcher_settings,
         schedule_settings,
         trigger_settings,
+        batch_settings,
     ):
         reader.cache_clear()

@@ -18,6 +18,7 @@ from stepwise.dynamo import to_item as _to_item
 from stepwise.dynamo import update_item
 from stepwise.dynamo import values as _values
 from stepwise.errors import Conflict, NotFound
+from stepwise.ids import batch_of
 from stepwise.models import NodeSpec, Workflow, WorkflowCreate
 from stepwise.payloads import PayloadStore
 from stepwise.statuses import NodeStatus, RunStatus
@@ -240,7 +241,7 @@ class Store:
             **(origin or {}),
             **self.payloads.attributes("input", run_input, f"{org_id}/{run_id}/input.json"),
         }
-        # The run and its counts in one transaction, so the totals never drift.
+        # The run and its counts (the org's, its batch's) in one transaction: no total drifts.
         self._db.transact_write_items(
             TransactItems=[
                 {
@@ -253,6 +254,9 @@ class Store:
                 self._count_runs(
                     org_id,
                     {"all": 1, f"status:{RunStatus.QUEUED}": 1, f"workflow:{workflow.id}": 1},
+                ),
+                *self._count_batch_run(
+                    org_id, run_id, {"runs": 1, f"status:{RunStatus.QUEUED}": 1}
                 ),
             ]
         )
@@ -415,11 +419,22 @@ class Store:
 
     def _count_runs(self, org_id: str, changes: dict[str, int]) -> dict[str, Any]:
         """A transaction item that moves the org's run totals."""
+        return self._count(keys.run_counts(org_id), changes)
+
+    def _count_batch_run(
+        self, org_id: str, run_id: str, changes: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        """The transaction item that moves the counts of the batch a run belongs to (none for
+        a run of no batch). ADD needs no condition, so a status change never fails on it."""
+        batch_id = batch_of(run_id)
+        return [self._count(keys.batch(org_id, batch_id), changes)] if batch_id else []
+
+    def _count(self, key: dict[str, str], changes: dict[str, int]) -> dict[str, Any]:
         names = {f"#c{i}": name for i, name in enumerate(changes)}
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": _to_item(keys.run_counts(org_id)),
+                "Key": _to_item(key),
                 "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(names))),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": _values(
@@ -467,6 +482,9 @@ class Store:
                         }
                     },
                     self._count_runs(org_id, {f"status:{old}": -1, f"status:{new}": 1}),
+                    *self._count_batch_run(
+                        org_id, run_id, {f"status:{old}": -1, f"status:{new}": 1}
+                    ),
                 ]
             )
         except ClientError as exc:

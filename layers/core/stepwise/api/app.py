@@ -49,6 +49,7 @@ ROUTE_GROUPS = (
     RouteGroup("stepwise.api.signals", ("router",), ("/v1/signals",)),
     RouteGroup("stepwise.api.keys", ("router",), ("/v1/orgs/{org_id}/keys",)),
     RouteGroup("stepwise.api.schedules", ("router",), ("/v1/orgs/{org_id}/schedules",)),
+    RouteGroup("stepwise.api.batches", ("router",), ("/v1/orgs/{org_id}/batches",)),
     RouteGroup("stepwise.api.health", ("router",), ("/healthz",)),
 )
 

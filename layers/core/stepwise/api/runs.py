@@ -13,7 +13,7 @@ from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.external_runs import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.history import run_history
 from stepwise.idempotency import IdempotencyKey
-from stepwise.ids import new_id
+from stepwise.ids import BATCH_ID_PATTERN, new_id
 from stepwise.models import (
     Envelope,
     HistoryEvent,
@@ -229,6 +229,7 @@ def list_runs(
     status: RunStatus | None = None,
     workflow_id: Annotated[str | None, Query(max_length=128)] = None,
     parent_run_id: Annotated[str | None, Query(max_length=512)] = None,
+    batch_id: Annotated[str | None, Query(pattern=BATCH_ID_PATTERN)] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     tag: Annotated[
@@ -240,7 +241,8 @@ def list_runs(
     ] = None,
 ) -> Page[RunSummary]:
     """Runs newest first, filtered; pages both ways with signed cursors that stay right while
-    new runs arrive. ``total`` is kept by counters for no filter, a status, or a workflow."""
+    new runs arrive. ``total`` is kept by counters for no filter, a status, a workflow, or a
+    batch (with or without a status)."""
     query = RunFilter(
         status=str(status) if status else None,
         workflow_id=workflow_id,
@@ -248,6 +250,7 @@ def list_runs(
         created_after=created_after,
         created_before=created_before,
         tags=parse_tags(tag),
+        batch_id=batch_id,
     )
     scope = f"runs:{org_id}:{query.scope()}"
     position = None
@@ -268,4 +271,8 @@ def list_runs(
     counted = query.counted()
     if counted is not None:
         page.total = store.run_counts(org_id).get(counted, 0)
+    batch_counted = query.batch_counted()
+    if batch_counted is not None and batch_id is not None:
+        batch = components.batches().find(org_id, batch_id)
+        page.total = int(batch.get(batch_counted, 0)) if batch else 0
     return page

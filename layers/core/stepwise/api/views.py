@@ -3,6 +3,7 @@
 from typing import Any
 
 from stepwise import graph
+from stepwise.ids import batch_of
 from stepwise.models import Attempt, NodeExecution, NodeLink, Run, RunSummary, Workflow
 from stepwise.payloads import PayloadStore
 from stepwise.signal_models import Review
@@ -21,6 +22,8 @@ def run_summary(run: dict[str, Any]) -> RunSummary:
         status=run["status"],
         parent_run_id=run.get("parent_run_id"),
         parent_node_ref=run.get("parent_node_ref"),
+        # From the id, which every index has: the indexes project no batch_id.
+        batch_id=batch_of(run["run_id"]),
         error=run.get("error"),
         created_at=run["created_at"],
         started_at=run.get("started_at"),

@@ -1,0 +1,38 @@
+"""Batches: start one run per input (in the background), and count the runs by status."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, status
+
+from stepwise import components, idempotency
+from stepwise.api.dependencies import CallerDep, Org
+from stepwise.api.errors import ORG_ERRORS
+from stepwise.batch_models import Batch, BatchCreate
+from stepwise.batches import Batches
+from stepwise.idempotency import IdempotencyKey
+from stepwise.models import Envelope
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/batches", tags=["batches"], responses=ORG_ERRORS)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Batch])
+def create_batch(
+    who: CallerDep,
+    body: BatchCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Accepts 1 to 1,000 inputs and starts one run per input in the background (status
+    ``starting``, then ``started`` once every run exists). List them with
+    ``GET /runs?batch_id=``. With ``Idempotency-Key``, a retry gets the same batch."""
+
+    def create() -> Envelope[Batch]:
+        return Envelope(data=Batches.view(components.batches().create(who.org_id, body, who.actor)))
+
+    return idempotency.respond_once(request, who.org_id, "batches", idempotency_key, body, create)
+
+
+@router.get("/{batch_id}", response_model=Envelope[Batch])
+def get_batch(org_id: Org, batch_id: Annotated[str, Path(max_length=128)]) -> Envelope[Batch]:
+    """The batch with its runs counted per status (exact: moved with every status change)."""
+    return Envelope(data=Batches.view(components.batches().get(org_id, batch_id)))
