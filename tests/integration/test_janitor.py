@@ -227,3 +227,29 @@ def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workfl
     assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "started"}]
     assert executions.describe_node(machine, run_id, "a")["status"] == "RUNNING"
     assert components.janitor().sweep(LATER).nodes == []  # now it has its execution
+
+
+def test_a_busy_org_does_not_starve_another(stack, workflow, published):
+    """Each org gets its share of a sweep before a busy one takes what is left."""
+    status, body = call(
+        stack,
+        "POST",
+        "/workflows",
+        {"name": "w", "nodes": [{"ref": "a", "kind": "transform"}]},
+        org=OTHER_ORG,
+    )
+    assert status == 201, body
+    busy = [running(stack, start(stack, workflow)) for _ in range(6)]
+    theirs = running(stack, start(stack, body["data"]["id"], org=OTHER_ORG), org=OTHER_ORG)
+    for run_id in busy:
+        stop_execution(run_id)
+    stop_execution(theirs)
+    janitor = Janitor(
+        components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=4
+    )
+    first = janitor.sweep(LATER)
+    assert first.examined == 4 and not first.complete
+    assert (OTHER_ORG, theirs) in {(s["org_id"], s["run_id"]) for s in first.settled}
+    second = janitor.sweep(LATER)
+    assert second.complete and second.examined == 3
+    assert {s["run_id"] for r in (first, second) for s in r.settled} == {*busy, theirs}

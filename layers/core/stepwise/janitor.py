@@ -60,37 +60,54 @@ class Janitor:
         self._nodes_described = 0
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
+        """One bounded sweep. Each org gets an equal share of ``limit`` first, then what is
+        left goes to the orgs that had more, so one busy org cannot starve the others."""
         now = now or datetime.now(UTC)
         report = SweepReport()
         self._nodes_described = 0
-        for org_id in self._orgs():
-            report.orgs += 1
-            for status in ACTIVE:
-                if report.examined >= self.limit:
-                    report.complete = False
-                    return report
-                self._sweep_org(org_id, status, now, report)
+        orgs = list(self._orgs())
+        report.orgs = len(orgs)
+        share = max(1, self.limit // max(1, len(orgs)))
+        more = [org for org in orgs if self._sweep_org(org, now, report, share)]
+        for org_id in more:
+            left = self.limit - report.examined
+            if left > 0 and not self._sweep_org(org_id, now, report, left):
+                more = [o for o in more if o != org_id]
+        report.complete = not more
         return report
 
-    def _sweep_org(self, org_id: str, status: str, now: datetime, report: SweepReport) -> None:
+    def _sweep_org(self, org_id: str, now: datetime, report: SweepReport, budget: int) -> bool:
+        """Examines up to ``budget`` of the org's active runs, after where the last sweep
+        stopped; whether some were left for the next sweep."""
+        budget = min(budget, self.limit - report.examined)
         position_key = keys.janitor_position(org_id)
         position = dynamo.get_item(self.store.table, position_key) or {}
-        after = position.get(status)
-        budget = self.limit - report.examined
-        entries, last = self._active(org_id, status, after, budget)
-        for entry in entries:
-            report.examined += 1
-            outcome = self.examine(org_id, entry["run_id"], now, report)
-            if outcome is not None:
-                report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
-        # Continue after the last run seen next time; start over once the end was reached.
-        dynamo.update_item(
-            self.store.table,
-            position_key,
-            "SET #status = :last",
-            {":last": last},
-            names={"#status": status},
-        )
+        moved: dict[str, str | None] = {}
+        cut_short = False
+        for status in ACTIVE:
+            if budget <= 0:
+                cut_short = True
+                break
+            entries, last = self._active(org_id, status, position.get(status), budget)
+            for entry in entries:
+                report.examined += 1
+                budget -= 1
+                outcome = self.examine(org_id, entry["run_id"], now, report)
+                if outcome is not None:
+                    report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
+            # Continue after the last run seen next time; start over once the end was reached.
+            if last != position.get(status):
+                moved[status] = last
+            cut_short = cut_short or last is not None
+        if moved:
+            dynamo.update_item(
+                self.store.table,
+                position_key,
+                "SET " + ", ".join(f"#{s} = :{s}" for s in moved),
+                {f":{s}": last for s, last in moved.items()},
+                names={f"#{s}": s for s in moved},
+            )
+        return cut_short
 
     def _active(
         self, org_id: str, status: str, after: str | None, limit: int
