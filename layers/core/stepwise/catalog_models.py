@@ -27,6 +27,13 @@ class CredentialType(StrEnum):
 class CredentialCreate(_Input):
     """A credential a destination presents; its value goes to Secrets Manager, never back out."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "crm token", "type": "bearer", "token": "crm-api-token"}]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=200)
     type: CredentialType
     token: str | None = Field(None, min_length=1, max_length=4096, description="bearer")
@@ -72,6 +79,22 @@ class Signaling(_Input):
 
 
 class DestinationCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "label": "crm",
+                    "url": "https://hooks.example.com/stepwise",
+                    "headers": {"X-Team": "growth"},
+                    "signaling": {"enabled": True, "default": "ack"},
+                    "response_time_sla_ms": 5000,
+                    "tags": {"team": "growth"},
+                }
+            ]
+        },
+    )
+
     label: str = Field(min_length=1, max_length=200)
     type: str = Field("webhook", pattern="^webhook$")
     url: HttpUrl
@@ -84,6 +107,10 @@ class DestinationCreate(_Input):
 
 class DestinationUpdate(_Input):
     """PATCH: the fields given replace the stored ones."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"response_time_sla_ms": 8000}]}
+    )
 
     label: str | None = Field(None, min_length=1, max_length=200)
     url: HttpUrl | None = None
@@ -119,6 +146,10 @@ class DestinationWithSecret(Destination):
 
 
 class SecretRotation(_Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"grace_period_seconds": 86400}]}
+    )
+
     grace_period_seconds: int = Field(
         24 * 3600, ge=0, le=30 * 24 * 3600, description="How long the old secret also signs."
     )
@@ -156,6 +187,28 @@ class DefinitionDestination(_Input):
 class ActionDefinitionCreate(_Input):
     """A version of an action definition: what input it takes and where it is delivered."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "notify",
+                    "variant": "email",
+                    "schema": {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string"}},
+                    },
+                    "destinations": [
+                        {"destination_id": "dst_01jf3v8k9q2m7x4c5b6n1p0r8t", "is_default": True}
+                    ],
+                    "aliases": ["prod"],
+                    "tags": {"team": "growth"},
+                }
+            ]
+        },
+    )
+
     name: str = Field(pattern=ACTION_NAME, description="Unique in the org; versions share it.")
     variant: str | None = Field(None, max_length=100)
     schema_: dict[str, Any] | None = Field(
@@ -169,6 +222,8 @@ class ActionDefinitionCreate(_Input):
 
 
 class AliasUpdate(_Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 2}]})
+
     version: int = Field(ge=1)
 
 

@@ -84,6 +84,33 @@ class NodeSpec(_Input):
 
 
 class WorkflowCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "greet and notify",
+                    "nodes": [
+                        {
+                            "ref": "greet",
+                            "kind": "transform",
+                            "args": {"text": "hello {{ input.name }}"},
+                        },
+                        {
+                            "ref": "notify",
+                            "kind": "action",
+                            "action": "notify@prod",
+                            "args": {"text": "{{ nodes.greet.output.text }}"},
+                            "depends_on": ["greet"],
+                            "retry": {"max_attempts": 3, "initial_interval": 2},
+                        },
+                    ],
+                    "timeout": 3600,
+                }
+            ]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     nodes: list[NodeSpec] = Field(max_length=500)
@@ -99,6 +126,10 @@ class WorkflowCreate(_Input):
 
 
 class RunCancel(_Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "superseded by a newer run"}]}
+    )
+
     reason: str | None = Field(None, max_length=1000)
 
 
@@ -119,6 +150,13 @@ class HistoryEvent(BaseModel):
 
 
 class RunCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t", "input": {"name": "Ada"}}]
+        },
+    )
+
     workflow_id: ID_FIELD
     input: Any = None
 
