@@ -104,3 +104,28 @@ def test_a_local_time_repeated_by_daylight_saving_fires_once() -> None:
     first = next_fire("cron(30 1 * * ? *)", "America/New_York", utc(2026, 11, 1, 4))
     assert first == utc(2026, 11, 1, 5, 30)
     assert next_fire("cron(30 1 * * ? *)", "America/New_York", first) == utc(2026, 11, 2, 6, 30)
+
+
+def test_a_schedules_view_says_when_it_fires_next():
+    from stepwise.schedules import Schedules
+
+    item = {
+        "id": "sch_1",
+        "org_id": "acme",
+        "name": "n",
+        "expression": "rate(1 minute)",
+        "timezone": "UTC",
+        "workflow_id": "wf_1",
+        "enabled": True,
+        "overlap": "allow",
+        "created_at": "2026-11-24T10:00:30+00:00",
+        "updated_at": "2026-11-24T10:05:00+00:00",  # a PATCH does not move a rate's start
+    }
+    view = Schedules.view(item, now=utc(2026, 11, 24, 10, 6))
+    assert view.next_fire_at == utc(2026, 11, 24, 10, 6, 30)
+    assert (
+        Schedules.view({**item, "enabled": False}, now=utc(2026, 11, 24, 10, 6)).next_fire_at
+        is None
+    )
+    ended = {**item, "expression": "cron(0 12 * * ? 2020)"}
+    assert Schedules.view(ended, now=utc(2026, 11, 24, 10, 6)).next_fire_at is None

@@ -198,7 +198,7 @@ class Schedules:
     def view(item: dict[str, Any], now: datetime | None = None) -> Schedule:
         next_fire_at = None
         if item.get("enabled"):
-            anchor = datetime.fromisoformat(item.get("updated_at") or item["created_at"])
+            anchor = datetime.fromisoformat(item["created_at"])  # a rate counts from creation
             next_fire_at = schedule_expressions.next_fire(
                 item["expression"], item["timezone"], now or datetime.now(UTC), anchor
             )
