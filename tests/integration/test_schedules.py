@@ -275,3 +275,96 @@ def test_a_paused_schedule_does_not_fire_locally(stack, workflow):
     schedule = create(stack, workflow, enabled=False)
     created = scheduler_schedule(schedule["id"])["CreationDate"].astimezone(UTC)
     assert [f for f in stack.tick(created + timedelta(minutes=5)) if "Trigger" in f.target] == []
+
+
+# -- failure paths ------------------------------------------------------------------------------
+
+
+class _Refusing:
+    """A Scheduler client whose writes fail with the given error code; reads go through."""
+
+    def __init__(self, real, code):
+        self.real, self.code = real, code
+        self.exceptions = real.exceptions
+
+    def _fail(self, **_):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "refused"}}, "CreateSchedule")
+
+    create_schedule = update_schedule = _fail
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def scheduler_refuses(monkeypatch):
+    from stepwise import aws
+
+    real_client = aws.client
+
+    def refuse(code):
+        monkeypatch.setattr(
+            aws,
+            "client",
+            lambda service: (
+                _Refusing(real_client(service), code)
+                if service == "scheduler"
+                else real_client(service)
+            ),
+        )
+
+    return refuse
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ValidationException", 422), ("InternalServerException", 503)]
+)
+def test_a_schedule_scheduler_refuses_is_not_kept(stack, workflow, scheduler_refuses, code, status):
+    scheduler_refuses(code)
+    body = {"name": "x", "expression": "rate(1 minute)", "workflow_id": workflow}
+    answer_status, answer = call(stack, "POST", "/schedules", body)
+    assert answer_status == status, answer
+    if status == 422:
+        assert ["body", "expression"] in [e["loc"] for e in answer["detail"]]
+    assert call(stack, "GET", "/schedules")[1]["data"] == []
+
+
+def test_a_failed_table_write_removes_the_scheduler_schedule_it_made(stack, workflow, monkeypatch):
+    from stepwise import dynamo
+
+    def fail(table, item):
+        raise RuntimeError("the table is unavailable")
+
+    monkeypatch.setattr(dynamo, "put_new", fail)
+    body = {"name": "x", "expression": "rate(1 minute)", "workflow_id": workflow}
+    from stepwise.schedule_models import ScheduleCreate
+
+    with pytest.raises(RuntimeError):
+        components.schedules().create("acme", ScheduleCreate(**body), "key:test")
+    assert boto3.client("scheduler").list_schedules()["Schedules"] == []  # no orphan firing
+
+
+def test_a_firing_whose_execution_cannot_start_fails_its_run_once(stack, workflow, monkeypatch):
+    """StartExecution refused: the run ends failed (never stays queued) and the invocation
+    fails so Scheduler retries; the retry finds the run and starts no second one."""
+    from botocore.exceptions import ClientError
+
+    from stepwise import executions
+    from stepwise.errors import ServiceUnavailable
+
+    schedule = create(stack, workflow)
+
+    def refused(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "x")
+
+    monkeypatch.setattr(executions, "start_run", refused)
+    firing = Firing("acme", schedule["id"], "2026-11-24T10:00:00Z")
+    with pytest.raises(ServiceUnavailable):
+        components.scheduled_runs().fire(firing)
+    [run] = runs_of(stack, schedule["id"])
+    assert run["status"] == "failed" and run["error"]["type"] == "RunStartFailed"
+    retry = components.scheduled_runs().fire(firing)
+    assert retry == {"outcome": "started", "run_id": run["id"]}
+    assert len(runs_of(stack, schedule["id"])) == 1
