@@ -49,6 +49,13 @@ def published(monkeypatch):
     return sent
 
 
+def other_org_workflow(stack):
+    nodes = [{"ref": "a", "kind": "transform"}]
+    status, body = call(stack, "POST", "/workflows", {"name": "w", "nodes": nodes}, org=OTHER_ORG)
+    assert status == 201, body
+    return body["data"]["id"]
+
+
 def start(stack, workflow, org="acme"):
     status, body = call(stack, "POST", "/runs", {"workflow_id": workflow}, org=org)
     assert status == 201, body
@@ -155,15 +162,7 @@ def test_a_sweep_is_bounded_and_the_next_ones_continue_where_it_stopped(stack, w
 
 
 def test_every_org_is_swept(stack, workflow, published):
-    status, body = call(
-        stack,
-        "POST",
-        "/workflows",
-        {"name": "w", "nodes": [{"ref": "a", "kind": "transform"}]},
-        org=OTHER_ORG,
-    )
-    assert status == 201, body
-    theirs = running(stack, start(stack, body["data"]["id"], org=OTHER_ORG), org=OTHER_ORG)
+    theirs = running(stack, start(stack, other_org_workflow(stack), org=OTHER_ORG), org=OTHER_ORG)
     ours = running(stack, start(stack, workflow))
     stop_execution(theirs)
     stop_execution(ours)
@@ -231,16 +230,9 @@ def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workfl
 
 def test_a_busy_org_does_not_starve_another(stack, workflow, published):
     """Each org gets its share of a sweep before a busy one takes what is left."""
-    status, body = call(
-        stack,
-        "POST",
-        "/workflows",
-        {"name": "w", "nodes": [{"ref": "a", "kind": "transform"}]},
-        org=OTHER_ORG,
-    )
-    assert status == 201, body
+    their_workflow = other_org_workflow(stack)
     busy = [running(stack, start(stack, workflow)) for _ in range(6)]
-    theirs = running(stack, start(stack, body["data"]["id"], org=OTHER_ORG), org=OTHER_ORG)
+    theirs = running(stack, start(stack, their_workflow, org=OTHER_ORG), org=OTHER_ORG)
     for run_id in busy:
         stop_execution(run_id)
     stop_execution(theirs)

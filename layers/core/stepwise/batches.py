@@ -96,16 +96,7 @@ class Batches:
         ]
         # At most 1 + 1000 / 25 items of at most 64 KB each: within a transaction's limits.
         aws.client("dynamodb").transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": dynamo.to_item(i),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-                for i in (item, *chunk_items)
-            ]
+            TransactItems=[dynamo.put_new_item(self.table, i) for i in (item, *chunk_items)]
         )
         try:
             self._send([{"org_id": org_id, "batch_id": batch_id}])

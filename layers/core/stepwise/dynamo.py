@@ -110,6 +110,17 @@ def put_new(table: str, item: dict[str, Any]) -> None:
     )
 
 
+def put_new_item(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of an item that must not exist yet."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
 def put_if_absent(table: str, item: dict[str, Any]) -> bool:
     """Puts an item unless one with its key exists; whether it was put."""
     try:

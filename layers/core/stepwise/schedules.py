@@ -159,13 +159,7 @@ class Schedules:
         try:
             aws.client("dynamodb").transact_write_items(
                 TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": dynamo.to_item(fire),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
+                    dynamo.put_new_item(self.table, fire),
                     {
                         "Update": {
                             "TableName": self.table,
