@@ -50,6 +50,10 @@ class LocalScheduler:
         self._lock = threading.Lock()
         self.fired: list[Fired] = []
 
+    def idle(self) -> threading.Lock:
+        """Held while a tick runs: entering it waits for one under way."""
+        return self._lock
+
     def tick(self, now: datetime | None = None) -> list[Fired]:
         """Fires every schedule and rule due in (previous tick, now]; what it fired."""
         now = now or self.clock()

@@ -157,6 +157,19 @@ class LocalStack:
             except Exception:  # noqa: BLE001 the ticker outlives one bad tick, and says so
                 logger.exception("local scheduler tick failed")
 
+    @contextlib.contextmanager
+    def scheduler_paused_for_test(self):
+        """The stack's own ticker fires nothing meanwhile (a tick under way is waited for), so
+        only ``tick(now)`` does: an injected clock."""
+        assert self.scheduler is not None, "start the stack first"
+        self.scheduler_paused = True
+        try:
+            with self.scheduler.idle():
+                pass
+            yield self
+        finally:
+            self.scheduler_paused = False
+
     def tick(self, now: datetime | None = None) -> list[Fired]:
         """Fires every schedule and rule due up to ``now`` (default: the real clock)."""
         assert self.scheduler is not None, "start the stack first"

@@ -16,9 +16,8 @@ from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 @pytest.fixture
 def injected_clock(local_stack):
     """The stack's own ticker is paused: only the test's ``tick(now)`` fires schedules."""
-    local_stack.scheduler_paused = True
-    yield local_stack
-    local_stack.scheduler_paused = False
+    with local_stack.scheduler_paused_for_test() as stack:
+        yield stack
 
 
 def create_schedule(api, workflow_id, **fields):
