@@ -108,6 +108,7 @@ def test_a_schedule_is_kept_with_its_scheduler_schedule(stack, workflow):
         ({"overlap": "queue"}, "overlap"),
         ({"workflow_id": "wf_missing"}, "workflow_id"),
         ({"workflow_version": 9}, "workflow_version"),
+        ({"input": {"blob": "x" * 70_000}}, "input"),
     ],
 )
 def test_an_invalid_schedule_is_a_422_naming_the_field(stack, workflow, fields, field):
@@ -368,3 +369,13 @@ def test_a_firing_whose_execution_cannot_start_fails_its_run_once(stack, workflo
     retry = components.scheduled_runs().fire(firing)
     assert retry == {"outcome": "started", "run_id": run["id"]}
     assert len(runs_of(stack, schedule["id"])) == 1
+
+
+def test_a_schedules_input_keeps_floats_and_big_numbers_exactly(stack, workflow):
+    """JSON numbers DynamoDB's types cannot hold as they are (floats) still round-trip."""
+    value = {"ratio": 0.1, "big": 12345678901234567890, "none": None, "list": [1.5, "x"]}
+    schedule = create(stack, workflow, input=value)
+    assert schedule["input"] == value
+    assert call(stack, "GET", f"/schedules/{schedule['id']}")[1]["data"]["input"] == value
+    answer = fire(stack, schedule["id"])
+    assert call(stack, "GET", f"/runs/{answer['run_id']}")[1]["data"]["input"] == value

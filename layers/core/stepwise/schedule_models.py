@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepwise import schedule_expressions
+from stepwise.payloads import dumps
 
 _ID = Annotated[str, Field(pattern=r"^[a-z0-9_.-]+$", max_length=128)]
 
@@ -33,6 +34,17 @@ def _checked_by(check: Callable[[str], object]) -> Callable[[str | None], str | 
 
 _expression = _checked_by(schedule_expressions.parse)
 _timezone = _checked_by(schedule_expressions.zone)
+
+# A schedule's input is kept in its item and copied into each run it starts.
+MAX_SCHEDULE_INPUT_BYTES = 64 * 1024
+
+
+def _input(value: Any) -> Any:
+    size = len(dumps(value).encode())
+    if size > MAX_SCHEDULE_INPUT_BYTES:
+        limit = MAX_SCHEDULE_INPUT_BYTES
+        raise ValueError(f"the input is {size} bytes of JSON; at most {limit} are allowed")
+    return value
 
 
 _EXAMPLE = {
@@ -68,6 +80,7 @@ class ScheduleCreate(BaseModel):
 
     _check_expression = field_validator("expression")(_expression)
     _check_timezone = field_validator("timezone")(_timezone)
+    _check_input = field_validator("input")(_input)
 
 
 class ScheduleUpdate(BaseModel):
@@ -87,6 +100,7 @@ class ScheduleUpdate(BaseModel):
 
     _check_expression = field_validator("expression")(_expression)
     _check_timezone = field_validator("timezone")(_timezone)
+    _check_input = field_validator("input")(_input)
 
 
 class Schedule(BaseModel):

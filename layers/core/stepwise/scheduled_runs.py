@@ -124,7 +124,7 @@ class ScheduledRuns:
             org_id,
             run_id,
             workflow,
-            schedule.get("input"),
+            Schedules.input_of(schedule),
             origin,
         )
         logger.info("scheduled run started", extra={"run_id": run_id, "at": firing.scheduled_time})

@@ -19,6 +19,7 @@ from stepwise.clock import now_iso
 from stepwise.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
 from stepwise.ids import new_id
 from stepwise.observability import logger
+from stepwise.payloads import dumps
 from stepwise.schedule_models import Schedule, ScheduleCreate, ScheduleUpdate
 from stepwise.store import Store
 
@@ -65,7 +66,9 @@ class Schedules:
             **keys.schedules_index(org_id, schedule_id),
             "org_id": org_id,
             "id": schedule_id,
-            **body.model_dump(mode="json"),
+            **body.model_dump(mode="json", exclude={"input"}),
+            # Kept as exact JSON text: DynamoDB's number type cannot hold every JSON number.
+            "input": dumps(body.input),
             "created_at": at,
             "created_by": actor,
             "runs_started": 0,
@@ -98,6 +101,8 @@ class Schedules:
     ) -> dict[str, Any]:
         current = self.get(org_id, schedule_id)
         changes = body.model_dump(mode="json", exclude_unset=True)
+        if "input" in changes:
+            changes["input"] = dumps(body.input)
         merged = {**current, **changes}
         if {"workflow_id", "workflow_version"} & changes.keys():
             self._check_workflow(org_id, merged["workflow_id"], merged.get("workflow_version"))
@@ -196,7 +201,14 @@ class Schedules:
             next_fire_at = schedule_expressions.next_fire(
                 item["expression"], item["timezone"], now or datetime.now(UTC), anchor
             )
-        return Schedule.model_validate({**item, "next_fire_at": next_fire_at})
+        return Schedule.model_validate(
+            {**item, "input": Schedules.input_of(item), "next_fire_at": next_fire_at}
+        )
+
+    @staticmethod
+    def input_of(item: dict[str, Any]) -> Any:
+        """The input a schedule gives its runs."""
+        return json.loads(item["input"]) if "input" in item else None
 
     # -- Scheduler ------------------------------------------------------------------------------
 
