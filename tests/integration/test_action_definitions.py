@@ -108,6 +108,10 @@ def test_versions_aliases_and_the_seed_shape(stack, destination_ids):
             ["body", "destinations"],
         ),
         (lambda b: b.update(destinations=[]), ["body", "destinations"]),
+        (
+            lambda b: b.update(schema={"type": "object", "description": "x" * 70_000}),
+            ["body", "schema"],
+        ),
         (lambda b: b.update(name="Bad Name"), ["body", "name"]),
     ],
 )
@@ -147,3 +151,17 @@ def test_another_org_cannot_see_or_use_them(stack, destination_ids):
         0,
         "destination_id",
     ]
+
+
+def test_a_schema_with_fractional_numbers_is_kept_exactly(stack, destination_ids):
+    """DynamoDB's number type refuses Python floats: the schema is kept as JSON text."""
+    schema = {
+        "type": "object",
+        "properties": {"ratio": {"type": "number", "minimum": 0.5, "multipleOf": 0.25}},
+    }
+    body = definition(destination_ids, name="ratios", schema=schema)
+    status, created = call(stack, "POST", f"{BASE}/actions/definitions", body)
+    assert status == 201, created
+    assert created["data"]["schema"] == schema
+    status, got = call(stack, "GET", f"{BASE}/actions/definitions/ratios")
+    assert status == 200 and got["data"]["schema"] == schema

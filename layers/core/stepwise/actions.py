@@ -1,5 +1,6 @@
 """Action definitions: immutable versions, aliases, an input JSON Schema and destinations."""
 
+import json
 from typing import Any
 
 import fastjsonschema
@@ -16,6 +17,10 @@ from stepwise.catalog_models import (
 from stepwise.clock import now_iso
 from stepwise.errors import Conflict, NotFound, ValidationFailed, field_error
 from stepwise.ids import new_id
+from stepwise.payloads import dumps
+
+# A definition version is one item: its schema stays well inside DynamoDB's 400 KB.
+MAX_SCHEMA_BYTES = 64 * 1024
 
 
 class InputRejected(Exception):
@@ -44,7 +49,8 @@ class ActionDefinitions:
             "name": body.name,
             "version": version,
             "variant": body.variant,
-            "schema": body.schema_,
+            # Exact JSON text: DynamoDB's number type cannot hold every JSON number (floats).
+            "schema_json": None if body.schema_ is None else dumps(body.schema_),
             "destinations": [d.model_dump() for d in self._defaults(body)],
             "tags": body.tags,
             "created_at": created,
@@ -125,7 +131,7 @@ class ActionDefinitions:
             variant=item.get("variant"),
             version=version,
             alias=sorted(a for a, v in aliases.items() if v == version),
-            schema_=item.get("schema"),
+            schema_=json.loads(item["schema_json"]) if "schema_json" in item else None,
             destinations=[
                 DefinitionDestinationView(
                     id=f"{item['id']}.{d['destination_id']}",
@@ -188,6 +194,11 @@ class ActionDefinitions:
         errors: list[dict[str, Any]] = []
         if body.schema_ is not None:
             reason = schema_error(body.schema_)
+            size = len(dumps(body.schema_).encode())
+            if size > MAX_SCHEMA_BYTES:
+                reason = (
+                    f"the schema is {size} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed"
+                )
             if reason:
                 errors.append(field_error(["body", "schema"], reason, "json_schema"))
         if sum(d.is_default for d in body.destinations) > 1:
