@@ -23,6 +23,7 @@ from stepwise.models import (
     RunCancel,
     RunCreate,
     RunSummary,
+    Workflow,
 )
 from stepwise.run_logs import LogCreate, LogLine
 from stepwise.run_queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
@@ -113,10 +114,15 @@ def delete_run(org_id: Org, run_id: str) -> Response:
 def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
     """The run with its nodes, placed in its workflow version's graph (an engine run)."""
     run, nodes = store.get_run_with_nodes(org_id, run_id)
-    workflow = None
-    if run.get("kind", "workflow") != EXTERNAL and run.get("workflow_version") is not None:
-        workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+    workflow = _pinned_workflow(store, org_id, run)
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
+
+
+def _pinned_workflow(store: Store, org_id: str, run: dict[str, Any]) -> Workflow | None:
+    """The workflow version an engine run executes; None for an external run (no graph)."""
+    if run.get("kind") == EXTERNAL or run.get("workflow_version") is None:
+        return None
+    return store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
 
 
 @router.get("/{run_id}", response_model=Envelope[Run])
@@ -205,10 +211,8 @@ def get_history(
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
     run, nodes = store.get_run_with_nodes(org_id, run_id)
-    specs = {}
-    if run.get("kind") != EXTERNAL:  # an external run has no nodes: only its own events
-        workflow = store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
-        specs = {node.ref: node for node in workflow.nodes}
+    workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
+    specs = {node.ref: node for node in workflow.nodes} if workflow else {}
     events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
 
     def fetch(after: int | None):
