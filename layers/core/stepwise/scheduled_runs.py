@@ -59,9 +59,11 @@ class ScheduledRuns:
             if not schedule.get("enabled"):
                 return {"outcome": "ignored", "reason": "the schedule is disabled"}
             outcome, run_id = self._decide(schedule)
-            ours = self.schedules.record_fire(org_id, schedule_id, at, outcome, run_id)
-            record = self.schedules.fire_record(org_id, schedule_id, at)
-            if record is None:  # the schedule was deleted meanwhile
+            record = self.schedules.record_fire(org_id, schedule_id, at, outcome, run_id)
+            ours = record is not None
+            if record is None:  # another invocation recorded it first, or the schedule is gone
+                record = self.schedules.fire_record(org_id, schedule_id, at)
+            if record is None:
                 return {"outcome": "ignored", "reason": "the schedule was deleted"}
         if record["outcome"] != "started":
             return {"outcome": record["outcome"], "run_id": record.get("run_id")}

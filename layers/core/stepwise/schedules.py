@@ -142,11 +142,10 @@ class Schedules:
 
     def record_fire(
         self, org_id: str, schedule_id: str, scheduled: str, outcome: str, run_id: str | None
-    ) -> bool:
-        """Writes what a scheduled time did and counts it on the schedule, both or neither.
-
-        False if that time was recorded already (a retried or repeated firing) or the schedule
-        is gone."""
+    ) -> dict[str, Any] | None:
+        """Writes what a scheduled time did and counts it on the schedule, both or neither;
+        the record as written. None if that time was recorded already (a retried or repeated
+        firing) or the schedule is gone."""
         now = datetime.now(UTC)
         fire = {
             **keys.schedule_fire(org_id, schedule_id, scheduled),
@@ -178,9 +177,9 @@ class Schedules:
             )
         except ClientError as exc:
             if dynamo.condition_failed(exc):
-                return False
+                return None
             raise
-        return True
+        return fire
 
     def mark_fire(self, org_id: str, schedule_id: str, scheduled: str, **fields: Any) -> None:
         dynamo.update_item(
