@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from stepwise import aws
+from stepwise.infra import aws
 from stepwise_local.events import http_event
 from stepwise_local.stack import LocalStack
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import urllib3
 
-from stepwise import components, executions
+from stepwise import components
+from stepwise.infra import executions
 from stepwise_local.events import http_event
 from stepwise_local.receiver import Answer, Receiver
 from stepwise_local.stack import LocalStack

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from stepwise.observability import logger
+from stepwise.core.observability import logger
 from stepwise_local.provision import local_client
 
 QUEUE_NAME = "stepwise-local-lifecycle-events"

@@ -1,6 +1,6 @@
 """Fires the stack's schedules locally: moto stores EventBridge Scheduler schedules and rules but
 never fires them, so this does, on a clock of its own, with EventBridge's expression semantics
-(``stepwise.schedule_expressions``).
+(``stepwise.schedules.expressions``).
 
 ``tick(now)`` fires everything due since the previous tick; the local stack calls it every
 second on the real clock, and tests call it with the time they want (an injected clock).
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stepwise.observability import logger
-from stepwise.schedule_expressions import next_fire
-from stepwise.schedules import SCHEDULED_TIME
+from stepwise.core.observability import logger
+from stepwise.schedules.expressions import next_fire
+from stepwise.schedules.service import SCHEDULED_TIME
 from stepwise_local import lambdas
 from stepwise_local.provision import LocalFunction, local_client
 from stepwise_local.template import ACCOUNT_ID, REGION

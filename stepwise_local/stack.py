@@ -14,11 +14,13 @@ from typing import Any
 import uvicorn
 from moto import mock_aws
 
-from stepwise import aws, components, settings
+from stepwise import components
+from stepwise.access.api_keys import Scope
 from stepwise.api import dependencies
 from stepwise.api.app import create_app
-from stepwise.api_keys import Scope
-from stepwise.observability import logger
+from stepwise.core import settings
+from stepwise.core.observability import logger
+from stepwise.infra import aws
 from stepwise_local import atomicity, lambdas, transactions
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog

@@ -6,7 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
 from stepwise.api.app import create_app
-from stepwise.observability import logger
+from stepwise.core.observability import logger
 
 app = create_app()
 _asgi = Mangum(app, lifespan="off")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepwise.components import batches
-from stepwise.observability import logger, tracer
+from stepwise.core.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

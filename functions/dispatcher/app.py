@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from stepwise.actions.dispatcher import parse_message
 from stepwise.components import dispatcher
-from stepwise.dispatcher import parse_message
-from stepwise.observability import logger, tracer
+from stepwise.core.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -1,7 +1,7 @@
 """Every task step of RunStateMachine and NodeStateMachine (dispatched on ``step``)."""
 
 from stepwise.components import engine
-from stepwise.observability import logger, tracer
+from stepwise.core.observability import logger, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from stepwise.components import janitor
-from stepwise.observability import logger, tracer
+from stepwise.core.observability import logger, tracer
 
 
 def sweep_time(event: dict) -> datetime | None:

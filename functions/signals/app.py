@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from stepwise import signals
+from stepwise.actions import signals
 from stepwise.components import store
-from stepwise.observability import logger, tracer
+from stepwise.core.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -1,8 +1,8 @@
 """EventBridge Scheduler -> a scheduled run (role ``schedule``), once per scheduled time."""
 
 from stepwise.components import scheduled_runs
-from stepwise.observability import logger, tracer
-from stepwise.scheduled_runs import Firing
+from stepwise.core.observability import logger, tracer
+from stepwise.schedules.firing import Firing
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from stepwise import aws, components
+from stepwise import components
+from stepwise.infra import aws
 from stepwise_local.receiver import Answer, Callback, Receiver, post_json
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 

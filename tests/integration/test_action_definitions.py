@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stepwise import components
-from stepwise.actions import InputRejected, check_input
+from stepwise.actions.definitions import InputRejected, check_input
 from tests.conftest import OTHER_KEY
 from tests.helpers import http_event
 

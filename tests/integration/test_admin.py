@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 
-from stepwise import admin
+from stepwise.ops import admin
 from tests.helpers import http_event
 
 

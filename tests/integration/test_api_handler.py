@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 
-from stepwise.statuses import RunStatus
+from stepwise.core.statuses import RunStatus
 from tests.conftest import OTHER_KEY
 from tests.helpers import diamond, http_event
 
@@ -126,7 +126,7 @@ def test_a_run_that_cannot_start_fails_instead_of_staying_queued(stack, monkeypa
     workflow = create_workflow(stack)
     arn = stack.stack.names["RunStateMachine"]
     monkeypatch.setenv("RUN_STATE_MACHINE_ARN", arn + "-missing")
-    from stepwise import settings
+    from stepwise.core import settings
 
     settings.clear()
     status, _ = call(stack, "POST", "/v1/orgs/acme/runs", {"workflow_id": workflow["id"]})

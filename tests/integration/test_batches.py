@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from stepwise import components
-from stepwise.batches import CHUNK_SIZE, Batches
-from stepwise.ids import batch_run_id
+from stepwise.batches.service import CHUNK_SIZE, Batches
+from stepwise.core.ids import batch_run_id
 from tests.conftest import OTHER_KEY
 from tests.helpers import http_event
 
@@ -214,7 +214,7 @@ def test_a_message_of_an_unknown_batch_is_dropped(stack):
 
 
 def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflow, monkeypatch):
-    from stepwise import executions
+    from stepwise.infra import executions
 
     monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
     accepted = submit(stack, workflow, [{"n": i} for i in range(5)])

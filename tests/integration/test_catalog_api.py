@@ -8,8 +8,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from stepwise import components
-from stepwise.clock import now
-from stepwise.webhooks.signing import signature_headers
+from stepwise.actions.webhooks.signing import signature_headers
+from stepwise.core.clock import now
 from tests.conftest import OTHER_KEY
 from tests.helpers import http_event
 
@@ -180,7 +180,7 @@ def test_loopback_is_allowed_only_where_the_operator_allows_it(stack, monkeypatc
     )
     assert status == 201  # the local stack allows loopback
     monkeypatch.setenv("ALLOW_LOOPBACK_DESTINATIONS", "false")
-    from stepwise import settings
+    from stepwise.core import settings
 
     settings.clear()
     components.clear()

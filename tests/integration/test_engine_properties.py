@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from stepwise import components, executions
-from stepwise.joins import Decision, Edge, edge_outcome, join_decision
-from stepwise.statuses import NODE_TERMINAL
+from stepwise import components
+from stepwise.core.statuses import NODE_TERMINAL
+from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
+from stepwise.infra import executions
 from stepwise_local.stack import LocalStack
 from tests.conftest import QUIET
 from tests.helpers import http_event

@@ -6,9 +6,10 @@ import json
 import boto3
 import pytest
 
-from stepwise import components, executions
-from stepwise.executors import NodeFailure
-from stepwise.statuses import NodeStatus, RunStatus
+from stepwise import components
+from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.engine.executors import NodeFailure
+from stepwise.infra import executions
 from tests.conftest import OTHER_KEY
 from tests.helpers import diamond, http_event
 
@@ -138,7 +139,7 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
     run_id = start_run(stack, body)
     step(stack, "start_run", run_id, task_token="t")
     outcomes = iter([NodeFailure("Flaky", "try again"), NodeFailure("Flaky", "again"), None])
-    from stepwise import engine as engine_module
+    from stepwise.engine import engine as engine_module
 
     real_execute = engine_module.execute
 
@@ -184,7 +185,7 @@ def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
     }
     run_id = start_run(stack, body)
     step(stack, "start_run", run_id, task_token="t")
-    from stepwise import engine as engine_module
+    from stepwise.engine import engine as engine_module
 
     def refuse(spec, context):
         raise NodeFailure("Invalid", "no", retryable=False)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from stepwise import executions
+from stepwise.infra import executions
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"

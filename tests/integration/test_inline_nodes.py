@@ -137,7 +137,7 @@ def test_a_large_run_counts_settled_nodes_in_small_buckets(stack):
     whatever the order, and counting again is harmless."""
     import random
 
-    from stepwise.models import WorkflowCreate
+    from stepwise.workflows.models import WorkflowCreate
 
     store = components.store()
     nodes = [{"ref": f"n{i}", "kind": "transform", "args": i} for i in range(250)]

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from stepwise import components, executions
-from stepwise.janitor import Janitor
-from stepwise.statuses import RunStatus
+from stepwise import components
+from stepwise.core.statuses import RunStatus
+from stepwise.infra import executions
+from stepwise.ops.janitor import Janitor
 from stepwise_local.template import REGION
 from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
@@ -44,7 +45,7 @@ def published(monkeypatch):
     """The lifecycle events put on the bus, by run id."""
     sent: list[dict] = []
     monkeypatch.setattr(
-        "stepwise.engine.run_events.publish", lambda bus, run: sent.append(dict(run))
+        "stepwise.engine.engine.lifecycle_events.publish", lambda bus, run: sent.append(dict(run))
     )
     return sent
 

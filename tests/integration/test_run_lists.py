@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stepwise import components, executions
+from stepwise import components
+from stepwise.infra import executions
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"

@@ -7,7 +7,8 @@ from urllib.parse import quote
 import pytest
 
 from bench.meter import Meter
-from stepwise import components, keys
+from stepwise import components
+from stepwise.infra import keys
 from tests.conftest import OTHER_KEY
 from tests.helpers import DEFAULT_KEY, http_event
 

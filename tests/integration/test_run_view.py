@@ -3,7 +3,8 @@ action, fallback, retry, children with the edge's outcome, and the children it l
 
 import json
 
-from stepwise import components, executions
+from stepwise import components
+from stepwise.infra import executions
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"

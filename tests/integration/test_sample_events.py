@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from stepwise import components, executions
-from stepwise.models import WorkflowCreate
+from stepwise import components
+from stepwise.infra import executions
+from stepwise.workflows.models import WorkflowCreate
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -109,7 +110,7 @@ def test_every_event_file_is_covered():
 
 def test_the_trigger_event_starts_the_schedules_run_once(stack):
     """The sample firing, for a schedule of that id: one run, however often it is delivered."""
-    from stepwise.schedule_models import ScheduleCreate
+    from stepwise.schedules.models import ScheduleCreate
 
     event = load("trigger/fire.json")
     store = components.store()
@@ -137,8 +138,8 @@ def test_the_janitor_event_sweeps(stack):
 def test_the_batches_event_starts_its_chunks_runs_once(stack):
     """The sample chunk, for a batch of that chunk: its runs start once, however often it is
     delivered; the sample itself names a batch that does not exist, which is dropped."""
-    from stepwise.batch_models import BatchCreate
-    from stepwise.ids import batch_run_id
+    from stepwise.batches.models import BatchCreate
+    from stepwise.core.ids import batch_run_id
 
     event = load("batches/chunk.json")
     message = json.loads(event["Records"][0]["body"])

@@ -8,9 +8,9 @@ import boto3
 import pytest
 
 from stepwise import components
-from stepwise.errors import NotFound
-from stepwise.scheduled_runs import Firing, FiringInProgress
-from stepwise.statuses import RunStatus
+from stepwise.core.errors import NotFound
+from stepwise.core.statuses import RunStatus
+from stepwise.schedules.firing import Firing, FiringInProgress
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"
@@ -301,7 +301,7 @@ class _Refusing:
 
 @pytest.fixture
 def scheduler_refuses(monkeypatch):
-    from stepwise import aws
+    from stepwise.infra import aws
 
     real_client = aws.client
 
@@ -333,14 +333,14 @@ def test_a_schedule_scheduler_refuses_is_not_kept(stack, workflow, scheduler_ref
 
 
 def test_a_failed_table_write_removes_the_scheduler_schedule_it_made(stack, workflow, monkeypatch):
-    from stepwise import dynamo
+    from stepwise.infra import dynamo
 
     def fail(table, item):
         raise RuntimeError("the table is unavailable")
 
     monkeypatch.setattr(dynamo, "put_new", fail)
     body = {"name": "x", "expression": "rate(1 minute)", "workflow_id": workflow}
-    from stepwise.schedule_models import ScheduleCreate
+    from stepwise.schedules.models import ScheduleCreate
 
     with pytest.raises(RuntimeError):
         components.schedules().create("acme", ScheduleCreate(**body), "key:test")
@@ -352,8 +352,8 @@ def test_a_firing_whose_execution_cannot_start_fails_its_run_once(stack, workflo
     fails so Scheduler retries; the retry finds the run and starts no second one."""
     from botocore.exceptions import ClientError
 
-    from stepwise import executions
-    from stepwise.errors import ServiceUnavailable
+    from stepwise.core.errors import ServiceUnavailable
+    from stepwise.infra import executions
 
     schedule = create(stack, workflow)
 

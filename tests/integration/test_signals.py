@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from stepwise import components, executions
+from stepwise import components
+from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import http_event
 from tests.integration.test_dispatcher import ORG, api, prepared_attempt

@@ -2,10 +2,10 @@
 
 import pytest
 
-from stepwise.auth import hash_api_key, key_from_headers, new_api_key
-from stepwise.cursors import CursorCodec
-from stepwise.errors import InvalidCursor
-from stepwise.ids import ID_PATTERN, execution_name, new_id
+from stepwise.access.auth import hash_api_key, key_from_headers, new_api_key
+from stepwise.access.cursors import CursorCodec
+from stepwise.core.errors import InvalidCursor
+from stepwise.core.ids import ID_PATTERN, execution_name, new_id
 
 
 def test_a_cursor_round_trips_within_its_scope():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stepwise.expressions import TemplateError, find_errors, render, single_expression
+from stepwise.engine.expressions import TemplateError, find_errors, render, single_expression
 
 CONTEXT = {
     "input": {"name": "ada", "items": [1, 2, 3], "price": 1.5},

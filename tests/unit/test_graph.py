@@ -2,8 +2,8 @@
 
 import pytest
 
-from stepwise.graph import children_of, find_cycle, leaves, roots, validation_errors
-from stepwise.models import NodeSpec
+from stepwise.workflows.graph import children_of, find_cycle, leaves, roots, validation_errors
+from stepwise.workflows.models import NodeSpec
 
 
 def nodes(*specs: tuple[str, list[str]], args=None) -> list[NodeSpec]:

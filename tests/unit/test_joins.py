@@ -2,7 +2,7 @@
 
 import pytest
 
-from stepwise.joins import Decision, Edge, EdgeKind, EdgeOutcome, edge_outcome, join_decision
+from stepwise.engine.joins import Decision, Edge, EdgeKind, EdgeOutcome, edge_outcome, join_decision
 
 S, E = EdgeKind.SUCCESS, EdgeKind.ERROR
 

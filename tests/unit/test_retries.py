@@ -1,7 +1,7 @@
 """Retry delays grow by the backoff coefficient and stop at max_attempts."""
 
-from stepwise.models import RetryPolicy
-from stepwise.retries import retry_delay
+from stepwise.engine.retries import retry_delay
+from stepwise.workflows.models import RetryPolicy
 
 
 def test_no_retry_by_default():

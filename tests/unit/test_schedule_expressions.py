@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stepwise.schedule_expressions import InvalidExpression, next_fire, parse, zone
+from stepwise.schedules.expressions import InvalidExpression, next_fire, parse, zone
 
 
 def utc(*args: int) -> datetime:
@@ -107,7 +107,7 @@ def test_a_local_time_repeated_by_daylight_saving_fires_once() -> None:
 
 
 def test_a_schedules_view_says_when_it_fires_next():
-    from stepwise.schedules import Schedules
+    from stepwise.schedules.service import Schedules
 
     item = {
         "id": "sch_1",

@@ -2,9 +2,9 @@
 
 import pytest
 
-from stepwise.cursors import CursorCodec
-from stepwise.errors import InvalidCursor, Unauthorized
-from stepwise.webhooks.signal_tokens import SignalTarget, SignalTokens
+from stepwise.access.cursors import CursorCodec
+from stepwise.actions.webhooks.signal_tokens import SignalTarget, SignalTokens
+from stepwise.core.errors import InvalidCursor, Unauthorized
 
 TARGET = SignalTarget("acme", "run_01abc", "call", 3)
 

@@ -173,7 +173,7 @@ def test_table_has_keys_gsis_ttl_and_pitr(resources):
 @pytest.mark.parametrize("index", ["GSI2", "GSI3"])
 def test_the_run_indexes_project_every_attribute_a_run_summary_reads(resources, index):
     """A run list from GSI2 or GSI3 shows what GET /runs shows: nothing read is left out."""
-    from stepwise.api.views import run_summary
+    from stepwise.runs.views import run_summary
 
     class Recording(dict):
         read: set
@@ -204,7 +204,7 @@ def test_the_run_indexes_project_every_attribute_a_run_summary_reads(resources, 
     assert gsi["Projection"]["ProjectionType"] == "INCLUDE"
     assert run.read <= set(gsi["Projection"]["NonKeyAttributes"])
     # A list by tag reads its runs with these attributes: the same as the indexes project.
-    from stepwise.run_queries import SUMMARY_ATTRIBUTES
+    from stepwise.runs.queries import SUMMARY_ATTRIBUTES
 
     assert set(SUMMARY_ATTRIBUTES) == set(gsi["Projection"]["NonKeyAttributes"])
 
@@ -316,7 +316,7 @@ def test_every_setting_a_function_reads_is_in_its_template_environment(
 ):
     """A setting the code reads but the template does not give the function fails at cold start
     in AWS; this catches it before deploying."""
-    from stepwise import settings
+    from stepwise.core import settings
 
     model = getattr(settings, settings_class)
     needed = {field.alias for field in model.model_fields.values()}

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from stepwise.webhooks.responses import Signal, read_response, retry_after_seconds
-from stepwise.webhooks.signing import new_signing_secret, signature_headers
-from stepwise.webhooks.ssrf import DestinationRefused, check_url, refusal
+from stepwise.actions.webhooks.responses import Signal, read_response, retry_after_seconds
+from stepwise.actions.webhooks.signing import new_signing_secret, signature_headers
+from stepwise.actions.webhooks.ssrf import DestinationRefused, check_url, refusal
 
 
 def test_a_signed_request_verifies_with_the_standard_library_and_fails_when_altered():

@@ -8,44 +8,44 @@ does not load the action catalog.
 from functools import cache
 from typing import TYPE_CHECKING
 
-from stepwise import settings
+from stepwise.core import settings
 
 if TYPE_CHECKING:
-    from stepwise.actions import ActionDefinitions
-    from stepwise.api_keys import ApiKeys
-    from stepwise.batches import Batches
-    from stepwise.catalog import Catalog
-    from stepwise.dispatcher import Dispatcher
-    from stepwise.engine import Engine
-    from stepwise.external_runs import ExternalRuns
-    from stepwise.janitor import Janitor
-    from stepwise.node_events import NodeEvents
-    from stepwise.records import ActionRecords
-    from stepwise.run_logs import RunLogs
-    from stepwise.scheduled_runs import ScheduledRuns
-    from stepwise.schedules import Schedules
-    from stepwise.signals import Signals
+    from stepwise.access.api_keys import ApiKeys
+    from stepwise.actions.catalog import Catalog
+    from stepwise.actions.definitions import ActionDefinitions
+    from stepwise.actions.dispatcher import Dispatcher
+    from stepwise.actions.records import ActionRecords
+    from stepwise.actions.signals import Signals
+    from stepwise.actions.webhooks.signal_tokens import SignalTokens
+    from stepwise.batches.service import Batches
+    from stepwise.engine.engine import Engine
+    from stepwise.ops.janitor import Janitor
+    from stepwise.runs.external import ExternalRuns
+    from stepwise.runs.logs import RunLogs
+    from stepwise.runs.node_events import NodeEvents
+    from stepwise.schedules.firing import ScheduledRuns
+    from stepwise.schedules.service import Schedules
     from stepwise.store import Store
-    from stepwise.webhooks.signal_tokens import SignalTokens
 
 
 @cache
 def api_keys() -> "ApiKeys":
-    from stepwise.api_keys import ApiKeys
+    from stepwise.access.api_keys import ApiKeys
 
     return ApiKeys(settings.core_settings().table_name)
 
 
 @cache
 def external_runs() -> "ExternalRuns":
-    from stepwise.external_runs import ExternalRuns
+    from stepwise.runs.external import ExternalRuns
 
     return ExternalRuns(store(), settings.api_settings().event_bus_name)
 
 
 @cache
 def run_logs() -> "RunLogs":
-    from stepwise.run_logs import RunLogs
+    from stepwise.runs.logs import RunLogs
 
     core = settings.core_settings()
     return RunLogs(core.table_name, core.run_retention_days)
@@ -53,14 +53,14 @@ def run_logs() -> "RunLogs":
 
 @cache
 def node_events() -> "NodeEvents":
-    from stepwise.node_events import NodeEvents
+    from stepwise.runs.node_events import NodeEvents
 
     return NodeEvents(store().table, store().payloads)
 
 
 @cache
 def store() -> "Store":
-    from stepwise.payloads import PayloadStore
+    from stepwise.infra.payloads import PayloadStore
     from stepwise.store import Store
 
     core = settings.core_settings()
@@ -69,8 +69,8 @@ def store() -> "Store":
 
 @cache
 def catalog() -> "Catalog":
-    from stepwise.catalog import Catalog
-    from stepwise.vault import Vault
+    from stepwise.actions.catalog import Catalog
+    from stepwise.infra.vault import Vault
 
     api = settings.api_settings()
     return Catalog(api.table_name, Vault(api.secrets_prefix), api.allow_loopback_destinations)
@@ -78,21 +78,21 @@ def catalog() -> "Catalog":
 
 @cache
 def action_definitions() -> "ActionDefinitions":
-    from stepwise.actions import ActionDefinitions
+    from stepwise.actions.definitions import ActionDefinitions
 
     return ActionDefinitions(settings.core_settings().table_name)
 
 
 @cache
 def action_records() -> "ActionRecords":
-    from stepwise.records import ActionRecords
+    from stepwise.actions.records import ActionRecords
 
     return ActionRecords(store(), action_definitions())
 
 
 @cache
 def engine() -> "Engine":
-    from stepwise.engine import Engine
+    from stepwise.engine.engine import Engine
 
     engine_settings = settings.engine_settings()
     return Engine(
@@ -107,9 +107,9 @@ def engine() -> "Engine":
 
 @cache
 def dispatcher() -> "Dispatcher":
-    from stepwise.catalog import Catalog
-    from stepwise.dispatcher import Dispatcher
-    from stepwise.vault import Vault
+    from stepwise.actions.catalog import Catalog
+    from stepwise.actions.dispatcher import Dispatcher
+    from stepwise.infra.vault import Vault
 
     config = settings.dispatcher_settings()
     catalog = Catalog(
@@ -127,22 +127,22 @@ def dispatcher() -> "Dispatcher":
 
 @cache
 def signal_tokens(secret_arn: str) -> "SignalTokens":
-    from stepwise.hmac_keys import hmac_key
-    from stepwise.webhooks.signal_tokens import SignalTokens
+    from stepwise.actions.webhooks.signal_tokens import SignalTokens
+    from stepwise.infra.hmac_keys import hmac_key
 
     return SignalTokens(hmac_key(secret_arn))
 
 
 @cache
 def signals() -> "Signals":
-    from stepwise.signals import Signals
+    from stepwise.actions.signals import Signals
 
     return Signals(store(), settings.api_settings().signal_queue_url)
 
 
 @cache
 def schedules() -> "Schedules":
-    from stepwise.schedules import SchedulerTarget, Schedules
+    from stepwise.schedules.service import SchedulerTarget, Schedules
 
     config = settings.schedule_settings()
     target = SchedulerTarget(
@@ -156,8 +156,8 @@ def schedules() -> "Schedules":
 
 @cache
 def scheduled_runs() -> "ScheduledRuns":
-    from stepwise.scheduled_runs import ScheduledRuns
-    from stepwise.schedules import Schedules
+    from stepwise.schedules.firing import ScheduledRuns
+    from stepwise.schedules.service import Schedules
 
     config = settings.trigger_settings()
     return ScheduledRuns(
@@ -167,14 +167,14 @@ def scheduled_runs() -> "ScheduledRuns":
 
 @cache
 def janitor() -> "Janitor":
-    from stepwise.janitor import Janitor
+    from stepwise.ops.janitor import Janitor
 
     return Janitor(store(), engine(), settings.engine_settings().run_state_machine_arn)
 
 
 @cache
 def batches() -> "Batches":
-    from stepwise.batches import Batches
+    from stepwise.batches.service import Batches
 
     config = settings.batch_settings()
     return Batches(store(), config.batch_queue_url, config.run_state_machine_arn)

@@ -10,18 +10,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stepwise import aws, dynamo, keys
-from stepwise.clock import iso, now, now_iso
-from stepwise.dynamo import condition_failed as _condition_failed
-from stepwise.dynamo import from_item as _from_item
-from stepwise.dynamo import to_item as _to_item
-from stepwise.dynamo import update_item
-from stepwise.dynamo import values as _values
-from stepwise.errors import Conflict, NotFound
-from stepwise.ids import batch_of
-from stepwise.models import NodeSpec, Workflow, WorkflowCreate
-from stepwise.payloads import PayloadStore
-from stepwise.statuses import NodeStatus, RunStatus
+from stepwise.core.clock import iso, now, now_iso
+from stepwise.core.errors import Conflict, NotFound
+from stepwise.core.ids import batch_of
+from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.infra import aws, dynamo, keys
+from stepwise.infra.dynamo import condition_failed as _condition_failed
+from stepwise.infra.dynamo import from_item as _from_item
+from stepwise.infra.dynamo import to_item as _to_item
+from stepwise.infra.dynamo import update_item
+from stepwise.infra.dynamo import values as _values
+from stepwise.infra.payloads import PayloadStore
+from stepwise.workflows.models import NodeSpec, Workflow, WorkflowCreate
 
 _BATCH_WRITE_LIMIT = 25
 PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB

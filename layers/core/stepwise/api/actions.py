@@ -4,21 +4,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from stepwise import components, idempotency
-from stepwise.actions import ActionDefinitions
-from stepwise.api.dependencies import Org
-from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.catalog_models import (
+from stepwise import components
+from stepwise.actions.definitions import ActionDefinitions
+from stepwise.actions.models import (
     ALIAS_NAME,
     ActionDefinition,
     ActionDefinitionCreate,
     ActionRecord,
     AliasUpdate,
 )
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope, Page
-from stepwise.records import ActionRecords
+from stepwise.actions.records import ActionRecords
+from stepwise.api import idempotency
+from stepwise.api.dependencies import Org
+from stepwise.api.envelopes import Envelope, Page
+from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 
 router = APIRouter(
     prefix="/v1/orgs/{org_id}/actions/definitions", tags=["actions"], responses=ORG_ERRORS

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepwise.api import errors
-from stepwise.observability import logger
+from stepwise.core.observability import logger
 
 
 @dataclass(frozen=True)

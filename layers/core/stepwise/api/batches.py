@@ -4,13 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
 
-from stepwise import components, idempotency
+from stepwise import components
+from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep, Org
+from stepwise.api.envelopes import Envelope
 from stepwise.api.errors import ORG_ERRORS
-from stepwise.batch_models import Batch, BatchCreate
-from stepwise.batches import Batches
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope
+from stepwise.api.idempotency import IdempotencyKey
+from stepwise.batches.models import Batch, BatchCreate
+from stepwise.batches.service import Batches
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/batches", tags=["batches"], responses=ORG_ERRORS)
 

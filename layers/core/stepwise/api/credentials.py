@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from stepwise import idempotency
+from stepwise.actions.models import Credential, CredentialCreate
+from stepwise.api import idempotency
 from stepwise.api.dependencies import CatalogDep, Org
+from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.catalog_models import Credential, CredentialCreate
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope, Page
 
 router = APIRouter(
     prefix="/v1/orgs/{org_id}/credentials", tags=["credentials"], responses=ORG_ERRORS

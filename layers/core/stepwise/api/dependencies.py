@@ -6,16 +6,19 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Request
 
-from stepwise import components, hmac_keys, idempotency, settings
-from stepwise.api_keys import Scope, allows
-from stepwise.auth import key_from_headers
-from stepwise.cursors import CursorCodec
-from stepwise.errors import Forbidden, NotFound, Unauthorized
-from stepwise.hmac_keys import hmac_key
+from stepwise import components
+from stepwise.access.api_keys import Scope, allows
+from stepwise.access.auth import key_from_headers
+from stepwise.access.cursors import CursorCodec
+from stepwise.api import idempotency
+from stepwise.core import settings
+from stepwise.core.errors import Forbidden, NotFound, Unauthorized
+from stepwise.infra import hmac_keys
+from stepwise.infra.hmac_keys import hmac_key
 from stepwise.store import Store
 
 if TYPE_CHECKING:  # only the catalog's routes load it (webhook signing, SSRF guard, models)
-    from stepwise.catalog import Catalog
+    from stepwise.actions.catalog import Catalog
 
 ORG_PATH = Path(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="The org's id.")
 

@@ -4,11 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from stepwise import idempotency
-from stepwise.api.dependencies import CatalogDep, Org
-from stepwise.api.errors import ORG_ERRORS
-from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.catalog_models import (
+from stepwise.actions.models import (
     Destination,
     DestinationCreate,
     DestinationUpdate,
@@ -16,8 +12,12 @@ from stepwise.catalog_models import (
     SecretRotation,
     destination_view,
 )
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope, Page
+from stepwise.api import idempotency
+from stepwise.api.dependencies import CatalogDep, Org
+from stepwise.api.envelopes import Envelope, Page
+from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
+from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 
 router = APIRouter(
     prefix="/v1/orgs/{org_id}/destinations", tags=["destinations"], responses=ORG_ERRORS

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from stepwise.errors import (
+from stepwise.core.errors import (
     Conflict,
     Forbidden,
     InvalidCursor,
@@ -18,7 +18,7 @@ from stepwise.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from stepwise.observability import logger
+from stepwise.core.observability import logger
 
 _STATUS = {
     NotFound: (404, "not_found"),

@@ -4,13 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from stepwise import components, idempotency
+from stepwise import components
+from stepwise.access.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
+from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep
+from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.api_keys import ApiKey, ApiKeyCreate, ApiKeyWithSecret, Scope
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope, Page
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/keys", tags=["api keys"], responses=ORG_ERRORS)
 

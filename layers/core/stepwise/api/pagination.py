@@ -5,9 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from stepwise.access.cursors import CursorCodec
 from stepwise.api.dependencies import cursor_codec
-from stepwise.cursors import CursorCodec
-from stepwise.models import Page
+from stepwise.api.envelopes import Page
 
 # The parameters every list takes: the signed cursor, and the codec that reads it.
 CursorParam = Annotated[str | None, Query(max_length=1024, description="A page's cursor.")]

@@ -5,31 +5,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from stepwise import components, idempotency, lifecycle, run_starts, settings
-from stepwise.api import views
+from stepwise import components
+from stepwise.actions.signal_models import ReviewCreate
+from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep, Org, StoreDep
+from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.external_runs import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
-from stepwise.history import run_history
-from stepwise.idempotency import IdempotencyKey
-from stepwise.ids import BATCH_ID_PATTERN, new_id
-from stepwise.models import (
-    Envelope,
-    HistoryEvent,
-    NodeExecution,
-    Page,
-    Run,
-    RunCancel,
-    RunCreate,
-    RunSummary,
-    Workflow,
-)
-from stepwise.run_logs import LogCreate, LogLine
-from stepwise.run_queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
-from stepwise.signal_models import ReviewCreate
-from stepwise.statuses import RunStatus
+from stepwise.core import settings
+from stepwise.core.ids import BATCH_ID_PATTERN, new_id
+from stepwise.core.statuses import RunStatus
+from stepwise.runs import cancel, starts, views
+from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
+from stepwise.runs.history import run_history
+from stepwise.runs.logs import LogCreate, LogLine
+from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, RunCreate, RunSummary
+from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.store import Store
+from stepwise.workflows.models import Workflow
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
 
@@ -56,7 +50,7 @@ def start_run(
 
 def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
     workflow = store.get_workflow(org_id, body.workflow_id)
-    run, nodes = run_starts.start_workflow_run(
+    run, nodes = starts.start_workflow_run(
         store,
         settings.api_settings().run_state_machine_arn,
         org_id,
@@ -136,7 +130,7 @@ def cancel_run(
 ) -> Envelope[Run]:
     """Stops the run: running nodes are stopped, pending ones cancelled, nothing starts after."""
     reason = (body.reason if body else None) or "cancelled by the API"
-    lifecycle.cancel_run(store, org_id, run_id, reason)
+    cancel.cancel_run(store, org_id, run_id, reason)
     return _run(store, org_id, run_id)
 
 

@@ -4,14 +4,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from stepwise import components, idempotency
+from stepwise import components
+from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep
+from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.idempotency import IdempotencyKey
-from stepwise.models import Envelope, Page
-from stepwise.schedule_models import Schedule, ScheduleCreate, ScheduleUpdate
-from stepwise.schedules import Schedules
+from stepwise.schedules.models import Schedule, ScheduleCreate, ScheduleUpdate
+from stepwise.schedules.service import Schedules
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/schedules", tags=["schedules"], responses=ORG_ERRORS)
 

@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from stepwise import components, settings
-from stepwise.models import Envelope
-from stepwise.signal_models import SignalBody, SignalReceipt, SignalStatus
+from stepwise import components
+from stepwise.actions.signal_models import SignalBody, SignalReceipt, SignalStatus
+from stepwise.api.envelopes import Envelope
+from stepwise.core import settings
 
 router = APIRouter(prefix="/v1/signals", tags=["signals"])
 

@@ -4,16 +4,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from stepwise import components, graph, idempotency
+from stepwise import components
+from stepwise.api import idempotency
 from stepwise.api.dependencies import Org, StoreDep
+from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
-from stepwise.errors import NotFound, ValidationFailed, field_error
-from stepwise.idempotency import IdempotencyKey
-from stepwise.ids import new_id
-from stepwise.models import REF_PATTERN, Envelope, Page, Workflow, WorkflowCreate
-from stepwise.node_events import EventPage, EventsMeta
+from stepwise.core.errors import NotFound, ValidationFailed, field_error
+from stepwise.core.ids import new_id
+from stepwise.runs.node_events import EventPage, EventsMeta
 from stepwise.store import Store
+from stepwise.workflows import graph
+from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
 

@@ -1,0 +1,1 @@
+"""Actions: definitions, credentials and destinations, records, webhook delivery and signals."""

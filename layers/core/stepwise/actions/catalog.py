@@ -1,0 +1,214 @@
+"""Credentials and webhook destinations: their records, their secrets and their rules."""
+
+import ipaddress
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from stepwise.actions.models import (
+    Credential,
+    CredentialCreate,
+    DestinationCreate,
+    DestinationUpdate,
+)
+from stepwise.actions.webhooks.signing import new_signing_secret
+from stepwise.actions.webhooks.ssrf import refusal
+from stepwise.core.clock import iso, now, now_iso
+from stepwise.core.errors import NotFound, ValidationFailed, field_error
+from stepwise.core.ids import new_id
+from stepwise.infra import dynamo, keys
+from stepwise.infra.vault import Vault
+
+
+class Catalog:
+    def __init__(self, table: str, vault: Vault, allow_loopback: bool):
+        self.table = table
+        self.vault = vault
+        self.allow_loopback = allow_loopback
+
+    # -- credentials ----------------------------------------------------------------------------
+
+    def create_credential(self, org_id: str, body: CredentialCreate) -> Credential:
+        credential_id = new_id("cred")
+        arn = self.vault.create(
+            f"org/{org_id}/credential/{credential_id}",
+            body.secret_value(),
+            f"Stepwise credential {body.name!r} of org {org_id}",
+        )
+        item = {
+            **keys.credential(org_id, credential_id),
+            "GSI1PK": keys.credentials_index_pk(org_id),
+            "GSI1SK": credential_id,
+            "id": credential_id,
+            "org_id": org_id,
+            "name": body.name,
+            "type": str(body.type),
+            "header_name": body.header_name,
+            "secret_arn": arn,
+            "created_at": now_iso(),
+        }
+        dynamo.put_new(self.table, item)
+        return Credential.model_validate(item)
+
+    def get_credential(self, org_id: str, credential_id: str) -> dict[str, Any]:
+        item = dynamo.get_item(self.table, keys.credential(org_id, credential_id))
+        if item is None:
+            raise NotFound("credential", credential_id)
+        return item
+
+    def list_credentials(
+        self, org_id: str, limit: int, after: str | None
+    ) -> tuple[list[Credential], str | None]:
+        items, last = dynamo.query_index(
+            self.table, keys.credentials_index_pk(org_id), limit, after
+        )
+        return [Credential.model_validate(i) for i in items], last
+
+    def delete_credential(self, org_id: str, credential_id: str) -> None:
+        """Marks the record deleted and schedules its secret's deletion (idempotent)."""
+        item = self.get_credential(org_id, credential_id)
+        dynamo.update_item(
+            self.table,
+            keys.credential(org_id, credential_id),
+            "SET deleted_at = :now",
+            {":now": now_iso()},
+            condition="attribute_not_exists(deleted_at)",
+        )
+        self.vault.delete(item["secret_arn"])
+
+    # -- destinations ---------------------------------------------------------------------------
+
+    def create_destination(
+        self, org_id: str, body: DestinationCreate
+    ) -> tuple[dict[str, Any], str]:
+        """The destination's record and its signing secret (returned this once)."""
+        self._check_url(str(body.url))
+        self._check_credential(org_id, body.credential_id)
+        destination_id = new_id("dest")
+        secret = new_signing_secret()
+        arn = self.vault.create(
+            f"org/{org_id}/destination/{destination_id}/signing",
+            {"current": secret},
+            f"Stepwise webhook signing secret of destination {destination_id}",
+        )
+        created = now_iso()
+        item = {
+            **keys.destination(org_id, destination_id),
+            "GSI1PK": keys.destinations_index_pk(org_id),
+            "GSI1SK": destination_id,
+            "id": destination_id,
+            "org_id": org_id,
+            "label": body.label,
+            "type": body.type,
+            "url": str(body.url),
+            "headers": body.headers,
+            "signaling": body.signaling.model_dump(mode="json"),
+            "response_time_sla_ms": body.response_time_sla_ms,
+            "credential_id": body.credential_id,
+            "tags": body.tags,
+            "secret_arn": arn,
+            "created_at": created,
+            "updated_at": created,
+        }
+        dynamo.put_new(self.table, item)
+        return item, secret
+
+    def get_destination(self, org_id: str, destination_id: str) -> dict[str, Any]:
+        item = dynamo.get_item(self.table, keys.destination(org_id, destination_id))
+        if item is None:
+            raise NotFound("destination", destination_id)
+        return item
+
+    def list_destinations(
+        self, org_id: str, limit: int, after: str | None, include_deleted: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        items, last = dynamo.query_index(
+            self.table, keys.destinations_index_pk(org_id), limit, after
+        )
+        return [i for i in items if include_deleted or "deleted_at" not in i], last
+
+    def update_destination(
+        self, org_id: str, destination_id: str, body: DestinationUpdate
+    ) -> dict[str, Any]:
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        if "url" in changes:
+            self._check_url(changes["url"])
+        if "credential_id" in changes:
+            self._check_credential(org_id, changes["credential_id"])
+        changes["updated_at"] = now_iso()
+        names = {f"#{k}": k for k in changes}
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in changes)
+        item = dynamo.update_item(
+            self.table,
+            keys.destination(org_id, destination_id),
+            expression,
+            {f":{k}": v for k, v in changes.items()},
+            condition="attribute_exists(PK) AND attribute_not_exists(deleted_at)",
+            names=names,
+            returns="ALL_NEW",
+        )
+        if item is None:
+            raise NotFound("destination", destination_id)
+        return item
+
+    def delete_destination(self, org_id: str, destination_id: str) -> dict[str, Any]:
+        """Soft delete: the record stays readable with ``deleted_at``; nothing is sent to it."""
+        item = dynamo.update_item(
+            self.table,
+            keys.destination(org_id, destination_id),
+            "SET deleted_at = if_not_exists(deleted_at, :now)",
+            {":now": now_iso()},
+            condition="attribute_exists(PK)",
+            returns="ALL_NEW",
+        )
+        if item is None:
+            raise NotFound("destination", destination_id)
+        return item
+
+    def rotate_signing_secret(self, org_id: str, destination_id: str, grace_seconds: int) -> str:
+        """A new signing secret; the old one keeps signing too for ``grace_seconds``."""
+        item = self.get_destination(org_id, destination_id)
+        if "deleted_at" in item:
+            raise NotFound("destination", destination_id)
+        current = self.vault.read(item["secret_arn"])["current"]
+        secret = new_signing_secret()
+        until = iso(now() + timedelta(seconds=grace_seconds))
+        self.vault.replace(
+            item["secret_arn"], {"current": secret, "previous": current, "previous_until": until}
+        )
+        return secret
+
+    def signing_secrets(self, item: dict[str, Any]) -> list[str]:
+        """The secrets that sign a delivery now: the current one, and the previous in its grace."""
+        value = self.vault.read(item["secret_arn"])
+        signing = [value["current"]]
+        if value.get("previous") and value.get("previous_until", "") > now_iso():
+            signing.append(value["previous"])
+        return signing
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    def _check_url(self, url: str) -> None:
+        """Refuses, at save time, hosts that are non-public on their face (an IP literal or
+        localhost). Host names are resolved and checked again on every delivery."""
+        host = urlsplit(url).hostname or ""
+        reason = None
+        if host == "localhost" or host.endswith(".localhost"):
+            reason = None if self.allow_loopback else "a loopback address"
+        else:
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                return
+            reason = refusal(host, self.allow_loopback)
+        if reason:
+            message = f"{host} is {reason}; destinations must be public (SSRF guard)"
+            raise ValidationFailed([field_error(["body", "url"], message, "ssrf")])
+
+    def _check_credential(self, org_id: str, credential_id: str | None) -> None:
+        if credential_id is None:
+            return
+        item = dynamo.get_item(self.table, keys.credential(org_id, credential_id))
+        if item is None or "deleted_at" in item:
+            message = f"unknown credential {credential_id!r}"
+            raise ValidationFailed([field_error(["body", "credential_id"], message, "unknown")])

@@ -1,0 +1,221 @@
+"""Delivers an action attempt to its destination: a signed POST, read, recorded, resumed.
+
+The SQS message carries references and the task token only. The attempt's answer is recorded on
+the node (once), then the waiting execution is resumed; ``action_settled`` decides what follows.
+An ``ack`` answer does not resume: the task waits for the callback to the signal URL.
+"""
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from stepwise.actions.catalog import Catalog
+from stepwise.actions.definitions import ActionDefinitions, resolve_action
+from stepwise.actions.webhooks.responses import Outcome, Signal, read_response
+from stepwise.actions.webhooks.signal_tokens import SignalTarget, SignalTokens
+from stepwise.actions.webhooks.signing import signature_headers
+from stepwise.actions.webhooks.ssrf import DestinationRefused, check_url
+from stepwise.core.clock import iso, now
+from stepwise.core.observability import logger
+from stepwise.infra import executions
+from stepwise.infra.payloads import dumps
+from stepwise.store import Store
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+CLAIM_MARGIN_SECONDS = 30
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        definitions: ActionDefinitions,
+        allow_loopback: bool,
+        signal_tokens: SignalTokens,
+        public_api_url: str,
+    ):
+        self.store = store
+        self.catalog = catalog
+        self.definitions = definitions
+        self.allow_loopback = allow_loopback
+        self.signal_tokens = signal_tokens
+        self.public_api_url = public_api_url.rstrip("/")
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
+        org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
+        attempt, token = int(message["attempt"]), message["task_token"]
+        node = self.store.get_node(org_id, run_id, ref)
+        answered = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
+        if answered:
+            # A duplicate: change nothing. An ack keeps waiting for its callback.
+            if answered["kind"] != Signal.ACK:
+                executions.resume_run(token, "delivered")
+            return
+        run = self.store.get_run(org_id, run_id)
+        spec = self._spec(org_id, run, ref)
+        definition = resolve_action(self.definitions, org_id, spec.action or "")
+        link = next((d for d in definition.destinations if d.is_default), None)
+        destination = self.catalog.get_destination(org_id, link.destination_id) if link else None
+        if destination is None or "deleted_at" in destination:
+            self._record(
+                org_id, run_id, ref, attempt, token, _refused("the destination was deleted")
+            )
+            return
+        sla_seconds = int(destination["response_time_sla_ms"]) / 1000
+        until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
+        claimed = self.store.claim_delivery(org_id, run_id, ref, attempt, until, token)
+        if claimed is None:
+            logger.info("delivery already claimed or answered", extra={"attempt": attempt})
+            return
+        record_id = f"{run_id}.{ref}"
+        body = dumps(
+            {
+                "type": "action.attempt",
+                "timestamp": iso(now()),
+                "data": {
+                    "record": record_id,
+                    "action": definition.name,
+                    "version": definition.version,
+                    "input": self.store.payloads.load(claimed, "action_input"),
+                    "attempt": attempt,
+                    "run": run_id,
+                    "node": ref,
+                    "signal_url": self._signal_url(
+                        destination, SignalTarget(org_id, run_id, ref, attempt)
+                    ),
+                },
+            }
+        )
+        outcome = self._post(destination, record_id, body, sla_seconds)
+        self._record(org_id, run_id, ref, attempt, token, outcome)
+
+    def _post(
+        self, destination: dict[str, Any], message_id: str, body: str, timeout: float
+    ) -> Outcome:
+        try:
+            target = check_url(destination["url"], self.allow_loopback)
+        except DestinationRefused as exc:
+            return _refused(str(exc))
+        headers = {
+            **destination.get("headers", {}),
+            "content-type": "application/json",
+            "user-agent": "Stepwise-Webhooks/1",
+            **signature_headers(message_id, now(), body, self.catalog.signing_secrets(destination)),
+            **self._credential_headers(destination),
+        }
+        parts = urlsplit(target.url)
+        default_port = 443 if target.scheme == "https" else 80
+        headers["host"] = (
+            target.host if target.port == default_port else f"{target.host}:{target.port}"
+        )
+        # Connect to the address the guard checked, not to a second DNS answer (rebinding).
+        pool_kwargs: dict[str, Any] = {
+            "host": target.addresses[0],
+            "port": target.port,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+        }
+        if target.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                **pool_kwargs, server_hostname=target.host, assert_hostname=target.host
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(**pool_kwargs)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            response = pool.urlopen(
+                "POST",
+                path,
+                body=body.encode(),
+                headers=headers,
+                redirect=False,
+                preload_content=False,
+            )
+            content = response.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            response.release_conn()
+            pool.close()
+        except urllib3.exceptions.TimeoutError:
+            return Outcome(
+                Signal.FAILURE,
+                error_type="Timeout",
+                message="no answer within the SLA",
+                retryable=True,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            return Outcome(
+                Signal.FAILURE, error_type="ConnectionError", message=str(exc), retryable=True
+            )
+        if len(content) > MAX_RESPONSE_BYTES:
+            return Outcome(
+                Signal.FAILURE,
+                error_type="ResponseTooLarge",
+                message=f"the answer exceeded {MAX_RESPONSE_BYTES} bytes",
+            )
+        signaling = destination.get("signaling", {})
+        default = Signal(signaling["default"]) if signaling.get("enabled") else None
+        return read_response(response.status, dict(response.headers), content, default)
+
+    def _signal_url(self, destination: dict[str, Any], target: SignalTarget) -> str | None:
+        """Where the destination calls back; only destinations with signaling get one."""
+        if not destination.get("signaling", {}).get("enabled"):
+            return None
+        return f"{self.public_api_url}/v1/signals/{self.signal_tokens.issue(target)}"
+
+    def _credential_headers(self, destination: dict[str, Any]) -> dict[str, str]:
+        credential_id = destination.get("credential_id")
+        if not credential_id:
+            return {}
+        item = self.catalog.get_credential(destination["org_id"], credential_id)
+        value = self.catalog.vault.read(item["secret_arn"])
+        if item["type"] == "bearer":
+            return {"authorization": f"Bearer {value['token']}"}
+        if item["type"] == "basic":
+            return urllib3.make_headers(basic_auth=f"{value['username']}:{value['password']}")
+        return {value["header_name"]: value["header_value"]}
+
+    def _record(
+        self, org_id: str, run_id: str, ref: str, attempt: int, token: str, outcome: Outcome
+    ) -> None:
+        delivery = {
+            "kind": outcome.kind.value,
+            "error_type": outcome.error_type,
+            "message": outcome.message,
+            "retryable": outcome.retryable,
+            "retry_after": outcome.retry_after,
+            "answered_at": iso(now()),
+        }
+        self.store.record_delivery(
+            org_id,
+            run_id,
+            ref,
+            attempt,
+            {k: v for k, v in delivery.items() if v is not None},
+            outcome.result,
+        )
+        logger.info(
+            "delivery recorded",
+            extra={
+                "attempt": attempt,
+                "outcome": outcome.kind.value,
+                "error_type": outcome.error_type,
+            },
+        )
+        if outcome.kind != Signal.ACK:
+            executions.resume_run(token, "delivered")
+
+    def _spec(self, org_id: str, run: dict[str, Any], ref: str):
+        workflow = self.store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+        return next(node for node in workflow.nodes if node.ref == ref)
+
+
+def _refused(message: str) -> Outcome:
+    return Outcome(Signal.FAILURE, error_type="DestinationRefused", message=message)
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    return json.loads(body)

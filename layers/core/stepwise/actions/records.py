@@ -1,0 +1,136 @@
+"""Action records (seed 000): an action node's execution, read from the run's recorded state.
+
+A record id is ``{run_id}.{node_ref}``, the same stable id the webhook carries in
+``webhook-id``; node refs contain no dot, so the id splits at its last one.
+"""
+
+import contextlib
+from typing import Any
+
+from stepwise.actions.definitions import ActionDefinitions, resolve_action
+from stepwise.actions.models import ActionRecord, RecordEvent, RecordState
+from stepwise.core.errors import NotFound
+from stepwise.core.statuses import NodeKind
+from stepwise.store import Store
+
+
+def record_id(run_id: str, ref: str) -> str:
+    return f"{run_id}.{ref}"
+
+
+class ActionRecords:
+    def __init__(self, store: Store, definitions: ActionDefinitions):
+        self.store = store
+        self.definitions = definitions
+
+    def get(self, org_id: str, identifier: str) -> ActionRecord:
+        run_id, _, ref = identifier.rpartition(".")
+        if not run_id:
+            raise NotFound("action record", identifier)
+        try:
+            run = self.store.get_run(org_id, run_id)
+            node = self.store.get_node(org_id, run_id, ref)
+        except NotFound:
+            raise NotFound("action record", identifier) from None
+        if node["kind"] != NodeKind.ACTION:
+            raise NotFound("action record", identifier)
+        return self._record(org_id, run, node, with_definition=True)
+
+    def list_for_run(self, org_id: str, run_id: str) -> list[ActionRecord]:
+        run, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        return [
+            self._record(org_id, run, n, with_definition=False)
+            for n in sorted(nodes, key=lambda n: int(n.get("position", 0)))
+            if n["kind"] == NodeKind.ACTION
+        ]
+
+    def _record(
+        self, org_id: str, run: dict[str, Any], node: dict[str, Any], with_definition: bool
+    ) -> ActionRecord:
+        identifier = record_id(run["run_id"], node["ref"])
+        workflow = self.store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+        spec = next(n for n in workflow.nodes if n.ref == node["ref"])
+        definition = None
+        # A definition removed after the run leaves the record readable without it.
+        with contextlib.suppress(NotFound):
+            definition = resolve_action(
+                self.definitions, org_id, spec.action or "", with_destinations=with_definition
+            )
+        attempts = sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0]))
+        last = attempts[-1][1] if attempts else {}
+        error = node.get("error") or last.get("error") or {}
+        return ActionRecord(
+            id=identifier,
+            org_id=org_id,
+            action_definition_id=definition.id if definition else None,
+            run_id=run["run_id"],
+            node_ref=node["ref"],
+            input=self.store.payloads.load(node, "action_input"),
+            output=self.store.payloads.load(node, "output"),
+            timeout=spec.retry.timeout,
+            tags=definition.tags if definition else {},
+            state=RecordState(
+                status=node["status"],
+                attempt=int(node.get("attempt", 0)),
+                updated_at=node.get("finished_at")
+                or last.get("completed_at")
+                or last.get("started_at"),
+                available_at=node.get("available_at"),
+                timeout_at=last.get("timeout_at"),
+                started_at=node.get("started_at"),
+                completed_at=node.get("finished_at"),
+                error_message=error.get("message"),
+            ),
+            definition=definition if with_definition else None,
+            events=list(_events(org_id, identifier, attempts)),
+        )
+
+
+def _events(org_id: str, identifier: str, attempts: list[tuple[str, dict[str, Any]]]):
+    """Per attempt: its dispatch, the destination's answer (or ack), heartbeats, the callback's
+    signal, then timeout, retry, error or success."""
+    for key, attempt in attempts:
+        number = int(key)
+
+        def event(kind: str, status: str, number: int = number, **fields: Any) -> RecordEvent:
+            return RecordEvent(
+                id=f"{identifier}.{number}.{kind}",
+                action_record_id=identifier,
+                org_id=org_id,
+                kind=kind,
+                status=status,
+                attempt=number,
+                **fields,
+            )
+
+        yield event("dispatch", "running", timeout_at=attempt.get("timeout_at"))
+        delivery = attempt.get("delivery")
+        if delivery:
+            kind = "ack" if delivery["kind"] == "ack" else "answer"
+            yield event(kind, delivery["kind"], message=delivery.get("message"), data=delivery)
+        if attempt.get("heartbeats"):
+            yield event(
+                "heartbeat",
+                "running",
+                timeout_at=attempt.get("timeout_at"),
+                data={"count": attempt["heartbeats"], "last_at": attempt.get("heartbeat_at")},
+            )
+        signal = attempt.get("signal")
+        if signal:
+            error = signal.get("error") or {}
+            yield event("signal", signal["kind"], message=error.get("message"), data=signal)
+        status = attempt.get("status")
+        error = attempt.get("error") or {}
+        if error.get("type") == "Timeout":
+            yield event("timeout", "timed_out", message=error.get("message"))
+        if status == "retry_scheduled":
+            yield event(
+                "retry",
+                status,
+                available_at=attempt.get("available_at"),
+                message=error.get("message"),
+            )
+        elif status == "failed":
+            yield event("error", status, message=error.get("message"), data=error or None)
+        elif status == "succeeded":
+            yield event("success", status)

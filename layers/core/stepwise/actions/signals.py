@@ -1,0 +1,184 @@
+"""Signals and reviews: what settles (or keeps alive) an attempt that waits on someone else.
+
+The API records a signal on its attempt once, as a conditional write: that record is what the
+engine reads. Then it queues a resume on SignalQueue, and the signals function resumes the
+waiting task. A duplicate changes nothing; a signal for an attempt that ended otherwise (timed
+out, superseded, its run over) is refused.
+"""
+
+import json
+from typing import Any
+
+from stepwise.actions.signal_models import (
+    ReviewCreate,
+    SignalBody,
+    SignalError,
+    SignalReceipt,
+    SignalStatus,
+)
+from stepwise.actions.webhooks.responses import Signal
+from stepwise.actions.webhooks.signal_tokens import SignalTarget
+from stepwise.core.clock import now_iso
+from stepwise.core.errors import Conflict, NotFound
+from stepwise.core.observability import logger
+from stepwise.core.statuses import NodeKind, NodeStatus
+from stepwise.infra import aws, executions
+from stepwise.store import Store
+
+DEFAULT_HEARTBEAT_SECONDS = 60
+_SETTLING = frozenset({Signal.SUCCESS, Signal.FAILURE})
+
+
+class Signals:
+    def __init__(self, store: Store, queue_url: str):
+        self.store = store
+        self.queue_url = queue_url
+
+    def accept(self, target: SignalTarget, body: SignalBody) -> SignalReceipt:
+        """Records a destination's callback for ``target``; Conflict when it comes too late."""
+        t = target
+        if body.signal in _SETTLING:
+            updated = self.store.record_signal(
+                t.org_id,
+                t.run_id,
+                t.node_ref,
+                t.attempt,
+                _signal_record(body),
+                body.result if body.signal == Signal.SUCCESS else None,
+            )
+        else:
+            node = self._node(t)
+            seconds = _attempt(node, t.attempt).get("heartbeat_seconds")
+            updated = self.store.record_heartbeat(
+                t.org_id,
+                t.run_id,
+                t.node_ref,
+                t.attempt,
+                int(seconds or DEFAULT_HEARTBEAT_SECONDS),
+            )
+        if updated is None:
+            return self._not_waiting(t, body.signal)
+        self._queue(t, "heartbeat" if body.signal not in _SETTLING else "settle")
+        logger.info("signal accepted", extra={"attempt": t.attempt, "signal": body.signal.value})
+        return _receipt(t, body.signal, SignalStatus.ACCEPTED, "the signal was accepted")
+
+    def review(
+        self, org_id: str, run_id: str, ref: str, decision: ReviewCreate, reviewer: str
+    ) -> dict[str, Any]:
+        """Records an approval node's review; the node item. Conflict unless it is waiting."""
+        node = self.store.get_node(org_id, run_id, ref)
+        if node["kind"] != NodeKind.APPROVAL:
+            raise Conflict(
+                f"node {ref!r} is a {node['kind']} node; only approval nodes are reviewed"
+            )
+        number = int(node.get("attempt", 0))
+        current = _attempt(node, number)
+        review = {
+            "kind": "review",
+            "decision": decision.decision.value,
+            "reviewed_by": reviewer,
+            "reviewed_at": now_iso(),
+            **({"comment": decision.comment} if decision.comment is not None else {}),
+        }
+        updated = None
+        if current.get("status") == "running":
+            updated = self.store.record_signal(org_id, run_id, ref, number, review)
+        if updated is None:
+            node = self.store.get_node(org_id, run_id, ref)
+            earlier = _attempt(node, number).get("signal")
+            if earlier:
+                raise Conflict(
+                    f"node {ref!r} was already reviewed ({earlier['decision']} by "
+                    f"{earlier['reviewed_by']} at {earlier['reviewed_at']})"
+                )
+            raise Conflict(f"node {ref!r} is {node['status']}; it is not waiting for a review")
+        self.store.record_review(org_id, run_id, review)
+        self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
+        logger.info("review recorded", extra={"decision": review["decision"]})
+        return updated
+
+    def _not_waiting(self, t: SignalTarget, signal: Signal) -> SignalReceipt:
+        """Why a signal was not recorded: a repeat (200) or too late (Conflict, 409)."""
+        node = self._node(t)
+        attempt = _attempt(node, t.attempt)
+        delivery = attempt.get("delivery") or {}
+        if attempt.get("signal") or delivery.get("kind") in _SETTLING:
+            if attempt.get("signal") and attempt.get("status") == "running":
+                # Recorded, not yet acted on: the first resume may have been lost; resuming is
+                # idempotent, so queue it again.
+                self._queue(t, "settle")
+            return _receipt(
+                t, signal, SignalStatus.ALREADY_SETTLED, "the attempt was already settled"
+            )
+        current = int(node.get("attempt", 0))
+        if current > t.attempt:
+            reason = f"attempt {t.attempt} was superseded by attempt {current}"
+        elif attempt.get("error", {}).get("type") == "Timeout":
+            reason = f"attempt {t.attempt} timed out"
+        else:
+            reason = f"attempt {t.attempt} is no longer waiting (node {node['status']})"
+        raise Conflict(f"{reason}; the signal changed nothing")
+
+    def _node(self, t: SignalTarget) -> dict[str, Any]:
+        try:
+            return self.store.get_node(t.org_id, t.run_id, t.node_ref)
+        except NotFound:
+            # The token was genuine, so the run existed: it has expired since.
+            raise Conflict("the run of this signal no longer exists") from None
+
+    def _queue(self, t: SignalTarget, action: str) -> None:
+        message = {
+            "org_id": t.org_id,
+            "run_id": t.run_id,
+            "node_ref": t.node_ref,
+            "attempt": t.attempt,
+            "action": action,
+        }
+        aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
+
+
+def resume(store: Store, message: dict[str, Any]) -> None:
+    """The signals function: resumes (or heartbeats) the task waiting on a signalled attempt."""
+    org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
+    number = int(message["attempt"])
+    try:
+        node = store.get_node(org_id, run_id, ref)
+    except NotFound:
+        logger.info("signal for a run that no longer exists")
+        return
+    attempt = _attempt(node, number)
+    token = attempt.get("task_token")
+    if node["status"] != NodeStatus.RUNNING or attempt.get("status") != "running":
+        return  # the attempt has ended: nothing waits on it any more
+    if token is None:
+        # The waiting step has not stored its token yet; it reads the signal when it does.
+        logger.info("no task waits on the attempt yet", extra={"attempt": number})
+        return
+    if message["action"] == "heartbeat":
+        executions.heartbeat(token)
+    else:
+        executions.resume_run(token, "signalled")
+
+
+def _attempt(node: dict[str, Any], number: int) -> dict[str, Any]:
+    return node.get("attempts", {}).get(str(number), {})
+
+
+def _signal_record(body: SignalBody) -> dict[str, Any]:
+    record: dict[str, Any] = {"kind": body.signal.value, "received_at": now_iso()}
+    if body.signal == Signal.FAILURE:
+        error = body.error if body.error is not None else SignalError()
+        if isinstance(error, str):
+            error = SignalError(message=error)
+        record["error"] = {
+            "type": error.type,
+            "message": error.message or "the destination signalled failure",
+        }
+        record["retryable"] = body.retryable
+    return record
+
+
+def _receipt(t: SignalTarget, signal: Signal, status: SignalStatus, message: str) -> SignalReceipt:
+    return SignalReceipt(
+        status=status, record=t.record_id, attempt=t.attempt, signal=signal, message=message
+    )

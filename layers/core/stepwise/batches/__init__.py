@@ -1,0 +1,1 @@
+"""Batches: one run per input, started in the background and counted."""

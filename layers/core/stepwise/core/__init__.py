@@ -1,0 +1,1 @@
+"""Shared ground: ids, time, errors, statuses, settings, observability."""

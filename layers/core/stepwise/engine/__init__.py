@@ -1,0 +1,1 @@
+"""The engine: what each step decides, and the state transitions of runs, nodes and items."""

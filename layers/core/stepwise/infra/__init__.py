@@ -1,0 +1,1 @@
+"""The edge to AWS: clients, DynamoDB plumbing, table keys, payloads, secrets, Step Functions."""

@@ -1,0 +1,186 @@
+"""DynamoDB plumbing shared by the data-access modules: item conversion and conditional updates."""
+
+import time
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stepwise.infra import aws
+
+
+@cache
+def _types() -> Any:
+    """boto3's (de)serializers, loaded with boto3 on first use."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Python values to DynamoDB's typed form; None attributes are left out."""
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    deserializer = _types()[1]
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+def values(named: dict[str, Any]) -> dict[str, Any]:
+    """ExpressionAttributeValues (None kept, as NULL)."""
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in named.items()}
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """Whether a write failed on its condition (plain or inside a transaction)."""
+    code = exc.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def update_item(
+    table: str,
+    key: dict[str, str],
+    expression: str,
+    attribute_values: dict[str, Any],
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    returns: str = "NONE",
+) -> dict[str, Any] | None:
+    """One UpdateItem; None when its condition does not hold, else the returned attributes."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Key": to_item(key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": values(attribute_values),
+        "ReturnValues": returns,
+    }
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    try:
+        answer = aws.client("dynamodb").update_item(**kwargs)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return None
+        raise
+    return from_item(answer.get("Attributes", {}))
+
+
+def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
+    found = aws.client("dynamodb").get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
+    return from_item(found["Item"]) if "Item" in found else None
+
+
+def batch_get(
+    table: str, keys: list[dict[str, str]], attributes: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The items at ``keys`` that exist, in no particular order (eventually consistent), with
+    only ``attributes`` when they are given. Unprocessed keys are asked for again."""
+    client = aws.client("dynamodb")
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):  # BatchGetItem's limit
+        request: dict[str, Any] = {"Keys": [to_item(k) for k in keys[start : start + 100]]}
+        if attributes:
+            request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+            request["ExpressionAttributeNames"] = {f"#a{i}": a for i, a in enumerate(attributes)}
+        pending, delay = {table: request}, 0.05
+        while pending:
+            answer = client.batch_get_item(RequestItems=pending)
+            found.extend(from_item(i) for i in answer["Responses"].get(table, []))
+            pending = answer.get("UnprocessedKeys") or {}
+            if pending:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return found
+
+
+def put_new(table: str, item: dict[str, Any]) -> None:
+    """Puts an item that must not exist yet."""
+    aws.client("dynamodb").put_item(
+        TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
+    )
+
+
+def put_new_item(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of an item that must not exist yet."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def put_if_absent(table: str, item: dict[str, Any]) -> bool:
+    """Puts an item unless one with its key exists; whether it was put."""
+    try:
+        put_new(table, item)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def query_prefix(
+    table: str, pk: str, prefix: str, limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the items of partition ``pk`` whose sort key starts with ``prefix``, after
+    the item whose sort key ends in ``after``; that of the last one if more may follow."""
+    low = prefix + after if after else prefix
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+        ExpressionAttributeValues=values({":pk": pk, ":low": low, ":high": prefix + "~"}),
+        ConsistentRead=True,
+        Limit=limit + 1,
+    )
+    items = [from_item(i) for i in page["Items"]]
+    if after and items and items[0]["SK"] == low:
+        items = items[1:]  # BETWEEN is inclusive: the item the page starts after
+    more = len(items) > limit or "LastEvaluatedKey" in page
+    items = items[:limit]
+    return items, (items[-1]["SK"].removeprefix(prefix) if more and items else None)
+
+
+def query_index_key(table: str, index_pk: str, index_sk: str) -> list[dict[str, Any]]:
+    """The GSI1 entries with exactly this key (one, for ids that are unique in their list)."""
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :pk AND GSI1SK = :sk",
+        ExpressionAttributeValues=values({":pk": index_pk, ":sk": index_sk}),
+    )
+    return [from_item(i) for i in page["Items"]]
+
+
+def query_index(
+    table: str, index_pk: str, limit: int, after: str | None, newest_first: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of GSI1 under ``index_pk`` after sort key ``after``; the last key if more follow."""
+    condition = "GSI1PK = :pk"
+    named: dict[str, Any] = {":pk": index_pk}
+    if after:
+        condition += " AND GSI1SK < :after" if newest_first else " AND GSI1SK > :after"
+        named[":after"] = after
+    page = aws.client("dynamodb").query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression=condition,
+        ExpressionAttributeValues=values(named),
+        ScanIndexForward=not newest_first,
+        Limit=limit,
+    )
+    items = [from_item(i) for i in page["Items"]]
+    more = "LastEvaluatedKey" in page and len(items) == limit
+    return items, (items[-1]["GSI1SK"] if more else None)

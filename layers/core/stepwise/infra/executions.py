@@ -1,0 +1,119 @@
+"""Step Functions calls: starting run and node executions, resuming a waiting run, stopping.
+
+State machines carry references only (org, run, node, attempt), never user payloads.
+"""
+
+import json
+
+from botocore.exceptions import ClientError
+
+from stepwise.core.ids import execution_name
+from stepwise.core.observability import logger
+from stepwise.infra import aws
+
+# Answers that mean the token's task has already been resumed or has ended: nothing left to do.
+_SPENT_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
+
+
+def start_run(state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int) -> None:
+    _start(
+        state_machine_arn,
+        execution_name(run_id),
+        {"org_id": org_id, "run_id": run_id, "timeout_seconds": timeout_seconds},
+    )
+
+
+def start_node(state_machine_arn: str, org_id: str, run_id: str, ref: str) -> None:
+    _start(
+        state_machine_arn,
+        node_execution_name(run_id, ref),
+        {"org_id": org_id, "run_id": run_id, "node_ref": ref, "attempt": 1, "prepared": False},
+    )
+
+
+def node_execution_name(run_id: str, ref: str) -> str:
+    return execution_name(run_id, ref)
+
+
+def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None:
+    """Stops a node's execution if it is still running; a missing or closed one is fine."""
+    arn = _execution_arn(state_machine_arn, node_execution_name(run_id, ref))
+    try:
+        aws.client("stepfunctions").stop_execution(
+            executionArn=arn, error="Stepwise.RunSettled", cause=cause
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
+            raise
+
+
+def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
+    """The run's execution (status, stopDate, error, cause), or None if it was never started."""
+    return _describe(_execution_arn(state_machine_arn, execution_name(run_id)))
+
+
+def describe_node(state_machine_arn: str, run_id: str, ref: str) -> dict | None:
+    """The node's execution, or None if it was never started."""
+    return _describe(_execution_arn(state_machine_arn, node_execution_name(run_id, ref)))
+
+
+def _describe(execution_arn: str) -> dict | None:
+    try:
+        return aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def stop_run(state_machine_arn: str, run_id: str, cause: str) -> None:
+    """Stops a run's execution if it is still running; a missing or closed one is fine."""
+    arn = _execution_arn(state_machine_arn, execution_name(run_id))
+    try:
+        aws.client("stepfunctions").stop_execution(
+            executionArn=arn, error="Stepwise.Janitor", cause=cause
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
+            raise
+
+
+def resume_run(task_token: str, reason: str) -> bool:
+    """Resumes the run execution waiting on ``task_token``; False if it was already resumed."""
+    try:
+        aws.client("stepfunctions").send_task_success(
+            taskToken=task_token, output=json.dumps({"reason": reason, "timed_out": False})
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _SPENT_TOKEN_ERRORS:
+            return False
+        raise
+    return True
+
+
+def heartbeat(task_token: str) -> bool:
+    """Tells the task waiting on ``task_token`` that its work is alive; False if it has ended."""
+    try:
+        aws.client("stepfunctions").send_task_heartbeat(taskToken=task_token)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _SPENT_TOKEN_ERRORS:
+            return False
+        raise
+    return True
+
+
+def _start(state_machine_arn: str, name: str, execution_input: dict) -> None:
+    """StartExecution with a deterministic name: a repeat of a closed one is "already started"."""
+    try:
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        logger.info("execution already started", extra={"execution_name": name})
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"

@@ -1,0 +1,266 @@
+"""The table's key formats: the only module that builds PK/SK/GSI strings."""
+
+RUN_SK = "RUN"
+LOG_PREFIX = "LOG#"
+PROGRESS_SK = "PROGRESS"
+NODE_PREFIX = "NODE#"
+RUN_TAG_PREFIX = "INDEX#TAG#"
+WORKFLOW_SK = "WORKFLOW"
+API_KEY_SK = "APIKEY"
+
+
+def api_key(key_hash: str) -> dict[str, str]:
+    return {"PK": f"APIKEY#{key_hash}", "SK": API_KEY_SK}
+
+
+def api_keys_index(org_id: str, key_id: str) -> dict[str, str]:
+    """An org's API keys, listed by id (the key item itself is found by the key's hash)."""
+    return {"GSI1PK": api_keys_index_pk(org_id), "GSI1SK": key_id}
+
+
+def api_keys_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#APIKEYS"
+
+
+def workflow_pk(org_id: str, workflow_id: str) -> str:
+    return f"ORG#{org_id}#WF#{workflow_id}"
+
+
+def workflow_head(org_id: str, workflow_id: str) -> dict[str, str]:
+    return {"PK": workflow_pk(org_id, workflow_id), "SK": WORKFLOW_SK}
+
+
+def workflow_version(org_id: str, workflow_id: str, version: int) -> dict[str, str]:
+    return {"PK": workflow_pk(org_id, workflow_id), "SK": f"V#{version:08d}"}
+
+
+def node_events_pk(org_id: str, workflow_id: str, ref: str) -> str:
+    """The events of one node of a workflow (seed 003), across its runs and versions."""
+    return f"ORG#{org_id}#WF#{workflow_id}#NODE#{ref}#EVENTS"
+
+
+def node_event(org_id: str, workflow_id: str, ref: str, event_id: str) -> dict[str, str]:
+    """One node event; event ids sort by time."""
+    return {"PK": node_events_pk(org_id, workflow_id, ref), "SK": event_id}
+
+
+def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
+    return {"GSI1PK": f"ORG#{org_id}#WORKFLOWS", "GSI1SK": workflow_id}
+
+
+def run_pk(org_id: str, run_id: str) -> str:
+    return f"ORG#{org_id}#RUN#{run_id}"
+
+
+def run(org_id: str, run_id: str) -> dict[str, str]:
+    return {"PK": run_pk(org_id, run_id), "SK": RUN_SK}
+
+
+def progress(org_id: str, run_id: str, bucket: int | None = None) -> dict[str, str]:
+    """Which nodes have settled, in small items of their own (see ``Store.record_node_settled``):
+    one per bucket of node positions, and one (``bucket`` None) for the full buckets."""
+    suffix = "" if bucket is None else f"#{bucket:03d}"
+    return {"PK": run_pk(org_id, run_id), "SK": f"{PROGRESS_SK}{suffix}"}
+
+
+def run_log(org_id: str, run_id: str, log_id: str) -> dict[str, str]:
+    """A log line of a run; in the run's partition, before its nodes."""
+    return {"PK": run_pk(org_id, run_id), "SK": f"{LOG_PREFIX}{log_id}"}
+
+
+def node(org_id: str, run_id: str, ref: str) -> dict[str, str]:
+    return {"PK": run_pk(org_id, run_id), "SK": f"{NODE_PREFIX}{ref}"}
+
+
+def item_pk(org_id: str, run_id: str, ref: str) -> str:
+    """A for_each node's item records live in a partition of their own, apart from the run's."""
+    return f"ORG#{org_id}#RUN#{run_id}#ITEMS#{ref}"
+
+
+def item(org_id: str, run_id: str, ref: str, index: int) -> dict[str, str]:
+    return {"PK": item_pk(org_id, run_id, ref), "SK": f"ITEM#{index:06d}"}
+
+
+def record(org_id: str, run_id: str, ref: str, index: int | None) -> dict[str, str]:
+    """A node, or one item of a for_each node when ``index`` is given."""
+    return node(org_id, run_id, ref) if index is None else item(org_id, run_id, ref, index)
+
+
+def runs_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#RUNS"
+
+
+def runs_index(org_id: str, run_id: str) -> dict[str, str]:
+    """Runs of an org, newest first when queried backwards (run ids are time-ordered)."""
+    return {"GSI1PK": runs_index_pk(org_id), "GSI1SK": run_id}
+
+
+def runs_by_workflow(org_id: str, workflow_id: str, run_id: str) -> dict[str, str]:
+    """An org's runs of one workflow (GSI2), by time."""
+    return {"GSI2PK": runs_by_workflow_pk(org_id, workflow_id), "GSI2SK": run_id}
+
+
+def runs_by_workflow_pk(org_id: str, workflow_id: str) -> str:
+    return f"ORG#{org_id}#WF#{workflow_id}#RUNS"
+
+
+def run_tag(org_id: str, run_id: str, slot: int) -> dict[str, str]:
+    """One tag of a run, in the run's partition; ``slot`` is its place among the run's tags in
+    key order. The sort key comes before ``NODE#``, so reading a run with its nodes skips it."""
+    return {"PK": run_pk(org_id, run_id), "SK": f"{RUN_TAG_PREFIX}{slot:02d}"}
+
+
+def runs_by_tag(org_id: str, key: str, value: str, run_id: str) -> dict[str, str]:
+    """An org's runs with one tag (GSI1, on the run's tag items), by run id."""
+    return {"GSI1PK": runs_by_tag_pk(org_id, key, value), "GSI1SK": run_id}
+
+
+def runs_by_tag_pk(org_id: str, key: str, value: str) -> str:
+    # Tag keys and values follow AWS's tag rules, which leave out "#": the key is unambiguous.
+    return f"ORG#{org_id}#TAG#{key}#{value}#RUNS"
+
+
+def runs_by_status(org_id: str, status: str, run_id: str) -> dict[str, str]:
+    """An org's runs in one status (GSI3), by time; moved on every status change."""
+    return {"GSI3PK": runs_by_status_pk(org_id, status), "GSI3SK": run_id}
+
+
+def runs_by_status_pk(org_id: str, status: str) -> str:
+    return f"ORG#{org_id}#STATUS#{status}#RUNS"
+
+
+def run_counts(org_id: str) -> dict[str, str]:
+    """An org's run totals: all, per status, per workflow."""
+    return {"PK": f"ORG#{org_id}", "SK": "RUNCOUNTS"}
+
+
+def credential(org_id: str, credential_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#CRED#{credential_id}", "SK": "CREDENTIAL"}
+
+
+def credentials_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#CREDENTIALS"
+
+
+def destination(org_id: str, destination_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#DEST#{destination_id}", "SK": "DESTINATION"}
+
+
+def destinations_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#DESTINATIONS"
+
+
+def action_head(org_id: str, name: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#ACT#{name}", "SK": "ACTION"}
+
+
+def action_version(org_id: str, name: str, version: int) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}#ACT#{name}", "SK": f"V#{version:08d}"}
+
+
+def actions_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#ACTIONS"
+
+
+def schedule(org_id: str, schedule_id: str) -> dict[str, str]:
+    return {"PK": schedule_pk(org_id, schedule_id), "SK": "SCHEDULE"}
+
+
+def schedule_pk(org_id: str, schedule_id: str) -> str:
+    return f"ORG#{org_id}#SCHEDULE#{schedule_id}"
+
+
+def schedules_index(org_id: str, schedule_id: str) -> dict[str, str]:
+    return {"GSI1PK": schedules_index_pk(org_id), "GSI1SK": schedule_id}
+
+
+def schedules_index_pk(org_id: str) -> str:
+    return f"ORG#{org_id}#SCHEDULES"
+
+
+def schedule_fire(org_id: str, schedule_id: str, scheduled_time: str) -> dict[str, str]:
+    """What one scheduled time of a schedule did (started a run, or skipped): written once."""
+    return {"PK": schedule_pk(org_id, schedule_id), "SK": f"FIRE#{scheduled_time}"}
+
+
+def batch_pk(org_id: str, batch_id: str) -> str:
+    return f"ORG#{org_id}#BATCH#{batch_id}"
+
+
+def batch(org_id: str, batch_id: str) -> dict[str, str]:
+    """A batch: what it starts and its runs' counts per status."""
+    return {"PK": batch_pk(org_id, batch_id), "SK": "BATCH"}
+
+
+def batch_chunk(org_id: str, batch_id: str, chunk: int) -> dict[str, str]:
+    """The inputs of one chunk of a batch (what one queue message starts)."""
+    return {"PK": batch_pk(org_id, batch_id), "SK": f"CHUNK#{chunk:04d}"}
+
+
+ORGS_PK = "ORGS"
+
+
+def org_entry(org_id: str) -> dict[str, str]:
+    """An org in the list of every org (written with its first API key; the janitor walks it)."""
+    return {"PK": ORGS_PK, "SK": f"ORG#{org_id}"}
+
+
+def janitor_position(org_id: str) -> dict[str, str]:
+    """Where the janitor's last sweep of an org's active runs stopped."""
+    return {"PK": f"ORG#{org_id}", "SK": "JANITOR"}
+
+
+# -- S3 objects: payloads too large to stay inline in their item ------------------------------
+
+
+def workflow_object(org_id: str, workflow_id: str, version: int) -> str:
+    """A workflow version's definition."""
+    return f"{org_id}/workflows/{workflow_id}/v{version}.json"
+
+
+def run_object(org_id: str, run_id: str, name: str) -> str:
+    """A run's own payload: ``input``, ``output``, or an external run's ``args``/``outputs``."""
+    return f"{org_id}/{run_id}/{name}.json"
+
+
+def node_object(org_id: str, run_id: str, ref: str, index: int | None = None) -> str:
+    """A node's output, or one for_each item's output when ``index`` is given."""
+    suffix = "" if index is None else f"/items/{index}"
+    return f"{org_id}/{run_id}/nodes/{ref}{suffix}/output.json"
+
+
+def item_object(org_id: str, run_id: str, ref: str, index: int) -> str:
+    """The value a for_each item runs on."""
+    return f"{org_id}/{run_id}/nodes/{ref}/items/{index}/item.json"
+
+
+# What an action attempt keeps: its rendered input, the destination's answer, the callback's.
+ATTEMPT_PAYLOADS = {
+    "action_input": "attempts",
+    "delivery_result": "results",
+    "signal_result": "signals",
+}
+
+
+def attempt_object(org_id: str, run_id: str, ref: str, name: str, attempt: int) -> str:
+    """One attempt's payload ``name`` (a key of ``ATTEMPT_PAYLOADS``)."""
+    return f"{org_id}/{run_id}/nodes/{ref}/{ATTEMPT_PAYLOADS[name]}/{attempt}.json"
+
+
+def batch_chunk_object(org_id: str, batch_id: str, chunk: int) -> str:
+    """The inputs of one chunk of a batch."""
+    return f"{org_id}/{batch_id}/chunk-{chunk:04d}.json"
+
+
+# -- counters: the names of the counts kept on the org's run totals and on a batch ------------
+
+ALL_RUNS = "all"  # every run of the org
+BATCH_RUNS = "runs"  # every run a batch has created so far
+
+
+def status_counter(status: str) -> str:
+    return f"status:{status}"
+
+
+def workflow_counter(workflow_id: str) -> str:
+    return f"workflow:{workflow_id}"

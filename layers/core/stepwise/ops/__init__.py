@@ -1,0 +1,1 @@
+"""Operations: the janitor and the admin commands."""

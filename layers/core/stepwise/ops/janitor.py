@@ -1,0 +1,224 @@
+"""The janitor: settles runs that can no longer settle themselves, a bounded slice at a time.
+
+A run is orphaned when its record is still queued or running but its execution has ended
+(stopped by hand, failed outside the engine, never started), or when it is still waiting well
+past its own timeout. The janitor finalises such runs through the engine's own finalisation
+(nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
+settled runs for the retention period from when they end. Within a healthy run it heals nodes
+left behind: a node scheduled whose execution never started is started, and a node whose
+execution ended without settling it fails (as when its steps crash), so the run moves on.
+
+It walks each org's active runs oldest first, remembers where it stopped, and examines at most
+``limit`` runs (and describes at most ``node_limit`` node executions) per sweep, so every run
+is looked at within a few sweeps whatever the table's size.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from stepwise.core.errors import NotFound
+from stepwise.core.observability import logger
+from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
+from stepwise.infra import aws, dynamo, executions, keys
+from stepwise.store import Store
+
+if TYPE_CHECKING:
+    from stepwise.engine.engine import Engine
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+# How long past its deadline (or, queued, past its creation) before the janitor steps in: the
+# execution's own timeout and the API's start are given the time to act first.
+GRACE = timedelta(minutes=5)
+
+
+@dataclass
+class SweepReport:
+    orgs: int = 0
+    examined: int = 0
+    settled: list[dict[str, str]] = field(default_factory=list)
+    nodes: list[dict[str, str]] = field(default_factory=list)  # nodes healed in running runs
+    complete: bool = True  # False when the limit stopped the sweep before every org was seen
+
+
+class Janitor:
+    def __init__(
+        self,
+        store: Store,
+        engine: "Engine",
+        run_state_machine_arn: str,
+        limit: int = 200,
+        grace: timedelta = GRACE,
+        node_limit: int = 200,
+    ):
+        self.store = store
+        self.engine = engine
+        self.run_state_machine_arn = run_state_machine_arn
+        self.limit = limit
+        self.grace = grace
+        self.node_limit = node_limit
+        self._nodes_described = 0
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """One bounded sweep. Each org gets an equal share of ``limit`` first, then what is
+        left goes to the orgs that had more, so one busy org cannot starve the others."""
+        now = now or datetime.now(UTC)
+        report = SweepReport()
+        self._nodes_described = 0
+        orgs = list(self._orgs())
+        report.orgs = len(orgs)
+        share = max(1, self.limit // max(1, len(orgs)))
+        more = [org for org in orgs if self._sweep_org(org, now, report, share)]
+        for org_id in more:
+            left = self.limit - report.examined
+            if left > 0 and not self._sweep_org(org_id, now, report, left):
+                more = [o for o in more if o != org_id]
+        report.complete = not more
+        return report
+
+    def _sweep_org(self, org_id: str, now: datetime, report: SweepReport, budget: int) -> bool:
+        """Examines up to ``budget`` of the org's active runs, after where the last sweep
+        stopped; whether some were left for the next sweep."""
+        budget = min(budget, self.limit - report.examined)
+        position_key = keys.janitor_position(org_id)
+        position = dynamo.get_item(self.store.table, position_key) or {}
+        moved: dict[str, str | None] = {}
+        cut_short = False
+        for status in ACTIVE:
+            if budget <= 0:
+                cut_short = True
+                break
+            entries, last = self._active(org_id, status, position.get(status), budget)
+            for entry in entries:
+                report.examined += 1
+                budget -= 1
+                outcome = self.examine(org_id, entry["run_id"], now, report)
+                if outcome is not None:
+                    report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
+            # Continue after the last run seen next time; start over once the end was reached.
+            if last != position.get(status):
+                moved[status] = last
+            cut_short = cut_short or last is not None
+        if moved:
+            dynamo.update_item(
+                self.store.table,
+                position_key,
+                "SET " + ", ".join(f"#{s} = :{s}" for s in moved),
+                {f":{s}": last for s, last in moved.items()},
+                names={f"#{s}": s for s in moved},
+            )
+        return cut_short
+
+    def _active(
+        self, org_id: str, status: str, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        condition = "GSI3PK = :pk"
+        named: dict[str, Any] = {":pk": keys.runs_by_status_pk(org_id, status)}
+        if after:
+            condition += " AND GSI3SK > :after"
+            named[":after"] = after
+        page = aws.client("dynamodb").query(
+            TableName=self.store.table,
+            IndexName="GSI3",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=dynamo.values(named),
+            Limit=limit,
+        )
+        entries = [dynamo.from_item(i) for i in page["Items"]]
+        more = "LastEvaluatedKey" in page and len(entries) == limit
+        return entries, (entries[-1]["run_id"] if more else None)
+
+    def _orgs(self):
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.store.table,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": dynamo.values({":pk": keys.ORGS_PK}),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = aws.client("dynamodb").query(**kwargs)
+            for item in page["Items"]:
+                yield dynamo.from_item(item)["org_id"]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def examine(
+        self, org_id: str, run_id: str, now: datetime, report: SweepReport | None = None
+    ) -> dict[str, str] | None:
+        """Settles the run if it is orphaned; what it did, or None if the run is fine (its
+        stranded nodes healed, and listed in ``report``)."""
+        try:
+            run = self.store.get_run(org_id, run_id)
+        except NotFound:
+            return None
+        if run["status"] in RUN_TERMINAL or run.get("kind") == "external":
+            return None  # external runs are settled by their client, never here
+        started = datetime.fromisoformat(run.get("started_at") or run["created_at"])
+        deadline = started + timedelta(seconds=int(run["timeout"]))
+        if now > deadline + self.grace:
+            executions.stop_run(self.run_state_machine_arn, run_id, "past its timeout")
+            return self._settle(run, {"reason": "timed_out"}, "past its timeout")
+        execution = executions.describe_run(self.run_state_machine_arn, run_id)
+        if execution is None:
+            created = datetime.fromisoformat(run["created_at"])
+            if now < created + self.grace:
+                return None  # its start may still be on the way
+            cause = "the run's execution was never started"
+            return self._settle(run, _crashed("RunNotStarted", cause), cause)
+        if execution["status"] == "RUNNING":
+            if now > started + self.grace:
+                healed = self._heal_nodes(org_id, run_id, now)
+                if report is not None:
+                    report.nodes.extend(healed)
+            return None
+        cause = f"the run's execution ended {execution['status']} without settling the run"
+        if execution["status"] == "TIMED_OUT":
+            return self._settle(run, {"reason": "timed_out"}, cause)
+        error = execution.get("error") or f"Execution{execution['status'].title()}"
+        return self._settle(run, _crashed(error, execution.get("cause") or cause), cause)
+
+    def _heal_nodes(self, org_id: str, run_id: str, now: datetime) -> list[dict[str, str]]:
+        """Starts nodes whose execution never started; fails nodes whose execution ended."""
+        healed: list[dict[str, str]] = []
+        _, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        for node in nodes:
+            if node["status"] not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
+                continue
+            since = node.get("started_at") or node.get("scheduled_at")
+            if since is None or now < datetime.fromisoformat(since) + self.grace:
+                continue
+            if self._nodes_described >= self.node_limit:
+                break
+            self._nodes_described += 1
+            ref = node["ref"]
+            machine = self.engine.node_state_machine_arn
+            execution = executions.describe_node(machine, run_id, ref)
+            if execution is None and node["status"] == NodeStatus.SCHEDULED:
+                logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
+                executions.start_node(machine, org_id, run_id, ref)
+                healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
+            elif execution is not None and execution["status"] != "RUNNING":
+                error = execution.get("error") or f"Execution{execution['status'].title()}"
+                cause = execution.get("cause") or (
+                    f"the node's execution ended {execution['status']} without settling it"
+                )
+                logger.warning("janitor fails a stranded node", extra={"node_ref": ref})
+                self.engine.node_crashed(
+                    org_id, run_id, ref, max(int(node.get("attempt", 0)), 1), error, cause
+                )
+                healed.append({"run_id": run_id, "node_ref": ref, "action": "failed"})
+        return healed
+
+    def _settle(self, run: dict[str, Any], settle: dict[str, Any], why: str) -> dict[str, str]:
+        org_id, run_id = run["org_id"], run["run_id"]
+        logger.warning("janitor settles an orphaned run", extra={"run_id": run_id, "why": why})
+        answer = self.engine.finalize_run(org_id, run_id, settle)
+        self.store.keep_settled_run(org_id, run_id)
+        return {"status": str(answer["status"]), "why": why}
+
+
+def _crashed(error: str, cause: str) -> dict[str, Any]:
+    return {"reason": "crashed", "error": error, "cause": cause}

@@ -1,0 +1,1 @@
+"""Runs: starting, reading, listing, history, logs, node events, external runs, cancel."""

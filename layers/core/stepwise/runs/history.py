@@ -1,0 +1,109 @@
+"""A run's typed history, projected from its recorded state (pure).
+
+Every transition already records its time on the run, node or attempt (each in the same
+conditional write as the transition), so the history is a view of that state: it costs no extra
+write, cannot disagree with the state, and cannot hold an event twice after a replayed step.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+from stepwise.workflows.models import NodeSpec
+
+
+class EventType(StrEnum):
+    RUN_CREATED = "RUN_CREATED"
+    RUN_STARTED = "RUN_STARTED"
+    NODE_SCHEDULED = "NODE_SCHEDULED"
+    NODE_STARTED = "NODE_STARTED"
+    NODE_RETRY_SCHEDULED = "NODE_RETRY_SCHEDULED"
+    NODE_SUCCEEDED = "NODE_SUCCEEDED"
+    NODE_FAILED = "NODE_FAILED"
+    NODE_SKIPPED = "NODE_SKIPPED"
+    NODE_CANCELLED = "NODE_CANCELLED"
+    RUN_SUCCEEDED = "RUN_SUCCEEDED"
+    RUN_FAILED = "RUN_FAILED"
+    RUN_CANCELLED = "RUN_CANCELLED"
+    RUN_TIMED_OUT = "RUN_TIMED_OUT"
+
+
+# Order of events that share a timestamp: the order in which they happen.
+_RANK = {event: rank for rank, event in enumerate(EventType)}
+_NODE_END = {
+    "succeeded": EventType.NODE_SUCCEEDED,
+    "failed": EventType.NODE_FAILED,
+    "skipped": EventType.NODE_SKIPPED,
+    "cancelled": EventType.NODE_CANCELLED,
+}
+_RUN_END = {
+    "succeeded": EventType.RUN_SUCCEEDED,
+    "failed": EventType.RUN_FAILED,
+    "cancelled": EventType.RUN_CANCELLED,
+    "timed_out": EventType.RUN_TIMED_OUT,
+}
+
+
+def run_history(
+    run: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    specs: dict[str, NodeSpec],
+    output_of: Any,
+) -> list[dict[str, Any]]:
+    """Every event of the run in order, numbered from 1. ``output_of(item)`` loads an output."""
+    events: list[dict[str, Any]] = [_event(EventType.RUN_CREATED, run["created_at"])]
+    if run.get("started_at"):
+        events.append(_event(EventType.RUN_STARTED, run["started_at"]))
+    for node in nodes:
+        ref = node["ref"]
+        if node.get("scheduled_at"):
+            spec = specs[ref].model_dump(mode="json") if ref in specs else None
+            events.append(_event(EventType.NODE_SCHEDULED, node["scheduled_at"], ref, spec=spec))
+        for key, attempt in sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0])):
+            number = int(key)
+            events.append(
+                _event(
+                    EventType.NODE_STARTED,
+                    attempt["started_at"],
+                    ref,
+                    attempt=number,
+                    timeout_at=attempt.get("timeout_at"),
+                )
+            )
+            if attempt.get("status") == "retry_scheduled":
+                events.append(
+                    _event(
+                        EventType.NODE_RETRY_SCHEDULED,
+                        attempt["completed_at"],
+                        ref,
+                        attempt=number,
+                        failure=attempt.get("error"),
+                        available_at=attempt.get("available_at"),
+                    )
+                )
+        end = _NODE_END.get(node["status"])
+        if end and node.get("finished_at"):
+            details: dict[str, Any] = {"attempt": int(node.get("attempt", 0)) or None}
+            if end == EventType.NODE_SUCCEEDED:
+                details["result"] = output_of(node)
+            elif end == EventType.NODE_SKIPPED:
+                details["reason"] = node.get("skip_reason")
+            else:
+                details["failure"] = node.get("error")
+            events.append(_event(end, node["finished_at"], ref, **details))
+    end = _RUN_END.get(run["status"])
+    if end and run.get("finished_at"):
+        events.append(_event(end, run["finished_at"], failure=run.get("error")))
+    events.sort(key=lambda e: (e["event_time"], _RANK[e["event_type"]], e["node_ref"] or ""))
+    for number, event in enumerate(events, start=1):
+        event["event_id"] = number
+    return events
+
+
+def _event(kind: EventType, time: str, ref: str | None = None, **details: Any) -> dict[str, Any]:
+    return {
+        "event_id": 0,
+        "event_type": kind.value,
+        "event_time": time,
+        "node_ref": ref,
+        **{k: v for k, v in details.items() if v is not None},
+    }

@@ -1,0 +1,62 @@
+"""Lifecycle events: every run that settles puts one EventBridge event on the stack's bus.
+
+``source`` is ``stepwise``, ``detail-type`` is ``Run Succeeded``, ``Run Failed``, ``Run
+Cancelled`` or ``Run Timed Out``, and ``detail`` has the org, run, workflow, status, duration
+and error. Delivery is at least once: a step replayed after publishing but before marking the
+run publishes again, so consumers dedupe on ``detail.run_id``.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from stepwise.core.observability import logger
+from stepwise.infra import aws
+
+SOURCE = "stepwise"
+DETAIL_TYPES = {
+    "succeeded": "Run Succeeded",
+    "failed": "Run Failed",
+    "cancelled": "Run Cancelled",
+    "timed_out": "Run Timed Out",
+}
+
+
+class PublishFailed(Exception):
+    """EventBridge refused the event; the step fails and is retried."""
+
+
+def detail(run: dict[str, Any]) -> dict[str, Any]:
+    started = run.get("started_at") or run["created_at"]
+    duration = None
+    if run.get("finished_at"):
+        duration = (
+            datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(started)
+        ).total_seconds()
+    return {
+        "org_id": run["org_id"],
+        "run_id": run["run_id"],
+        "workflow_id": run["workflow_id"],
+        "kind": run.get("kind", "workflow"),
+        "status": run["status"],
+        "duration_seconds": duration,
+        "error": run.get("error"),
+    }
+
+
+def publish(bus_name: str, run: dict[str, Any]) -> None:
+    """Puts the settled run's event on ``bus_name``."""
+    body = detail(run)
+    answer = aws.client("events").put_events(
+        Entries=[
+            {
+                "Source": SOURCE,
+                "DetailType": DETAIL_TYPES[run["status"]],
+                "Detail": json.dumps(body, default=str),
+                "EventBusName": bus_name,
+            }
+        ]
+    )
+    if answer.get("FailedEntryCount"):
+        raise PublishFailed(json.dumps(answer.get("Entries"), default=str))
+    logger.info("lifecycle event published", extra={"event": body})

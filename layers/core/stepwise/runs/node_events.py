@@ -1,0 +1,132 @@
+"""Node events (seed 003 action events): what a node that sets ``emit_event`` produced, each time
+it succeeded, with the events it came from.
+
+Events of one workflow node live in a partition of their own (``keys.node_events_pk``), sorted by
+id, across the workflow's runs and versions. An id is a ULID of the node's finish time whose
+random part comes from the run and node: events sort by when their node finished, and a replayed
+step writes the same item again instead of a second event. The payload is the node's output as
+stored (inline JSON, or the same S3 object), and the event expires with its run.
+
+Lists are pages by number (the seed's ``page``/``per_page``/``meta``), newest first. Counting
+needs every event of the list, so a page reads the node's events newer than ``since_id`` once
+(keys only reach Lambda) and then its own events by key: poll with ``since_id`` to keep it small.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from stepwise.core.errors import NotFound
+from stepwise.infra import aws, dynamo, keys
+from stepwise.infra.dynamo import values
+from stepwise.infra.payloads import PayloadStore
+
+
+class NodeEvent(BaseModel):
+    id: str = Field(description="Time-ordered: a later event has a greater id.")
+    node: str = Field(description="The ref of the node that emitted it.")
+    workflow_id: str
+    run_id: str = Field(description="The run it was emitted in (the seed's story_run_guid).")
+    payload: Any = Field(None, description="The node's output.")
+    created_at: datetime = Field(description="When the node succeeded.")
+    updated_at: datetime = Field(description="Always created_at: events do not change.")
+    previous_event_ids: list[str] = Field(
+        description="The events of the nearest upstream nodes that emit events, in this run."
+    )
+
+
+class EventsMeta(BaseModel):
+    current_page: str = Field(description="Link to this page.")
+    previous_page: str | None = Field(None, description="Link to the page before, if any.")
+    next_page: str | None = Field(None, description="Link to the page after, if any.")
+    per_page: int
+    pages: int = Field(description="How many pages the events fill.")
+    count: int = Field(description="How many events the list has (newer than since_id).")
+
+
+class EventPage(BaseModel):
+    data: list[NodeEvent]
+    errors: list[dict[str, str]] | None = None
+    meta: EventsMeta
+
+
+class NodeEvents:
+    def __init__(self, table: str, payloads: PayloadStore):
+        self.table = table
+        self.payloads = payloads
+
+    def record(
+        self,
+        org_id: str,
+        run: dict[str, Any],
+        node: dict[str, Any],
+        event_id: str,
+        previous_event_ids: list[str],
+    ) -> None:
+        """Writes the event of a node that succeeded (idempotent: the id is the node's)."""
+        stored = {name: node[name] for name in ("output", "output_s3") if name in node}
+        item = {
+            **keys.node_event(org_id, run["workflow_id"], node["ref"], event_id),
+            "id": event_id,
+            "node": node["ref"],
+            "workflow_id": run["workflow_id"],
+            "run_id": run["run_id"],
+            # The output as stored: the same JSON text, or the same S3 object (same lifetime).
+            **{name.replace("output", "payload", 1): value for name, value in stored.items()},
+            "previous_event_ids": previous_event_ids,
+            "created_at": node["finished_at"],
+            "expires_at": int(run["expires_at"]),
+        }
+        aws.client("dynamodb").put_item(TableName=self.table, Item=dynamo.to_item(item))
+
+    def page(
+        self,
+        org_id: str,
+        workflow_id: str,
+        ref: str,
+        since_id: str | None,
+        page: int,
+        per_page: int,
+    ) -> tuple[list[NodeEvent], int]:
+        """The events on ``page`` (newest first) and how many the list has in all."""
+        if dynamo.get_item(self.table, keys.workflow_head(org_id, workflow_id)) is None:
+            raise NotFound("workflow", workflow_id)
+        condition, named = "PK = :pk", {":pk": keys.node_events_pk(org_id, workflow_id, ref)}
+        if since_id:
+            condition += " AND SK > :since"
+            named[":since"] = since_id
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values(named),
+            "ProjectionExpression": "PK, SK",
+            "ScanIndexForward": False,
+        }
+        first = (page - 1) * per_page
+        count, wanted = 0, []
+        client = aws.client("dynamodb")
+        while True:
+            answer = client.query(**request)
+            for raw in answer["Items"]:
+                if first <= count < first + per_page:
+                    wanted.append({"PK": raw["PK"]["S"], "SK": raw["SK"]["S"]})
+                count += 1
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        found = {item["SK"]: item for item in dynamo.batch_get(self.table, wanted)}
+        events = [self._event(found[k["SK"]]) for k in wanted if k["SK"] in found]
+        return events, count
+
+    def _event(self, item: dict[str, Any]) -> NodeEvent:
+        return NodeEvent(
+            id=item["id"],
+            node=item["node"],
+            workflow_id=item["workflow_id"],
+            run_id=item["run_id"],
+            payload=self.payloads.load(item, "payload"),
+            created_at=item["created_at"],
+            updated_at=item["created_at"],
+            previous_event_ids=list(item.get("previous_event_ids") or []),
+        )

@@ -1,0 +1,270 @@
+"""Run lists: filters, both-way paging and totals, each page one Query (or a few, when a filter
+that is not the key drops items).
+
+Generated run ids start with a ULID, so every run index sorts them by creation time (an
+external run's own id sorts by itself). The key of the Query is
+the most selective filter that has an index (a tag: the run's tag items on GSI1; status: GSI3;
+workflow: GSI2; else the org's runs on GSI1, where child runs, ``{parent}.{ref}.{attempt}``,
+sort right after their parent); the others become a FilterExpression. A parent or a batch
+narrows the sort-key range of whichever index is used: a batch's runs are
+``run_<batch ULID>.<index>``, one range. A tag item holds only
+its run's id, so a page by tag reads its runs with one BatchGetItem and checks the other
+filters on them. A position is a run id, so paging stays stable while new runs arrive.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from stepwise.core.clock import iso
+from stepwise.core.errors import ValidationFailed, field_error
+from stepwise.core.fields import TAG_KEY, TAG_VALUE
+from stepwise.core.ids import BATCH_RUN_ID_LENGTH, batch_of, batch_runs_prefix
+from stepwise.infra import aws, keys
+from stepwise.infra.dynamo import batch_get, from_item, values
+
+_AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
+MAX_TAG_FILTERS = 10
+# What a run list shows; the same attributes GSI2 and GSI3 project (a test holds them equal).
+SUMMARY_ATTRIBUTES = (
+    "org_id",
+    "run_id",
+    "workflow_id",
+    "workflow_version",
+    "status",
+    "parent_run_id",
+    "parent_node_ref",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "reviewed_by",
+    "reviewed_at",
+    "kind",
+    "flow_type",
+    "tags",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "role",
+)
+
+
+@cache
+def _tag_adapter() -> TypeAdapter:
+    return TypeAdapter(tuple[TAG_KEY, TAG_VALUE])
+
+
+def parse_tags(texts: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """``key=value`` filters (split at the first "="), each a valid tag; a 422 naming the
+    ``tag`` parameter otherwise."""
+    texts = texts or []
+    if len(texts) > MAX_TAG_FILTERS:
+        message = f"at most {MAX_TAG_FILTERS} tag filters are allowed"
+        raise ValidationFailed([field_error(["query", "tag"], message, "too_long")])
+    found = []
+    for text in texts:
+        key, equals, value = text.partition("=")
+        try:
+            if not equals:
+                raise ValueError
+            found.append(_tag_adapter().validate_python((key, value)))
+        except (ValueError, ValidationError):
+            message = (
+                f"{text!r} is not key=value with a tag key and value (letters, digits, spaces "
+                "and _ . : / = + - @; a key of 1 to 128, a value of up to 256 characters)"
+            )
+            raise ValidationFailed(
+                [field_error(["query", "tag"], message, "value_error")]
+            ) from None
+    return tuple(sorted(set(found)))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    status: str | None = None
+    workflow_id: str | None = None
+    parent_run_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # every one must match
+    batch_id: str | None = None
+
+    def counted(self) -> str | None:
+        """The run-count name that is this filter's total, if there is one."""
+        if self.parent_run_id or self.created_after or self.created_before or self.tags:
+            return None
+        if self.batch_id:
+            return None  # the batch's own counts: see batch_counted
+        if self.status and self.workflow_id:
+            return None
+        if self.status:
+            return f"status:{self.status}"
+        if self.workflow_id:
+            return f"workflow:{self.workflow_id}"
+        return "all"
+
+    def batch_counted(self) -> str | None:
+        """The count of the batch item that is this filter's total, if there is one."""
+        if not self.batch_id or self.workflow_id or self.parent_run_id or self.tags:
+            return None
+        if self.created_after or self.created_before:
+            return None
+        return f"status:{self.status}" if self.status else "runs"
+
+    def scope(self) -> str:
+        """What a cursor is bound to: the same list, the same filters."""
+        scope = "|".join(
+            f"{k}={'' if v is None else v}"
+            for k, v in (
+                ("status", self.status),
+                ("workflow", self.workflow_id),
+                ("parent", self.parent_run_id),
+                ("after", self.created_after and self.created_after.isoformat()),
+                ("before", self.created_before and self.created_before.isoformat()),
+            )
+        )
+        if self.batch_id:  # only when set, so that cursors issued before batches stay valid
+            scope += f"|batch={self.batch_id}"
+        # "#" is in no tag, so it separates them without doubt.
+        return scope + "".join(f"|tag#{k}#{v}" for k, v in self.tags)
+
+    def matches(self, run: dict[str, Any]) -> bool:
+        """Whether a run (as read, not from an index that the filter keys) passes every filter."""
+        tags = run.get("tags") or {}
+        return (
+            all(tags.get(k) == v for k, v in self.tags)
+            and (self.status is None or run["status"] == self.status)
+            and (self.workflow_id is None or run["workflow_id"] == self.workflow_id)
+            and (self.parent_run_id is None or run["run_id"].startswith(f"{self.parent_run_id}."))
+            and (self.batch_id is None or batch_of(run["run_id"]) == self.batch_id)
+            and (self.created_after is None or run["created_at"] >= _iso(self.created_after))
+            and (self.created_before is None or run["created_at"] < _iso(self.created_before))
+        )
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page starts: older (or newer) than ``at``, ``at`` itself included or not."""
+
+    at: str
+    newer: bool = False
+    inclusive: bool = False
+
+
+def page_runs(
+    table: str, org_id: str, query: RunFilter, limit: int, position: Position | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` run summaries, newest first, and whether more follow in the direction
+    of travel (older, or newer when ``position.newer``)."""
+    index, pk_name, pk, sk_name = _index(org_id, query)
+    low, high = _range(query)
+    newer = bool(position and position.newer)
+    if position is not None:
+        if newer:
+            low = max(low, position.at)
+        else:
+            high = min(high, position.at)
+    if low > high:
+        return [], False
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": f"{pk_name} = :pk AND {sk_name} BETWEEN :low AND :high",
+        "ScanIndexForward": newer,
+    }
+    named: dict[str, Any] = {":pk": pk, ":low": low, ":high": high}
+    filters = []
+    tagged = bool(query.tags)  # tag items hold no run attributes: filtered once the runs are read
+    if query.status and index != "GSI3" and not tagged:
+        filters.append("#status = :status")
+        named[":status"] = query.status
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+    if query.workflow_id and index != "GSI2" and not tagged:
+        filters.append("workflow_id = :workflow")
+        named[":workflow"] = query.workflow_id
+    if query.parent_run_id and index != "GSI1":
+        filters.append("begins_with(run_id, :children)")
+        named[":children"] = f"{query.parent_run_id}."
+    if query.batch_id and not tagged:
+        # The key range holds the batch's runs and their child runs; its own runs' ids are
+        # all this long, their children's longer.
+        filters.append("size(run_id) = :batch_run_length")
+        named[":batch_run_length"] = BATCH_RUN_ID_LENGTH
+    if query.created_after and not tagged:
+        filters.append("created_at >= :after")
+        named[":after"] = _iso(query.created_after)
+    if query.created_before and not tagged:
+        filters.append("created_at < :before")
+        named[":before"] = _iso(query.created_before)
+    if filters:
+        request["FilterExpression"] = " AND ".join(filters)
+    request["ExpressionAttributeValues"] = values(named)
+    found: list[dict[str, Any]] = []
+    client = aws.client("dynamodb")
+    while len(found) <= limit:
+        request["Limit"] = limit + 2 - len(found)
+        answer = client.query(**request)
+        items = [from_item(raw) for raw in answer["Items"]]
+        if tagged:
+            items = _tagged_runs(table, org_id, items, query)
+        for item in items:
+            if position is not None and item["run_id"] == position.at and not position.inclusive:
+                continue
+            found.append(item)
+        if "LastEvaluatedKey" not in answer:
+            break
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    more = len(found) > limit
+    page = found[:limit]
+    if newer:
+        page.reverse()
+    return page, more
+
+
+def _tagged_runs(
+    table: str, org_id: str, tag_items: list[dict[str, Any]], query: RunFilter
+) -> list[dict[str, Any]]:
+    """The runs of a page of tag items, in their order, that pass every filter (a run that has
+    expired, or whose tags changed since the index was read, drops out)."""
+    ids = [i["run_id"] for i in tag_items]
+    read = batch_get(table, [keys.run(org_id, i) for i in ids], SUMMARY_ATTRIBUTES)
+    runs = {run["run_id"]: run for run in read}
+    return [runs[i] for i in ids if i in runs and query.matches(runs[i])]
+
+
+def _index(org_id: str, query: RunFilter) -> tuple[str, str, str, str]:
+    if query.tags:
+        # Likely the most selective filter, and the only one that can key a run list by tag.
+        return "GSI1", "GSI1PK", keys.runs_by_tag_pk(org_id, *query.tags[0]), "GSI1SK"
+    if query.status:
+        return "GSI3", "GSI3PK", keys.runs_by_status_pk(org_id, query.status), "GSI3SK"
+    if query.workflow_id:
+        return "GSI2", "GSI2PK", keys.runs_by_workflow_pk(org_id, query.workflow_id), "GSI2SK"
+    return "GSI1", "GSI1PK", keys.runs_index_pk(org_id), "GSI1SK"
+
+
+def _range(query: RunFilter) -> tuple[str, str]:
+    """The sort-key range the filters allow (inclusive). Ids use ``[a-z0-9_.-]``; "-" sorts
+    first. Creation times narrow generated ids only (an external run's own id says nothing
+    of its time), so they are applied as a filter on ``created_at`` as well."""
+    low, high = "-", _AFTER_EVERY_ID
+    if query.parent_run_id:
+        low = max(low, f"{query.parent_run_id}.")
+        high = min(high, f"{query.parent_run_id}.{_AFTER_EVERY_ID}")
+    if query.batch_id:
+        prefix = batch_runs_prefix(query.batch_id)
+        low = max(low, prefix)
+        high = min(high, f"{prefix}{_AFTER_EVERY_ID}")
+    return low, high
+
+
+def _iso(moment: datetime) -> str:
+    """As ``created_at`` is stored (UTC, ISO 8601), so strings compare as times; a time
+    without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso(moment.astimezone(UTC))

@@ -1,0 +1,34 @@
+"""Starting a workflow run: its items, then its execution; used by the API and the trigger."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stepwise.core.errors import ServiceUnavailable
+from stepwise.core.observability import logger
+from stepwise.infra import executions
+from stepwise.store import Store
+from stepwise.workflows.models import Workflow
+
+
+def start_workflow_run(
+    store: Store,
+    run_state_machine_arn: str,
+    org_id: str,
+    run_id: str,
+    workflow: Workflow,
+    run_input: Any,
+    origin: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Creates the run (queued) and starts its execution; the run and node items as written.
+
+    If the execution cannot be started the run ends failed, never stays queued, and the caller
+    gets ServiceUnavailable (safe to retry)."""
+    run, nodes = store.create_run(org_id, run_id, workflow, run_input, origin)
+    try:
+        executions.start_run(run_state_machine_arn, org_id, run_id, workflow.timeout)
+    except ClientError as exc:
+        logger.exception("could not start the run's execution", extra={"run_id": run_id})
+        store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
+        raise ServiceUnavailable("the run could not be started; try again") from None
+    return run, nodes

@@ -1,0 +1,1 @@
+"""Schedules: expressions, the Scheduler bridge, and what a firing starts."""

@@ -1,0 +1,1 @@
+"""Workflow definitions: their schemas, graph rules and versions."""

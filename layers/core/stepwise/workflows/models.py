@@ -1,0 +1,130 @@
+"""Workflow definitions: what a caller sends (nodes, retry policies) and what is stored."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stepwise.core.statuses import NodeKind
+from stepwise.engine.joins import JoinStrategy
+
+REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+DEFAULT_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_RUN_TIMEOUT_SECONDS = 365 * 24 * 3600 - 3600  # under the one-year Standard execution limit
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+MAX_DELAY_SECONDS = MAX_RUN_TIMEOUT_SECONDS
+MAX_FOR_EACH_CONCURRENCY = 40
+
+
+class RetryPolicy(_Input):
+    """How often an attempt is tried again, and how long to wait in between (seconds)."""
+
+    max_attempts: int = Field(1, ge=1, le=100)
+    initial_interval: float = Field(1.0, ge=0, le=86400)
+    backoff_coefficient: float = Field(2.0, ge=1, le=100)
+    max_interval: float = Field(300.0, ge=0, le=86400)
+    timeout: int | None = Field(None, ge=1, le=MAX_DELAY_SECONDS, description="Per attempt.")
+    retry_until: str | None = Field(
+        None,
+        max_length=2000,
+        description="'{{ expr }}' over {result, attempt, input, nodes}: try again (within "
+        "max_attempts) until it is true; still false after the last attempt fails the node.",
+    )
+    non_retryable_errors: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="Error types that are never retried."
+    )
+
+
+class NodeSpec(_Input):
+    ref: str = Field(pattern=REF_PATTERN, description="Unique within the workflow; a slug.")
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    kind: NodeKind
+    action: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}(@[a-z0-9_-]{1,50})?$",
+        description="An action node's definition: 'name', 'name@alias' or 'name@version'.",
+    )
+    args: Any = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
+    depends_on: list[Annotated[str, Field(max_length=72)]] = Field(
+        default_factory=list, description="Edges: 'ref' or 'ref.success', and 'ref.error'."
+    )
+    fallback: str | None = Field(
+        None, max_length=64, description="A node that runs when this one fails (its error edge)."
+    )
+    join_strategy: JoinStrategy = JoinStrategy.ALL
+    run_if: str | None = Field(None, max_length=2000, description="'{{ expr }}'; false skips.")
+    for_each: str | None = Field(
+        None, max_length=2000, description="'{{ expr }}' giving a list: one execution per item."
+    )
+    max_concurrency: int = Field(10, ge=1, le=MAX_FOR_EACH_CONCURRENCY)
+    start_delay: int = Field(0, ge=0, le=MAX_DELAY_SECONDS, description="Seconds before start.")
+    wait_until: str | None = Field(
+        None, max_length=2000, description="ISO 8601 time with offset, or '{{ expr }}' giving one."
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    emit_event: bool = Field(
+        False,
+        description="On success, record an event: the output as payload, listed under GET "
+        "/workflows/{id}/nodes/{ref}/events. It costs one more DynamoDB write unit per KB of "
+        "event (4 in all for a transform with a small output, instead of 3).",
+    )
+
+
+class WorkflowCreate(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "greet and notify",
+                    "nodes": [
+                        {
+                            "ref": "greet",
+                            "kind": "transform",
+                            "args": {"text": "hello {{ input.name }}"},
+                        },
+                        {
+                            "ref": "notify",
+                            "kind": "action",
+                            "action": "notify@prod",
+                            "args": {"text": "{{ nodes.greet.output.text }}"},
+                            "depends_on": ["greet"],
+                            "retry": {"max_attempts": 3, "initial_interval": 2},
+                        },
+                    ],
+                    "timeout": 3600,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    nodes: list[NodeSpec] = Field(max_length=500)
+    returns: Any = Field(
+        None, description="Template for the run's output; default: the leaf nodes' outputs."
+    )
+    timeout: int = Field(
+        DEFAULT_RUN_TIMEOUT_SECONDS,
+        ge=1,
+        le=MAX_RUN_TIMEOUT_SECONDS,
+        description="Seconds a run may take before it ends timed_out.",
+    )
+
+
+class Workflow(BaseModel):
+    id: str
+    org_id: str
+    version: int
+    name: str
+    description: str | None
+    nodes: list[NodeSpec]
+    returns: Any
+    timeout: int
+    created_at: datetime
