@@ -257,12 +257,12 @@ def test_an_infrastructure_error_is_retried_without_spending_an_attempt(api, mon
     still records a single attempt."""
     from botocore.exceptions import ClientError
 
-    from stepwise.store import Store
+    from stepwise.engine.node_state import NodeTransitions
 
     failures = {}
 
     def throttled_once(name):
-        real = getattr(Store, name)
+        real = getattr(NodeTransitions, name)
         failures[name] = 1
 
         def throttled(self, *args, **kwargs):
@@ -272,7 +272,7 @@ def test_an_infrastructure_error_is_retried_without_spending_an_attempt(api, mon
                 raise ClientError(error, "UpdateItem")
             return real(self, *args, **kwargs)
 
-        monkeypatch.setattr(Store, name, throttled)
+        monkeypatch.setattr(NodeTransitions, name, throttled)
 
     throttled_once("start_attempt")  # a node with an execution (its Attempt step)
     throttled_once("settle_pending")  # a node run inline (the run's start step)

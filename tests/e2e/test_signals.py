@@ -125,7 +125,7 @@ def test_one_sqs_message_delivered_twice_has_one_effect(local_stack, api, receiv
     signaling_action(api, receiver, "/twice", Answer(200, {"signal": "success", "result": 1}))
     run = run_one(api, {"ref": "call", "kind": "action", "action": "twice"})
     assert run["status"] == "succeeded"
-    item = components.store().get_node(local_stack.org_id, run["id"], "call")
+    item = components.store().runs.get_node(local_stack.org_id, run["id"], "call")
     message = {
         "org_id": local_stack.org_id,
         "run_id": run["id"],

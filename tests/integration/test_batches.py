@@ -198,7 +198,7 @@ def test_a_redelivered_chunk_starts_the_execution_of_a_run_left_queued(stack, wo
     accepted = submit(stack, workflow, [{"n": 0}, {"n": 1}])
     store = components.store()
     left = batch_run_id(accepted["id"], 0)
-    store.create_run("acme", left, store.get_workflow("acme", workflow), {"n": 0})
+    store.runs.create_run("acme", left, store.workflows.get_workflow("acme", workflow), {"n": 0})
     stack.drain("BatchesFunction")
     names = sorted(e["name"] for e in stack.executions("RunStateMachine"))
     assert names == [left, batch_run_id(accepted["id"], 1)]
@@ -226,7 +226,7 @@ def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflo
     engine.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})
     engine.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})  # a replay: no change
     engine.finalize_run("acme", ids[1], {"reason": "cancelled"})
-    components.store().fail_run_start("acme", ids[3], "no execution")
+    components.store().run_state.fail_run_start("acme", ids[3], "no execution")
     assert batch(stack, accepted["id"])["counts"] == {
         "queued": 1,
         "running": 1,
@@ -272,8 +272,12 @@ def test_the_batch_id_filter_pages_both_ways_and_leaves_out_other_runs(stack, wo
     store = components.store()
     parent = batch_run_id(first["id"], 3)
     child = f"{parent}.step.1"
-    store.create_run(
-        "acme", child, store.get_workflow("acme", workflow), None, {"parent_run_id": parent}
+    store.runs.create_run(
+        "acme",
+        child,
+        store.workflows.get_workflow("acme", workflow),
+        None,
+        {"parent_run_id": parent},
     )
 
     expected = [batch_run_id(first["id"], i) for i in reversed(range(7))]

@@ -65,7 +65,7 @@ def test_one_message_delivered_twice_posts_once(stack, receiver, resumed):
     assert len(receiver.at("/x")) == 1
     assert resumed.count(("node-token", "delivered")) == 2
     components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
-    node = components.store().get_node(ORG, run_id, "call")
+    node = components.store().runs.get_node(ORG, run_id, "call")
     assert node["status"] == "succeeded"
 
 
@@ -77,7 +77,7 @@ def test_a_loopback_destination_is_refused_at_dispatch_when_not_allowed(stack, r
     dispatcher.deliver(message)
     assert receiver.at("/y") == []
     components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
-    node = components.store().get_node(ORG, run_id, "call")
+    node = components.store().runs.get_node(ORG, run_id, "call")
     assert node["status"] == "failed" and node["error"]["type"] == "DestinationRefused"
     assert "loopback" in node["error"]["message"]
 
@@ -89,5 +89,5 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
     components.dispatcher().deliver(message)
     [request] = receiver.at("/z")
     assert request.headers["authorization"] == "Bearer tok-123"
-    node = components.store().get_node(ORG, run_id, "call")
+    node = components.store().runs.get_node(ORG, run_id, "call")
     assert "tok-123" not in json.dumps(node, default=str)

@@ -117,7 +117,7 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
         if edges:
             parents = {
                 n["ref"]: n["status"]
-                for n in store.get_nodes(org_id, run_id, [e.parent for e in edges])
+                for n in store.runs.get_nodes(org_id, run_id, [e.parent for e in edges])
             }
             outcomes = {
                 e.key: edge_outcome(e.kind, parents[e.parent])

@@ -20,7 +20,7 @@ def post(stack, path, body, idempotency_key=None, key=DEFAULT_KEY, org="acme"):
 
 
 def run_count(org="acme"):
-    return components.store().run_counts(org).get("all", 0)
+    return components.store().runs.run_counts(org).get("all", 0)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ one write each, the same outcomes and the same replay safety as nodes with execu
 import pytest
 
 from stepwise import components
-from stepwise.store import Store
+from stepwise.engine.run_state import RunTransitions
+from stepwise.infra import dynamo
 from tests.helpers import diamond
 from tests.integration.test_engine_steps import (
     node_executions,
@@ -33,7 +34,7 @@ def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # n
     assert resumed == [("t", "all_nodes_settled")]
     assert set(statuses(run_id).values()) == {"succeeded"}
     step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
-    run, nodes = components.store().get_run_with_nodes("acme", run_id)
+    run, nodes = components.store().runs.get_run_with_nodes("acme", run_id)
     assert run["status"] == "succeeded"
     d = next(n for n in nodes if n["ref"] == "d")
     assert components.store().payloads.load(d, "output") == {
@@ -46,15 +47,15 @@ def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # n
 def test_a_replayed_start_step_changes_nothing(stack, resumed):  # noqa: F811
     run_id = start_run(stack, diamond(), {"n": 1})
     step(stack, "start_run", run_id, task_token="t")
-    before = components.store().get_run_with_nodes("acme", run_id)[1]
+    before = components.store().runs.get_run_with_nodes("acme", run_id)[1]
     step(stack, "start_run", run_id, task_token="t")
-    assert components.store().get_run_with_nodes("acme", run_id)[1] == before
+    assert components.store().runs.get_run_with_nodes("acme", run_id)[1] == before
     assert node_executions(stack) == []
 
 
 def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch):  # noqa: F811
     run_id = start_run(stack, chain(4))
-    real = Store.record_node_settled
+    real = RunTransitions.record_node_settled
     calls = {"n": 0}
 
     def crash_once(self, org_id, run_id_, position):
@@ -63,7 +64,7 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch): 
             raise RuntimeError("the Lambda died here")
         return real(self, org_id, run_id_, position)
 
-    monkeypatch.setattr(Store, "record_node_settled", crash_once)
+    monkeypatch.setattr(RunTransitions, "record_node_settled", crash_once)
     with pytest.raises(RuntimeError):
         components.engine().start_run("acme", run_id, "t")
     assert statuses(run_id)["n3"] == "pending" and resumed == []
@@ -107,7 +108,7 @@ def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):  # no
     assert statuses(run_id) == {"n0": "succeeded", "n1": "failed", "n2": "pending"}
     assert resumed == [("t", "node_failed")]
     step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
-    run = components.store().get_run("acme", run_id)
+    run = components.store().runs.get_run("acme", run_id)
     assert run["status"] == "failed" and run["error"]["node"] == "n1"
     assert statuses(run_id)["n2"] == "cancelled"
 
@@ -123,7 +124,7 @@ def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):  # noqa: 
     run_id = start_run(stack, body)
     step(stack, "start_run", run_id, task_token="t")
     assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled", "n2": "pending"}
-    components.store().request_settle("acme", run_id, "cancelled")
+    components.store().run_state.request_settle("acme", run_id, "cancelled")
     # The delayed node's attempt finds the run settling and cancels itself; its child is
     # neither run nor skipped, but left for finalize_run to cancel.
     step(stack, "attempt", run_id, node_ref="n1", attempt=1, prepared=False)
@@ -141,16 +142,18 @@ def test_a_large_run_counts_settled_nodes_in_small_buckets(stack):
 
     store = components.store()
     nodes = [{"ref": f"n{i}", "kind": "transform", "args": i} for i in range(250)]
-    workflow = store.create_workflow("acme", "wf_big", WorkflowCreate(name="big", nodes=nodes))
-    store.create_run("acme", "run_big", workflow, None)
+    workflow = store.workflows.create_workflow(
+        "acme", "wf_big", WorkflowCreate(name="big", nodes=nodes)
+    )
+    store.runs.create_run("acme", "run_big", workflow, None)
     order = list(range(250))
     random.Random(7).shuffle(order)
-    answers = [store.record_node_settled("acme", "run_big", p) for p in order]
+    answers = [store.run_state.record_node_settled("acme", "run_big", p) for p in order]
     assert answers == [False] * 249 + [True]
-    assert store.record_node_settled("acme", "run_big", order[0]) is True
+    assert store.run_state.record_node_settled("acme", "run_big", order[0]) is True
     progress = [
         item
-        for item in store._query_all("ORG#acme#RUN#run_big")
+        for item in dynamo.query_partition(store.table, "ORG#acme#RUN#run_big")
         if item["SK"].startswith("PROGRESS#")
     ]
     assert [int(item["node_count"]) for item in progress] == [100, 100, 50]

@@ -65,7 +65,7 @@ def start(stack, workflow, org="acme"):
 
 def running(stack, run_id, org="acme"):
     """The run as its first step leaves it: running, with a token, its execution going."""
-    components.store().store_run_token(org, run_id, "token")
+    components.store().run_state.store_run_token(org, run_id, "token")
     return run_id
 
 
@@ -75,7 +75,7 @@ def stop_execution(run_id):
 
 
 def status_of(run_id, org="acme"):
-    return components.store().get_run(org, run_id)["status"]
+    return components.store().runs.get_run(org, run_id)["status"]
 
 
 def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, published):
@@ -85,7 +85,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
 
     report = components.janitor().sweep(LATER)
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
-    run = components.store().get_run("acme", orphan)
+    run = components.store().runs.get_run("acme", orphan)
     # AWS reports the stop's own error on the execution; moto reports none, hence the fallback.
     assert run["error"]["type"] in {"Manual", "ExecutionAborted"} and run["finished_at"]
     assert status_of(healthy) == RunStatus.RUNNING
@@ -95,7 +95,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
     assert components.janitor().sweep(LATER).settled == []
     assert len(published) == 1
     # Its nodes were cancelled with it.
-    node = components.store().get_node("acme", orphan, "a")
+    node = components.store().runs.get_node("acme", orphan, "a")
     assert node["status"] == "cancelled"
 
 
@@ -114,17 +114,19 @@ def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
     stack, workflow, published
 ):
     store = components.store()
-    store.create_run("acme", "run_never_started", store.get_workflow("acme", workflow), None)
+    store.runs.create_run(
+        "acme", "run_never_started", store.workflows.get_workflow("acme", workflow), None
+    )
     assert components.janitor().sweep().settled == []  # just created: its start may be coming
     report = components.janitor().sweep(LATER)
     assert [s["run_id"] for s in report.settled] == ["run_never_started"]
-    assert store.get_run("acme", "run_never_started")["error"]["type"] == "RunNotStarted"
+    assert store.runs.get_run("acme", "run_never_started")["error"]["type"] == "RunNotStarted"
     assert len(published) == 1
 
 
 def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, published):
     done = running(stack, start(stack, workflow))
-    components.store().finish_run("acme", done, RunStatus.SUCCEEDED, {"ok": 1}, None)
+    components.store().run_state.finish_run("acme", done, RunStatus.SUCCEEDED, {"ok": 1}, None)
     status, external = call(stack, "POST", "/runs/external", {"workflow_id": "outside"})
     assert status == 201, external
     healthy = running(stack, start(stack, workflow))
@@ -139,9 +141,9 @@ def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, publi
 def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, published):
     orphan = running(stack, start(stack, workflow))
     stop_execution(orphan)
-    before = int(components.store().get_run("acme", orphan)["expires_at"])
+    before = int(components.store().runs.get_run("acme", orphan)["expires_at"])
     components.janitor().sweep(LATER)
-    after = int(components.store().get_run("acme", orphan)["expires_at"])
+    after = int(components.store().runs.get_run("acme", orphan)["expires_at"])
     retention = components.store().retention.total_seconds()
     assert after >= int(datetime.now(UTC).timestamp() + retention) - 5
     assert after >= before
@@ -199,7 +201,7 @@ def started(stack, workflow, monkeypatch):
     components.engine().inline_limit = 0
     run_id = start(stack, workflow)
     components.engine().start_run("acme", run_id, "token")
-    assert components.store().get_node("acme", run_id, "a")["status"] == "scheduled"
+    assert components.store().runs.get_node("acme", run_id, "a")["status"] == "scheduled"
     return run_id
 
 
@@ -210,17 +212,17 @@ def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, 
     assert components.janitor().sweep().nodes == []  # within the grace: it may be on its way
     report = components.janitor().sweep(LATER)
     assert report.nodes == [{"run_id": started, "node_ref": "a", "action": "failed"}]
-    node = components.store().get_node("acme", started, "a")
+    node = components.store().runs.get_node("acme", started, "a")
     assert node["status"] == "failed"
     # The run moves on: its last node settled, so it is ready to finalise.
-    assert components.store().get_run("acme", started).get("settle_requested_at")
+    assert components.store().runs.get_run("acme", started).get("settle_requested_at")
     assert components.janitor().sweep(LATER).nodes == []
 
 
 def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workflow, published):
     """The engine died between scheduling the node and starting its execution."""
     run_id = running(stack, start(stack, workflow))
-    assert components.store().schedule_node("acme", run_id, "a")  # no execution started
+    assert components.store().nodes.schedule_node("acme", run_id, "a")  # no execution started
     machine = stack.stack.names["NodeStateMachine"]
     assert executions.describe_node(machine, run_id, "a") is None
     report = components.janitor().sweep(LATER)

@@ -101,10 +101,10 @@ def test_parent_and_time_filters(stack):
     workflow_id = workflow(stack)
     parent = start(stack, workflow_id)
     store = components.store()
-    wf = store.get_workflow("acme", workflow_id)
+    wf = store.workflows.get_workflow("acme", workflow_id)
     children = [f"{parent}.step.{n}" for n in (1, 2)]
     for child in children:
-        store.create_run("acme", child, wf, None, {"parent_run_id": parent})
+        store.runs.create_run("acme", child, wf, None, {"parent_run_id": parent})
     time.sleep(0.01)
     cut = datetime.now(UTC)
     time.sleep(0.01)

@@ -8,7 +8,7 @@ import pytest
 
 from bench.meter import Meter
 from stepwise import components
-from stepwise.infra import keys
+from stepwise.infra import dynamo, keys
 from tests.conftest import OTHER_KEY
 from tests.helpers import DEFAULT_KEY, http_event
 
@@ -72,9 +72,9 @@ def test_a_tag_change_from_a_stale_read_is_refused(stack):
     """Tags and their index move together: a writer that read the old tags cannot win."""
     run_id = external(stack, {"team": "web"})
     store = components.store()
-    stale = store.get_run("acme", run_id)
+    stale = store.runs.get_run("acme", run_id)
     assert call(stack, "PUT", f"/runs/{run_id}", {"tags": {"team": "ops"}})[0] == 200
-    assert not store.update_run("acme", stale, {"tags": {"team": "data"}})
+    assert not store.runs.update_run("acme", stale, {"tags": {"team": "data"}})
     assert ids(tagged(stack, "team=ops")) == [run_id] and ids(tagged(stack, "team=data")) == []
 
 
@@ -151,5 +151,5 @@ def test_too_many_tag_filters_are_422(stack):
 
 
 def _tag_items(run_id):
-    items = components.store()._query_all(keys.run_pk("acme", run_id))
+    items = dynamo.query_partition(components.store().table, keys.run_pk("acme", run_id))
     return [i for i in items if i["SK"].startswith(keys.RUN_TAG_PREFIX)]

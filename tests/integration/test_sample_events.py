@@ -30,12 +30,12 @@ def example_run(stack, monkeypatch):
     components.engine().inline_limit = 0  # the attempt event is a node execution's step
     event = load("engine/start-run.json")
     store = components.store()
-    workflow = store.create_workflow(
+    workflow = store.workflows.create_workflow(
         event["org_id"],
         "wf_01example",
         WorkflowCreate(name="one", nodes=[{"ref": "a", "kind": "transform", "args": {"x": 1}}]),
     )
-    store.create_run(event["org_id"], event["run_id"], workflow, {"from": "events"})
+    store.runs.create_run(event["org_id"], event["run_id"], workflow, {"from": "events"})
     return resumed
 
 
@@ -43,7 +43,7 @@ def test_engine_events_drive_a_run_to_success(stack, example_run):
     for name in ("start-run", "attempt", "finalize-run"):
         stack.invoke("EngineFunction", load(f"engine/{name}.json"))
     event = load("engine/finalize-run.json")
-    run = components.store().get_run(event["org_id"], event["run_id"])
+    run = components.store().runs.get_run(event["org_id"], event["run_id"])
     assert run["status"] == "succeeded"
     assert example_run == [(load("engine/start-run.json")["task_token"], "all_nodes_settled")]
 
@@ -52,7 +52,7 @@ def test_the_node_crashed_event_fails_the_node(stack, example_run):
     stack.invoke("EngineFunction", load("engine/start-run.json"))
     stack.invoke("EngineFunction", load("engine/node-crashed.json"))
     event = load("engine/node-crashed.json")
-    node = components.store().get_node(event["org_id"], event["run_id"], "a")
+    node = components.store().runs.get_node(event["org_id"], event["run_id"], "a")
     assert node["status"] == "failed"
     assert node["error"] == {"type": "Lambda.Unknown", "message": "out of memory"}
 
@@ -71,10 +71,10 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
     event = load("signals/resume.json")
     message = json.loads(event["Records"][0]["body"])
     store = components.store()
-    store.create_run(
+    store.runs.create_run(
         message["org_id"],
         "run_01signals",
-        store.create_workflow(
+        store.workflows.create_workflow(
             message["org_id"],
             "wf_01signals",
             WorkflowCreate(name="s", nodes=[{"ref": "call", "kind": "approval"}]),
@@ -87,7 +87,7 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
     engine.start_run(record["org_id"], record["run_id"], "run-token")
     engine.attempt(record["org_id"], record["run_id"], "call", 1)
     engine.await_review(record["org_id"], record["run_id"], "call", 1, "node-token")
-    store.record_signal(record["org_id"], record["run_id"], "call", 1, {"kind": "review"})
+    store.attempts.record_signal(record["org_id"], record["run_id"], "call", 1, {"kind": "review"})
     assert stack.invoke("SignalsFunction", event) == {"batchItemFailures": []}
     assert ("node-token", "signalled") in example_run
     # The sample itself names a run that does not exist: that is no failure either.
@@ -114,7 +114,7 @@ def test_the_trigger_event_starts_the_schedules_run_once(stack):
 
     event = load("trigger/fire.json")
     store = components.store()
-    workflow = store.create_workflow(
+    workflow = store.workflows.create_workflow(
         event["org_id"],
         "wf_01trigger",
         WorkflowCreate(name="t", nodes=[{"ref": "a", "kind": "transform"}]),
@@ -125,7 +125,7 @@ def test_the_trigger_event_starts_the_schedules_run_once(stack):
     first = stack.invoke("TriggerFunction", event)
     assert first["outcome"] == "started"
     assert stack.invoke("TriggerFunction", event) == first
-    run = store.get_run(event["org_id"], first["run_id"])
+    run = store.runs.get_run(event["org_id"], first["run_id"])
     assert (run["role"], run["scheduled_at"]) == ("schedule", event["scheduled_time"])
 
 
@@ -143,7 +143,7 @@ def test_the_batches_event_starts_its_chunks_runs_once(stack):
 
     event = load("batches/chunk.json")
     message = json.loads(event["Records"][0]["body"])
-    workflow = components.store().create_workflow(
+    workflow = components.store().workflows.create_workflow(
         message["org_id"],
         "wf_01batches",
         WorkflowCreate(name="b", nodes=[{"ref": "a", "kind": "transform"}]),
@@ -156,5 +156,5 @@ def test_the_batches_event_starts_its_chunks_runs_once(stack):
         assert stack.invoke("BatchesFunction", event) == {"batchItemFailures": []}
     started = components.batches().get(message["org_id"], batch["batch_id"])
     assert (started["status"], started["runs"], started["status:queued"]) == ("started", 2, 2)
-    run = components.store().get_run(message["org_id"], batch_run_id(batch["batch_id"], 1))
+    run = components.store().runs.get_run(message["org_id"], batch_run_id(batch["batch_id"], 1))
     assert (run["role"], run["batch_id"]) == ("batch", batch["batch_id"])

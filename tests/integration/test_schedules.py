@@ -204,7 +204,7 @@ def test_a_retry_finishes_a_firing_whose_run_was_never_created(stack, workflow):
     old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     runs.schedules.mark_fire("acme", schedule["id"], at, recorded_at=old)
     assert runs.fire(firing) == {"outcome": "started", "run_id": "run_planted"}
-    assert components.store().get_run("acme", "run_planted")["role"] == "schedule"
+    assert components.store().runs.get_run("acme", "run_planted")["role"] == "schedule"
 
 
 def test_skip_overlap_skips_while_the_previous_run_is_going(stack, workflow):
@@ -213,7 +213,9 @@ def test_skip_overlap_skips_while_the_previous_run_is_going(stack, workflow):
     assert first["outcome"] == "started"  # queued: this stack does not execute
     assert fire(stack, schedule["id"], "2026-11-24T10:01:00Z")["outcome"] == "skipped"
     assert fire(stack, schedule["id"], "2026-11-24T10:01:00Z")["outcome"] == "skipped"
-    components.store().finish_run("acme", first["run_id"], RunStatus.SUCCEEDED, None, None)
+    components.store().run_state.finish_run(
+        "acme", first["run_id"], RunStatus.SUCCEEDED, None, None
+    )
     third = fire(stack, schedule["id"], "2026-11-24T10:02:00Z")
     assert third["outcome"] == "started" and third["run_id"] != first["run_id"]
     got = call(stack, "GET", f"/schedules/{schedule['id']}")[1]["data"]

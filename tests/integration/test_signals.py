@@ -39,7 +39,7 @@ def acked_attempt(stack, receiver, path="/ack", retry=None):
 
 
 def node(run_id, ref="call"):
-    return components.store().get_node(ORG, run_id, ref)
+    return components.store().runs.get_node(ORG, run_id, ref)
 
 
 def test_an_ack_waits_and_a_success_callback_settles_the_attempt(stack, receiver, resumed):

@@ -64,7 +64,7 @@ def store() -> "Store":
     from stepwise.store import Store
 
     core = settings.core_settings()
-    return Store(core.table_name, PayloadStore(core.payload_bucket), core.run_retention_days)
+    return Store.build(core.table_name, PayloadStore(core.payload_bucket), core.run_retention_days)
 
 
 @cache

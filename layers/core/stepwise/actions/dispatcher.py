@@ -49,14 +49,14 @@ class Dispatcher:
         """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
         attempt, token = int(message["attempt"]), message["task_token"]
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         answered = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
         if answered:
             # A duplicate: change nothing. An ack keeps waiting for its callback.
             if answered["kind"] != Signal.ACK:
                 executions.resume_run(token, "delivered")
             return
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         spec = self._spec(org_id, run, ref)
         definition = resolve_action(self.definitions, org_id, spec.action or "")
         link = next((d for d in definition.destinations if d.is_default), None)
@@ -68,7 +68,7 @@ class Dispatcher:
             return
         sla_seconds = int(destination["response_time_sla_ms"]) / 1000
         until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
-        claimed = self.store.claim_delivery(org_id, run_id, ref, attempt, until, token)
+        claimed = self.store.attempts.claim_delivery(org_id, run_id, ref, attempt, until, token)
         if claimed is None:
             logger.info("delivery already claimed or answered", extra={"attempt": attempt})
             return
@@ -189,7 +189,7 @@ class Dispatcher:
             "retry_after": outcome.retry_after,
             "answered_at": iso(now()),
         }
-        self.store.record_delivery(
+        self.store.attempts.record_delivery(
             org_id,
             run_id,
             ref,
@@ -209,7 +209,9 @@ class Dispatcher:
             executions.resume_run(token, "delivered")
 
     def _spec(self, org_id: str, run: dict[str, Any], ref: str):
-        workflow = self.store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+        workflow = self.store.workflows.get_workflow(
+            org_id, run["workflow_id"], int(run["workflow_version"])
+        )
         return next(node for node in workflow.nodes if node.ref == ref)
 
 

@@ -28,8 +28,8 @@ class ActionRecords:
         if not run_id:
             raise NotFound("action record", identifier)
         try:
-            run = self.store.get_run(org_id, run_id)
-            node = self.store.get_node(org_id, run_id, ref)
+            run = self.store.runs.get_run(org_id, run_id)
+            node = self.store.runs.get_node(org_id, run_id, ref)
         except NotFound:
             raise NotFound("action record", identifier) from None
         if node["kind"] != NodeKind.ACTION:
@@ -37,7 +37,7 @@ class ActionRecords:
         return self._record(org_id, run, node, with_definition=True)
 
     def list_for_run(self, org_id: str, run_id: str) -> list[ActionRecord]:
-        run, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         return [
             self._record(org_id, run, n, with_definition=False)
             for n in sorted(nodes, key=lambda n: int(n.get("position", 0)))
@@ -48,7 +48,9 @@ class ActionRecords:
         self, org_id: str, run: dict[str, Any], node: dict[str, Any], with_definition: bool
     ) -> ActionRecord:
         identifier = record_id(run["run_id"], node["ref"])
-        workflow = self.store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+        workflow = self.store.workflows.get_workflow(
+            org_id, run["workflow_id"], int(run["workflow_version"])
+        )
         spec = next(n for n in workflow.nodes if n.ref == node["ref"])
         definition = None
         # A definition removed after the run leaves the record readable without it.

@@ -38,7 +38,7 @@ class Signals:
         """Records a destination's callback for ``target``; Conflict when it comes too late."""
         t = target
         if body.signal in _SETTLING:
-            updated = self.store.record_signal(
+            updated = self.store.attempts.record_signal(
                 t.org_id,
                 t.run_id,
                 t.node_ref,
@@ -49,7 +49,7 @@ class Signals:
         else:
             node = self._node(t)
             seconds = _attempt(node, t.attempt).get("heartbeat_seconds")
-            updated = self.store.record_heartbeat(
+            updated = self.store.attempts.record_heartbeat(
                 t.org_id,
                 t.run_id,
                 t.node_ref,
@@ -66,7 +66,7 @@ class Signals:
         self, org_id: str, run_id: str, ref: str, decision: ReviewCreate, reviewer: str
     ) -> dict[str, Any]:
         """Records an approval node's review; the node item. Conflict unless it is waiting."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["kind"] != NodeKind.APPROVAL:
             raise Conflict(
                 f"node {ref!r} is a {node['kind']} node; only approval nodes are reviewed"
@@ -82,9 +82,9 @@ class Signals:
         }
         updated = None
         if current.get("status") == "running":
-            updated = self.store.record_signal(org_id, run_id, ref, number, review)
+            updated = self.store.attempts.record_signal(org_id, run_id, ref, number, review)
         if updated is None:
-            node = self.store.get_node(org_id, run_id, ref)
+            node = self.store.runs.get_node(org_id, run_id, ref)
             earlier = _attempt(node, number).get("signal")
             if earlier:
                 raise Conflict(
@@ -92,7 +92,7 @@ class Signals:
                     f"{earlier['reviewed_by']} at {earlier['reviewed_at']})"
                 )
             raise Conflict(f"node {ref!r} is {node['status']}; it is not waiting for a review")
-        self.store.record_review(org_id, run_id, review)
+        self.store.run_state.record_review(org_id, run_id, review)
         self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
         logger.info("review recorded", extra={"decision": review["decision"]})
         return updated
@@ -121,7 +121,7 @@ class Signals:
 
     def _node(self, t: SignalTarget) -> dict[str, Any]:
         try:
-            return self.store.get_node(t.org_id, t.run_id, t.node_ref)
+            return self.store.runs.get_node(t.org_id, t.run_id, t.node_ref)
         except NotFound:
             # The token was genuine, so the run existed: it has expired since.
             raise Conflict("the run of this signal no longer exists") from None
@@ -142,7 +142,7 @@ def resume(store: Store, message: dict[str, Any]) -> None:
     org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
     number = int(message["attempt"])
     try:
-        node = store.get_node(org_id, run_id, ref)
+        node = store.runs.get_node(org_id, run_id, ref)
     except NotFound:
         logger.info("signal for a run that no longer exists")
         return

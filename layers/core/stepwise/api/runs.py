@@ -49,7 +49,7 @@ def start_run(
 
 
 def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
-    workflow = store.get_workflow(org_id, body.workflow_id)
+    workflow = store.workflows.get_workflow(org_id, body.workflow_id)
     run, nodes = starts.start_workflow_run(
         store,
         settings.api_settings().run_state_machine_arn,
@@ -107,7 +107,7 @@ def delete_run(org_id: Org, run_id: str) -> Response:
 
 def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
     """The run with its nodes, placed in its workflow version's graph (an engine run)."""
-    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
     workflow = _pinned_workflow(store, org_id, run)
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
@@ -116,7 +116,7 @@ def _pinned_workflow(store: Store, org_id: str, run: dict[str, Any]) -> Workflow
     """The workflow version an engine run executes; None for an external run (no graph)."""
     if run.get("kind") == EXTERNAL or run.get("workflow_version") is None:
         return None
-    return store.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+    return store.workflows.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
 
 
 @router.get("/{run_id}", response_model=Envelope[Run])
@@ -144,7 +144,7 @@ def review_node(
     org_id: Org, who: CallerDep, run_id: str, ref: str, body: ReviewCreate, store: StoreDep
 ) -> Envelope[NodeExecution]:
     """Approves or rejects a waiting approval node; the node moves on within moments."""
-    store.get_run(org_id, run_id)  # 404 for another org's run before anything else
+    store.runs.get_run(org_id, run_id)  # 404 for another org's run before anything else
     node = components.signals().review(org_id, run_id, ref, body, who.actor)
     return Envelope(data=views.node_execution(store.payloads, node))
 
@@ -162,7 +162,7 @@ def write_log(
 ) -> Any:
     """Adds a line to the run's log (seed 002), from whoever runs or watches it. With
     ``Idempotency-Key``, a retry adds no second line."""
-    store.get_run(org_id, run_id)  # 404 for an unknown run
+    store.runs.get_run(org_id, run_id)  # 404 for an unknown run
 
     def write() -> Envelope[LogLine]:
         item = components.run_logs().write(
@@ -185,7 +185,7 @@ def read_logs(
     cursor: CursorParam = None,
 ) -> Page[LogLine]:
     """The run's log lines in the order they were written, the engine's among them."""
-    store.get_run(org_id, run_id)
+    store.runs.get_run(org_id, run_id)
 
     def fetch(after: str | None):
         items, last = components.run_logs().page(org_id, run_id, limit, after)
@@ -204,7 +204,7 @@ def get_history(
     cursor: CursorParam = None,
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
-    run, nodes = store.get_run_with_nodes(org_id, run_id)
+    run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
     workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
     specs = {node.ref: node for node in workflow.nodes} if workflow else {}
     events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
@@ -268,7 +268,7 @@ def list_runs(
         page.current_page_backwards = codec.encode(scope, {"at": last, "newer": True, "incl": True})
     counted = query.counted()
     if counted is not None:
-        page.total = store.run_counts(org_id).get(counted, 0)
+        page.total = store.runs.run_counts(org_id).get(counted, 0)
     batch_counted = query.batch_counted()
     if batch_counted is not None and batch_id is not None:
         batch = components.batches().find(org_id, batch_id)

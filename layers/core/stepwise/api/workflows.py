@@ -33,7 +33,7 @@ def create_workflow(
 
     def create() -> Envelope[Workflow]:
         _validate(body, store, org_id)
-        return Envelope(data=store.create_workflow(org_id, new_id("wf"), body))
+        return Envelope(data=store.workflows.create_workflow(org_id, new_id("wf"), body))
 
     return idempotency.respond_once(request, org_id, "workflows", idempotency_key, body, create)
 
@@ -44,7 +44,7 @@ def update_workflow(
 ) -> Envelope[Workflow]:
     """Saves a new immutable version; runs already started keep theirs."""
     _validate(body, store, org_id)
-    return Envelope(data=store.add_workflow_version(org_id, workflow_id, body))
+    return Envelope(data=store.workflows.add_workflow_version(org_id, workflow_id, body))
 
 
 @router.get("/{workflow_id}", response_model=Envelope[Workflow])
@@ -54,7 +54,7 @@ def get_workflow(
     store: StoreDep,
     version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
 ) -> Envelope[Workflow]:
-    return Envelope(data=store.get_workflow(org_id, workflow_id, version))
+    return Envelope(data=store.workflows.get_workflow(org_id, workflow_id, version))
 
 
 @router.get("/{workflow_id}/versions", response_model=Page[Workflow])
@@ -71,7 +71,7 @@ def list_versions(
         codec,
         f"versions:{org_id}:{workflow_id}",
         cursor,
-        lambda after: store.list_workflow_versions(org_id, workflow_id, limit, after),
+        lambda after: store.workflows.list_workflow_versions(org_id, workflow_id, limit, after),
     )
 
 
@@ -116,7 +116,7 @@ def _validate(body: WorkflowCreate, store: Store, org_id: str) -> None:
     errors = graph.validation_errors(body.nodes, body.returns)
     for loc, workflow_id in graph.literal_child_workflows(body.nodes):
         try:
-            store.get_workflow(org_id, workflow_id)
+            store.workflows.get_workflow(org_id, workflow_id)
         except NotFound:
             errors.append(field_error(loc, f"unknown workflow {workflow_id!r}", "unknown_workflow"))
     if errors:

@@ -174,7 +174,7 @@ class Batches:
         if item is None:
             raise NotFound("batch chunk", f"{batch_id}#{chunk}")
         inputs = self.store.payloads.load(item, "inputs")
-        workflow = self.store.get_workflow(
+        workflow = self.store.workflows.get_workflow(
             org_id, batch["workflow_id"], int(batch["workflow_version"])
         )
         origin = {"role": "batch", "created_by": batch.get("created_by"), "batch_id": batch_id}
@@ -199,7 +199,7 @@ class Batches:
         """Creates and starts the run unless it exists; whether it created it. A run left
         queued by an earlier delivery that died has its execution started (by name: once)."""
         try:
-            run = self.store.get_run(org_id, run_id)
+            run = self.store.runs.get_run(org_id, run_id)
         except NotFound:
             run = None
         if run is not None:
@@ -240,7 +240,7 @@ class Batches:
 
     def _workflow(self, org_id: str, workflow_id: str) -> Workflow:
         try:
-            return self.store.get_workflow(org_id, workflow_id)
+            return self.store.workflows.get_workflow(org_id, workflow_id)
         except NotFound as exc:
             raise ValidationFailed(
                 [field_error(["body", "workflow_id"], str(exc), "value_error.not_found")]

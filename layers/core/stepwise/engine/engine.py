@@ -194,7 +194,7 @@ class Engine:
 
     def start_run(self, org_id: str, run_id: str, task_token: str) -> dict[str, Any]:
         """Stores the token the run waits on, then starts the root nodes."""
-        run = self.store.store_run_token(org_id, run_id, task_token)
+        run = self.store.run_state.store_run_token(org_id, run_id, task_token)
         if run is None:
             # Already finalised (a replay): let the execution move on to its no-op finalisation.
             executions.resume_run(task_token, "already_settled")
@@ -217,32 +217,32 @@ class Engine:
     def finalize_run(self, org_id: str, run_id: str, settle: dict[str, Any]) -> dict[str, Any]:
         """Decides the final status from the nodes, cancels what is left, records it."""
         reason = settle.get("reason", "settled")
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         if run["status"] in RUN_TERMINAL:
             self._announce(run)  # a replay: the event may not be out yet
             if run.get("parent_token"):  # nor the parent have heard
                 executions.resume_run(run["parent_token"], run["status"])
             return {"status": run["status"]}
         # Stop new scheduling first, so that the node list read next is the final one.
-        run = self.store.request_settle(org_id, run_id, reason)
+        run = self.store.run_state.request_settle(org_id, run_id, reason)
         reason = run.get("settle_reason", reason) if reason == "settled" else reason
-        run, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
             if node["status"] in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
                 executions.stop_node(self.node_state_machine_arn, run_id, node["ref"], reason)
             if node["status"] not in NODE_TERMINAL:
-                self.store.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
+                self.store.nodes.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
                 if node.get("child_run_id"):
                     self._cancel_child(org_id, node["child_run_id"], f"parent run ended ({reason})")
                 if node.get("item_count"):
-                    for item in self.store.list_items(org_id, run_id, node["ref"]):
+                    for item in self.store.nodes.list_items(org_id, run_id, node["ref"]):
                         if item["status"] not in NODE_TERMINAL:
                             index = int(item["index"])
-                            self.store.cancel_item(org_id, run_id, node["ref"], index, reason)
+                            self.store.nodes.cancel_item(org_id, run_id, node["ref"], index, reason)
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
-        self.store.finish_run(org_id, run_id, status, output, error)
+        self.store.run_state.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
-        self._announce(self.store.get_run(org_id, run_id))
+        self._announce(self.store.runs.get_run(org_id, run_id))
         if run.get("parent_token"):
             executions.resume_run(run["parent_token"], str(status))
         return {"status": str(status)}
@@ -251,7 +251,7 @@ class Engine:
         """The settled run's lifecycle event, unless it is out already."""
         if self.event_bus_name and not run.get("event_published_at"):
             lifecycle_events.publish(self.event_bus_name, run)
-            self.store.mark_event_published(run["org_id"], run["run_id"])
+            self.store.run_state.mark_event_published(run["org_id"], run["run_id"])
 
     def _outcome(
         self, org_id: str, run: dict[str, Any], nodes: list[dict[str, Any]], settle: dict[str, Any]
@@ -307,7 +307,7 @@ class Engine:
         self, org_id: str, run_id: str, ref: str, attempt: int, prepared: bool = False
     ) -> dict[str, Any]:
         """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
             self._settled(org_id, run_id, [(ref, node["status"])])  # a replay: finish the job
             return DONE
@@ -315,9 +315,9 @@ class Engine:
         if tried.get("status") == "retry_scheduled":
             # A replay of an attempt that already scheduled its retry: wait as it said.
             return _again(attempt, tried["available_at"])
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
-            self.store.cancel_node(org_id, run_id, ref, "the run is settling")
+            self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
             return self._node_changed(org_id, run_id, ref)
         compiled = self._workflow(org_id, run)
         spec = compiled.specs[ref]
@@ -329,7 +329,7 @@ class Engine:
         timeout_at = (
             iso(now() + timedelta(seconds=spec.retry.timeout)) if spec.retry.timeout else None
         )
-        if not self.store.start_attempt(org_id, run_id, ref, attempt, timeout_at):
+        if not self.store.nodes.start_attempt(org_id, run_id, ref, attempt, timeout_at):
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
         if spec.for_each is not None:
@@ -360,7 +360,7 @@ class Engine:
             self._check_retry_until(spec, context, output, attempt)
         except NodeFailure as failure:
             return self._attempt_failed(org_id, run_id, spec, attempt, failure, index)
-        self.store.settle_node(
+        self.store.nodes.settle_node(
             org_id, run_id, spec.ref, attempt, NodeStatus.SUCCEEDED, output, index=index
         )
         return None
@@ -386,7 +386,7 @@ class Engine:
         where = spec.ref if index is None else f"{spec.ref}[{index}]"
         if delay is not None:
             available_at = iso(now() + timedelta(seconds=delay))
-            if self.store.schedule_retry(
+            if self.store.nodes.schedule_retry(
                 org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
             ):
                 self._log(
@@ -398,7 +398,7 @@ class Engine:
                     f"attempt {attempt + 1} at {available_at}",
                 )
             return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
-        if self.store.settle_node(
+        if self.store.nodes.settle_node(
             org_id,
             run_id,
             spec.ref,
@@ -451,7 +451,7 @@ class Engine:
         if definition.deleted_at is not None:
             message = f"action definition {definition.name!r} was deleted"
             return self._fail(org_id, run_id, spec.ref, attempt, "ActionNotFound", message)
-        self.store.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
+        self.store.attempts.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
         sla = max(
             (
                 d.destination.config.response_time_sla_ms
@@ -461,7 +461,7 @@ class Engine:
             default=10_000,
         )
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        self.store.set_attempt_wait(
+        self.store.attempts.set_attempt_wait(
             org_id, run_id, spec.ref, attempt, iso(now() + timedelta(seconds=heartbeat)), heartbeat
         )
         return {
@@ -475,10 +475,10 @@ class Engine:
         self, org_id: str, run_id: str, ref: str, attempt: int, delivery: dict[str, Any]
     ) -> dict[str, Any]:
         """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
             return self._node_changed(org_id, run_id, ref)
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         spec = self._workflow(org_id, run).specs[ref]
         tried = node.get("attempts", {}).get(str(attempt), {})
         record, signal = tried.get("delivery"), tried.get("signal")
@@ -492,7 +492,7 @@ class Engine:
             outcome = self._attempt_failed(org_id, run_id, spec, attempt, failure)
         elif record["kind"] == "success":
             result = self.store.payloads.load(node, "delivery_result")
-            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
+            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
             outcome = None
         elif record["kind"] == "ack":
             # Acknowledged, then no success or failure signal before the wait ran out.
@@ -530,7 +530,9 @@ class Engine:
         """Ends an action attempt with the destination's callback."""
         if signal["kind"] == "success":
             result = self.store.payloads.load(node, "signal_result")
-            self.store.settle_node(org_id, run_id, spec.ref, attempt, NodeStatus.SUCCEEDED, result)
+            self.store.nodes.settle_node(
+                org_id, run_id, spec.ref, attempt, NodeStatus.SUCCEEDED, result
+            )
             return None
         error = signal.get("error") or {}
         failure = NodeFailure(
@@ -554,7 +556,7 @@ class Engine:
     ) -> dict[str, Any]:
         """Keeps the waiting task's token on the attempt; resumes at once if a review (or the
         attempt's end) came first."""
-        node = self.store.store_attempt_token(org_id, run_id, ref, attempt, task_token)
+        node = self.store.attempts.store_attempt_token(org_id, run_id, ref, attempt, task_token)
         tried = (node or {}).get("attempts", {}).get(str(attempt), {})
         if node is None or tried.get("signal") or tried.get("status") != "running":
             executions.resume_run(task_token, "reviewed")
@@ -562,10 +564,10 @@ class Engine:
 
     def review_settled(self, org_id: str, run_id: str, ref: str, attempt: int) -> dict[str, Any]:
         """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
             return self._node_changed(org_id, run_id, ref)
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         spec = self._workflow(org_id, run).specs[ref]
         review = node.get("attempts", {}).get(str(attempt), {}).get("signal")
         outcome = None
@@ -575,7 +577,7 @@ class Engine:
         elif review["decision"] == "approve":
             fields = ("decision", "comment", "reviewed_by", "reviewed_at")
             output = {k: review.get(k) for k in fields}
-            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
         else:
             message = f"rejected by {review['reviewed_by']}"
             if review.get("comment"):
@@ -608,11 +610,11 @@ class Engine:
             message = f"child runs nest deeper than {MAX_CHILD_DEPTH} levels"
             return self._fail(org_id, run_id, spec.ref, attempt, "MaxDepthExceeded", message)
         try:
-            workflow = self.store.get_workflow(org_id, workflow_id, args.get("version"))
+            workflow = self.store.workflows.get_workflow(org_id, workflow_id, args.get("version"))
         except NotFound as exc:
             return self._fail(org_id, run_id, spec.ref, attempt, "WorkflowNotFound", str(exc))
         child_id = child_run_id(run_id, spec.ref, attempt)
-        if not self.store.run_exists(org_id, child_id):
+        if not self.store.runs.run_exists(org_id, child_id):
             parent = {
                 "parent_run_id": run_id,
                 "parent_node_ref": spec.ref,
@@ -620,8 +622,8 @@ class Engine:
                 "role": "parent",
                 "created_by": f"run:{run_id}",
             }
-            self.store.create_run(org_id, child_id, workflow, args.get("input"), parent)
-        self.store.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
+            self.store.runs.create_run(org_id, child_id, workflow, args.get("input"), parent)
+        self.store.nodes.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
         timeout = spec.retry.timeout or workflow.timeout + CHILD_TIMEOUT_MARGIN_SECONDS
         return {
             "next": "child",
@@ -634,7 +636,7 @@ class Engine:
         self, org_id: str, run_id: str, child_id: str, task_token: str
     ) -> dict[str, Any]:
         """Stores the parent's token on the child run, then starts the child's execution."""
-        child = self.store.store_parent_token(org_id, child_id, task_token)
+        child = self.store.run_state.store_parent_token(org_id, child_id, task_token)
         if child["status"] in RUN_TERMINAL:
             executions.resume_run(task_token, child["status"])
             return {}
@@ -651,16 +653,16 @@ class Engine:
         timed_out: bool = False,
     ) -> dict[str, Any]:
         """The child run ended (or the attempt timed out): the node's attempt ends with it."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
             self._settled(org_id, run_id, [(ref, node["status"])])
             return DONE
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         spec = self._workflow(org_id, run).specs[ref]
-        child = self.store.get_run(org_id, child_id)
+        child = self.store.runs.get_run(org_id, child_id)
         if child["status"] == RunStatus.SUCCEEDED:
             output = self.store.payloads.load(child, "output")
-            self.store.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
         else:
             if timed_out and child["status"] not in RUN_TERMINAL:
                 self._cancel_child(org_id, child_id, "the parent's attempt timed out")
@@ -701,10 +703,10 @@ class Engine:
             message = f"for_each gave {len(values)} items; at most {MAX_FOR_EACH_ITEMS} are allowed"
             return self._fail(org_id, run_id, spec.ref, 1, "TooManyItems", message)
         if not values:
-            self.store.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
+            self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self._settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
             return DONE
-        self.store.create_items(org_id, run_id, spec.ref, values, expires_at)
+        self.store.nodes.create_items(org_id, run_id, spec.ref, values, expires_at)
         return {
             "next": "map",
             "indices": list(range(len(values))),
@@ -715,12 +717,12 @@ class Engine:
         self, org_id: str, run_id: str, ref: str, index: int, attempt: int
     ) -> dict[str, Any]:
         """One attempt of one for_each item, with the node's retry policy."""
-        item = self.store.get_item(org_id, run_id, ref, index)
+        item = self.store.nodes.get_item(org_id, run_id, ref, index)
         if item["status"] in NODE_TERMINAL:
             return DONE
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
-            self.store.cancel_item(org_id, run_id, ref, index, "the run is settling")
+            self.store.nodes.cancel_item(org_id, run_id, ref, index, "the run is settling")
             return DONE
         compiled = self._workflow(org_id, run)
         spec = compiled.specs[ref]
@@ -729,7 +731,9 @@ class Engine:
         timeout_at = (
             iso(now() + timedelta(seconds=spec.retry.timeout)) if spec.retry.timeout else None
         )
-        if not self.store.start_attempt(org_id, run_id, ref, attempt, timeout_at, index=index):
+        if not self.store.nodes.start_attempt(
+            org_id, run_id, ref, attempt, timeout_at, index=index
+        ):
             return DONE
         return self._try(org_id, run_id, spec, context, attempt, index=index) or DONE
 
@@ -742,11 +746,11 @@ class Engine:
 
     def collect_items(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """After the Map: the node's output is the ordered list of item results."""
-        node = self.store.get_node(org_id, run_id, ref)
+        node = self.store.runs.get_node(org_id, run_id, ref)
         if node["status"] in NODE_TERMINAL:
             self._settled(org_id, run_id, [(ref, node["status"])])
             return DONE
-        records = self.store.list_items(org_id, run_id, ref)
+        records = self.store.nodes.list_items(org_id, run_id, ref)
         unfinished = [r for r in records if r["status"] != NodeStatus.SUCCEEDED]
         if unfinished:
             first = unfinished[0]
@@ -754,14 +758,14 @@ class Engine:
             message = f"item {int(first['index'])}: {error.get('message', '')}"
             return self._fail(org_id, run_id, ref, 1, error.get("type", "ItemFailed"), message)
         outputs = [self.store.payloads.load(r, "output") for r in records]
-        self.store.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
+        self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
         return self._node_changed(org_id, run_id, ref)
 
     def _fail(
         self, org_id: str, run_id: str, ref: str, attempt: int, error_type: str, message: str
     ) -> dict[str, Any]:
         """Fails the node's running attempt for good and moves the run on."""
-        if self.store.settle_node(
+        if self.store.nodes.settle_node(
             org_id,
             run_id,
             ref,
@@ -778,17 +782,17 @@ class Engine:
         """run_if and the start delay; an outcome for the state machine, or None to go on."""
         try:
             if spec.run_if is not None and not _truthy(_expression(spec.run_if, context)):
-                if self.store.skip_node(org_id, run_id, spec.ref, "run_if was false"):
+                if self.store.nodes.skip_node(org_id, run_id, spec.ref, "run_if was false"):
                     self._settled(org_id, run_id, [(spec.ref, NodeStatus.SKIPPED)])
                 return DONE
             delay = self._delay_seconds(spec, context)
         except TemplateError as exc:
             # Recorded as a first attempt that failed for good (expressions are not retried).
-            self.store.start_attempt(org_id, run_id, spec.ref, 1, None)
+            self.store.nodes.start_attempt(org_id, run_id, spec.ref, 1, None)
             return self._fail(org_id, run_id, spec.ref, 1, "ExpressionError", str(exc))
         if delay <= 0:
             return None
-        self.store.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
+        self.store.nodes.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
         return {"next": "again", "attempt": 1, "wait_seconds": delay}
 
     @staticmethod
@@ -841,8 +845,8 @@ class Engine:
         index: int | None = None,
     ) -> None:
         message = _cause({"cause": cause}) or error
-        self.store.start_attempt(org_id, run_id, ref, attempt, None, index=index)
-        self.store.settle_node(
+        self.store.nodes.start_attempt(org_id, run_id, ref, attempt, None, index=index)
+        self.store.nodes.settle_node(
             org_id,
             run_id,
             ref,
@@ -854,7 +858,7 @@ class Engine:
 
     def _node_changed(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """Moves the run on from the node's recorded state, if it has settled."""
-        status = self.store.get_node(org_id, run_id, ref)["status"]
+        status = self.store.runs.get_node(org_id, run_id, ref)["status"]
         if status in NODE_TERMINAL:
             self._settled(org_id, run_id, [(ref, status)])
         return DONE
@@ -875,7 +879,7 @@ class Engine:
         settling, nothing more starts or skips: what has not run is cancelled.
         """
         budget = budget or _InlineBudget(self.inline_limit)
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         read_at = time.monotonic()
         compiled = self._workflow(org_id, run)
         known: dict[str, dict[str, Any]] = {}
@@ -883,7 +887,7 @@ class Engine:
         while work:
             ref, status = work.popleft()
             if time.monotonic() - read_at > RUN_REREAD_SECONDS:
-                run = self.store.get_run(org_id, run_id)  # a fresh look: is it settling now?
+                run = self.store.runs.get_run(org_id, run_id)  # a fresh look: is it settling now?
                 read_at = time.monotonic()
             settling = run["status"] != RunStatus.RUNNING or bool(run.get("settle_requested_at"))
             unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
@@ -904,7 +908,7 @@ class Engine:
                     if child_status is not None:
                         work.append((child, child_status))
                     continue
-                item = self.store.record_edge(org_id, run_id, child, edge.key, outcome)
+                item = self.store.nodes.record_edge(org_id, run_id, child, edge.key, outcome)
                 decision = join_decision(
                     compiled.specs[child].join_strategy,
                     compiled.edge_keys[child],
@@ -920,14 +924,16 @@ class Engine:
                         work.append((child, child_status))
                 elif decision == Decision.SKIP:
                     reason = _skip_reason(item, compiled.edge_keys[child])
-                    skipped = self.store.skip_node(org_id, run_id, child, reason)
+                    skipped = self.store.nodes.skip_node(org_id, run_id, child, reason)
                     if skipped or item["status"] == NodeStatus.SKIPPED:
                         work.append((child, NodeStatus.SKIPPED))
             if status == NodeStatus.SUCCEEDED and compiled.specs[ref].emit_event:
                 self._emit_event(org_id, run_id, run, compiled, ref, known)
             # Children are resolved (and the event written) before this node counts as
             # settled, so the run cannot settle in between.
-            everything = self.store.record_node_settled(org_id, run_id, compiled.positions[ref])
+            everything = self.store.run_state.record_node_settled(
+                org_id, run_id, compiled.positions[ref]
+            )
             if unhandled:
                 self._settle_run(org_id, run_id, "node_failed")
             elif everything:
@@ -947,7 +953,7 @@ class Engine:
         and never twice."""
         sources = compiled.event_sources(ref)
         missing = [r for r in (ref, *sources) if r not in known]
-        for item in self.store.get_nodes(org_id, run_id, missing) if missing else []:
+        for item in self.store.runs.get_nodes(org_id, run_id, missing) if missing else []:
             if item["status"] in NODE_TERMINAL:
                 known[item["ref"]] = item
         node = known[ref]
@@ -1020,11 +1026,11 @@ class Engine:
             if failure.retryable and retry_delay(spec.retry, 1) is not None:
                 # Retries wait, so it needs an execution after all.
                 if edge is not None:
-                    self.store.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
+                    self.store.nodes.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
                 self._schedule(org_id, run_id, spec.ref)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
-        item = self.store.settle_pending(
+        item = self.store.nodes.settle_pending(
             org_id, run_id, spec.ref, status, output, error, reason, edge
         )
         if item is not None:
@@ -1034,18 +1040,18 @@ class Engine:
                 self._log_failure(org_id, run_id, spec.ref, 1, error["type"], error["message"])
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
-        recorded = self.store.get_node(org_id, run_id, spec.ref)["status"]
+        recorded = self.store.runs.get_node(org_id, run_id, spec.ref)["status"]
         return recorded if recorded in NODE_TERMINAL else None
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
-        run = self.store.request_settle(org_id, run_id, reason)
+        run = self.store.run_state.request_settle(org_id, run_id, reason)
         if run["status"] == RunStatus.RUNNING and run.get("task_token"):
             executions.resume_run(run["task_token"], run.get("settle_reason", reason))
 
     def _schedule(self, org_id: str, run_id: str, ref: str) -> None:
         """pending -> scheduled, then start its execution; a replay re-sends the start."""
-        if not self.store.schedule_node(org_id, run_id, ref):
-            node = self.store.get_node(org_id, run_id, ref)
+        if not self.store.nodes.schedule_node(org_id, run_id, ref):
+            node = self.store.runs.get_node(org_id, run_id, ref)
             if node["status"] != NodeStatus.SCHEDULED:
                 return
         executions.start_node(self.node_state_machine_arn, org_id, run_id, ref)
@@ -1066,7 +1072,7 @@ class Engine:
         known = {} if known is None else known
         wanted = compiled.ancestors(ref)
         missing = [r for r in wanted if r not in known]
-        fetched = self.store.get_nodes(org_id, run_id, missing) if missing else []
+        fetched = self.store.runs.get_nodes(org_id, run_id, missing) if missing else []
         for item in fetched:
             if item["status"] in NODE_TERMINAL:
                 known[item["ref"]] = item
@@ -1087,7 +1093,7 @@ class Engine:
         return self._compiled(org_id, run["workflow_id"], int(run["workflow_version"]))
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
-        return CompiledWorkflow(self.store.get_workflow(org_id, workflow_id, version))
+        return CompiledWorkflow(self.store.workflows.get_workflow(org_id, workflow_id, version))
 
 
 def _again(attempt: int, available_at: str) -> dict[str, Any]:

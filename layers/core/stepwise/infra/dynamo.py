@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stepwise.core.errors import NotFound
 from stepwise.infra import aws
 
 
@@ -81,14 +82,19 @@ def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
 
 
 def batch_get(
-    table: str, keys: list[dict[str, str]], attributes: tuple[str, ...] = ()
+    table: str,
+    keys: list[dict[str, str]],
+    attributes: tuple[str, ...] = (),
+    consistent: bool = False,
 ) -> list[dict[str, Any]]:
-    """The items at ``keys`` that exist, in no particular order (eventually consistent), with
-    only ``attributes`` when they are given. Unprocessed keys are asked for again."""
+    """The items at ``keys`` that exist, in no particular order, with only ``attributes`` when
+    they are given. Unprocessed keys are asked for again."""
     client = aws.client("dynamodb")
     found: list[dict[str, Any]] = []
     for start in range(0, len(keys), 100):  # BatchGetItem's limit
         request: dict[str, Any] = {"Keys": [to_item(k) for k in keys[start : start + 100]]}
+        if consistent:
+            request["ConsistentRead"] = True
         if attributes:
             request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
             request["ExpressionAttributeNames"] = {f"#a{i}": a for i, a in enumerate(attributes)}
@@ -184,3 +190,108 @@ def query_index(
     items = [from_item(i) for i in page["Items"]]
     more = "LastEvaluatedKey" in page and len(items) == limit
     return items, (items[-1]["GSI1SK"] if more else None)
+
+
+def get_required(table: str, key: dict[str, str], kind: str, ident: str) -> dict[str, Any]:
+    """One item (consistent read), or NotFound naming it."""
+    item = get_item(table, key)
+    if item is None:
+        raise NotFound(kind, ident)
+    return item
+
+
+def exists(table: str, key: dict[str, str]) -> bool:
+    found = aws.client("dynamodb").get_item(
+        TableName=table, Key=to_item(key), ProjectionExpression="PK", ConsistentRead=True
+    )
+    return "Item" in found
+
+
+def write_all(items: list[dict[str, Any]]) -> None:
+    """One TransactWriteItems; a condition that does not hold raises (TransactionCanceled)."""
+    aws.client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def transact(items: list[dict[str, Any]]) -> bool:
+    """One TransactWriteItems; False when a condition in it does not hold."""
+    try:
+        write_all(items)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def update_request(
+    table: str,
+    key: dict[str, str],
+    expression: str,
+    attribute_values: dict[str, Any],
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A transaction's Update."""
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": to_item(key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": values(attribute_values),
+    }
+    if condition:
+        update["ConditionExpression"] = condition
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return {"Update": update}
+
+
+def add_counts(table: str, key: dict[str, str], changes: dict[str, int]) -> dict[str, Any]:
+    """A transaction's Update that moves counters by ``changes`` (ADD needs no condition)."""
+    names = {f"#c{i}": name for i, name in enumerate(changes)}
+    return update_request(
+        table,
+        key,
+        "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(names))),
+        {f":v{i}": delta for i, delta in enumerate(changes.values())},
+        names=names,
+    )
+
+
+def query_partition(table: str, pk: str, from_sk: str | None = None) -> list[dict[str, Any]]:
+    """Every item of one partition (consistent, paged), in sort-key order; from ``from_sk`` on
+    when it is given."""
+    condition, named = "PK = :pk", {":pk": pk}
+    if from_sk is not None:
+        condition += " AND SK >= :from"
+        named[":from"] = from_sk
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values(named),
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = aws.client("dynamodb").query(**kwargs)
+        items.extend(from_item(i) for i in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+BATCH_WRITE_LIMIT = 25
+
+
+def put_all(table: str, items: list[dict[str, Any]]) -> None:
+    """Puts every item, 25 to a BatchWriteItem, asking again for unprocessed ones."""
+    for start in range(0, len(items), BATCH_WRITE_LIMIT):
+        requests = [
+            {"PutRequest": {"Item": to_item(i)}} for i in items[start : start + BATCH_WRITE_LIMIT]
+        ]
+        delay = 0.05
+        while requests:
+            answer = aws.client("dynamodb").batch_write_item(RequestItems={table: requests})
+            requests = answer.get("UnprocessedItems", {}).get(table, [])
+            if requests:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)

@@ -6,7 +6,9 @@ PROGRESS_SK = "PROGRESS"
 NODE_PREFIX = "NODE#"
 RUN_TAG_PREFIX = "INDEX#TAG#"
 WORKFLOW_SK = "WORKFLOW"
+WORKFLOW_VERSION_PREFIX = "V#"
 API_KEY_SK = "APIKEY"
+STATUS_INDEX_PK = "GSI3PK"  # moved with every status change
 
 
 def api_key(key_hash: str) -> dict[str, str]:
@@ -31,7 +33,7 @@ def workflow_head(org_id: str, workflow_id: str) -> dict[str, str]:
 
 
 def workflow_version(org_id: str, workflow_id: str, version: int) -> dict[str, str]:
-    return {"PK": workflow_pk(org_id, workflow_id), "SK": f"V#{version:08d}"}
+    return {"PK": workflow_pk(org_id, workflow_id), "SK": f"{WORKFLOW_VERSION_PREFIX}{version:08d}"}
 
 
 def node_events_pk(org_id: str, workflow_id: str, ref: str) -> str:
@@ -122,7 +124,7 @@ def runs_by_tag_pk(org_id: str, key: str, value: str) -> str:
 
 def runs_by_status(org_id: str, status: str, run_id: str) -> dict[str, str]:
     """An org's runs in one status (GSI3), by time; moved on every status change."""
-    return {"GSI3PK": runs_by_status_pk(org_id, status), "GSI3SK": run_id}
+    return {STATUS_INDEX_PK: runs_by_status_pk(org_id, status), "GSI3SK": run_id}
 
 
 def runs_by_status_pk(org_id: str, status: str) -> str:

@@ -151,7 +151,7 @@ class Janitor:
         """Settles the run if it is orphaned; what it did, or None if the run is fine (its
         stranded nodes healed, and listed in ``report``)."""
         try:
-            run = self.store.get_run(org_id, run_id)
+            run = self.store.runs.get_run(org_id, run_id)
         except NotFound:
             return None
         if run["status"] in RUN_TERMINAL or run.get("kind") == "external":
@@ -183,7 +183,7 @@ class Janitor:
     def _heal_nodes(self, org_id: str, run_id: str, now: datetime) -> list[dict[str, str]]:
         """Starts nodes whose execution never started; fails nodes whose execution ended."""
         healed: list[dict[str, str]] = []
-        _, nodes = self.store.get_run_with_nodes(org_id, run_id)
+        _, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
             if node["status"] not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
                 continue
@@ -216,7 +216,7 @@ class Janitor:
         org_id, run_id = run["org_id"], run["run_id"]
         logger.warning("janitor settles an orphaned run", extra={"run_id": run_id, "why": why})
         answer = self.engine.finalize_run(org_id, run_id, settle)
-        self.store.keep_settled_run(org_id, run_id)
+        self.store.run_state.keep_settled_run(org_id, run_id)
         return {"status": str(answer["status"]), "why": why}
 
 

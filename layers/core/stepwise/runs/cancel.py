@@ -14,9 +14,9 @@ def cancel_run(store: Store, org_id: str, run_id: str, reason: str) -> dict[str,
     A queued run has no token yet: its first step sees the request and finishes at once.
     Conflict if the run has ended or is already finishing for another reason.
     """
-    run = store.request_cancel(org_id, run_id, reason)
+    run = store.run_state.request_cancel(org_id, run_id, reason)
     if run is None:
-        current = store.get_run(org_id, run_id)
+        current = store.runs.get_run(org_id, run_id)
         if current.get("kind") == "external":
             raise Conflict("an external run is not executed here: report its phase with PUT")
         if current["status"] in RUN_TERMINAL:

@@ -124,16 +124,18 @@ class ExternalRuns:
             "updated_at": iso(at),
             "updated_by": actor,
             "expires_at": int((at + OPEN_RUN_KEEP).timestamp()),
-            **self.store.payloads.attributes("args", body.args, f"{org_id}/{run_id}/args.json"),
+            **self.store.payloads.attributes(
+                "args", body.args, keys.run_object(org_id, run_id, "args")
+            ),
         }
-        if not self.store.put_run(org_id, item):
+        if not self.store.runs.put_run(org_id, item):
             raise Conflict(f"run {run_id!r} exists already")
         return item
 
     def update(self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str) -> bool:
         """Applies the change; whether it created the run."""
         try:
-            run = self.store.get_run(org_id, run_id)
+            run = self.store.runs.get_run(org_id, run_id)
         except NotFound:
             if body.workflow_id is None:
                 raise ValidationFailed(
@@ -192,11 +194,11 @@ class ExternalRuns:
             sets["flow_type"] = str(body.flow_type)
         if body.actions is not None:
             sets["actions"] = [a.model_dump(mode="json", exclude_none=True) for a in body.actions]
-        for name, value in (("args", body.args), ("outputs", body.outputs)):
-            if value is not None:
-                sets.update(
-                    self.store.payloads.attributes(name, value, f"{org_id}/{run_id}/{name}.json")
-                )
+        payloads = [
+            self.store.payloads.write(name, value, keys.run_object(org_id, run_id, name))
+            for name, value in (("args", body.args), ("outputs", body.outputs))
+            if value is not None
+        ]
         old = RunStatus(run["status"])
         if body.phase is not None and body.phase != old:
             if old in RUN_TERMINAL:
@@ -206,17 +208,19 @@ class ExternalRuns:
             if body.phase in RUN_TERMINAL:
                 sets["finished_at"] = iso(at)
                 sets["expires_at"] = int((at + self.store.retention).timestamp())
-            if not self.store.update_run(org_id, run, sets, body.phase):
+            if not self.store.runs.update_run(org_id, run, sets, body.phase, payloads):
                 raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
             if body.phase in RUN_TERMINAL and self.event_bus_name:
-                lifecycle_events.publish(self.event_bus_name, self.store.get_run(org_id, run_id))
-                self.store.mark_event_published(org_id, run_id)
-        elif not self.store.update_run(org_id, run, sets):
+                lifecycle_events.publish(
+                    self.event_bus_name, self.store.runs.get_run(org_id, run_id)
+                )
+                self.store.run_state.mark_event_published(org_id, run_id)
+        elif not self.store.runs.update_run(org_id, run, sets, payloads=payloads):
             raise Conflict(f"run {run_id!r} changed meanwhile; read it and try again")
 
     def delete(self, org_id: str, run_id: str) -> None:
         """Removes an external run; Conflict for an engine run."""
-        run = self.store.get_run(org_id, run_id)
+        run = self.store.runs.get_run(org_id, run_id)
         if run.get("kind") != EXTERNAL:
             raise Conflict(f"run {run_id!r} is executed by Stepwise: cancel it instead")
-        self.store.delete_run(org_id, run)
+        self.store.runs.delete_run(org_id, run)

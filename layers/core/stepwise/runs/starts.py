@@ -24,11 +24,13 @@ def start_workflow_run(
 
     If the execution cannot be started the run ends failed, never stays queued, and the caller
     gets ServiceUnavailable (safe to retry)."""
-    run, nodes = store.create_run(org_id, run_id, workflow, run_input, origin)
+    run, nodes = store.runs.create_run(org_id, run_id, workflow, run_input, origin)
     try:
         executions.start_run(run_state_machine_arn, org_id, run_id, workflow.timeout)
     except ClientError as exc:
         logger.exception("could not start the run's execution", extra={"run_id": run_id})
-        store.fail_run_start(org_id, run_id, exc.response["Error"].get("Message", "unknown"))
+        store.run_state.fail_run_start(
+            org_id, run_id, exc.response["Error"].get("Message", "unknown")
+        )
         raise ServiceUnavailable("the run could not be started; try again") from None
     return run, nodes

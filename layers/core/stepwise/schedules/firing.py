@@ -74,7 +74,7 @@ class ScheduledRuns:
         previous = schedule.get("last_run_id")
         if schedule["overlap"] == OverlapPolicy.SKIP and previous:
             try:
-                status = self.store.get_run(schedule["org_id"], previous)["status"]
+                status = self.store.runs.get_run(schedule["org_id"], previous)["status"]
             except NotFound:
                 status = None
             if status is not None and status not in RUN_TERMINAL:
@@ -92,7 +92,7 @@ class ScheduledRuns:
         ``started``, or ``failed`` if its workflow is gone."""
         org_id, run_id = firing.org_id, record["run_id"]
         try:
-            run = self.store.get_run(org_id, run_id)
+            run = self.store.runs.get_run(org_id, run_id)
         except NotFound:
             run = None
         if run is not None:
@@ -105,7 +105,7 @@ class ScheduledRuns:
         if not ours and (datetime.now(UTC) - recorded).total_seconds() < CLAIM_GRACE_SECONDS:
             raise FiringInProgress(f"run {run_id} of {firing.scheduled_time} is being started")
         try:
-            workflow = self.store.get_workflow(
+            workflow = self.store.workflows.get_workflow(
                 org_id, schedule["workflow_id"], schedule.get("workflow_version")
             )
         except NotFound as exc:

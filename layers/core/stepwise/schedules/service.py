@@ -214,7 +214,7 @@ class Schedules:
 
     def _check_workflow(self, org_id: str, workflow_id: str, version: int | None) -> None:
         try:
-            self.store.get_workflow(org_id, workflow_id, version)
+            self.store.workflows.get_workflow(org_id, workflow_id, version)
         except NotFound as exc:
             field = "workflow_version" if version is not None else "workflow_id"
             raise ValidationFailed(

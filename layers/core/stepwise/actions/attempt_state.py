@@ -1,0 +1,217 @@
+"""What an attempt that waits on someone else records: the rendered input of an action, the
+dispatcher's lease and the destination's answer, the callback signal or the review, heartbeats.
+
+Each write is conditional on the attempt still being the node's current one and running, so a
+late, duplicate or stale answer changes nothing.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from stepwise.core.clock import iso, now, now_iso
+from stepwise.core.statuses import NodeStatus
+from stepwise.infra import dynamo, keys
+from stepwise.infra.payloads import PayloadStore
+
+# The attempt is the node's current one, still running, and has no signal yet.
+_WAITING_ATTEMPT = (
+    "#status = :running AND attempt = :attempt AND attempts.#n.#status = :running "
+    "AND attribute_not_exists(attempts.#n.#signal)"
+)
+
+
+class AttemptState:
+    def __init__(self, table: str, payloads: PayloadStore):
+        self.table = table
+        self.payloads = payloads
+
+    def prepare_delivery(
+        self, org_id: str, run_id: str, ref: str, attempt: int, action_input: Any
+    ) -> None:
+        """Keeps the rendered input of an action attempt for the dispatcher."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        payload = self.payloads.write(
+            "action_input",
+            action_input,
+            keys.attempt_object(org_id, run_id, ref, "action_input", attempt),
+        )
+        self._update(
+            org_id,
+            run_id,
+            ref,
+            f"SET {payload.update(names, values)} REMOVE {payload.removal(names)}",
+            values,
+            names=names,
+        )
+
+    def claim_delivery(
+        self, org_id: str, run_id: str, ref: str, attempt: int, until: str, task_token: str
+    ) -> dict[str, Any] | None:
+        """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
+        attempt has an answer. Returns the node item, or None when the claim is not granted.
+
+        The waiting task's token is kept on the attempt (never shown) before the POST, so a
+        callback that overtakes the destination's own answer can still resume it."""
+        return self._update(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.claimed_until = :until, attempts.#n.task_token = :token",
+            {
+                ":token": task_token,
+                ":until": until,
+                ":now": now_iso(),
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition="#status = :running AND attempt = :attempt "
+            "AND attribute_not_exists(attempts.#n.delivery) "
+            "AND (attribute_not_exists(attempts.#n.claimed_until) "
+            "OR attempts.#n.claimed_until < :now)",
+            names={"#status": "status", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_delivery(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        delivery: dict[str, Any],
+        result: Any,
+    ) -> bool:
+        """What the destination answered for this attempt (once)."""
+        names = {"#n": str(attempt)}
+        values: dict[str, Any] = {":delivery": delivery, ":attempt": attempt}
+        payload = self.payloads.write(
+            "delivery_result",
+            result,
+            keys.attempt_object(org_id, run_id, ref, "delivery_result", attempt),
+        )
+        return (
+            self._update(
+                org_id,
+                run_id,
+                ref,
+                f"SET attempts.#n.delivery = :delivery, {payload.update(names, values)} "
+                f"REMOVE {payload.removal(names)}",
+                values,
+                condition="attempt = :attempt AND attribute_not_exists(attempts.#n.delivery)",
+                names=names,
+            )
+            is not None
+        )
+
+    def set_attempt_wait(
+        self, org_id: str, run_id: str, ref: str, attempt: int, timeout_at: str, heartbeat: int
+    ) -> None:
+        """An attempt that waits (a delivery, a callback, an approval): when it times out, and
+        how far a heartbeat moves that."""
+        self._update(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat",
+            {":at": timeout_at, ":beat": heartbeat},
+            names={"#n": str(attempt)},
+        )
+
+    def store_attempt_token(
+        self, org_id: str, run_id: str, ref: str, attempt: int, task_token: str
+    ) -> dict[str, Any] | None:
+        """Keeps the token of the task that waits on this attempt; the node, None if it ended."""
+        return self._update(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.task_token = :token",
+            {":token": task_token, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
+            condition="#status = :running AND attempt = :attempt",
+            names={"#status": "status", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def record_signal(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        signal: dict[str, Any],
+        result: Any = None,
+    ) -> dict[str, Any] | None:
+        """The callback (or review) that settles a waiting attempt, recorded once, only while
+        that attempt is the node's current one and still running. The node, or None."""
+        names = {"#status": "status", "#signal": "signal", "#n": str(attempt)}
+        values: dict[str, Any] = {
+            ":signal": signal,
+            ":attempt": attempt,
+            ":running": str(NodeStatus.RUNNING),
+            ":ack": "ack",
+        }
+        payload = self.payloads.write(
+            "signal_result",
+            result,
+            keys.attempt_object(org_id, run_id, ref, "signal_result", attempt),
+        )
+        return self._update(
+            org_id,
+            run_id,
+            ref,
+            f"SET attempts.#n.#signal = :signal, {payload.update(names, values)} "
+            f"REMOVE {payload.removal(names)}",
+            values,
+            # First answer wins: not after the destination's own final (non-ack) answer.
+            condition=f"{_WAITING_ATTEMPT} AND (attribute_not_exists(attempts.#n.delivery) "
+            "OR attempts.#n.delivery.kind = :ack)",
+            names=names,
+            returns="ALL_NEW",
+        )
+
+    def record_heartbeat(
+        self, org_id: str, run_id: str, ref: str, attempt: int, seconds: int
+    ) -> dict[str, Any] | None:
+        """A waiting attempt is alive: its timeout moves ``seconds`` on. The node, or None."""
+        beat = now()
+        return self._update(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.timeout_at = :at, attempts.#n.heartbeat_at = :now, "
+            "attempts.#n.heartbeats = if_not_exists(attempts.#n.heartbeats, :zero) + :one",
+            {
+                ":at": iso(beat + timedelta(seconds=seconds)),
+                ":now": iso(beat),
+                ":zero": 0,
+                ":one": 1,
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition=_WAITING_ATTEMPT,
+            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+            returns="ALL_NEW",
+        )
+
+    def _update(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any] | None:
+        """One UpdateItem of the node item; None when its condition does not hold."""
+        return dynamo.update_item(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            expression,
+            values,
+            condition,
+            names,
+            returns,
+        )

@@ -1,0 +1,350 @@
+"""A node's (and a for_each item's) state transitions: each one conditional write, with its
+condition inside, so a replayed step changes nothing the second time. Callers learn from the
+return value whether they won. Nobody else writes a node's status, attempts or outcome."""
+
+from typing import Any
+
+from stepwise.core.clock import now_iso
+from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.infra import dynamo, keys
+from stepwise.infra.payloads import PayloadStore
+
+
+class NodeTransitions:
+    def __init__(self, table: str, payloads: PayloadStore):
+        self.table = table
+        self.payloads = payloads
+
+    # -- nodes the engine starts ----------------------------------------------------------------
+
+    def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
+        """pending -> scheduled, only while the run is running and not settling."""
+        return self._while_running(
+            org_id,
+            run_id,
+            ref,
+            "SET #status = :scheduled, scheduled_at = :now",
+            {":scheduled": str(NodeStatus.SCHEDULED)},
+            from_statuses=(NodeStatus.PENDING,),
+        )
+
+    def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
+        """pending|scheduled -> skipped (a join that can never run, or run_if false), only while
+        the run is running and not settling: once it settles, what has not run is cancelled."""
+        return self._while_running(
+            org_id,
+            run_id,
+            ref,
+            "SET #status = :skipped, finished_at = :now, skip_reason = :reason",
+            {":skipped": str(NodeStatus.SKIPPED), ":reason": reason},
+            from_statuses=(NodeStatus.PENDING, NodeStatus.SCHEDULED),
+        )
+
+    def _while_running(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        expression: str,
+        values: dict[str, Any],
+        from_statuses: tuple[NodeStatus, ...],
+    ) -> bool:
+        """One node transition in a transaction with a check that the run is still running."""
+        allowed = {f":from{i}": str(status) for i, status in enumerate(from_statuses)}
+        return dynamo.transact(
+            [
+                dynamo.update_request(
+                    self.table,
+                    keys.node(org_id, run_id, ref),
+                    expression,
+                    {**values, **allowed, ":now": now_iso()},
+                    condition=f"#status IN ({', '.join(allowed)})",
+                    names={"#status": "status"},
+                ),
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": dynamo.to_item(keys.run(org_id, run_id)),
+                        "ConditionExpression": "#status = :running AND "
+                        "attribute_not_exists(settle_requested_at)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": dynamo.values(
+                            {":running": str(RunStatus.RUNNING)}
+                        ),
+                    }
+                },
+            ]
+        )
+
+    def settle_pending(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        status: NodeStatus,
+        output: Any = None,
+        error: dict[str, str] | None = None,
+        skip_reason: str | None = None,
+        edge: tuple[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """pending -> succeeded|failed|skipped in one write: a node the engine ran inline, in the
+        step that made it ready, without an execution of its own. ``edge`` (outcome, key) is the
+        incoming edge that made it ready, recorded in the same write. The node item as written, or
+        None if it was not pending."""
+        at = now_iso()
+        values: dict[str, Any] = {
+            ":status": str(status),
+            ":pending": str(NodeStatus.PENDING),
+            ":now": at,
+        }
+        names = {"#status": "status"}
+        sets = ["#status = :status", "scheduled_at = :now", "finished_at = :now"]
+        if status == NodeStatus.SKIPPED:
+            sets.append("skip_reason = :reason")
+            values[":reason"] = skip_reason or "skipped"
+        else:
+            record: dict[str, Any] = {
+                "attempt": 1,
+                "status": str(status),
+                "started_at": at,
+                "completed_at": at,
+            }
+            if error is not None:
+                record["error"] = error
+                sets.append("#error = :error")
+                values[":error"] = error
+                names["#error"] = "error"
+            sets += ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
+            values.update({":one": 1, ":record": record})
+            names["#one"] = "1"
+            if status == NodeStatus.SUCCEEDED:
+                # A pending node has no output yet: nothing stale to remove.
+                payload = self.payloads.write(
+                    "output", output, keys.node_object(org_id, run_id, ref)
+                )
+                sets.append(payload.update(names, values))
+        expression = "SET " + ", ".join(sets)
+        if edge is not None:
+            outcome, key = edge
+            expression += f" ADD {outcome}_edges :edge"
+            values[":edge"] = {key}
+        return dynamo.update_item(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            expression,
+            values,
+            "#status = :pending",
+            names,
+            "ALL_NEW",
+        )
+
+    def record_edge(
+        self, org_id: str, run_id: str, ref: str, edge: str, outcome: str
+    ) -> dict[str, Any]:
+        """Adds a resolved incoming edge to the node's join state (idempotent); the node item."""
+        item = dynamo.update_item(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            f"ADD {outcome}_edges :edge",
+            {":edge": {edge}},
+            returns="ALL_NEW",
+        )
+        assert item is not None  # no condition
+        return item
+
+    # -- attempts -------------------------------------------------------------------------------
+
+    def delay_node(self, org_id: str, run_id: str, ref: str, available_at: str) -> bool:
+        """A scheduled node waits for its start_delay / wait_until until ``available_at``."""
+        return self._update(
+            keys.node(org_id, run_id, ref),
+            "SET available_at = :at",
+            {":at": available_at, ":scheduled": str(NodeStatus.SCHEDULED)},
+            condition="#status = :scheduled",
+            names={"#status": "status"},
+        )
+
+    def start_attempt(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        timeout_at: str | None,
+        index: int | None = None,
+    ) -> bool:
+        """scheduled|running -> running with this attempt, recorded in ``attempts`` (replayable)."""
+        started = now_iso()
+        record = {"attempt": attempt, "status": "running", "started_at": started}
+        if timeout_at:
+            record["timeout_at"] = timeout_at
+        return self._update(
+            keys.record(org_id, run_id, ref, index),
+            "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
+            "started_at = if_not_exists(started_at, :now) REMOVE available_at",
+            {
+                ":running": str(NodeStatus.RUNNING),
+                ":scheduled": str(NodeStatus.SCHEDULED),
+                ":attempt": attempt,
+                ":record": record,
+                ":now": started,
+            },
+            condition="#status IN (:scheduled, :running) AND attempt <= :attempt "
+            "AND attribute_not_exists(attempts.#n.completed_at)",
+            names={"#status": "status", "#n": str(attempt)},
+        )
+
+    def schedule_retry(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        error: dict[str, str],
+        available_at: str,
+        index: int | None = None,
+    ) -> bool:
+        """Closes a failed attempt that will be tried again at ``available_at``."""
+        return self._update(
+            keys.record(org_id, run_id, ref, index),
+            "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
+            "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
+            "attempts.#n.available_at = :at",
+            {
+                ":error": error,
+                ":at": available_at,
+                ":now": now_iso(),
+                ":retrying": "retry_scheduled",
+                ":attempt": attempt,
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition="#status = :running AND attempt = :attempt "
+            "AND attribute_not_exists(attempts.#n.completed_at)",
+            names={"#status": "status", "#error": "error", "#n": str(attempt)},
+        )
+
+    def settle_node(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        status: NodeStatus,
+        output: Any = None,
+        error: dict[str, str] | None = None,
+        index: int | None = None,
+    ) -> bool:
+        """running (this attempt) -> succeeded|failed, with the output or the error."""
+        values: dict[str, Any] = {
+            ":status": str(status),
+            ":now": now_iso(),
+            ":running": str(NodeStatus.RUNNING),
+            ":attempt": attempt,
+        }
+        names = {"#status": "status", "#n": str(attempt)}
+        sets = [
+            "#status = :status",
+            "finished_at = :now",
+            "attempts.#n.#status = :status",
+            "attempts.#n.completed_at = :now",
+        ]
+        removals: list[str] = []
+        if status == NodeStatus.SUCCEEDED:
+            payload = self.payloads.write(
+                "output", output, keys.node_object(org_id, run_id, ref, index)
+            )
+            sets.append(payload.update(names, values))
+            removals.append(payload.removal(names))
+        if error is not None:
+            sets += ["#error = :error", "attempts.#n.#error = :error"]
+            values[":error"] = error
+            names["#error"] = "error"
+        expression = "SET " + ", ".join(sets)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        return self._update(
+            keys.record(org_id, run_id, ref, index),
+            expression,
+            values,
+            condition="#status = :running AND attempt = :attempt",
+            names=names,
+        )
+
+    def set_child_run(self, org_id: str, run_id: str, ref: str, attempt: int, child: str) -> None:
+        """Links a workflow node (and its attempt record) to the child run it started."""
+        self._update(
+            keys.node(org_id, run_id, ref),
+            "SET child_run_id = :child, attempts.#n.child_run_id = :child",
+            {":child": child},
+            names={"#n": str(attempt)},
+        )
+
+    def cancel_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
+        """Any non-terminal state -> cancelled."""
+        return self._cancel(keys.node(org_id, run_id, ref), reason)
+
+    # -- for_each items -------------------------------------------------------------------------
+
+    def create_items(
+        self, org_id: str, run_id: str, ref: str, values: list[Any], expires_at: int
+    ) -> None:
+        """One record per for_each item, ready to run (a replay rewrites the same records).
+
+        ``expires_at`` is the run's, so items go with it."""
+        records = [
+            {
+                **keys.item(org_id, run_id, ref, index),
+                "ref": ref,
+                "index": index,
+                "status": str(NodeStatus.SCHEDULED),
+                "attempt": 0,
+                "attempts": {},
+                "expires_at": expires_at,
+                **self.payloads.attributes(
+                    "item", value, keys.item_object(org_id, run_id, ref, index)
+                ),
+            }
+            for index, value in enumerate(values)
+        ]
+        dynamo.put_all(self.table, records)
+        self._update(keys.node(org_id, run_id, ref), "SET item_count = :n", {":n": len(values)})
+
+    def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> dict[str, Any]:
+        key = keys.item(org_id, run_id, ref, index)
+        return dynamo.get_required(self.table, key, "item", f"{ref}[{index}]")
+
+    def list_items(self, org_id: str, run_id: str, ref: str) -> list[dict[str, Any]]:
+        """Every item record of a for_each node, in item order."""
+        return dynamo.query_partition(self.table, keys.item_pk(org_id, run_id, ref))
+
+    def cancel_item(self, org_id: str, run_id: str, ref: str, index: int, reason: str) -> bool:
+        return self._cancel(keys.item(org_id, run_id, ref, index), reason)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _cancel(self, key: dict[str, str], reason: str) -> bool:
+        return self._update(
+            key,
+            "SET #status = :cancelled, finished_at = :now, #error = :error",
+            {
+                ":cancelled": str(NodeStatus.CANCELLED),
+                ":now": now_iso(),
+                ":error": {"type": "Cancelled", "message": reason},
+                ":pending": str(NodeStatus.PENDING),
+                ":scheduled": str(NodeStatus.SCHEDULED),
+                ":running": str(NodeStatus.RUNNING),
+            },
+            condition="#status IN (:pending, :scheduled, :running)",
+            names={"#status": "status", "#error": "error"},
+        )
+
+    def _update(
+        self,
+        key: dict[str, str],
+        expression: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """One UpdateItem; whether its condition held."""
+        return dynamo.update_item(self.table, key, expression, values, condition, names) is not None

@@ -1,0 +1,250 @@
+"""A run's state transitions: each one conditional write, so a replayed step changes nothing.
+
+Nobody else writes a run's status, token, settle request or finish. A status change moves the
+run's status index and the org's (and its batch's) counts in the same transaction.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from stepwise.core.clock import now, now_iso
+from stepwise.core.errors import NotFound
+from stepwise.core.statuses import RunStatus
+from stepwise.infra import dynamo, keys
+from stepwise.infra.payloads import PayloadStore
+from stepwise.runs import counters
+from stepwise.runs.store import PROGRESS_BUCKET_SIZE
+
+
+class RunTransitions:
+    def __init__(self, table: str, payloads: PayloadStore, retention: timedelta):
+        self.table = table
+        self.payloads = payloads
+        self.retention = retention
+
+    def fail_run_start(self, org_id: str, run_id: str, message: str) -> None:
+        """The run's execution could not be started: the run ends failed, never stays queued."""
+        self._move_run(
+            org_id,
+            run_id,
+            RunStatus.QUEUED,
+            RunStatus.FAILED,
+            "SET finished_at = :now, #error = :error",
+            {":now": now_iso(), ":error": {"type": "RunStartFailed", "message": message}},
+            names={"#error": "error"},
+        )
+
+    def store_run_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any] | None:
+        """Marks the run running with the token that resumes its execution; None once settled.
+
+        A retried start step only replaces the token of a run already running."""
+        if self._move_run(
+            org_id,
+            run_id,
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
+            "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
+            {":token": token, ":now": now_iso()},
+        ):
+            return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+        return self._update(
+            org_id,
+            run_id,
+            "SET task_token = :token",
+            {":running": str(RunStatus.RUNNING), ":token": token},
+            condition="#status = :running",
+            names={"#status": "status"},
+            returns="ALL_NEW",
+        )
+
+    def mark_event_published(self, org_id: str, run_id: str) -> None:
+        """The settled run's lifecycle event is out (a replay then does not publish again)."""
+        self._update(
+            org_id,
+            run_id,
+            "SET event_published_at = if_not_exists(event_published_at, :now)",
+            {":now": now_iso()},
+        )
+
+    def request_settle(self, org_id: str, run_id: str, reason: str) -> dict[str, Any]:
+        """Marks the run as ready to finalise (first reason wins); returns the run item."""
+        item = self._update(
+            org_id,
+            run_id,
+            "SET settle_requested_at = :now, settle_reason = :reason",
+            {":now": now_iso(), ":reason": reason},
+            condition="attribute_exists(PK) AND attribute_not_exists(settle_requested_at)",
+            returns="ALL_NEW",
+        )
+        if item is not None:
+            return item
+        return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+
+    def store_parent_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any]:
+        """The token of the parent node waiting on this (child) run; returns the run item."""
+        item = self._update(
+            org_id,
+            run_id,
+            "SET parent_token = :token",
+            {":token": token},
+            condition="attribute_exists(PK)",
+            returns="ALL_NEW",
+        )
+        if item is None:
+            raise NotFound("run", run_id)
+        return item
+
+    def request_cancel(self, org_id: str, run_id: str, reason: str) -> dict[str, Any] | None:
+        """Marks an unsettled run for cancellation; None if it has settled or is settling."""
+        return self._update(
+            org_id,
+            run_id,
+            "SET settle_requested_at = :now, settle_reason = :cancelled, cancel_reason = :reason",
+            {
+                ":now": now_iso(),
+                ":cancelled": "cancelled",
+                ":reason": reason,
+                ":queued": str(RunStatus.QUEUED),
+                ":running": str(RunStatus.RUNNING),
+                ":external": "external",
+            },
+            # An external run is not executed here: nothing to cancel.
+            condition="attribute_not_exists(settle_requested_at) AND "
+            "#status IN (:queued, :running) AND "
+            "(attribute_not_exists(kind) OR kind <> :external)",
+            names={"#status": "status"},
+            returns="ALL_NEW",
+        )
+
+    def record_review(self, org_id: str, run_id: str, review: dict[str, Any]) -> None:
+        """Who reviewed the run last, and when (seed 002's reviewed_by / reviewed_at)."""
+        self._update(
+            org_id,
+            run_id,
+            "SET reviewed_by = :by, reviewed_at = :at",
+            {":by": review["reviewed_by"], ":at": review["reviewed_at"]},
+        )
+
+    def record_node_settled(self, org_id: str, run_id: str, position: int) -> bool:
+        """Adds the node (by position) to its bucket's settled set; True once every node is in.
+        Idempotent.
+
+        Buckets hold at most ``PROGRESS_BUCKET_SIZE`` positions, so each write is one small
+        item (one write unit) however large the workflow; a bucket that fills is added to the
+        set of full buckets, and the run is complete when every bucket is in it."""
+        bucket = position // PROGRESS_BUCKET_SIZE
+        settled = dynamo.update_item(
+            self.table,
+            keys.progress(org_id, run_id, bucket),
+            "ADD settled_nodes :position",
+            {":position": {position}},
+            returns="ALL_NEW",
+        )
+        assert settled is not None
+        if len(settled.get("settled_nodes", ())) < int(settled["node_count"]):
+            return False
+        if int(settled["buckets"]) == 1:
+            return True
+        full = dynamo.update_item(
+            self.table,
+            keys.progress(org_id, run_id),
+            "ADD full_buckets :bucket",
+            {":bucket": {bucket}},
+            returns="ALL_NEW",
+        )
+        assert full is not None
+        return len(full.get("full_buckets", ())) >= int(full["buckets"])
+
+    def finish_run(
+        self,
+        org_id: str,
+        run_id: str,
+        status: RunStatus,
+        output: Any,
+        error: dict[str, Any] | None,
+    ) -> bool:
+        """running (or still queued) -> terminal, with the output or the error."""
+        values: dict[str, Any] = {":now": now_iso()}
+        names: dict[str, str] = {}
+        sets = ["finished_at = :now"]
+        if error is not None:
+            sets.append("#error = :error")
+            values[":error"] = error
+            names["#error"] = "error"
+        removals: list[str] = []
+        if status == RunStatus.SUCCEEDED:
+            payload = self.payloads.write(
+                "output", output, keys.run_object(org_id, run_id, "output")
+            )
+            sets.append(payload.update(names, values))
+            removals.append(payload.removal(names))
+        expression = "SET " + ", ".join(sets)
+        return any(
+            self._move_run(org_id, run_id, old, status, expression, values, names, removals)
+            for old in (RunStatus.RUNNING, RunStatus.QUEUED)
+        )
+
+    def keep_settled_run(self, org_id: str, run_id: str) -> None:
+        """A run settled late (by the janitor) is kept for the retention period from now."""
+        until = int((now() + self.retention).timestamp())
+        self._update(
+            org_id,
+            run_id,
+            "SET expires_at = :until",
+            {":until": until},
+            condition="attribute_exists(PK) AND (attribute_not_exists(expires_at) OR "
+            "expires_at < :until)",
+        )
+
+    def _move_run(
+        self,
+        org_id: str,
+        run_id: str,
+        old: RunStatus,
+        new: RunStatus,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        removals: list[str] | None = None,
+    ) -> bool:
+        """One run status change (conditional on ``old``), its status index and the org's
+        totals, in one transaction. False when the run was not in ``old``."""
+        index = keys.runs_by_status(org_id, str(new), run_id)
+        expression += f", #status = :new, {keys.STATUS_INDEX_PK} = :index_pk"
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        move = counters.status_move(str(old), str(new))
+        return dynamo.transact(
+            [
+                dynamo.update_request(
+                    self.table,
+                    keys.run(org_id, run_id),
+                    expression,
+                    {
+                        **values,
+                        ":new": str(new),
+                        ":old": str(old),
+                        ":index_pk": index[keys.STATUS_INDEX_PK],
+                    },
+                    condition="#status = :old",
+                    names={**(names or {}), "#status": "status"},
+                ),
+                counters.org_totals(self.table, org_id, move),
+                *counters.batch_counts(self.table, org_id, run_id, move),
+            ]
+        )
+
+    def _update(
+        self,
+        org_id: str,
+        run_id: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any] | None:
+        """One UpdateItem of the run item; None when its condition does not hold."""
+        return dynamo.update_item(
+            self.table, keys.run(org_id, run_id), expression, values, condition, names, returns
+        )

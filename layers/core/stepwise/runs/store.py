@@ -1,0 +1,273 @@
+"""Run records in the table: creating a run with its nodes, reading them, and the writes that
+keep its totals and tag index exact. State transitions live in ``engine.run_state`` and
+``engine.node_state``."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from stepwise.core.clock import iso, now
+from stepwise.core.errors import Conflict, NotFound
+from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.infra import dynamo, keys
+from stepwise.infra.payloads import PayloadStore, PayloadWrite
+from stepwise.runs import counters, tags
+from stepwise.workflows.models import Workflow
+
+PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB
+
+
+class RunStore:
+    def __init__(self, table: str, payloads: PayloadStore, retention: timedelta):
+        self.table = table
+        self.payloads = payloads
+        self.retention = retention
+
+    # -- creation -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        org_id: str,
+        run_id: str,
+        workflow: Workflow,
+        run_input: Any,
+        origin: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Writes the node items, then the run item: a run is visible only once complete.
+
+        ``origin`` says who started it (``role``, ``created_by``) and, for a child run, its
+        parent (``parent_run_id``, ``parent_node_ref``, ``depth``).
+
+        Returns the items as written (the run and its nodes).
+        """
+        created_at = now()
+        expires_at = int(
+            (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
+        )
+        node_items = [
+            {
+                **keys.node(org_id, run_id, node.ref),
+                "ref": node.ref,
+                "kind": str(node.kind),
+                "status": str(NodeStatus.PENDING),
+                "attempt": 0,
+                "attempts": {},
+                "position": position,
+                "depends_on": list(node.depends_on),
+                "expires_at": expires_at,
+            }
+            for position, node in enumerate(workflow.nodes)
+        ]
+        dynamo.put_all(
+            self.table, [*node_items, *_progress_items(org_id, run_id, len(node_items), expires_at)]
+        )
+        run_item = {
+            **keys.run(org_id, run_id),
+            **keys.runs_index(org_id, run_id),
+            **keys.runs_by_workflow(org_id, workflow.id, run_id),
+            **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
+            "org_id": org_id,
+            "run_id": run_id,
+            "workflow_id": workflow.id,
+            "workflow_version": workflow.version,
+            "status": str(RunStatus.QUEUED),
+            "node_count": len(node_items),
+            "timeout": workflow.timeout,
+            "created_at": iso(created_at),
+            "expires_at": expires_at,
+            "depth": 0,
+            **(origin or {}),
+            **self.payloads.attributes(
+                "input", run_input, keys.run_object(org_id, run_id, "input")
+            ),
+        }
+        # The run and its counts (the org's, its batch's) in one transaction: no total drifts.
+        queued = str(RunStatus.QUEUED)
+        # A run id that exists raises (batches and child runs pick ids that may repeat).
+        dynamo.write_all(
+            [
+                dynamo.put_new_item(self.table, run_item),
+                counters.org_totals(self.table, org_id, counters.new_run(queued, workflow.id)),
+                *counters.batch_counts(
+                    self.table,
+                    org_id,
+                    run_id,
+                    {keys.BATCH_RUNS: 1, keys.status_counter(queued): 1},
+                ),
+            ]
+        )
+        return run_item, node_items
+
+    def put_run(self, org_id: str, item: dict[str, Any]) -> bool:
+        """A run with no execution (an external run) and its counts; False if the id is taken."""
+        return dynamo.transact(
+            [
+                dynamo.put_new_item(self.table, item),
+                counters.org_totals(
+                    self.table, org_id, counters.new_run(item["status"], item["workflow_id"])
+                ),
+                *tags.index_writes(
+                    self.table,
+                    org_id,
+                    item["run_id"],
+                    {},
+                    item.get("tags") or {},
+                    item["expires_at"],
+                ),
+            ]
+        )
+
+    # -- changes of an external run -------------------------------------------------------------
+
+    def update_run(
+        self,
+        org_id: str,
+        run: dict[str, Any],
+        sets: dict[str, Any],
+        status: RunStatus | None = None,
+        payloads: Sequence[PayloadWrite] = (),
+    ) -> bool:
+        """Sets attributes (and ``payloads``) on ``run`` (as read just before), with what moves
+        with them in one transaction: a new ``status`` moves its index and the org's totals, new
+        ``tags`` their index items. False when the run is gone, or its status (when moved) or
+        tags (when set) changed meanwhile."""
+        run_id, old = run["run_id"], run["status"]
+        names = {f"#{k}": k for k in sets}
+        values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
+        clauses = [f"#{k} = :{k}" for k in sets]
+        clauses += [p.update(names, values) for p in payloads]
+        removals = [p.removal(names) for p in payloads]
+        conditions = ["attribute_exists(PK)"]
+        moves: list[dict[str, Any]] = []
+        if status is not None and status != old:
+            index = keys.runs_by_status(org_id, str(status), run_id)
+            clauses += ["#status = :new", f"{keys.STATUS_INDEX_PK} = :index_pk"]
+            conditions.append("#status = :old")
+            names["#status"] = "status"
+            values.update(
+                {":old": old, ":new": str(status), ":index_pk": index[keys.STATUS_INDEX_PK]}
+            )
+            moves.append(
+                counters.org_totals(self.table, org_id, counters.status_move(old, str(status)))
+            )
+        if "tags" in sets:
+            conditions.append(tags.unchanged(run, names, values))
+            moves += tags.index_writes(
+                self.table,
+                org_id,
+                run_id,
+                run.get("tags") or {},
+                sets["tags"],
+                int(run["expires_at"]),
+            )
+        expression = "SET " + ", ".join(clauses)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        update = dynamo.update_request(
+            self.table,
+            keys.run(org_id, run_id),
+            expression,
+            values,
+            condition=" AND ".join(conditions),
+            names=names,
+        )
+        if moves:
+            return dynamo.transact([update, *moves])
+        request = update["Update"]
+        return (
+            dynamo.update_item(
+                self.table,
+                keys.run(org_id, run_id),
+                request["UpdateExpression"],
+                values,
+                request["ConditionExpression"],
+                names,
+            )
+            is not None
+        )
+
+    def delete_run(self, org_id: str, run: dict[str, Any]) -> None:
+        """Deletes a run item with its counts and tag index (external runs: engine runs are
+        cancelled)."""
+        names, values = {"#status": "status"}, {":status": run["status"]}
+        tags_unchanged = tags.unchanged(run, names, values)
+        deleted = dynamo.transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": dynamo.to_item(keys.run(org_id, run["run_id"])),
+                        "ConditionExpression": f"#status = :status AND {tags_unchanged}",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": dynamo.values(values),
+                    }
+                },
+                *tags.index_writes(
+                    self.table,
+                    org_id,
+                    run["run_id"],
+                    run.get("tags") or {},
+                    {},
+                    int(run["expires_at"]),
+                ),
+                counters.org_totals(
+                    self.table,
+                    org_id,
+                    {k: -v for k, v in counters.new_run(run["status"], run["workflow_id"]).items()},
+                ),
+            ]
+        )
+        if not deleted:
+            raise Conflict(f"run {run['run_id']!r} changed meanwhile; try again")
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def run_counts(self, org_id: str) -> dict[str, int]:
+        """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``)."""
+        return counters.read_totals(self.table, org_id)
+
+    def get_run(self, org_id: str, run_id: str) -> dict[str, Any]:
+        return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+
+    def run_exists(self, org_id: str, run_id: str) -> bool:
+        return dynamo.exists(self.table, keys.run(org_id, run_id))
+
+    def get_run_with_nodes(
+        self, org_id: str, run_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run item and its node items, in one paged Query of the run's partition (from
+        ``NODE#`` on: its log lines sort before and are not read)."""
+        items = dynamo.query_partition(
+            self.table, keys.run_pk(org_id, run_id), from_sk=keys.NODE_PREFIX
+        )
+        run = next((i for i in items if i["SK"] == keys.RUN_SK), None)
+        if run is None:
+            raise NotFound("run", run_id)
+        nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
+        return run, nodes
+
+    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[dict[str, Any]]:
+        """Some node items of a run (consistent reads), in no particular order."""
+        wanted = [keys.node(org_id, run_id, r) for r in refs]
+        return dynamo.batch_get(self.table, wanted, consistent=True)
+
+    def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        return dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
+
+
+def _progress_items(org_id: str, run_id: str, count: int, expires_at: int) -> list[dict[str, Any]]:
+    """Which nodes have settled, in buckets of ``PROGRESS_BUCKET_SIZE`` positions (see
+    ``RunTransitions.record_node_settled``), and one item for the full buckets."""
+    buckets = -(-count // PROGRESS_BUCKET_SIZE)
+    return [
+        {**keys.progress(org_id, run_id), "buckets": buckets, "expires_at": expires_at},
+        *(
+            {
+                **keys.progress(org_id, run_id, bucket),
+                "node_count": min(PROGRESS_BUCKET_SIZE, count - bucket * PROGRESS_BUCKET_SIZE),
+                "buckets": buckets,
+                "expires_at": expires_at,
+            }
+            for bucket in range(buckets)
+        ),
+    ]

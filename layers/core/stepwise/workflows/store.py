@@ -1,0 +1,127 @@
+"""Workflow versions in the table: a head item (the latest version number) and one immutable
+item per version, whose definition is kept as exact JSON (in S3 when large)."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stepwise.core.clock import iso, now
+from stepwise.core.errors import Conflict, NotFound
+from stepwise.infra import aws, dynamo, keys
+from stepwise.infra.payloads import PayloadStore
+from stepwise.workflows.models import NodeSpec, Workflow, WorkflowCreate
+
+
+class WorkflowStore:
+    def __init__(self, table: str, payloads: PayloadStore):
+        self.table = table
+        self.payloads = payloads
+
+    def create_workflow(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
+        """Version 1 of a new workflow."""
+        return self._put_version(org_id, workflow_id, 1, spec)
+
+    def add_workflow_version(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
+        """A new immutable version; runs already started keep the version they pinned."""
+        for _ in range(5):
+            head = dynamo.get_required(
+                self.table, keys.workflow_head(org_id, workflow_id), "workflow", workflow_id
+            )
+            try:
+                return self._put_version(org_id, workflow_id, int(head["latest_version"]) + 1, spec)
+            except ClientError as exc:
+                if not dynamo.condition_failed(exc):
+                    raise
+        raise Conflict("the workflow is being changed concurrently; try again")
+
+    def _put_version(
+        self, org_id: str, workflow_id: str, version: int, spec: WorkflowCreate
+    ) -> Workflow:
+        created_at = iso(now())
+        body = spec.model_dump(mode="json", exclude={"name", "description", "timeout"})
+        version_item = {
+            **keys.workflow_version(org_id, workflow_id, version),
+            "org_id": org_id,
+            "workflow_id": workflow_id,
+            "version": version,
+            "name": spec.name,
+            "description": spec.description,
+            "timeout": spec.timeout,
+            **self.payloads.attributes(
+                "definition", body, keys.workflow_object(org_id, workflow_id, version)
+            ),
+            "created_at": created_at,
+        }
+        if version == 1:
+            head_write = dynamo.put_new_item(
+                self.table,
+                {
+                    **keys.workflow_head(org_id, workflow_id),
+                    **keys.workflows_index(org_id, workflow_id),
+                    "org_id": org_id,
+                    "workflow_id": workflow_id,
+                    "latest_version": 1,
+                    "created_at": created_at,
+                    "updated_at": created_at,
+                },
+            )
+        else:
+            head_write = dynamo.update_request(
+                self.table,
+                keys.workflow_head(org_id, workflow_id),
+                "SET latest_version = :new, updated_at = :now",
+                {":new": version, ":old": version - 1, ":now": created_at},
+                condition="latest_version = :old",
+            )
+        # A lost race raises: add_workflow_version reads the head again.
+        dynamo.write_all([head_write, dynamo.put_new_item(self.table, version_item)])
+        return self._workflow_from_item(version_item)
+
+    def list_workflow_versions(
+        self, org_id: str, workflow_id: str, limit: int, after: int | None
+    ) -> tuple[list[Workflow], int | None]:
+        """Versions oldest first; the last version number when more may follow."""
+        kwargs: dict[str, Any] = {}
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = dynamo.to_item(
+                keys.workflow_version(org_id, workflow_id, after)
+            )
+        page = aws.client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :v)",
+            ExpressionAttributeValues=dynamo.values(
+                {":pk": keys.workflow_pk(org_id, workflow_id), ":v": keys.WORKFLOW_VERSION_PREFIX}
+            ),
+            Limit=limit,
+            **kwargs,
+        )
+        versions = [self._workflow_from_item(dynamo.from_item(i)) for i in page["Items"]]
+        if not versions and after is None:
+            raise NotFound("workflow", workflow_id)
+        more = "LastEvaluatedKey" in page and len(versions) == limit
+        return versions, (versions[-1].version if more else None)
+
+    def get_workflow(self, org_id: str, workflow_id: str, version: int | None = None) -> Workflow:
+        if version is None:
+            head = dynamo.get_required(
+                self.table, keys.workflow_head(org_id, workflow_id), "workflow", workflow_id
+            )
+            version = int(head["latest_version"])
+        key = keys.workflow_version(org_id, workflow_id, version)
+        return self._workflow_from_item(
+            dynamo.get_required(self.table, key, "workflow", workflow_id)
+        )
+
+    def _workflow_from_item(self, item: dict[str, Any]) -> Workflow:
+        definition = self.payloads.load(item, "definition")
+        return Workflow(
+            id=item["workflow_id"],
+            org_id=item["org_id"],
+            version=int(item["version"]),
+            name=item["name"],
+            description=item.get("description"),
+            nodes=[NodeSpec.model_validate(n) for n in definition["nodes"]],
+            returns=definition.get("returns"),
+            timeout=int(item["timeout"]),
+            created_at=item["created_at"],
+        )
