@@ -17,6 +17,16 @@ def wait_for_node(api, run_id, ref, status, timeout=30):
         time.sleep(0.05)
 
 
+def assert_executions_end(local_stack, run_id, within=10):
+    """No execution of the run is left running. The run's own execution ends just after it
+    records the run settled, and moto stops executions only between states, so this waits a
+    moment: ``within`` is far below the slow node's 30 s delay, which a missed stop would show."""
+    deadline = time.monotonic() + within
+    while [e for e in local_stack.running_executions() if run_id in e]:
+        assert time.monotonic() < deadline, local_stack.running_executions()
+        time.sleep(0.1)
+
+
 SLOW = {
     "name": "slow",
     "nodes": [
@@ -37,7 +47,7 @@ def test_cancel_mid_run_stops_everything_and_starts_nothing(api, local_stack):
     assert run["error"] == {"type": "Cancelled", "message": "changed my mind", "node": None}
     statuses = {n["ref"]: n["status"] for n in run["nodes"]}
     assert statuses == {"quick": "succeeded", "slow": "cancelled", "after": "cancelled"}
-    assert not [e for e in local_stack.running_executions() if run_id in e]
+    assert_executions_end(local_stack, run_id)
     assert not any(
         e["name"].endswith(".after") and run_id in e["name"]
         for e in local_stack.executions("NodeStateMachine")
@@ -53,7 +63,7 @@ def test_a_run_timeout_ends_the_run_timed_out(api, local_stack):
     assert run["status"] == "timed_out"
     assert run["error"]["type"] == "RunTimedOut"
     assert {n["ref"]: n["status"] for n in run["nodes"]}["slow"] == "cancelled"
-    assert not [e for e in local_stack.running_executions() if run_id in e]
+    assert_executions_end(local_stack, run_id)
 
 
 def test_a_run_pins_its_workflow_version(api):
