@@ -24,17 +24,17 @@ from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.ids import child_run_id, event_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.executors import NodeFailure, execute
 from stepwise.engine.expressions import TemplateError, evaluate, render, single_expression
-from stepwise.engine.joins import Decision, Edge, EdgeKind, edge_outcome, join_decision
+from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
 from stepwise.engine.retries import retry_delay
 from stepwise.infra import executions
 from stepwise.runs import cancel, lifecycle_events
 from stepwise.runs.logs import LogLevel, RunLogs
 from stepwise.runs.node_events import NodeEvents
 from stepwise.store import Store
-from stepwise.workflows import graph
-from stepwise.workflows.models import NodeSpec, Workflow
+from stepwise.workflows.models import NodeSpec
 
 DONE = {"next": "done"}
 MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without end
@@ -48,56 +48,6 @@ INLINE_SECONDS_PER_STEP = 20.0
 # How stale a step's view of the run may get while it works through settled nodes: once the
 # run is settling, nothing more is started (finalize_run cancels what is left).
 RUN_REREAD_SECONDS = 0.5
-
-
-class CompiledWorkflow:
-    """A workflow version with its graph worked out once (versions are immutable, so cacheable)."""
-
-    def __init__(self, workflow: Workflow):
-        self.workflow = workflow
-        self.specs: dict[str, NodeSpec] = {node.ref: node for node in workflow.nodes}
-        self.positions = {node.ref: position for position, node in enumerate(workflow.nodes)}
-        self.incoming: dict[str, list[Edge]] = graph.incoming_edges(workflow.nodes)
-        self.edge_keys = {ref: {e.key for e in edges} for ref, edges in self.incoming.items()}
-        self.outgoing: dict[str, list[tuple[str, Edge]]] = {ref: [] for ref in self.specs}
-        for child, edges in self.incoming.items():
-            for edge in edges:
-                self.outgoing[edge.parent].append((child, edge))
-        self.handled = {
-            ref
-            for ref, out in self.outgoing.items()
-            if any(edge.kind == EdgeKind.ERROR for _, edge in out)
-        }
-        self.parents = {ref: [e.parent for e in edges] for ref, edges in self.incoming.items()}
-        self.roots = graph.roots(self.parents)
-        self.leaves = graph.leaves(self.parents)
-
-    def event_sources(self, ref: str) -> list[str]:
-        """The nearest upstream nodes that emit events, through those that do not: whose
-        events a node's event comes from (seed 003's previous_event_ids)."""
-        found: dict[str, None] = {}
-        seen: set[str] = set()
-        stack = list(self.parents[ref])
-        while stack:
-            parent = stack.pop()
-            if parent in seen:
-                continue
-            seen.add(parent)
-            if self.specs[parent].emit_event:
-                found[parent] = None
-            else:
-                stack.extend(self.parents[parent])
-        return list(found)
-
-    def ancestors(self, ref: str) -> list[str]:
-        seen: dict[str, None] = {}
-        stack = list(self.parents[ref])
-        while stack:
-            parent = stack.pop()
-            if parent not in seen:
-                seen[parent] = None
-                stack.extend(self.parents[parent])
-        return list(seen)
 
 
 class Engine:
