@@ -132,3 +132,9 @@ def test_a_step_whose_event_lacks_a_field_names_it(engine_and_calls):
     with pytest.raises(ValueError, match="engine step 'await_review' has no 'task_token' field"):
         engine.handle(event)
     assert calls == []
+
+
+def test_setting_an_attribute_the_engine_does_not_have_fails_loudly(engine_and_calls):
+    engine, _ = engine_and_calls
+    with pytest.raises(AttributeError):
+        engine.inline_limit = 0  # the limit is engine.advance.inline_limit

@@ -34,6 +34,20 @@ Step = Callable[[Event], dict[str, Any]]
 class Engine:
     """The engine function's entry: a step event in, the step's answer for the machine out."""
 
+    # Fixed attributes, so that setting one the Engine no longer has (``inline_limit`` lives on
+    # ``advance`` now) fails loudly instead of silently changing nothing.
+    __slots__ = (
+        "_steps",
+        "actions",
+        "advance",
+        "approvals",
+        "children",
+        "for_each",
+        "node_state_machine_arn",
+        "nodes",
+        "runs",
+    )
+
     def __init__(
         self,
         store: Store,
