@@ -6,7 +6,6 @@ waiting task. A duplicate changes nothing; a signal for an attempt that ended ot
 out, superseded, its run over) is refused.
 """
 
-import json
 from typing import Any
 
 from stepwise.actions.signal_models import (
@@ -22,7 +21,7 @@ from stepwise.core.clock import now_iso
 from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NodeKind, NodeStatus
-from stepwise.infra import aws, executions
+from stepwise.infra import executions, queues
 from stepwise.store import Store
 
 DEFAULT_HEARTBEAT_SECONDS = 60
@@ -134,7 +133,7 @@ class Signals:
             "attempt": t.attempt,
             "action": action,
         }
-        aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
+        queues.send(self.queue_url, message)
 
 
 def resume(store: Store, message: dict[str, Any]) -> None:

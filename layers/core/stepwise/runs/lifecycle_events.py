@@ -6,12 +6,11 @@ and error. Delivery is at least once: a step replayed after publishing but befor
 run publishes again, so consumers dedupe on ``detail.run_id``.
 """
 
-import json
 from datetime import datetime
 from typing import Any
 
 from stepwise.core.observability import logger
-from stepwise.infra import aws
+from stepwise.infra import event_bus
 
 SOURCE = "stepwise"
 DETAIL_TYPES = {
@@ -47,16 +46,8 @@ def detail(run: dict[str, Any]) -> dict[str, Any]:
 def publish(bus_name: str, run: dict[str, Any]) -> None:
     """Puts the settled run's event on ``bus_name``."""
     body = detail(run)
-    answer = aws.client("events").put_events(
-        Entries=[
-            {
-                "Source": SOURCE,
-                "DetailType": DETAIL_TYPES[run["status"]],
-                "Detail": json.dumps(body, default=str),
-                "EventBusName": bus_name,
-            }
-        ]
-    )
-    if answer.get("FailedEntryCount"):
-        raise PublishFailed(json.dumps(answer.get("Entries"), default=str))
+    try:
+        event_bus.put(bus_name, SOURCE, DETAIL_TYPES[run["status"]], body)
+    except event_bus.PutFailed as exc:
+        raise PublishFailed(str(exc)) from None
     logger.info("lifecycle event published", extra={"event": body})
