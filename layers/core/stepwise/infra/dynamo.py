@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from stepwise.core.errors import NotFound
 from stepwise.infra import aws
+from stepwise.infra.keys import GSI1
 
 
 @cache
@@ -163,8 +164,8 @@ def query_index_key(table: str, index_pk: str, index_sk: str) -> list[dict[str, 
     """The GSI1 entries with exactly this key (one, for ids that are unique in their list)."""
     page = aws.client("dynamodb").query(
         TableName=table,
-        IndexName="GSI1",
-        KeyConditionExpression="GSI1PK = :pk AND GSI1SK = :sk",
+        IndexName=GSI1.name,
+        KeyConditionExpression=f"{GSI1.pk} = :pk AND {GSI1.sk} = :sk",
         ExpressionAttributeValues=values({":pk": index_pk, ":sk": index_sk}),
     )
     return [from_item(i) for i in page["Items"]]
@@ -174,14 +175,14 @@ def query_index(
     table: str, index_pk: str, limit: int, after: str | None, newest_first: bool = False
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of GSI1 under ``index_pk`` after sort key ``after``; the last key if more follow."""
-    condition = "GSI1PK = :pk"
+    condition = f"{GSI1.pk} = :pk"
     named: dict[str, Any] = {":pk": index_pk}
     if after:
-        condition += " AND GSI1SK < :after" if newest_first else " AND GSI1SK > :after"
+        condition += f" AND {GSI1.sk} {'<' if newest_first else '>'} :after"
         named[":after"] = after
     page = aws.client("dynamodb").query(
         TableName=table,
-        IndexName="GSI1",
+        IndexName=GSI1.name,
         KeyConditionExpression=condition,
         ExpressionAttributeValues=values(named),
         ScanIndexForward=not newest_first,
@@ -189,7 +190,7 @@ def query_index(
     )
     items = [from_item(i) for i in page["Items"]]
     more = "LastEvaluatedKey" in page and len(items) == limit
-    return items, (items[-1]["GSI1SK"] if more else None)
+    return items, (items[-1][GSI1.sk] if more else None)
 
 
 def get_required(table: str, key: dict[str, str], kind: str, ident: str) -> dict[str, Any]:

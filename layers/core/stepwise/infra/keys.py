@@ -1,5 +1,26 @@
 """The table's key formats: the only module that builds PK/SK/GSI strings."""
 
+from typing import Any, NamedTuple
+
+
+class Index(NamedTuple):
+    """A global secondary index: its name and its key attributes."""
+
+    name: str
+    pk: str
+    sk: str
+
+
+GSI1 = Index("GSI1", "GSI1PK", "GSI1SK")  # an org's lists (runs, workflows, keys...), run tags
+GSI2 = Index("GSI2", "GSI2PK", "GSI2SK")  # an org's runs of one workflow
+GSI3 = Index("GSI3", "GSI3PK", "GSI3SK")  # an org's runs in one status
+
+
+def key_of(item: dict[str, Any]) -> dict[str, str]:
+    """The table key of an item as read."""
+    return {"PK": item["PK"], "SK": item["SK"]}
+
+
 RUN_SK = "RUN"
 LOG_PREFIX = "LOG#"
 PROGRESS_SK = "PROGRESS"
@@ -140,12 +161,20 @@ def credential(org_id: str, credential_id: str) -> dict[str, str]:
     return {"PK": f"ORG#{org_id}#CRED#{credential_id}", "SK": "CREDENTIAL"}
 
 
+def credentials_index(org_id: str, credential_id: str) -> dict[str, str]:
+    return {"GSI1PK": credentials_index_pk(org_id), "GSI1SK": credential_id}
+
+
 def credentials_index_pk(org_id: str) -> str:
     return f"ORG#{org_id}#CREDENTIALS"
 
 
 def destination(org_id: str, destination_id: str) -> dict[str, str]:
     return {"PK": f"ORG#{org_id}#DEST#{destination_id}", "SK": "DESTINATION"}
+
+
+def destinations_index(org_id: str, destination_id: str) -> dict[str, str]:
+    return {"GSI1PK": destinations_index_pk(org_id), "GSI1SK": destination_id}
 
 
 def destinations_index_pk(org_id: str) -> str:
@@ -158,6 +187,10 @@ def action_head(org_id: str, name: str) -> dict[str, str]:
 
 def action_version(org_id: str, name: str, version: int) -> dict[str, str]:
     return {"PK": f"ORG#{org_id}#ACT#{name}", "SK": f"V#{version:08d}"}
+
+
+def actions_index(org_id: str, name: str) -> dict[str, str]:
+    return {"GSI1PK": actions_index_pk(org_id), "GSI1SK": name}
 
 
 def actions_index_pk(org_id: str) -> str:
@@ -205,6 +238,11 @@ ORGS_PK = "ORGS"
 def org_entry(org_id: str) -> dict[str, str]:
     """An org in the list of every org (written with its first API key; the janitor walks it)."""
     return {"PK": ORGS_PK, "SK": f"ORG#{org_id}"}
+
+
+def idempotency_pk(org_id: str) -> str:
+    """The partition of an org's idempotency records (Powertools writes them, by this key)."""
+    return f"IDEMPOTENCY#{org_id}"
 
 
 def janitor_position(org_id: str) -> dict[str, str]:
