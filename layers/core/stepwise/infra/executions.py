@@ -15,12 +15,26 @@ from stepwise.infra import aws
 _SPENT_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
 
 
+class StartRefused(Exception):
+    """Step Functions would not start an execution; the message is its answer's."""
+
+
 def start_run(state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int) -> None:
     _start(
         state_machine_arn,
         execution_name(run_id),
         {"org_id": org_id, "run_id": run_id, "timeout_seconds": timeout_seconds},
     )
+
+
+def start_run_or_refuse(
+    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int
+) -> None:
+    """``start_run``, with Step Functions' refusal raised as StartRefused."""
+    try:
+        start_run(state_machine_arn, org_id, run_id, timeout_seconds)
+    except ClientError as exc:
+        raise StartRefused(exc.response["Error"].get("Message", "unknown")) from exc
 
 
 def start_node(state_machine_arn: str, org_id: str, run_id: str, ref: str) -> None:

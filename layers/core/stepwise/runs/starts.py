@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from stepwise.core.errors import ServiceUnavailable
 from stepwise.core.observability import logger
 from stepwise.infra import executions
@@ -26,11 +24,9 @@ def start_workflow_run(
     gets ServiceUnavailable (safe to retry)."""
     run, nodes = store.runs.create_run(org_id, run_id, workflow, run_input, origin)
     try:
-        executions.start_run(run_state_machine_arn, org_id, run_id, workflow.timeout)
-    except ClientError as exc:
+        executions.start_run_or_refuse(run_state_machine_arn, org_id, run_id, workflow.timeout)
+    except executions.StartRefused as exc:
         logger.exception("could not start the run's execution", extra={"run_id": run_id})
-        store.run_state.fail_run_start(
-            org_id, run_id, exc.response["Error"].get("Message", "unknown")
-        )
+        store.run_state.fail_run_start(org_id, run_id, str(exc))
         raise ServiceUnavailable("the run could not be started; try again") from None
     return run, nodes
