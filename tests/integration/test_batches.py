@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from stepwise import components
-from stepwise.batches.service import CHUNK_SIZE, Batches
+from stepwise.batches.service import CHUNK_SIZE
 from stepwise.core.ids import batch_run_id
 from tests.conftest import OTHER_KEY
 from tests.helpers import http_event
@@ -140,11 +140,30 @@ def test_an_unknown_workflow_is_422_naming_workflow_id(stack):
     assert stack.drain("BatchesFunction") == 0
 
 
-def test_a_batch_that_cannot_be_queued_leaves_nothing_behind(stack, workflow, monkeypatch):
-    def refuse(self, messages):
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "no"}}, "Send")
+class _RefusingQueue:
+    """SQS refusing the call, or taking the call and failing its entry."""
 
-    monkeypatch.setattr(Batches, "_send", refuse)
+    def __init__(self, refuse_call: bool):
+        self.refuse_call = refuse_call
+
+    def send_message_batch(self, QueueUrl, Entries):
+        if self.refuse_call:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "no"}}, "Send")
+        return {"Failed": [{"Id": e["Id"], "Code": "InternalError"} for e in Entries]}
+
+
+@pytest.mark.parametrize("refuse_call", [True, False])
+def test_a_batch_that_cannot_be_queued_leaves_nothing_behind(
+    stack, workflow, monkeypatch, refuse_call
+):
+    from stepwise.infra import aws
+
+    real_client = aws.client
+    monkeypatch.setattr(
+        aws,
+        "client",
+        lambda service: _RefusingQueue(refuse_call) if service == "sqs" else real_client(service),
+    )
     status, body = call(stack, "POST", "/batches", {"workflow_id": workflow, "inputs": [1, 2]})
     assert status == 503 and body["errors"][0]["code"] == "service_unavailable"
     table = components.store().table

@@ -12,11 +12,8 @@ them, each in the transaction of the run's own write (``Store``): the counts are
 reads one small item, and the batch is ``started`` once ``runs`` reaches its total.
 """
 
-import json
 from datetime import timedelta
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from stepwise.batches.models import (
     MAX_BATCH_INPUT_BYTES,
@@ -25,19 +22,19 @@ from stepwise.batches.models import (
     BatchCreate,
     BatchStatus,
 )
+from stepwise.batches.store import BatchStore, RunExists, new_run
 from stepwise.core.clock import iso, now, now_iso
 from stepwise.core.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
 from stepwise.core.ids import batch_run_id, new_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
-from stepwise.infra import aws, dynamo, executions, keys
+from stepwise.infra import executions, keys, queues
 from stepwise.infra.payloads import dumps
 from stepwise.runs.starts import start_workflow_run
 from stepwise.store import Store
 from stepwise.workflows.models import Workflow
 
 CHUNK_SIZE = 25  # runs one message starts: about 2 to 5 seconds of the function's time
-_SEND_BATCH_LIMIT = 10  # SendMessageBatch's entries
 # The batch outlives its last run: created up to minutes after it, kept as long.
 _KEEP_AFTER_RUNS = timedelta(days=1)
 
@@ -46,6 +43,7 @@ class Batches:
     def __init__(self, store: Store, queue_url: str, run_state_machine_arn: str):
         self.store = store
         self.table = store.table
+        self.batch_store = BatchStore(store.table)
         self.queue_url = queue_url
         self.run_state_machine_arn = run_state_machine_arn
 
@@ -68,8 +66,7 @@ class Batches:
                 at + timedelta(seconds=workflow.timeout) + self.store.retention + _KEEP_AFTER_RUNS
             ).timestamp()
         )
-        item = {
-            **keys.batch(org_id, batch_id),
+        batch = {
             "org_id": org_id,
             "batch_id": batch_id,
             "workflow_id": workflow.id,
@@ -77,7 +74,7 @@ class Batches:
             "status": str(BatchStatus.STARTING),
             "total": len(body.inputs),
             "chunks": len(chunks),
-            "runs": 0,
+            keys.BATCH_RUNS: 0,
             "tags": body.tags,
             "created_at": iso(at),
             "created_by": actor,
@@ -85,44 +82,39 @@ class Batches:
         }
         chunk_items = [
             {
-                **keys.batch_chunk(org_id, batch_id, number),
                 "first": number * CHUNK_SIZE,
                 "expires_at": expires_at,
                 **self.store.payloads.attributes(
-                    "inputs", inputs, f"{org_id}/{batch_id}/chunk-{number:04d}.json"
+                    "inputs", inputs, keys.batch_chunk_object(org_id, batch_id, number)
                 ),
             }
             for number, inputs in enumerate(chunks)
         ]
-        # At most 1 + 1000 / 25 items of at most 64 KB each: within a transaction's limits.
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[dynamo.put_new_item(self.table, i) for i in (item, *chunk_items)]
-        )
+        item = self.batch_store.create(org_id, batch_id, batch, chunk_items)
         try:
             self._send([{"org_id": org_id, "batch_id": batch_id}])
-        except ClientError:
+        except queues.SendFailed:
             logger.exception("could not queue the batch", extra={"batch_id": batch_id})
-            try:
-                self._forget(org_id, batch_id, len(chunks))
-            except ClientError:  # it stays "starting" with no run: never started twice
-                logger.exception("could not forget the batch", extra={"batch_id": batch_id})
+            self.batch_store.forget(org_id, batch_id, len(chunks))
             raise ServiceUnavailable("the batch could not be queued; try again") from None
         logger.info("batch accepted", extra={"batch_id": batch_id, "total": len(body.inputs)})
         return item
 
     def get(self, org_id: str, batch_id: str) -> dict[str, Any]:
-        item = dynamo.get_item(self.table, keys.batch(org_id, batch_id))
+        item = self.batch_store.get(org_id, batch_id)
         if item is None:
             raise NotFound("batch", batch_id)
         return item
 
     def find(self, org_id: str, batch_id: str) -> dict[str, Any] | None:
-        return dynamo.get_item(self.table, keys.batch(org_id, batch_id))
+        return self.batch_store.get(org_id, batch_id)
 
     @staticmethod
     def view(item: dict[str, Any]) -> Batch:
-        counts = BatchCounts(**{str(s): int(item.get(f"status:{s}", 0)) for s in RunStatus})
-        runs, total = int(item.get("runs", 0)), int(item["total"])
+        counts = BatchCounts(
+            **{str(s): int(item.get(keys.status_counter(s), 0)) for s in RunStatus}
+        )
+        runs, total = int(item.get(keys.BATCH_RUNS, 0)), int(item["total"])
         ended = sum(getattr(counts, str(s)) for s in RUN_TERMINAL)
         return Batch(
             id=item["batch_id"],
@@ -170,7 +162,7 @@ class Batches:
     def start_chunk(self, batch: dict[str, Any], chunk: int) -> list[str]:
         """Creates and starts the chunk's runs that do not exist yet; the ids it created."""
         org_id, batch_id = batch["org_id"], batch["batch_id"]
-        item = dynamo.get_item(self.table, keys.batch_chunk(org_id, batch_id, chunk))
+        item = self.batch_store.chunk(org_id, batch_id, chunk)
         if item is None:
             raise NotFound("batch chunk", f"{batch_id}#{chunk}")
         inputs = self.store.payloads.load(item, "inputs")
@@ -209,32 +201,26 @@ class Batches:
                 )
             return False
         try:
-            start_workflow_run(
-                self.store, self.run_state_machine_arn, org_id, run_id, workflow, run_input, origin
-            )
+            with new_run():
+                start_workflow_run(
+                    self.store,
+                    self.run_state_machine_arn,
+                    org_id,
+                    run_id,
+                    workflow,
+                    run_input,
+                    origin,
+                )
         except ServiceUnavailable:
             # The run exists, failed (RunStartFailed), and is counted as any run of the batch.
             return True
-        except ClientError as exc:
-            if dynamo.condition_failed(exc):  # created meanwhile by another delivery
-                return False
-            raise
+        except RunExists:  # created meanwhile by another delivery
+            return False
         return True
 
     def _mark_started(self, org_id: str, batch_id: str) -> None:
         """``started`` once every run exists (whichever chunk comes last does it)."""
-        dynamo.update_item(
-            self.table,
-            keys.batch(org_id, batch_id),
-            "SET #status = :started, started_at = :now",
-            {
-                ":started": str(BatchStatus.STARTED),
-                ":starting": str(BatchStatus.STARTING),
-                ":now": now_iso(),
-            },
-            condition="#status = :starting AND #runs >= #total",
-            names={"#status": "status", "#runs": "runs", "#total": "total"},
-        )
+        self.batch_store.mark_started(org_id, batch_id, now_iso())
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -247,30 +233,8 @@ class Batches:
             ) from None
 
     def _send(self, messages: list[dict[str, Any]]) -> None:
-        """Queues the messages; a ClientError if any of them could not be queued."""
-        sqs = aws.client("sqs")
-        for start in range(0, len(messages), _SEND_BATCH_LIMIT):
-            group = messages[start : start + _SEND_BATCH_LIMIT]
-            answer = sqs.send_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(group)],
-            )
-            if answer.get("Failed"):
-                failure = answer["Failed"][0]
-                raise ClientError(
-                    {"Error": {"Code": failure["Code"], "Message": failure.get("Message", "")}},
-                    "SendMessageBatch",
-                )
-
-    def _forget(self, org_id: str, batch_id: str, chunks: int) -> None:
-        """Deletes a batch that could not be queued (no run of it can exist yet)."""
-        deletes = [keys.batch(org_id, batch_id)]
-        deletes += [keys.batch_chunk(org_id, batch_id, n) for n in range(chunks)]
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": self.table, "Key": dynamo.to_item(k)}} for k in deletes
-            ]
-        )
+        """Queues the messages; SendFailed if any of them could not be queued."""
+        queues.send_all(self.queue_url, messages)
 
 
 def _check_sizes(inputs: list[Any]) -> None:
