@@ -1,31 +1,29 @@
 """Schedules: a workflow started on a cron or rate expression by EventBridge Scheduler.
 
-Each schedule is an item in the table and a Scheduler schedule of the same id in the stack's
-schedule group, whose target is the trigger function (through the template's scheduler role).
-The Scheduler schedule is written first, so the table never lists a schedule that cannot fire;
-a firing whose item is gone is ignored by the trigger.
+Each schedule is an item in the table (``store``) and a Scheduler schedule of the same id in the
+stack's schedule group, whose target is the trigger function (through the template's scheduler
+role; ``bridge``). The Scheduler schedule is written first, so the table never lists a schedule
+that cannot fire; a firing whose item is gone is ignored by the trigger.
 """
 
-import contextlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
 from stepwise.core.ids import new_id
 from stepwise.core.observability import logger
-from stepwise.infra import aws, dynamo, keys
 from stepwise.infra.payloads import dumps
-from stepwise.schedules import expressions
+from stepwise.schedules import bridge, expressions
+from stepwise.schedules.bridge import SchedulerTarget
 from stepwise.schedules.models import Schedule, ScheduleCreate, ScheduleUpdate
+from stepwise.schedules.store import ScheduleStore
 from stepwise.store import Store
 
-# Scheduler fills this in with the time the firing was due (ISO 8601, UTC).
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+# What Scheduler fills in with a firing's due time; the local stack's scheduler does the same.
+SCHEDULED_TIME = bridge.SCHEDULED_TIME
+
 _FIELDS = (
     "name",
     "description",
@@ -39,21 +37,12 @@ _FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class SchedulerTarget:
-    """Where the stack's schedules live and what they invoke."""
-
-    group_name: str
-    trigger_function_arn: str
-    role_arn: str
-    dead_letter_queue_arn: str  # firings that still fail after Scheduler's retries
-
-
 class Schedules:
     def __init__(self, table: str, store: Store, target: SchedulerTarget | None):
         """``target`` is needed only to write Scheduler schedules (the API, not the trigger)."""
         self.table = table
         self.store = store
+        self.schedule_store = ScheduleStore(table)
         self.target = target
 
     # -- the API's operations -------------------------------------------------------------------
@@ -62,9 +51,7 @@ class Schedules:
         self._check_workflow(org_id, body.workflow_id, body.workflow_version)
         schedule_id = new_id("sch")
         at = now_iso()
-        item = {
-            **keys.schedule(org_id, schedule_id),
-            **keys.schedules_index(org_id, schedule_id),
+        fields = {
             "org_id": org_id,
             "id": schedule_id,
             **body.model_dump(mode="json", exclude={"input"}),
@@ -75,13 +62,12 @@ class Schedules:
             "runs_started": 0,
             "runs_skipped": 0,
         }
-        self._put_schedule(item, create=True)
+        self._put_schedule(fields, create=True)
         try:
-            dynamo.put_new(self.table, item)
+            return self.schedule_store.create(org_id, schedule_id, fields)
         except Exception:
             self._delete_schedule(schedule_id)
             raise
-        return item
 
     def get(self, org_id: str, schedule_id: str) -> dict[str, Any]:
         item = self.find(org_id, schedule_id)
@@ -90,12 +76,12 @@ class Schedules:
         return item
 
     def find(self, org_id: str, schedule_id: str) -> dict[str, Any] | None:
-        return dynamo.get_item(self.table, keys.schedule(org_id, schedule_id))
+        return self.schedule_store.get(org_id, schedule_id)
 
     def list(
         self, org_id: str, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return dynamo.query_index(self.table, keys.schedules_index_pk(org_id), limit, after)
+        return self.schedule_store.list(org_id, limit, after)
 
     def update(
         self, org_id: str, schedule_id: str, body: ScheduleUpdate, actor: str
@@ -116,30 +102,20 @@ class Schedules:
         merged["updated_by"] = actor
         self._put_schedule(merged, create=False)
         assignments = {name: merged.get(name) for name in (*_FIELDS, "updated_at", "updated_by")}
-        updated = dynamo.update_item(
-            self.table,
-            keys.schedule(org_id, schedule_id),
-            "SET " + ", ".join(f"#{n} = :{n}" for n in assignments),
-            {f":{n}": v for n, v in assignments.items()},
-            condition="attribute_exists(PK)",
-            names={f"#{n}": n for n in assignments},
-            returns="ALL_NEW",
-        )
+        updated = self.schedule_store.update(org_id, schedule_id, assignments)
         if updated is None:
             raise NotFound("schedule", schedule_id)
         return updated
 
     def delete(self, org_id: str, schedule_id: str) -> None:
         self.get(org_id, schedule_id)
-        aws.client("dynamodb").delete_item(
-            TableName=self.table, Key=dynamo.to_item(keys.schedule(org_id, schedule_id))
-        )
+        self.schedule_store.delete(org_id, schedule_id)
         self._delete_schedule(schedule_id)
 
     # -- firings (the trigger) ------------------------------------------------------------------
 
     def fire_record(self, org_id: str, schedule_id: str, scheduled: str) -> dict[str, Any] | None:
-        return dynamo.get_item(self.table, keys.schedule_fire(org_id, schedule_id, scheduled))
+        return self.schedule_store.fire_record(org_id, schedule_id, scheduled)
 
     def record_fire(
         self, org_id: str, schedule_id: str, scheduled: str, outcome: str, run_id: str | None
@@ -149,47 +125,16 @@ class Schedules:
         firing) or the schedule is gone."""
         now = datetime.now(UTC)
         fire = {
-            **keys.schedule_fire(org_id, schedule_id, scheduled),
             "outcome": outcome,
             "run_id": run_id,
             "recorded_at": now_iso(),
             "expires_at": int((now + self.store.retention).timestamp()),
         }
         counter = "runs_started" if outcome == "started" else "runs_skipped"
-        expression = f"SET last_fired_at = :at ADD {counter} :one"
-        named: dict[str, Any] = {":at": scheduled, ":one": 1}
-        if run_id is not None:
-            expression = expression.replace("SET ", "SET last_run_id = :run, ")
-            named[":run"] = run_id
-        try:
-            aws.client("dynamodb").transact_write_items(
-                TransactItems=[
-                    dynamo.put_new_item(self.table, fire),
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": dynamo.to_item(keys.schedule(org_id, schedule_id)),
-                            "UpdateExpression": expression,
-                            "ExpressionAttributeValues": dynamo.values(named),
-                            "ConditionExpression": "attribute_exists(PK)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if dynamo.condition_failed(exc):
-                return None
-            raise
-        return fire
+        return self.schedule_store.record_fire(org_id, schedule_id, scheduled, fire, counter)
 
     def mark_fire(self, org_id: str, schedule_id: str, scheduled: str, **fields: Any) -> None:
-        dynamo.update_item(
-            self.table,
-            keys.schedule_fire(org_id, schedule_id, scheduled),
-            "SET " + ", ".join(f"#{n} = :{n}" for n in fields),
-            {f":{n}": v for n, v in fields.items()},
-            names={f"#{n}": n for n in fields},
-        )
+        self.schedule_store.mark_fire(org_id, schedule_id, scheduled, fields)
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -223,43 +168,16 @@ class Schedules:
 
     def _put_schedule(self, item: dict[str, Any], create: bool) -> None:
         assert self.target is not None, "writing schedules needs the scheduler target"
-        request = {
-            "Name": item["id"],
-            "GroupName": self.target.group_name,
-            "ScheduleExpression": item["expression"],
-            "ScheduleExpressionTimezone": item["timezone"],
-            "State": "ENABLED" if item["enabled"] else "DISABLED",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Description": f"Stepwise schedule {item['id']} of org {item['org_id']}",
-            "Target": {
-                "Arn": self.target.trigger_function_arn,
-                "RoleArn": self.target.role_arn,
-                "Input": json.dumps(
-                    {
-                        "org_id": item["org_id"],
-                        "schedule_id": item["id"],
-                        "scheduled_time": SCHEDULED_TIME,
-                    }
-                ),
-                # Scheduler retries a failed trigger; the trigger makes that harmless.
-                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
-                "DeadLetterConfig": {"Arn": self.target.dead_letter_queue_arn},
-            },
-        }
-        scheduler = aws.client("scheduler")
         try:
-            (scheduler.create_schedule if create else scheduler.update_schedule)(**request)
-        except ClientError as exc:
-            error = exc.response["Error"]
-            if error["Code"] == "ValidationException":
+            bridge.put_schedule(self.target, item, create)
+        except bridge.ScheduleRefused as refused:
+            if refused.invalid:
                 raise ValidationFailed(
-                    [field_error(["body", "expression"], error.get("Message", ""), "value_error")]
+                    [field_error(["body", "expression"], str(refused), "value_error")]
                 ) from None
             logger.exception("Scheduler refused the schedule", extra={"schedule_id": item["id"]})
             raise ServiceUnavailable("the schedule could not be saved; try again") from None
 
     def _delete_schedule(self, schedule_id: str) -> None:
         assert self.target is not None, "writing schedules needs the scheduler target"
-        scheduler = aws.client("scheduler")
-        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
-            scheduler.delete_schedule(Name=schedule_id, GroupName=self.target.group_name)
+        bridge.delete_schedule(self.target, schedule_id)
