@@ -11,18 +11,19 @@ from stepwise.actions.models import (
     DestinationCreate,
     DestinationUpdate,
 )
+from stepwise.actions.store import CatalogStore
 from stepwise.actions.webhooks.signing import new_signing_secret
 from stepwise.actions.webhooks.ssrf import refusal
 from stepwise.core.clock import iso, now, now_iso
 from stepwise.core.errors import NotFound, ValidationFailed, field_error
 from stepwise.core.ids import new_id
-from stepwise.infra import dynamo, keys
 from stepwise.infra.vault import Vault
 
 
 class Catalog:
     def __init__(self, table: str, vault: Vault, allow_loopback: bool):
         self.table = table
+        self.catalog_store = CatalogStore(table)
         self.vault = vault
         self.allow_loopback = allow_loopback
 
@@ -35,23 +36,23 @@ class Catalog:
             body.secret_value(),
             f"Stepwise credential {body.name!r} of org {org_id}",
         )
-        item = {
-            **keys.credential(org_id, credential_id),
-            "GSI1PK": keys.credentials_index_pk(org_id),
-            "GSI1SK": credential_id,
-            "id": credential_id,
-            "org_id": org_id,
-            "name": body.name,
-            "type": str(body.type),
-            "header_name": body.header_name,
-            "secret_arn": arn,
-            "created_at": now_iso(),
-        }
-        dynamo.put_new(self.table, item)
+        item = self.catalog_store.put_credential(
+            org_id,
+            credential_id,
+            {
+                "id": credential_id,
+                "org_id": org_id,
+                "name": body.name,
+                "type": str(body.type),
+                "header_name": body.header_name,
+                "secret_arn": arn,
+                "created_at": now_iso(),
+            },
+        )
         return Credential.model_validate(item)
 
     def get_credential(self, org_id: str, credential_id: str) -> dict[str, Any]:
-        item = dynamo.get_item(self.table, keys.credential(org_id, credential_id))
+        item = self.catalog_store.credential(org_id, credential_id)
         if item is None:
             raise NotFound("credential", credential_id)
         return item
@@ -59,21 +60,13 @@ class Catalog:
     def list_credentials(
         self, org_id: str, limit: int, after: str | None
     ) -> tuple[list[Credential], str | None]:
-        items, last = dynamo.query_index(
-            self.table, keys.credentials_index_pk(org_id), limit, after
-        )
+        items, last = self.catalog_store.credentials(org_id, limit, after)
         return [Credential.model_validate(i) for i in items], last
 
     def delete_credential(self, org_id: str, credential_id: str) -> None:
         """Marks the record deleted and schedules its secret's deletion (idempotent)."""
         item = self.get_credential(org_id, credential_id)
-        dynamo.update_item(
-            self.table,
-            keys.credential(org_id, credential_id),
-            "SET deleted_at = :now",
-            {":now": now_iso()},
-            condition="attribute_not_exists(deleted_at)",
-        )
+        self.catalog_store.mark_credential_deleted(org_id, credential_id, now_iso())
         self.vault.delete(item["secret_arn"])
 
     # -- destinations ---------------------------------------------------------------------------
@@ -92,10 +85,7 @@ class Catalog:
             f"Stepwise webhook signing secret of destination {destination_id}",
         )
         created = now_iso()
-        item = {
-            **keys.destination(org_id, destination_id),
-            "GSI1PK": keys.destinations_index_pk(org_id),
-            "GSI1SK": destination_id,
+        fields = {
             "id": destination_id,
             "org_id": org_id,
             "label": body.label,
@@ -110,11 +100,10 @@ class Catalog:
             "created_at": created,
             "updated_at": created,
         }
-        dynamo.put_new(self.table, item)
-        return item, secret
+        return self.catalog_store.put_destination(org_id, destination_id, fields), secret
 
     def get_destination(self, org_id: str, destination_id: str) -> dict[str, Any]:
-        item = dynamo.get_item(self.table, keys.destination(org_id, destination_id))
+        item = self.catalog_store.destination(org_id, destination_id)
         if item is None:
             raise NotFound("destination", destination_id)
         return item
@@ -122,9 +111,7 @@ class Catalog:
     def list_destinations(
         self, org_id: str, limit: int, after: str | None, include_deleted: bool
     ) -> tuple[list[dict[str, Any]], str | None]:
-        items, last = dynamo.query_index(
-            self.table, keys.destinations_index_pk(org_id), limit, after
-        )
+        items, last = self.catalog_store.destinations(org_id, limit, after)
         return [i for i in items if include_deleted or "deleted_at" not in i], last
 
     def update_destination(
@@ -136,31 +123,14 @@ class Catalog:
         if "credential_id" in changes:
             self._check_credential(org_id, changes["credential_id"])
         changes["updated_at"] = now_iso()
-        names = {f"#{k}": k for k in changes}
-        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in changes)
-        item = dynamo.update_item(
-            self.table,
-            keys.destination(org_id, destination_id),
-            expression,
-            {f":{k}": v for k, v in changes.items()},
-            condition="attribute_exists(PK) AND attribute_not_exists(deleted_at)",
-            names=names,
-            returns="ALL_NEW",
-        )
+        item = self.catalog_store.update_destination(org_id, destination_id, changes)
         if item is None:
             raise NotFound("destination", destination_id)
         return item
 
     def delete_destination(self, org_id: str, destination_id: str) -> dict[str, Any]:
         """Soft delete: the record stays readable with ``deleted_at``; nothing is sent to it."""
-        item = dynamo.update_item(
-            self.table,
-            keys.destination(org_id, destination_id),
-            "SET deleted_at = if_not_exists(deleted_at, :now)",
-            {":now": now_iso()},
-            condition="attribute_exists(PK)",
-            returns="ALL_NEW",
-        )
+        item = self.catalog_store.delete_destination(org_id, destination_id, now_iso())
         if item is None:
             raise NotFound("destination", destination_id)
         return item
@@ -208,7 +178,7 @@ class Catalog:
     def _check_credential(self, org_id: str, credential_id: str | None) -> None:
         if credential_id is None:
             return
-        item = dynamo.get_item(self.table, keys.credential(org_id, credential_id))
+        item = self.catalog_store.credential(org_id, credential_id)
         if item is None or "deleted_at" in item:
             message = f"unknown credential {credential_id!r}"
             raise ValidationFailed([field_error(["body", "credential_id"], message, "unknown")])

@@ -5,7 +5,6 @@ from typing import Any
 
 import fastjsonschema
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
-from botocore.exceptions import ClientError
 
 from stepwise.actions.models import (
     ActionDefinition,
@@ -13,10 +12,10 @@ from stepwise.actions.models import (
     DefinitionDestinationView,
     destination_view,
 )
+from stepwise.actions.store import DefinitionStore
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from stepwise.core.ids import new_id
-from stepwise.infra import aws, dynamo, keys
 from stepwise.infra.payloads import dumps
 
 # A definition version is one item: its schema stays well inside DynamoDB's 400 KB.
@@ -30,11 +29,12 @@ class InputRejected(Exception):
 class ActionDefinitions:
     def __init__(self, table: str):
         self.table = table
+        self.definition_store = DefinitionStore(table)
 
     def create_version(self, org_id: str, body: ActionDefinitionCreate) -> ActionDefinition:
         """Version 1 of a new name, or the next version of an existing one."""
         self._check(org_id, body)
-        head = dynamo.get_item(self.table, keys.action_head(org_id, body.name))
+        head = self.definition_store.head(org_id, body.name)
         if head is not None and "deleted_at" in head:
             raise Conflict(f"action definition {body.name!r} was deleted")
         version = int(head["latest_version"]) + 1 if head else 1
@@ -43,7 +43,6 @@ class ActionDefinitions:
         aliases = {**(head or {}).get("aliases", {}), "latest": version}
         aliases.update(dict.fromkeys(body.aliases, version))
         version_item = {
-            **keys.action_version(org_id, body.name, version),
             "id": definition_id,
             "org_id": org_id,
             "name": body.name,
@@ -55,52 +54,15 @@ class ActionDefinitions:
             "tags": body.tags,
             "created_at": created,
         }
-        if head is None:
-            head_write = {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": dynamo.to_item(
-                        {
-                            **keys.action_head(org_id, body.name),
-                            "GSI1PK": keys.actions_index_pk(org_id),
-                            "GSI1SK": body.name,
-                            "id": definition_id,
-                            "org_id": org_id,
-                            "name": body.name,
-                            "latest_version": 1,
-                            "aliases": aliases,
-                            "created_at": created,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        else:
-            head_write = {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": dynamo.to_item(keys.action_head(org_id, body.name)),
-                    "UpdateExpression": "SET latest_version = :new, aliases = :aliases",
-                    "ConditionExpression": "latest_version = :old "
-                    "AND attribute_not_exists(deleted_at)",
-                    "ExpressionAttributeValues": dynamo.values(
-                        {":new": version, ":old": version - 1, ":aliases": aliases}
-                    ),
-                }
-            }
-        put_version = {
-            "Put": {
-                "TableName": self.table,
-                "Item": dynamo.to_item(version_item),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-        try:
-            aws.client("dynamodb").transact_write_items(TransactItems=[head_write, put_version])
-        except ClientError as exc:
-            if dynamo.condition_failed(exc):
-                raise Conflict("the definition changed concurrently; try again") from None
-            raise
+        new_head = (
+            {"id": definition_id, "org_id": org_id, "name": body.name, "created_at": created}
+            if head is None
+            else None
+        )
+        if not self.definition_store.put_version(
+            org_id, body.name, version, version_item, aliases, new_head
+        ):
+            raise Conflict("the definition changed concurrently; try again")
         return self.resolve(org_id, body.name, version=version)
 
     def resolve(
@@ -112,7 +74,7 @@ class ActionDefinitions:
         with_destinations: bool = True,
     ) -> ActionDefinition:
         """``name``, ``name`` at a version, or ``name`` at an alias (``name@alias`` in nodes)."""
-        head = dynamo.get_item(self.table, keys.action_head(org_id, name))
+        head = self.definition_store.head(org_id, name)
         if head is None:
             raise NotFound("action definition", name)
         aliases: dict[str, int] = {k: int(v) for k, v in head.get("aliases", {}).items()}
@@ -121,7 +83,7 @@ class ActionDefinitions:
                 raise NotFound("alias", f"{name}@{alias}")
             version = aliases[alias]
         version = version or int(head["latest_version"])
-        item = dynamo.get_item(self.table, keys.action_version(org_id, name, version))
+        item = self.definition_store.version(org_id, name, version)
         if item is None:
             raise NotFound("action definition version", f"{name}@{version}")
         return ActionDefinition(
@@ -151,7 +113,7 @@ class ActionDefinitions:
         )
 
     def set_alias(self, org_id: str, name: str, alias: str, version: int) -> ActionDefinition:
-        head = dynamo.get_item(self.table, keys.action_head(org_id, name))
+        head = self.definition_store.head(org_id, name)
         if head is None or "deleted_at" in head:
             raise NotFound("action definition", name)
         if not 1 <= version <= int(head["latest_version"]):
@@ -160,32 +122,19 @@ class ActionDefinitions:
         if alias == "latest":
             message = "'latest' always points at the newest version"
             raise ValidationFailed([field_error(["path", "alias"], message, "reserved")])
-        dynamo.update_item(
-            self.table,
-            keys.action_head(org_id, name),
-            "SET aliases.#alias = :version",
-            {":version": version},
-            names={"#alias": alias},
-        )
+        self.definition_store.set_alias(org_id, name, alias, version)
         return self.resolve(org_id, name, version=version)
 
     def delete(self, org_id: str, name: str) -> ActionDefinition:
         """Soft delete: readable with ``deleted_at``; no new version; nodes refuse it."""
-        item = dynamo.update_item(
-            self.table,
-            keys.action_head(org_id, name),
-            "SET deleted_at = if_not_exists(deleted_at, :now)",
-            {":now": now_iso()},
-            condition="attribute_exists(PK)",
-        )
-        if item is None:
+        if not self.definition_store.delete(org_id, name, now_iso()):
             raise NotFound("action definition", name)
         return self.resolve(org_id, name)
 
     def list(
         self, org_id: str, limit: int, after: str | None
     ) -> tuple[list[ActionDefinition], str | None]:
-        heads, last = dynamo.query_index(self.table, keys.actions_index_pk(org_id), limit, after)
+        heads, last = self.definition_store.heads(org_id, limit, after)
         return [self.resolve(org_id, h["name"], with_destinations=False) for h in heads], last
 
     # -- rules ----------------------------------------------------------------------------------
@@ -205,7 +154,7 @@ class ActionDefinitions:
             message = "at most one destination may be the default"
             errors.append(field_error(["body", "destinations"], message, "default"))
         for index, link in enumerate(body.destinations):
-            item = dynamo.get_item(self.table, keys.destination(org_id, link.destination_id))
+            item = self.definition_store.destination(org_id, link.destination_id)
             if item is None or "deleted_at" in item:
                 errors.append(
                     field_error(
@@ -225,7 +174,7 @@ class ActionDefinitions:
         return links
 
     def _destination(self, org_id: str, destination_id: str):
-        item = dynamo.get_item(self.table, keys.destination(org_id, destination_id))
+        item = self.definition_store.destination(org_id, destination_id)
         return destination_view(item) if item else None
 
 
