@@ -12,10 +12,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.access.auth import hash_api_key, new_api_key
+from stepwise.access.store import ApiKeyStore
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import NotFound
 from stepwise.core.ids import new_id
-from stepwise.infra import dynamo, keys
 
 
 class Scope(StrEnum):
@@ -34,6 +34,7 @@ def allows(scopes: list[str], needed: Scope) -> bool:
 class ApiKeys:
     def __init__(self, table: str):
         self.table = table
+        self.key_store = ApiKeyStore(table)
 
     def create(
         self, org_id: str, name: str, scopes: list[Scope], created_by: str
@@ -47,9 +48,7 @@ class ApiKeys:
     ) -> dict[str, Any]:
         """Stores the hash of a key with its org, name and scopes; the record."""
         key_id = new_id("key")
-        item = {
-            **keys.api_key(hash_api_key(key)),
-            **keys.api_keys_index(org_id, key_id),
+        fields = {
             "org_id": org_id,
             "id": key_id,
             "name": name,
@@ -57,14 +56,14 @@ class ApiKeys:
             "created_at": now_iso(),
             "created_by": created_by,
         }
-        dynamo.put_new(self.table, item)
+        item = self.key_store.put(hash_api_key(key), org_id, key_id, fields)
         # The org joins the list of orgs the janitor sweeps (a no-op after its first key).
-        dynamo.put_if_absent(self.table, {**keys.org_entry(org_id), "org_id": org_id})
+        self.key_store.add_org(org_id)
         return item
 
     def find(self, key: str) -> dict[str, Any] | None:
         """The key's record, or None; revoked keys are returned too (with ``revoked_at``)."""
-        item = dynamo.get_item(self.table, keys.api_key(hash_api_key(key)))
+        item = self.key_store.by_hash(hash_api_key(key))
         if item is not None and "scopes" not in item:
             item["scopes"] = [str(Scope.ADMIN)]
         return item
@@ -72,25 +71,16 @@ class ApiKeys:
     def list(
         self, org_id: str, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return dynamo.query_index(self.table, keys.api_keys_index_pk(org_id), limit, after)
+        return self.key_store.page(org_id, limit, after)
 
     def revoke(self, org_id: str, key_id: str) -> dict[str, Any]:
         """Marks the key revoked (idempotent); its record."""
-        found = dynamo.query_index_key(self.table, keys.api_keys_index_pk(org_id), key_id)
-        if not found:
+        item = self.key_store.by_id(org_id, key_id)
+        if item is None:
             raise NotFound("API key", key_id)
-        item = found[0]
         if "revoked_at" in item:
             return item
-        updated = dynamo.update_item(
-            self.table,
-            {"PK": item["PK"], "SK": item["SK"]},
-            "SET revoked_at = if_not_exists(revoked_at, :now)",
-            {":now": now_iso()},
-            returns="ALL_NEW",
-        )
-        assert updated is not None
-        return updated
+        return self.key_store.revoke(item, now_iso())
 
 
 class ApiKeyCreate(BaseModel):
