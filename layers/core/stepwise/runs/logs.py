@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.core.clock import iso, now
 from stepwise.core.ids import new_id
-from stepwise.infra import dynamo, keys
+from stepwise.runs.log_store import LogStore
 from stepwise.workflows.models import MAX_RUN_TIMEOUT_SECONDS
 
 
@@ -49,6 +49,7 @@ class LogLine(BaseModel):
 class RunLogs:
     def __init__(self, table: str, retention_days: int):
         self.table = table
+        self.log_store = LogStore(table)
         # A line outlives any run it can belong to by the retention period.
         self.keep = timedelta(days=retention_days, seconds=MAX_RUN_TIMEOUT_SECONDS)
 
@@ -64,8 +65,7 @@ class RunLogs:
     ) -> dict[str, Any]:
         log_id = new_id("log")
         written = now()
-        item = {
-            **keys.run_log(org_id, run_id, log_id),
+        fields = {
             "id": log_id,
             "run_id": run_id,
             "level": str(level),
@@ -75,13 +75,10 @@ class RunLogs:
             "source": source,
             "expires_at": int((written + self.keep).timestamp()),
         }
-        dynamo.put_new(self.table, item)
-        return item
+        return self.log_store.put(org_id, run_id, log_id, fields)
 
     def page(
         self, org_id: str, run_id: str, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Lines in the order they were written; the last id when more may follow."""
-        return dynamo.query_prefix(
-            self.table, keys.run_pk(org_id, run_id), keys.LOG_PREFIX, limit, after
-        )
+        return self.log_store.page(org_id, run_id, limit, after)
