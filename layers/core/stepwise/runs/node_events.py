@@ -18,9 +18,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from stepwise.core.errors import NotFound
-from stepwise.infra import aws, dynamo, keys
-from stepwise.infra.dynamo import values
 from stepwise.infra.payloads import PayloadStore
+from stepwise.runs.node_event_store import NodeEventStore
 
 
 class NodeEvent(BaseModel):
@@ -54,6 +53,7 @@ class EventPage(BaseModel):
 class NodeEvents:
     def __init__(self, table: str, payloads: PayloadStore):
         self.table = table
+        self.event_store = NodeEventStore(table)
         self.payloads = payloads
 
     def record(
@@ -66,8 +66,7 @@ class NodeEvents:
     ) -> None:
         """Writes the event of a node that succeeded (idempotent: the id is the node's)."""
         stored = {name: node[name] for name in ("output", "output_s3") if name in node}
-        item = {
-            **keys.node_event(org_id, run["workflow_id"], node["ref"], event_id),
+        fields = {
             "id": event_id,
             "node": node["ref"],
             "workflow_id": run["workflow_id"],
@@ -78,7 +77,7 @@ class NodeEvents:
             "created_at": node["finished_at"],
             "expires_at": int(run["expires_at"]),
         }
-        aws.client("dynamodb").put_item(TableName=self.table, Item=dynamo.to_item(item))
+        self.event_store.put(org_id, run["workflow_id"], node["ref"], event_id, fields)
 
     def page(
         self,
@@ -90,34 +89,12 @@ class NodeEvents:
         per_page: int,
     ) -> tuple[list[NodeEvent], int]:
         """The events on ``page`` (newest first) and how many the list has in all."""
-        if dynamo.get_item(self.table, keys.workflow_head(org_id, workflow_id)) is None:
+        if not self.event_store.workflow_exists(org_id, workflow_id):
             raise NotFound("workflow", workflow_id)
-        condition, named = "PK = :pk", {":pk": keys.node_events_pk(org_id, workflow_id, ref)}
-        if since_id:
-            condition += " AND SK > :since"
-            named[":since"] = since_id
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values(named),
-            "ProjectionExpression": "PK, SK",
-            "ScanIndexForward": False,
-        }
-        first = (page - 1) * per_page
-        count, wanted = 0, []
-        client = aws.client("dynamodb")
-        while True:
-            answer = client.query(**request)
-            for raw in answer["Items"]:
-                if first <= count < first + per_page:
-                    wanted.append({"PK": raw["PK"]["S"], "SK": raw["SK"]["S"]})
-                count += 1
-            if "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        found = {item["SK"]: item for item in dynamo.batch_get(self.table, wanted)}
-        events = [self._event(found[k["SK"]]) for k in wanted if k["SK"] in found]
-        return events, count
+        items, count = self.event_store.page(
+            org_id, workflow_id, ref, since_id, (page - 1) * per_page, per_page
+        )
+        return [self._event(item) for item in items], count
 
     def _event(self, item: dict[str, Any]) -> NodeEvent:
         return NodeEvent(
