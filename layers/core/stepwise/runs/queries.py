@@ -23,8 +23,9 @@ from stepwise.core.clock import iso
 from stepwise.core.errors import ValidationFailed, field_error
 from stepwise.core.fields import TAG_KEY, TAG_VALUE
 from stepwise.core.ids import BATCH_RUN_ID_LENGTH, batch_of, batch_runs_prefix
-from stepwise.infra import aws, keys
-from stepwise.infra.dynamo import batch_get, from_item, values
+from stepwise.infra import keys
+from stepwise.runs import list_store
+from stepwise.runs.list_store import Condition
 
 _AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
 MAX_TAG_FILTERS = 10
@@ -102,10 +103,10 @@ class RunFilter:
         if self.status and self.workflow_id:
             return None
         if self.status:
-            return f"status:{self.status}"
+            return keys.status_counter(self.status)
         if self.workflow_id:
-            return f"workflow:{self.workflow_id}"
-        return "all"
+            return keys.workflow_counter(self.workflow_id)
+        return keys.ALL_RUNS
 
     def batch_counted(self) -> str | None:
         """The count of the batch item that is this filter's total, if there is one."""
@@ -113,7 +114,7 @@ class RunFilter:
             return None
         if self.created_after or self.created_before:
             return None
-        return f"status:{self.status}" if self.status else "runs"
+        return keys.status_counter(self.status) if self.status else keys.BATCH_RUNS
 
     def scope(self) -> str:
         """What a cursor is bound to: the same list, the same filters."""
@@ -160,7 +161,7 @@ def page_runs(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` run summaries, newest first, and whether more follow in the direction
     of travel (older, or newer when ``position.newer``)."""
-    index, pk_name, pk, sk_name = _index(org_id, query)
+    index, pk = _index(org_id, query)
     low, high = _range(query)
     newer = bool(position and position.newer)
     if position is not None:
@@ -170,59 +171,52 @@ def page_runs(
             high = min(high, position.at)
     if low > high:
         return [], False
-    request: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": index,
-        "KeyConditionExpression": f"{pk_name} = :pk AND {sk_name} BETWEEN :low AND :high",
-        "ScanIndexForward": newer,
-    }
-    named: dict[str, Any] = {":pk": pk, ":low": low, ":high": high}
-    filters = []
-    tagged = bool(query.tags)  # tag items hold no run attributes: filtered once the runs are read
-    if query.status and index != "GSI3" and not tagged:
-        filters.append("#status = :status")
-        named[":status"] = query.status
-        request["ExpressionAttributeNames"] = {"#status": "status"}
-    if query.workflow_id and index != "GSI2" and not tagged:
-        filters.append("workflow_id = :workflow")
-        named[":workflow"] = query.workflow_id
-    if query.parent_run_id and index != "GSI1":
-        filters.append("begins_with(run_id, :children)")
-        named[":children"] = f"{query.parent_run_id}."
-    if query.batch_id and not tagged:
-        # The key range holds the batch's runs and their child runs; its own runs' ids are
-        # all this long, their children's longer.
-        filters.append("size(run_id) = :batch_run_length")
-        named[":batch_run_length"] = BATCH_RUN_ID_LENGTH
-    if query.created_after and not tagged:
-        filters.append("created_at >= :after")
-        named[":after"] = _iso(query.created_after)
-    if query.created_before and not tagged:
-        filters.append("created_at < :before")
-        named[":before"] = _iso(query.created_before)
-    if filters:
-        request["FilterExpression"] = " AND ".join(filters)
-    request["ExpressionAttributeValues"] = values(named)
-    found: list[dict[str, Any]] = []
-    client = aws.client("dynamodb")
-    while len(found) <= limit:
-        request["Limit"] = limit + 2 - len(found)
-        answer = client.query(**request)
-        items = [from_item(raw) for raw in answer["Items"]]
-        if tagged:
+
+    def keep(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if query.tags:
             items = _tagged_runs(table, org_id, items, query)
-        for item in items:
-            if position is not None and item["run_id"] == position.at and not position.inclusive:
-                continue
-            found.append(item)
-        if "LastEvaluatedKey" not in answer:
-            break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        if position is None or position.inclusive:
+            return items
+        return [item for item in items if item["run_id"] != position.at]
+
+    found = list_store.query_runs(
+        table,
+        index,
+        pk,
+        low,
+        high,
+        newest_first=not newer,
+        conditions=_conditions(query, index),
+        limit=limit,
+        keep=keep,
+    )
     more = len(found) > limit
     page = found[:limit]
     if newer:
         page.reverse()
     return page, more
+
+
+def _conditions(query: RunFilter, index: keys.Index) -> list[Condition]:
+    """The filters the index's key does not apply already."""
+    if query.tags:
+        return []  # tag items hold no run attributes: filtered once the runs are read
+    conditions = []
+    if query.status and index != keys.GSI3:
+        conditions.append(Condition("status", "=", query.status))
+    if query.workflow_id and index != keys.GSI2:
+        conditions.append(Condition("workflow_id", "=", query.workflow_id))
+    if query.parent_run_id and index != keys.GSI1:
+        conditions.append(Condition("run_id", "begins_with", f"{query.parent_run_id}."))
+    if query.batch_id:
+        # The key range holds the batch's runs and their child runs; its own runs' ids are
+        # all this long, their children's longer.
+        conditions.append(Condition("run_id", "size=", BATCH_RUN_ID_LENGTH))
+    if query.created_after:
+        conditions.append(Condition("created_at", ">=", _iso(query.created_after)))
+    if query.created_before:
+        conditions.append(Condition("created_at", "<", _iso(query.created_before)))
+    return conditions
 
 
 def _tagged_runs(
@@ -231,20 +225,20 @@ def _tagged_runs(
     """The runs of a page of tag items, in their order, that pass every filter (a run that has
     expired, or whose tags changed since the index was read, drops out)."""
     ids = [i["run_id"] for i in tag_items]
-    read = batch_get(table, [keys.run(org_id, i) for i in ids], SUMMARY_ATTRIBUTES)
+    read = list_store.runs(table, org_id, ids, SUMMARY_ATTRIBUTES)
     runs = {run["run_id"]: run for run in read}
     return [runs[i] for i in ids if i in runs and query.matches(runs[i])]
 
 
-def _index(org_id: str, query: RunFilter) -> tuple[str, str, str, str]:
+def _index(org_id: str, query: RunFilter) -> tuple[keys.Index, str]:
     if query.tags:
         # Likely the most selective filter, and the only one that can key a run list by tag.
-        return "GSI1", "GSI1PK", keys.runs_by_tag_pk(org_id, *query.tags[0]), "GSI1SK"
+        return keys.GSI1, keys.runs_by_tag_pk(org_id, *query.tags[0])
     if query.status:
-        return "GSI3", "GSI3PK", keys.runs_by_status_pk(org_id, query.status), "GSI3SK"
+        return keys.GSI3, keys.runs_by_status_pk(org_id, query.status)
     if query.workflow_id:
-        return "GSI2", "GSI2PK", keys.runs_by_workflow_pk(org_id, query.workflow_id), "GSI2SK"
-    return "GSI1", "GSI1PK", keys.runs_index_pk(org_id), "GSI1SK"
+        return keys.GSI2, keys.runs_by_workflow_pk(org_id, query.workflow_id)
+    return keys.GSI1, keys.runs_index_pk(org_id)
 
 
 def _range(query: RunFilter) -> tuple[str, str]:
