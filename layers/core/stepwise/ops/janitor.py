@@ -21,7 +21,8 @@ from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.infra import aws, dynamo, executions, keys
+from stepwise.infra import executions
+from stepwise.ops.store import JanitorStore
 from stepwise.store import Store
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Janitor:
         node_limit: int = 200,
     ):
         self.store = store
+        self.janitor_store = JanitorStore(store.table)
         self.engine = engine
         self.run_state_machine_arn = run_state_machine_arn
         self.limit = limit
@@ -66,7 +68,7 @@ class Janitor:
         now = now or datetime.now(UTC)
         report = SweepReport()
         self._nodes_described = 0
-        orgs = list(self._orgs())
+        orgs = list(self.janitor_store.orgs())
         report.orgs = len(orgs)
         share = max(1, self.limit // max(1, len(orgs)))
         more = [org for org in orgs if self._sweep_org(org, now, report, share)]
@@ -81,15 +83,16 @@ class Janitor:
         """Examines up to ``budget`` of the org's active runs, after where the last sweep
         stopped; whether some were left for the next sweep."""
         budget = min(budget, self.limit - report.examined)
-        position_key = keys.janitor_position(org_id)
-        position = dynamo.get_item(self.store.table, position_key) or {}
+        position = self.janitor_store.position(org_id)
         moved: dict[str, str | None] = {}
         cut_short = False
         for status in ACTIVE:
             if budget <= 0:
                 cut_short = True
                 break
-            entries, last = self._active(org_id, status, position.get(status), budget)
+            entries, last = self.janitor_store.runs_in_status(
+                org_id, status, position.get(status), budget
+            )
             for entry in entries:
                 report.examined += 1
                 budget -= 1
@@ -101,50 +104,8 @@ class Janitor:
                 moved[status] = last
             cut_short = cut_short or last is not None
         if moved:
-            dynamo.update_item(
-                self.store.table,
-                position_key,
-                "SET " + ", ".join(f"#{s} = :{s}" for s in moved),
-                {f":{s}": last for s, last in moved.items()},
-                names={f"#{s}": s for s in moved},
-            )
+            self.janitor_store.move_position(org_id, moved)
         return cut_short
-
-    def _active(
-        self, org_id: str, status: str, after: str | None, limit: int
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        condition = "GSI3PK = :pk"
-        named: dict[str, Any] = {":pk": keys.runs_by_status_pk(org_id, status)}
-        if after:
-            condition += " AND GSI3SK > :after"
-            named[":after"] = after
-        page = aws.client("dynamodb").query(
-            TableName=self.store.table,
-            IndexName="GSI3",
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=dynamo.values(named),
-            Limit=limit,
-        )
-        entries = [dynamo.from_item(i) for i in page["Items"]]
-        more = "LastEvaluatedKey" in page and len(entries) == limit
-        return entries, (entries[-1]["run_id"] if more else None)
-
-    def _orgs(self):
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.store.table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": dynamo.values({":pk": keys.ORGS_PK}),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            page = aws.client("dynamodb").query(**kwargs)
-            for item in page["Items"]:
-                yield dynamo.from_item(item)["org_id"]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
 
     def examine(
         self, org_id: str, run_id: str, now: datetime, report: SweepReport | None = None
