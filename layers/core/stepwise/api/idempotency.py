@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from stepwise.core import settings
 from stepwise.core.errors import Conflict, ValidationFailed, field_error
-from stepwise.infra import aws
+from stepwise.infra import keys
+from stepwise.infra.idempotency import persistence_layer
 
 KEY_HEADER = "Idempotency-Key"
 RECORD_SECONDS = 24 * 3600
@@ -33,16 +34,7 @@ IdempotencyKey = Annotated[
 
 @cache
 def _layer(table: str, org_id: str) -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(
-        table_name=table,
-        key_attr="PK",
-        sort_key_attr="SK",
-        static_pk_value=f"IDEMPOTENCY#{org_id}",
-        expiry_attr="expires_at",
-        boto3_client=aws.client("dynamodb"),
-    )
+    return persistence_layer(table, keys.idempotency_pk(org_id))
 
 
 class _Deadline:
