@@ -224,6 +224,26 @@ def test_a_redelivered_chunk_starts_the_execution_of_a_run_left_queued(stack, wo
     assert batch(stack, accepted["id"])["runs"] == 2
 
 
+def test_a_run_another_delivery_creates_meanwhile_is_left_to_it(stack, workflow, monkeypatch):
+    """Two deliveries of a chunk at once both find a run missing; the one whose create comes
+    second is refused by the table, and counts the run as not its own: no error, no second run,
+    no second count."""
+    from stepwise.core.errors import NotFound
+
+    accepted = submit(stack, workflow, [{"n": 0}])
+    stack.drain("BatchesFunction")
+    batches = components.batches()
+
+    def not_yet(org_id, run_id):
+        raise NotFound("run", run_id)
+
+    # Read before the other delivery's create, the run was not there yet.
+    monkeypatch.setattr(batches.store.runs, "get_run", not_yet)
+    assert batches.start_chunk(batches.get("acme", accepted["id"]), 0) == []
+    assert batch(stack, accepted["id"])["runs"] == 1
+    assert run_ids_of(stack, accepted["id"]) == [batch_run_id(accepted["id"], 0)]
+
+
 def test_a_message_of_an_unknown_batch_is_dropped(stack):
     answer = stack.invoke("BatchesFunction", chunk_event("bat_01jz0000000000000000000000", 0))
     assert answer == {"batchItemFailures": []}
