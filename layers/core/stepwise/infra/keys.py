@@ -29,7 +29,7 @@ RUN_TAG_PREFIX = "INDEX#TAG#"
 WORKFLOW_SK = "WORKFLOW"
 WORKFLOW_VERSION_PREFIX = "V#"
 API_KEY_SK = "APIKEY"
-STATUS_INDEX_PK = "GSI3PK"  # moved with every status change
+STATUS_INDEX_PK = GSI3.pk  # moved with every status change
 
 
 def api_key(key_hash: str) -> dict[str, str]:
