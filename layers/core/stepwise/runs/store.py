@@ -12,6 +12,7 @@ from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore, PayloadWrite
 from stepwise.runs import counters, tags
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import Workflow
 
 PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB
@@ -32,7 +33,7 @@ class RunStore:
         workflow: Workflow,
         run_input: Any,
         origin: dict[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[RunRecord, list[NodeRecord]]:
         """Writes the node items, then the run item: a run is visible only once complete.
 
         ``origin`` says who started it (``role``, ``created_by``) and, for a child run, its
@@ -96,7 +97,7 @@ class RunStore:
                 ),
             ]
         )
-        return run_item, node_items
+        return RunRecord.from_item(run_item), [NodeRecord.from_item(n) for n in node_items]
 
     def put_run(self, org_id: str, item: dict[str, Any]) -> bool:
         """A run with no execution (an external run) and its counts; False if the id is taken."""
@@ -226,15 +227,14 @@ class RunStore:
         """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``)."""
         return counters.read_totals(self.table, org_id)
 
-    def get_run(self, org_id: str, run_id: str) -> dict[str, Any]:
-        return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+    def get_run(self, org_id: str, run_id: str) -> RunRecord:
+        item = dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+        return RunRecord.from_item(item)
 
     def run_exists(self, org_id: str, run_id: str) -> bool:
         return dynamo.exists(self.table, keys.run(org_id, run_id))
 
-    def get_run_with_nodes(
-        self, org_id: str, run_id: str
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def get_run_with_nodes(self, org_id: str, run_id: str) -> tuple[RunRecord, list[NodeRecord]]:
         """The run item and its node items, in one paged Query of the run's partition (from
         ``NODE#`` on: its log lines sort before and are not read)."""
         items = dynamo.query_partition(
@@ -244,15 +244,18 @@ class RunStore:
         if run is None:
             raise NotFound("run", run_id)
         nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
-        return run, nodes
+        return RunRecord.from_item(run), [NodeRecord.from_item(n) for n in nodes]
 
-    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[dict[str, Any]]:
+    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[NodeRecord]:
         """Some node items of a run (consistent reads), in no particular order."""
         wanted = [keys.node(org_id, run_id, r) for r in refs]
-        return dynamo.batch_get(self.table, wanted, consistent=True)
+        return [
+            NodeRecord.from_item(i) for i in dynamo.batch_get(self.table, wanted, consistent=True)
+        ]
 
-    def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
-        return dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
+    def get_node(self, org_id: str, run_id: str, ref: str) -> NodeRecord:
+        item = dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
+        return NodeRecord.from_item(item)
 
 
 def _progress_items(org_id: str, run_id: str, count: int, expires_at: int) -> list[dict[str, Any]]:
