@@ -13,6 +13,7 @@ from typing import Any
 import urllib3
 
 from stepwise import components
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise_local.events import http_event
 from stepwise_local.receiver import Answer, Receiver
@@ -50,8 +51,8 @@ def measure(deliveries: int = DELIVERIES) -> dict[str, Any]:
             messages = []
             for _ in range(deliveries):
                 run_id = api("POST", "/runs", {"workflow_id": workflow["id"]})["id"]
-                engine.start_run(ORG, run_id, "token")
-                engine.attempt(ORG, run_id, "call", 1)
+                engine.runs.start_run(ORG, run_id, "token")
+                engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1))
                 messages.append(
                     {
                         "org_id": ORG,

@@ -222,10 +222,10 @@ def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflo
     ids = [batch_run_id(accepted["id"], i) for i in range(5)]
     engine = components.engine()
     for run_id in ids[:3]:
-        engine.start_run("acme", run_id, "token")
-    engine.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})
-    engine.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})  # a replay: no change
-    engine.finalize_run("acme", ids[1], {"reason": "cancelled"})
+        engine.runs.start_run("acme", run_id, "token")
+    engine.runs.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})
+    engine.runs.finalize_run("acme", ids[0], {"reason": "all_nodes_settled"})  # a replay: no change
+    engine.runs.finalize_run("acme", ids[1], {"reason": "cancelled"})
     components.store().run_state.fail_run_start("acme", ids[3], "no execution")
     assert batch(stack, accepted["id"])["counts"] == {
         "queued": 1,
@@ -239,9 +239,9 @@ def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflo
     listed = page(stack, f"batch_id={accepted['id']}&status=succeeded&limit=5")
     assert [r["id"] for r in listed["data"]] == [ids[0]] and listed["total"] == 1
     assert batch(stack, accepted["id"])["settled"] is False
-    engine.finalize_run("acme", ids[2], {"reason": "timed_out"})
-    engine.start_run("acme", ids[4], "token")
-    engine.finalize_run("acme", ids[4], {"reason": "all_nodes_settled"})
+    engine.runs.finalize_run("acme", ids[2], {"reason": "timed_out"})
+    engine.runs.start_run("acme", ids[4], "token")
+    engine.runs.finalize_run("acme", ids[4], {"reason": "all_nodes_settled"})
     settled = batch(stack, accepted["id"])
     assert settled["counts"] == {
         "queued": 0,

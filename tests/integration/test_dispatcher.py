@@ -5,6 +5,7 @@ import json
 import pytest
 
 from stepwise import components
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import http_event
@@ -44,8 +45,8 @@ def prepared_attempt(stack, url, credential=None, signaling=None, retry=None):
     workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
     engine = components.engine()
-    engine.start_run(ORG, run_id, "run-token")
-    outcome = engine.attempt(ORG, run_id, "call", 1)
+    engine.runs.start_run(ORG, run_id, "run-token")
+    outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1))
     assert outcome["next"] == "deliver"
     return run_id, {
         "org_id": ORG,
@@ -64,7 +65,9 @@ def test_one_message_delivered_twice_posts_once(stack, receiver, resumed):
     dispatcher.deliver(message)
     assert len(receiver.at("/x")) == 1
     assert resumed.count(("node-token", "delivered")) == 2
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
+    )
     node = components.store().runs.get_node(ORG, run_id, "call")
     assert node["status"] == "succeeded"
 
@@ -76,7 +79,9 @@ def test_a_loopback_destination_is_refused_at_dispatch_when_not_allowed(stack, r
     dispatcher.allow_loopback = False
     dispatcher.deliver(message)
     assert receiver.at("/y") == []
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
+    )
     node = components.store().runs.get_node(ORG, run_id, "call")
     assert node["status"] == "failed" and node["error"]["type"] == "DestinationRefused"
     assert "loopback" in node["error"]["message"]

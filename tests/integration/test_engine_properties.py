@@ -96,7 +96,7 @@ def reference(workflow):
 )
 def test_random_runs_keep_the_engine_invariants(module_stack, workflow, seed, inline_limit):
     """Nodes run inline (100), as executions (0), or both as the inline budget runs out (2)."""
-    components.engine().inline_limit = inline_limit
+    components.engine().advance.inline_limit = inline_limit
     with pytest.MonkeyPatch.context() as patch:
         check_one_run(module_stack, patch, workflow, random.Random(seed))
 

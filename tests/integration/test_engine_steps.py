@@ -20,7 +20,7 @@ ORG = "acme"
 def _every_node_is_an_execution(stack):
     """These tests place each step of a node's execution, so no node runs inline here
     (tests/integration/test_inline_nodes.py covers inline nodes)."""
-    components.engine().inline_limit = 0
+    components.engine().advance.inline_limit = 0
 
 
 @pytest.fixture
@@ -139,9 +139,9 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
     run_id = start_run(stack, body)
     step(stack, "start_run", run_id, task_token="t")
     outcomes = iter([NodeFailure("Flaky", "try again"), NodeFailure("Flaky", "again"), None])
-    from stepwise.engine import engine as engine_module
+    from stepwise.engine import attempts as attempts_module
 
-    real_execute = engine_module.execute
+    real_execute = attempts_module.execute
 
     def flaky(spec, context):
         failure = next(outcomes)
@@ -149,7 +149,7 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
             raise failure
         return real_execute(spec, context)
 
-    monkeypatch.setattr(engine_module, "execute", flaky)
+    monkeypatch.setattr(attempts_module, "execute", flaky)
     first = step(stack, "attempt", run_id, node_ref="x", attempt=1)
     assert first == {"next": "again", "attempt": 2, "wait_seconds": 2}
     # The step replayed (its answer was lost): the same wait again, not a stuck node.
@@ -185,12 +185,12 @@ def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
     }
     run_id = start_run(stack, body)
     step(stack, "start_run", run_id, task_token="t")
-    from stepwise.engine import engine as engine_module
+    from stepwise.engine import attempts as attempts_module
 
     def refuse(spec, context):
         raise NodeFailure("Invalid", "no", retryable=False)
 
-    monkeypatch.setattr(engine_module, "execute", refuse)
+    monkeypatch.setattr(attempts_module, "execute", refuse)
     assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
     assert statuses(run_id) == {"x": "failed"}
     assert resumed == [("t", "node_failed")]

@@ -66,7 +66,7 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch): 
 
     monkeypatch.setattr(RunTransitions, "record_node_settled", crash_once)
     with pytest.raises(RuntimeError):
-        components.engine().start_run("acme", run_id, "t")
+        components.engine().runs.start_run("acme", run_id, "t")
     assert statuses(run_id)["n3"] == "pending" and resumed == []
     step(stack, "start_run", run_id, task_token="t")  # Step Functions retries the step
     assert set(statuses(run_id).values()) == {"succeeded"}
@@ -74,7 +74,7 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch): 
 
 
 def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa: F811
-    components.engine().inline_limit = 2
+    components.engine().advance.inline_limit = 2
     run_id = start_run(stack, chain(4))
     step(stack, "start_run", run_id, task_token="t")
     assert node_executions(stack) == [f"{run_id}.n2"]

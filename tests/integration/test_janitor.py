@@ -45,7 +45,8 @@ def published(monkeypatch):
     """The lifecycle events put on the bus, by run id."""
     sent: list[dict] = []
     monkeypatch.setattr(
-        "stepwise.engine.engine.lifecycle_events.publish", lambda bus, run: sent.append(dict(run))
+        "stepwise.engine.run_steps.lifecycle_events.publish",
+        lambda bus, run: sent.append(dict(run)),
     )
     return sent
 
@@ -198,9 +199,9 @@ def stack_root():
 def started(stack, workflow, monkeypatch):
     """A running run whose root node has its own execution (nothing runs inline)."""
     monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
-    components.engine().inline_limit = 0
+    components.engine().advance.inline_limit = 0
     run_id = start(stack, workflow)
-    components.engine().start_run("acme", run_id, "token")
+    components.engine().runs.start_run("acme", run_id, "token")
     assert components.store().runs.get_node("acme", run_id, "a")["status"] == "scheduled"
     return run_id
 

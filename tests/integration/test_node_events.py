@@ -79,7 +79,7 @@ def test_lineage_passes_through_nodes_that_do_not_emit(stack, resumed):  # noqa:
 
 
 def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):  # noqa: F811
-    components.engine().inline_limit = 0
+    components.engine().advance.inline_limit = 0
     body = emitting(diamond(), "ab")
     workflow_id = workflow(stack, body)
     run_id = call(stack, "POST", "/runs", {"workflow_id": workflow_id, "input": {"n": 5}})[1]

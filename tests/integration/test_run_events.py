@@ -49,9 +49,9 @@ def test_a_settled_run_publishes_one_event_even_when_finalize_replays(
     workflow = call(stack, "POST", "/workflows", {"name": "w", "nodes": nodes})[1]["data"]["id"]
     run_id = call(stack, "POST", "/runs", {"workflow_id": workflow})[1]["data"]["id"]
     engine = components.engine()
-    engine.start_run("acme", run_id, "token")
-    engine.finalize_run("acme", run_id, {"reason": "node_failed"})
-    engine.finalize_run("acme", run_id, {"reason": "node_failed"})  # a replay
+    engine.runs.start_run("acme", run_id, "token")
+    engine.runs.finalize_run("acme", run_id, {"reason": "node_failed"})
+    engine.runs.finalize_run("acme", run_id, {"reason": "node_failed"})  # a replay
     [event] = bus_messages()
     assert event["source"] == "stepwise" and event["detail-type"] == "Run Failed"
     detail = event["detail"]

@@ -85,10 +85,12 @@ def test_totals_follow_every_status_change(stack, monkeypatch):
     assert total(f"workflow_id={workflow_id}") == 3 and total(f"workflow_id={other}") == 1
     engine = components.engine()
     for run_id in runs[:2]:
-        engine.start_run("acme", run_id, "token")
+        engine.runs.start_run("acme", run_id, "token")
     assert total("status=queued") == 2 and total("status=running") == 2
-    engine.finalize_run("acme", runs[0], {"reason": "all_nodes_settled"})
-    engine.finalize_run("acme", runs[0], {"reason": "all_nodes_settled"})  # a replay: no change
+    engine.runs.finalize_run("acme", runs[0], {"reason": "all_nodes_settled"})
+    engine.runs.finalize_run(
+        "acme", runs[0], {"reason": "all_nodes_settled"}
+    )  # a replay: no change
     assert total("status=running") == 1 and total("status=succeeded") == 1
     assert total("") == 4
     listed = page(stack, "limit=10&status=succeeded")["data"]

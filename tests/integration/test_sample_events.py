@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from stepwise import components
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise.workflows.models import WorkflowCreate
 
@@ -27,7 +28,7 @@ def example_run(stack, monkeypatch):
     """The run the engine events name, with a one-node workflow, and recorded resumes."""
     resumed: list[tuple[str, str]] = []
     monkeypatch.setattr(executions, "resume_run", lambda t, r: resumed.append((t, r)) or True)
-    components.engine().inline_limit = 0  # the attempt event is a node execution's step
+    components.engine().advance.inline_limit = 0  # the attempt event is a node execution's step
     event = load("engine/start-run.json")
     store = components.store()
     workflow = store.workflows.create_workflow(
@@ -84,9 +85,11 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
     record = {**message, "run_id": "run_01signals"}
     event["Records"][0]["body"] = json.dumps(record)
     engine = components.engine()
-    engine.start_run(record["org_id"], record["run_id"], "run-token")
-    engine.attempt(record["org_id"], record["run_id"], "call", 1)
-    engine.await_review(record["org_id"], record["run_id"], "call", 1, "node-token")
+    engine.runs.start_run(record["org_id"], record["run_id"], "run-token")
+    engine.nodes.attempt(NodeAddress(record["org_id"], record["run_id"], "call", 1))
+    engine.approvals.await_review(
+        NodeAddress(record["org_id"], record["run_id"], "call", 1), "node-token"
+    )
     store.attempts.record_signal(record["org_id"], record["run_id"], "call", 1, {"kind": "review"})
     assert stack.invoke("SignalsFunction", event) == {"batchItemFailures": []}
     assert ("node-token", "signalled") in example_run

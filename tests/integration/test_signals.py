@@ -5,6 +5,7 @@ import json
 import pytest
 
 from stepwise import components
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import http_event
@@ -53,7 +54,9 @@ def test_an_ack_waits_and_a_success_callback_settles_the_attempt(stack, receiver
     assert stack.drain("SignalsFunction") == 1
     assert resumed == [("node-token", "signalled")]
 
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "signalled"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
+    )
     settled = node(run_id)
     assert settled["status"] == "succeeded"
     assert components.store().payloads.load(settled, "output") == {"ticket": 7}
@@ -63,7 +66,9 @@ def test_a_duplicate_signal_is_already_settled_and_changes_nothing(stack, receiv
     run_id, token = acked_attempt(stack, receiver)
     assert signal(stack, token, {"signal": "success", "result": 1})[0] == 202
     stack.drain("SignalsFunction")
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "signalled"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
+    )
     before = node(run_id)
 
     status, body = signal(stack, token, {"signal": "failure", "error": "changed my mind"})
@@ -82,7 +87,9 @@ def test_a_duplicate_before_the_task_moved_on_queues_the_resume_again(stack, rec
 
 def test_a_callback_after_the_timeout_is_late_and_changes_nothing(stack, receiver, resumed):
     run_id, token = acked_attempt(stack, receiver)
-    components.engine().action_settled(ORG, run_id, "call", 1, {"outcome": "timeout"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"outcome": "timeout"}
+    )
     before = node(run_id)
     assert before["status"] == "failed" and before["error"]["type"] == "Timeout"
 
@@ -96,9 +103,11 @@ def test_a_callback_after_the_timeout_is_late_and_changes_nothing(stack, receive
 def test_a_callback_for_a_superseded_attempt_is_late(stack, receiver, resumed):
     run_id, token = acked_attempt(stack, receiver, retry={"max_attempts": 2, "initial_interval": 0})
     engine = components.engine()
-    outcome = engine.action_settled(ORG, run_id, "call", 1, {"outcome": "timeout"})
+    outcome = engine.actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"outcome": "timeout"}
+    )
     assert outcome["next"] == "again"
-    engine.attempt(ORG, run_id, "call", 2, prepared=True)
+    engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 2), prepared=True)
     status, body = signal(stack, token, {"signal": "success"})
     assert status == 409 and "superseded by attempt 2" in body["errors"][0]["message"]
     assert "signal" not in node(run_id)["attempts"]["1"]
@@ -139,7 +148,9 @@ def test_a_failure_signal_fails_for_good_unless_marked_retryable(stack, receiver
     run_id, token = acked_attempt(stack, receiver, retry={"max_attempts": 3, "initial_interval": 0})
     body = {"signal": "failure", "error": {"type": "OutOfStock", "message": "none left"}}
     assert signal(stack, token, body)[0] == 202
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "signalled"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
+    )
     failed = node(run_id)
     assert failed["status"] == "failed"
     assert failed["error"] == {"type": "OutOfStock", "message": "none left"}
@@ -148,7 +159,9 @@ def test_a_failure_signal_fails_for_good_unless_marked_retryable(stack, receiver
         stack, receiver, "/ack2", retry={"max_attempts": 3, "initial_interval": 0}
     )
     assert signal(stack, token, {**body, "retryable": True})[0] == 202
-    outcome = components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "signalled"})
+    outcome = components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
+    )
     assert outcome["next"] == "again"
 
 
@@ -161,7 +174,9 @@ def test_a_signal_after_the_destinations_own_final_answer_is_already_settled(
     token = json.loads(receiver.at("/sync")[0].body)["data"]["signal_url"].rsplit("/", 1)[1]
     status, body = signal(stack, token, {"signal": "failure"})
     assert status == 200 and body["data"]["status"] == "already_settled"
-    components.engine().action_settled(ORG, run_id, "call", 1, {"reason": "delivered"})
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
+    )
     assert node(run_id)["status"] == "succeeded"
 
 
@@ -189,8 +204,8 @@ def approval_run(stack, retry=None):
     workflow = api(stack, "POST", "/workflows", {"name": "a", "nodes": nodes})["data"]
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
     engine = components.engine()
-    engine.start_run(ORG, run_id, "run-token")
-    outcome = engine.attempt(ORG, run_id, "gate", 1)
+    engine.runs.start_run(ORG, run_id, "run-token")
+    outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))
     assert outcome["next"] == "review" and outcome["timeout_seconds"] > 0
     return run_id
 
@@ -204,7 +219,7 @@ def review(stack, run_id, body, ref="gate", key="swk_local_dev_key"):
 def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
     run_id = approval_run(stack)
     engine = components.engine()
-    engine.await_review(ORG, run_id, "gate", 1, "gate-token")
+    engine.approvals.await_review(NodeAddress(ORG, run_id, "gate", 1), "gate-token")
     assert resumed == []
 
     status, body = review(stack, run_id, {"decision": "approve", "comment": "ship it"})
@@ -213,7 +228,7 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
     stack.drain("SignalsFunction")
     assert resumed == [("gate-token", "signalled")]
 
-    engine.review_settled(ORG, run_id, "gate", 1)
+    engine.approvals.review_settled(NodeAddress(ORG, run_id, "gate", 1))
     gate = node(run_id, "gate")
     assert gate["status"] == "succeeded"
     output = components.store().payloads.load(gate, "output")
@@ -227,7 +242,7 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
 def test_reject_fails_the_node_with_the_comment(stack, resumed):
     run_id = approval_run(stack)
     assert review(stack, run_id, {"decision": "reject", "comment": "wrong numbers"})[0] == 202
-    components.engine().review_settled(ORG, run_id, "gate", 1)
+    components.engine().approvals.review_settled(NodeAddress(ORG, run_id, "gate", 1))
     gate = node(run_id, "gate")
     assert gate["status"] == "failed" and gate["error"]["type"] == "Rejected"
     assert "wrong numbers" in gate["error"]["message"]
@@ -238,7 +253,7 @@ def test_a_review_before_the_token_is_stored_resumes_when_it_is(stack, resumed):
     assert review(stack, run_id, {"decision": "approve"})[0] == 202
     stack.drain("SignalsFunction")
     assert resumed == []  # no task token yet: nothing to resume
-    components.engine().await_review(ORG, run_id, "gate", 1, "gate-token")
+    components.engine().approvals.await_review(NodeAddress(ORG, run_id, "gate", 1), "gate-token")
     assert resumed == [("gate-token", "reviewed")]
 
 
@@ -269,8 +284,10 @@ def test_another_orgs_key_cannot_review(stack, resumed):
 def test_no_review_before_the_timeout_retries_per_policy_then_fails(stack, resumed):
     run_id = approval_run(stack, retry={"max_attempts": 2, "initial_interval": 0, "timeout": 5})
     engine = components.engine()
-    assert engine.review_settled(ORG, run_id, "gate", 1)["next"] == "again"
-    assert engine.attempt(ORG, run_id, "gate", 2, prepared=True)["next"] == "review"
-    engine.review_settled(ORG, run_id, "gate", 2)
+    assert engine.approvals.review_settled(NodeAddress(ORG, run_id, "gate", 1))["next"] == "again"
+    assert (
+        engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 2), prepared=True)["next"] == "review"
+    )
+    engine.approvals.review_settled(NodeAddress(ORG, run_id, "gate", 2))
     gate = node(run_id, "gate")
     assert gate["status"] == "failed" and gate["error"]["type"] == "Timeout"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import aws, dynamo, executions, keys
 from stepwise.store import Store
 
@@ -206,16 +207,15 @@ class Janitor:
                     f"the node's execution ended {execution['status']} without settling it"
                 )
                 logger.warning("janitor fails a stranded node", extra={"node_ref": ref})
-                self.engine.node_crashed(
-                    org_id, run_id, ref, max(int(node.get("attempt", 0)), 1), error, cause
-                )
+                address = NodeAddress(org_id, run_id, ref, max(int(node.get("attempt", 0)), 1))
+                self.engine.nodes.node_crashed(address, error, cause)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "failed"})
         return healed
 
     def _settle(self, run: dict[str, Any], settle: dict[str, Any], why: str) -> dict[str, str]:
         org_id, run_id = run["org_id"], run["run_id"]
         logger.warning("janitor settles an orphaned run", extra={"run_id": run_id, "why": why})
-        answer = self.engine.finalize_run(org_id, run_id, settle)
+        answer = self.engine.runs.finalize_run(org_id, run_id, settle)
         self.store.run_state.keep_settled_run(org_id, run_id)
         return {"status": str(answer["status"]), "why": why}
 

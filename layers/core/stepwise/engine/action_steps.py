@@ -1,0 +1,141 @@
+"""Action nodes (webhooks): an attempt hands a delivery to the queue, then ends with what the
+dispatcher recorded, the destination's signal, or its timeout."""
+
+from datetime import timedelta
+from typing import Any
+
+from stepwise.actions.definitions import InputRejected, check_input, resolve_action
+from stepwise.core.clock import iso, now
+from stepwise.core.errors import NotFound
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
+from stepwise.engine.address import NodeAddress
+from stepwise.engine.advance import Advance
+from stepwise.engine.attempts import Attempts
+from stepwise.engine.executors import NodeFailure
+from stepwise.engine.expressions import TemplateError, render
+from stepwise.engine.shared import EngineDeps, run_wait_bound
+from stepwise.workflows.models import NodeSpec
+
+DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
+
+
+class ActionSteps:
+    """An action attempt's start (``deliver``) and its end (``action_settled``)."""
+
+    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
+        self.deps = deps
+        self.store = deps.store
+        self.advance = advance
+        self.attempts = attempts
+
+    def start(
+        self, address: NodeAddress, run: dict[str, Any], spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Resolves the definition and checks the input, then hands the attempt to the queue.
+
+        The attempt waits ``heartbeat_seconds`` (``retry.timeout``, else the SLA plus a margin)
+        for an answer; each heartbeat signal restarts that wait, up to the run's own timeout.
+        """
+        org_id, run_id, attempt = address.org_id, address.run_id, address.attempt
+        try:
+            definition = resolve_action(self.deps.definitions, org_id, spec.action or "")
+            action_input = render(spec.args, context)
+            check_input(definition, action_input)
+        except NotFound as exc:
+            return self.attempts.fail(address, "ActionNotFound", str(exc))
+        except TemplateError as exc:
+            return self.attempts.fail(address, "ExpressionError", str(exc))
+        except InputRejected as exc:
+            return self.attempts.fail(address, "InputRejected", str(exc))
+        if definition.deleted_at is not None:
+            message = f"action definition {definition.name!r} was deleted"
+            return self.attempts.fail(address, "ActionNotFound", message)
+        self.store.attempts.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
+        sla = max(
+            (
+                d.destination.config.response_time_sla_ms
+                for d in definition.destinations
+                if d.is_default and d.destination
+            ),
+            default=10_000,
+        )
+        heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
+        self.store.attempts.set_attempt_wait(
+            org_id, run_id, spec.ref, attempt, iso(now() + timedelta(seconds=heartbeat)), heartbeat
+        )
+        return {
+            "next": "deliver",
+            "attempt": attempt,
+            "heartbeat_seconds": heartbeat,
+            "timeout_seconds": max(heartbeat + 1, run_wait_bound(run)),
+        }
+
+    def action_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
+        """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
+        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        node = self.store.runs.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            return self.advance.node_changed(address)
+        run = self.store.runs.get_run(org_id, run_id)
+        spec = self.deps.workflow(org_id, run).specs[ref]
+        tried = node.get("attempts", {}).get(str(attempt), {})
+        record, signal = tried.get("delivery"), tried.get("signal")
+        if signal is not None:
+            outcome = self._signalled(address, node, spec, signal)
+        elif record is not None and record["kind"] == "success":
+            result = self.store.payloads.load(node, "delivery_result")
+            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
+            outcome = None
+        else:
+            failure, min_wait = _delivery_failure(record, tried, delivery)
+            outcome = self.attempts.failed(address, spec, failure, min_wait=min_wait)
+        return outcome or self.advance.node_changed(address)
+
+    def _signalled(
+        self,
+        address: NodeAddress,
+        node: dict[str, Any],
+        spec: NodeSpec,
+        signal: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Ends an action attempt with the destination's callback."""
+        if signal["kind"] == "success":
+            result = self.store.payloads.load(node, "signal_result")
+            self.store.nodes.settle_node(
+                address.org_id,
+                address.run_id,
+                spec.ref,
+                address.attempt,
+                NodeStatus.SUCCEEDED,
+                result,
+            )
+            return None
+        error = signal.get("error") or {}
+        failure = NodeFailure(
+            error.get("type") or "DestinationFailure",
+            error.get("message") or "the destination signalled failure",
+            retryable=bool(signal.get("retryable")),
+        )
+        return self.attempts.failed(address, spec, failure)
+
+
+def _delivery_failure(
+    record: dict[str, Any] | None, tried: dict[str, Any], delivery: dict[str, Any]
+) -> tuple[NodeFailure, int | None]:
+    """Why an attempt with no success ended, and the destination's Retry-After if it sent one."""
+    if record is None:
+        if delivery.get("outcome") == "timeout":
+            return NodeFailure("Timeout", "the destination did not answer in time"), None
+        return NodeFailure("DeliveryLost", "no answer was recorded for the delivery"), None
+    if record["kind"] == "ack":
+        # Acknowledged, then no success or failure signal before the wait ran out.
+        seconds = tried.get("heartbeat_seconds")
+        message = f"the destination acknowledged but sent no signal within {seconds} s"
+        return NodeFailure("Timeout", message), None
+    failure = NodeFailure(
+        record.get("error_type") or "DeliveryFailed",
+        record.get("message") or "",
+        retryable=bool(record.get("retryable")),
+    )
+    retry_after = record.get("retry_after")
+    return failure, int(retry_after) if retry_after is not None else None

@@ -1,0 +1,65 @@
+"""Approval nodes: an attempt waits for a review, then approve succeeds, reject fails, and no
+review in time retries or fails."""
+
+from typing import Any
+
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
+from stepwise.engine.address import NodeAddress
+from stepwise.engine.advance import Advance
+from stepwise.engine.attempts import Attempts
+from stepwise.engine.executors import NodeFailure
+from stepwise.engine.shared import EngineDeps, run_wait_bound
+from stepwise.infra import executions
+from stepwise.workflows.models import NodeSpec
+
+
+class ApprovalSteps:
+    """An approval attempt's start, its wait (``await_review``) and its end (``review_settled``)."""
+
+    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
+        self.deps = deps
+        self.store = deps.store
+        self.advance = advance
+        self.attempts = attempts
+
+    def start(
+        self, address: NodeAddress, run: dict[str, Any], spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An approval attempt waits for a review, up to ``retry.timeout`` (else the run's)."""
+        wait = spec.retry.timeout or run_wait_bound(run)
+        return {"next": "review", "attempt": address.attempt, "timeout_seconds": wait}
+
+    def await_review(self, address: NodeAddress, task_token: str) -> dict[str, Any]:
+        """Keeps the waiting task's token on the attempt; resumes at once if a review (or the
+        attempt's end) came first."""
+        node = self.store.attempts.store_attempt_token(
+            address.org_id, address.run_id, address.ref, address.attempt, task_token
+        )
+        tried = (node or {}).get("attempts", {}).get(str(address.attempt), {})
+        if node is None or tried.get("signal") or tried.get("status") != "running":
+            executions.resume_run(task_token, "reviewed")
+        return {}
+
+    def review_settled(self, address: NodeAddress) -> dict[str, Any]:
+        """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
+        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        node = self.store.runs.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            return self.advance.node_changed(address)
+        run = self.store.runs.get_run(org_id, run_id)
+        spec = self.deps.workflow(org_id, run).specs[ref]
+        review = node.get("attempts", {}).get(str(attempt), {}).get("signal")
+        outcome = None
+        if review is None:
+            failure = NodeFailure("Timeout", "no review came before the approval timed out")
+            outcome = self.attempts.failed(address, spec, failure)
+        elif review["decision"] == "approve":
+            fields = ("decision", "comment", "reviewed_by", "reviewed_at")
+            output = {k: review.get(k) for k in fields}
+            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+        else:
+            message = f"rejected by {review['reviewed_by']}"
+            if review.get("comment"):
+                message += f": {review['comment']}"
+            return self.attempts.fail(address, "Rejected", message)
+        return outcome or self.advance.node_changed(address)

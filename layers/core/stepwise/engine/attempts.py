@@ -1,0 +1,138 @@
+"""How one attempt of a node (or of a for_each item) ends: it succeeds, is tried again after a
+wait, or fails for good. Shared by every kind of node."""
+
+from datetime import timedelta
+from typing import Any
+
+from stepwise.core.clock import iso, now
+from stepwise.core.statuses import NodeStatus
+from stepwise.engine.address import NodeAddress
+from stepwise.engine.advance import Advance
+from stepwise.engine.executors import NodeFailure, execute
+from stepwise.engine.expressions import TemplateError
+from stepwise.engine.retries import retry_delay
+from stepwise.engine.shared import EngineDeps, cause_message, expression, truthy
+from stepwise.runs.logs import LogLevel
+from stepwise.workflows.models import NodeSpec
+
+
+class Attempts:
+    """Records how attempts end, and moves the run on when one ends the node."""
+
+    def __init__(self, deps: EngineDeps, advance: Advance):
+        self.deps = deps
+        self.store = deps.store
+        self.advance = advance
+
+    def try_once(
+        self, address: NodeAddress, spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Runs one attempt of a node (or of one item) and records it; an outcome if it retries."""
+        try:
+            output = execute(spec, context)
+            _check_retry_until(spec, context, output, address.attempt)
+        except NodeFailure as failure:
+            return self.failed(address, spec, failure)
+        self.store.nodes.settle_node(
+            address.org_id,
+            address.run_id,
+            spec.ref,
+            address.attempt,
+            NodeStatus.SUCCEEDED,
+            output,
+            index=address.index,
+        )
+        return None
+
+    def failed(
+        self,
+        address: NodeAddress,
+        spec: NodeSpec,
+        failure: NodeFailure,
+        min_wait: int | None = None,
+    ) -> dict[str, Any] | None:
+        """Schedules the next attempt (the outcome to return), or fails for good (None).
+
+        ``min_wait`` (a destination's Retry-After) stretches the backoff, never shortens it.
+        """
+        org_id, run_id = address.org_id, address.run_id
+        attempt, index = address.attempt, address.index
+        retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
+        delay = retry_delay(spec.retry, attempt) if retryable else None
+        if delay is not None and min_wait:
+            delay = max(delay, min_wait)
+        if delay is not None:
+            available_at = iso(now() + timedelta(seconds=delay))
+            if self.store.nodes.schedule_retry(
+                org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
+            ):
+                self.deps.log(
+                    address,
+                    LogLevel.WARNING,
+                    f"{address.where}: attempt {attempt} failed ({failure.type}: "
+                    f"{failure.message}); attempt {attempt + 1} at {available_at}",
+                )
+            return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
+        if self.store.nodes.settle_node(
+            org_id,
+            run_id,
+            spec.ref,
+            attempt,
+            NodeStatus.FAILED,
+            error=failure.as_error(),
+            index=index,
+        ):
+            self.deps.log_failure(address, failure.type, failure.message)
+        return None
+
+    def fail(self, address: NodeAddress, error_type: str, message: str) -> dict[str, Any]:
+        """Fails the node's running attempt for good and moves the run on."""
+        if self.store.nodes.settle_node(
+            address.org_id,
+            address.run_id,
+            address.ref,
+            address.attempt,
+            NodeStatus.FAILED,
+            error={"type": error_type, "message": message},
+        ):
+            self.deps.log_failure(address, error_type, message)
+        return self.advance.node_changed(address)
+
+    def record_crash(self, address: NodeAddress, error: str, cause: str) -> None:
+        """The attempt step itself kept failing: the attempt (or item) fails with its cause."""
+        message = cause_message({"cause": cause}) or error
+        self.store.nodes.start_attempt(
+            address.org_id, address.run_id, address.ref, address.attempt, None, index=address.index
+        )
+        self.store.nodes.settle_node(
+            address.org_id,
+            address.run_id,
+            address.ref,
+            address.attempt,
+            NodeStatus.FAILED,
+            error={"type": error, "message": message},
+            index=address.index,
+        )
+
+
+def attempt_deadline(spec: NodeSpec) -> str | None:
+    """When an attempt starting now times out, if its retry policy sets a timeout."""
+    return iso(now() + timedelta(seconds=spec.retry.timeout)) if spec.retry.timeout else None
+
+
+def _check_retry_until(spec: NodeSpec, context: dict[str, Any], output: Any, attempt: int) -> None:
+    if spec.retry.retry_until is None:
+        return
+    scope = {**context, "result": output, "attempt": attempt}
+    try:
+        done = truthy(expression(spec.retry.retry_until, scope))
+    except TemplateError as exc:
+        raise NodeFailure("ExpressionError", str(exc), retryable=False) from None
+    if not done:
+        if attempt >= spec.retry.max_attempts:
+            raise NodeFailure(
+                "RetryUntilExhausted",
+                f"retry_until was still false after {attempt} attempts",
+                retryable=False,
+            )
+        raise NodeFailure("RetryUntilNotMet", "retry_until is false; trying again")

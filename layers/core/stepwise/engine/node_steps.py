@@ -1,0 +1,139 @@
+"""NodeStateMachine's own steps: ``attempt`` in a loop (prepare: run_if and delays; then
+attempts with retries), and ``node_crashed`` when the attempt step itself keeps failing."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from stepwise.core.clock import iso, now
+from stepwise.core.observability import logger
+from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.engine.action_steps import ActionSteps
+from stepwise.engine.address import NodeAddress
+from stepwise.engine.advance import Advance, RunView
+from stepwise.engine.approval_steps import ApprovalSteps
+from stepwise.engine.attempts import Attempts, attempt_deadline
+from stepwise.engine.child_steps import ChildSteps
+from stepwise.engine.expressions import TemplateError, single_expression
+from stepwise.engine.for_each_steps import ForEachSteps
+from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
+from stepwise.workflows.models import NodeSpec
+
+# How an attempt that waits for something outside this step begins, for each kind of node
+# that has one: (address, run, spec, context) -> the outcome for the state machine.
+StartAttempt = Callable[[NodeAddress, dict[str, Any], NodeSpec, dict[str, Any]], dict[str, Any]]
+
+
+class NodeSteps:
+    """The attempt loop of every node, handing waits to the family of the node's kind."""
+
+    def __init__(
+        self,
+        deps: EngineDeps,
+        advance: Advance,
+        attempts: Attempts,
+        for_each: ForEachSteps,
+        children: ChildSteps,
+        actions: ActionSteps,
+        approvals: ApprovalSteps,
+    ):
+        self.deps = deps
+        self.store = deps.store
+        self.advance = advance
+        self.attempts = attempts
+        self.for_each = for_each
+        self._starts: dict[NodeKind, StartAttempt] = {
+            NodeKind.WORKFLOW: children.start,
+            NodeKind.ACTION: actions.start,
+            NodeKind.APPROVAL: approvals.start,
+        }
+
+    def attempt(self, address: NodeAddress, prepared: bool = False) -> dict[str, Any]:
+        """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
+        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        node = self.store.runs.get_node(org_id, run_id, ref)
+        if node["status"] in NODE_TERMINAL:
+            # A replay: finish the job.
+            self.advance.settled(org_id, run_id, [(ref, node["status"])])
+            return DONE
+        tried = node.get("attempts", {}).get(str(attempt), {})
+        if tried.get("status") == "retry_scheduled":
+            # A replay of an attempt that already scheduled its retry: wait as it said.
+            return _again(attempt, tried["available_at"])
+        run = self.store.runs.get_run(org_id, run_id)
+        if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
+            self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
+            return self.advance.node_changed(address)
+        compiled = self.deps.workflow(org_id, run)
+        spec = compiled.specs[ref]
+        context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
+        if attempt == 1 and not prepared and node["status"] == NodeStatus.SCHEDULED:
+            prepared_outcome = self._prepare(address, spec, context)
+            if prepared_outcome is not None:
+                return prepared_outcome
+        if not self.store.nodes.start_attempt(org_id, run_id, ref, attempt, attempt_deadline(spec)):
+            logger.info("stale attempt ignored", extra={"attempt": attempt})
+            return DONE
+        if spec.for_each is not None:
+            return self.for_each.fan_out(address, int(run["expires_at"]), spec, context)
+        start = self._starts.get(spec.kind)
+        if start is not None:
+            return start(address, run, spec, context)
+        outcome = self.attempts.try_once(address, spec, context)
+        if outcome is not None:
+            return outcome
+        return self.advance.node_changed(address)
+
+    def node_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:
+        """The attempt step kept failing: the node fails so that the run does not hang."""
+        self.attempts.record_crash(address, error, cause)
+        return self.advance.node_changed(address)
+
+    def _prepare(
+        self, address: NodeAddress, spec: NodeSpec, context: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """run_if and the start delay; an outcome for the state machine, or None to go on."""
+        org_id, run_id = address.org_id, address.run_id
+        try:
+            if spec.run_if is not None and not truthy(expression(spec.run_if, context)):
+                if self.store.nodes.skip_node(org_id, run_id, spec.ref, "run_if was false"):
+                    self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SKIPPED)])
+                return DONE
+            delay = _delay_seconds(spec, context)
+        except TemplateError as exc:
+            # Recorded as a first attempt that failed for good (expressions are not retried).
+            self.store.nodes.start_attempt(org_id, run_id, spec.ref, 1, None)
+            return self.attempts.fail(address, "ExpressionError", str(exc))
+        if delay <= 0:
+            return None
+        self.store.nodes.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
+        return {"next": "again", "attempt": 1, "wait_seconds": delay}
+
+
+def _again(attempt: int, available_at: str) -> dict[str, Any]:
+    seconds = (datetime.fromisoformat(available_at) - now()).total_seconds()
+    return {"next": "again", "attempt": attempt + 1, "wait_seconds": max(0, int(-(-seconds // 1)))}
+
+
+def _delay_seconds(spec: NodeSpec, context: dict[str, Any]) -> int:
+    """Whole seconds until the later of start_delay and wait_until (0 when both are past)."""
+    delay = float(spec.start_delay)
+    if spec.wait_until is not None:
+        text = spec.wait_until
+        if single_expression(text) is not None:
+            text = expression(text, context)
+        until = _parse_time(text, spec.wait_until)
+        delay = max(delay, (until - now()).total_seconds())
+    return max(0, int(-(-delay // 1)))
+
+
+def _parse_time(value: Any, source: str) -> datetime:
+    if not isinstance(value, str):
+        raise TemplateError(source, f"wait_until gave {value!r}, not an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise TemplateError(source, f"wait_until gave {value!r}, not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise TemplateError(source, f"wait_until gave {value!r}, which has no UTC offset")
+    return moment

@@ -1,0 +1,140 @@
+"""The engine routes every step the state machines send to its family, with the event's fields,
+and refuses a step it does not know."""
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from stepwise.engine.address import NodeAddress
+from stepwise.engine.engine import Engine
+
+STATEMACHINES = Path(__file__).resolve().parents[3] / "statemachines"
+
+# A value for every field a step event carries (the ASL files name the fields).
+SAMPLE = {
+    "org_id": "acme",
+    "run_id": "run_1",
+    "node_ref": "a",
+    "attempt": 2,
+    "index": 3,
+    "task_token": "token-1",
+    "child_run_id": "run_child",
+    "settle": {"reason": "all_nodes_settled"},
+    "delivery": {"outcome": "timeout"},
+    "prepared": True,
+    "timed_out": True,
+    "error": "States.TaskFailed",
+    "cause": "boom",
+}
+NODE = NodeAddress("acme", "run_1", "a", 2)
+ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
+
+# Step name -> (family attribute, method, the arguments the event must give it).
+ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
+    "start_run": ("runs", "start_run", ("acme", "run_1", "token-1")),
+    "finalize_run": ("runs", "finalize_run", ("acme", "run_1", SAMPLE["settle"])),
+    "attempt": ("nodes", "attempt", (NODE, True)),
+    "node_crashed": ("nodes", "node_crashed", (NODE, "States.TaskFailed", "boom")),
+    "item_attempt": ("for_each", "item_attempt", (ITEM,)),
+    "item_crashed": ("for_each", "item_crashed", (ITEM, "States.TaskFailed", "boom")),
+    "collect_items": ("for_each", "collect_items", (NodeAddress("acme", "run_1", "a"),)),
+    "await_child": ("children", "await_child", ("acme", "run_1", "run_child", "token-1")),
+    "child_settled": ("children", "child_settled", (NODE, "run_child", True)),
+    "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"])),
+    "await_review": ("approvals", "await_review", (NODE, "token-1")),
+    "review_settled": ("approvals", "review_settled", (NODE,)),
+}
+
+
+def asl_step_payloads() -> dict[str, dict[str, Any]]:
+    """Every engine step the state machines send, with the payload fields each one names."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "step" in value:
+                found[value["step"]] = value
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    for path in sorted(STATEMACHINES.glob("*.asl.json")):
+        walk(json.loads(path.read_text()))
+    return found
+
+
+def event_from(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event the engine receives: each '<field>.$' path filled with a sample value."""
+    event = {"step": payload["step"]}
+    for key in payload:
+        if key.endswith(".$"):
+            event[key[:-2]] = SAMPLE[key[:-2]]
+    return event
+
+
+@pytest.fixture
+def engine_and_calls():
+    """An engine whose families record their calls instead of touching AWS."""
+    store = SimpleNamespace(table="table", payloads=None)
+    engine = Engine(store, "node-arn", "run-arn", definitions=None)
+    calls: list[tuple[str, str, tuple[Any, ...]]] = []
+    for family, method, _ in ROUTES.values():
+
+        def record(*args, family=family, method=method):
+            calls.append((family, method, args))
+            return {"answered_by": f"{family}.{method}"}
+
+        setattr(getattr(engine, family), method, record)
+    return engine, calls
+
+
+def test_the_table_covers_exactly_the_steps_the_state_machines_send():
+    assert set(asl_step_payloads()) == set(ROUTES)
+
+
+@pytest.mark.parametrize("step", sorted(ROUTES))
+def test_each_step_reaches_its_family_with_the_events_fields(engine_and_calls, step):
+    engine, calls = engine_and_calls
+    answer = engine.handle(event_from(asl_step_payloads()[step]))
+    family, method, arguments = ROUTES[step]
+    assert calls == [(family, method, arguments)]
+    assert answer == {"answered_by": f"{family}.{method}"}
+
+
+def test_optional_fields_take_their_defaults(engine_and_calls):
+    engine, calls = engine_and_calls
+    engine.handle({"step": "finalize_run", "org_id": "acme", "run_id": "run_1", "settle": None})
+    engine.handle({**event_from(asl_step_payloads()["node_crashed"]), "error": None, "cause": None})
+    assert calls == [
+        ("runs", "finalize_run", ("acme", "run_1", {})),
+        ("nodes", "node_crashed", (NODE, "States.Runtime", "")),
+    ]
+
+
+@pytest.mark.parametrize("step", ["explode", None, ["attempt"]])
+def test_an_unknown_step_is_refused_by_name(engine_and_calls, step):
+    engine, calls = engine_and_calls
+    with pytest.raises(ValueError, match=f"^{re.escape(f'unknown engine step {step!r}')}$"):
+        engine.handle({"step": step, "org_id": "acme", "run_id": "run_1"})
+    assert calls == []
+
+
+def test_a_step_whose_event_lacks_a_field_names_it(engine_and_calls):
+    engine, calls = engine_and_calls
+    event = event_from(asl_step_payloads()["await_review"])
+    del event["task_token"]
+    with pytest.raises(ValueError, match="engine step 'await_review' has no 'task_token' field"):
+        engine.handle(event)
+    assert calls == []
+
+
+def test_setting_an_attribute_the_engine_does_not_have_fails_loudly(engine_and_calls):
+    engine, _ = engine_and_calls
+    with pytest.raises(AttributeError):
+        engine.inline_limit = 0  # the limit is engine.advance.inline_limit
