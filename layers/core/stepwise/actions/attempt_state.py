@@ -27,11 +27,18 @@ class AttemptState:
         self.payloads = payloads
 
     def prepare_delivery(
-        self, org_id: str, run_id: str, ref: str, attempt: int, action_input: Any
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        action_input: Any,
+        action: dict[str, Any],
     ) -> None:
-        """Keeps the rendered input of an action attempt for the dispatcher."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        """Keeps what the dispatcher delivers for this attempt: the rendered input, and the
+        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned."""
+        names: dict[str, str] = {"#n": str(attempt), "#action": "action"}  # a reserved word
+        values: dict[str, Any] = {":action": action}
         payload = self.payloads.write(
             "action_input",
             action_input,
@@ -41,7 +48,8 @@ class AttemptState:
             org_id,
             run_id,
             ref,
-            f"SET {payload.update(names, values)} REMOVE {payload.removal(names)}",
+            f"SET attempts.#n.#action = :action, {payload.update(names, values)} "
+            f"REMOVE {payload.removal(names)}",
             values,
             names=names,
         )

@@ -51,7 +51,17 @@ class ActionSteps:
         if definition.deleted_at is not None:
             message = f"action definition {definition.name!r} was deleted"
             return self.attempts.fail(address, "ActionNotFound", message)
-        self.store.attempts.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
+        # What this attempt resolved is pinned on it: the dispatcher delivers exactly that, even
+        # if the alias moves before it runs.
+        link = next((d for d in definition.destinations if d.is_default), None)
+        pinned = {
+            "name": definition.name,
+            "version": definition.version,
+            "destination_id": link.destination_id if link else None,
+        }
+        self.store.attempts.prepare_delivery(
+            org_id, run_id, spec.ref, attempt, action_input, pinned
+        )
         sla = max(
             (
                 d.destination.config.response_time_sla_ms
