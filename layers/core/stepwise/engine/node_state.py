@@ -104,20 +104,7 @@ class NodeTransitions:
             sets.append("skip_reason = :reason")
             values[":reason"] = skip_reason or "skipped"
         else:
-            record: dict[str, Any] = {
-                "attempt": 1,
-                "status": str(status),
-                "started_at": at,
-                "completed_at": at,
-            }
-            if error is not None:
-                record["error"] = error
-                sets.append("#error = :error")
-                values[":error"] = error
-                names["#error"] = "error"
-            sets += ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
-            values.update({":one": 1, ":record": record})
-            names["#one"] = "1"
+            sets += _single_attempt(status, at, error, names, values)
             if status == NodeStatus.SUCCEEDED:
                 # A pending node has no output yet: nothing stale to remove.
                 payload = self.payloads.write(
@@ -351,3 +338,28 @@ class NodeTransitions:
     ) -> bool:
         """One UpdateItem; whether its condition held."""
         return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
+
+
+def _single_attempt(
+    status: NodeStatus,
+    at: str,
+    error: dict[str, str] | None,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> list[str]:
+    """The SET clauses of a node's one attempt, started and completed ``at``."""
+    record: dict[str, Any] = {
+        "attempt": 1,
+        "status": str(status),
+        "started_at": at,
+        "completed_at": at,
+    }
+    sets = ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
+    if error is not None:
+        record["error"] = error
+        sets.append("#error = :error")
+        values[":error"] = error
+        names["#error"] = "error"
+    values.update({":one": 1, ":record": record})
+    names["#one"] = "1"
+    return sets

@@ -45,20 +45,7 @@ class RunStore:
         expires_at = int(
             (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
         )
-        node_items = [
-            {
-                **keys.node(org_id, run_id, node.ref),
-                "ref": node.ref,
-                "kind": str(node.kind),
-                "status": str(NodeStatus.PENDING),
-                "attempt": 0,
-                "attempts": {},
-                "position": position,
-                "depends_on": list(node.depends_on),
-                "expires_at": expires_at,
-            }
-            for position, node in enumerate(workflow.nodes)
-        ]
+        node_items = _node_items(org_id, run_id, workflow, expires_at)
         dynamo.put_all(
             self.table, [*node_items, *_progress_items(org_id, run_id, len(node_items), expires_at)]
         )
@@ -123,7 +110,7 @@ class RunStore:
     def update_run(
         self,
         org_id: str,
-        run: dict[str, Any],
+        run: RunRecord,
         sets: dict[str, Any],
         status: RunStatus | None = None,
         payloads: Sequence[PayloadWrite] = (),
@@ -132,7 +119,7 @@ class RunStore:
         with them in one transaction: a new ``status`` moves its index and the org's totals, new
         ``tags`` their index items. False when the run is gone, or its status (when moved) or
         tags (when set) changed meanwhile."""
-        run_id, old = run["run_id"], run["status"]
+        run_id, old = run.run_id, run.status
         names = {f"#{k}": k for k in sets}
         values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
         clauses = [f"#{k} = :{k}" for k in sets]
@@ -152,74 +139,47 @@ class RunStore:
                 counters.org_totals(self.table, org_id, counters.status_move(old, str(status)))
             )
         if "tags" in sets:
-            conditions.append(tags.unchanged(run, names, values))
+            conditions.append(tags.unchanged(run.tags, names, values))
             moves += tags.index_writes(
-                self.table,
-                org_id,
-                run_id,
-                run.get("tags") or {},
-                sets["tags"],
-                int(run["expires_at"]),
+                self.table, org_id, run_id, run.tags, sets["tags"], run.expires_at or 0
             )
         expression = "SET " + ", ".join(clauses)
         if removals:
             expression += " REMOVE " + ", ".join(removals)
-        update = dynamo.update_request(
-            self.table,
-            keys.run(org_id, run_id),
-            expression,
-            values,
-            condition=" AND ".join(conditions),
-            names=names,
-        )
+        key, condition = keys.run(org_id, run_id), " AND ".join(conditions)
         if moves:
+            update = dynamo.update_request(self.table, key, expression, values, condition, names)
             return dynamo.transact([update, *moves])
-        request = update["Update"]
-        return (
-            dynamo.update_item(
-                self.table,
-                keys.run(org_id, run_id),
-                request["UpdateExpression"],
-                values,
-                request["ConditionExpression"],
-                names,
-            )
-            is not None
-        )
+        return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
 
-    def delete_run(self, org_id: str, run: dict[str, Any]) -> None:
+    def delete_run(self, org_id: str, run: RunRecord) -> None:
         """Deletes a run item with its counts and tag index (external runs: engine runs are
         cancelled)."""
-        names, values = {"#status": "status"}, {":status": run["status"]}
-        tags_unchanged = tags.unchanged(run, names, values)
+        names, values = {"#status": "status"}, {":status": run.status}
+        tags_unchanged = tags.unchanged(run.tags, names, values)
         deleted = dynamo.transact(
             [
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": dynamo.to_item(keys.run(org_id, run["run_id"])),
+                        "Key": dynamo.to_item(keys.run(org_id, run.run_id)),
                         "ConditionExpression": f"#status = :status AND {tags_unchanged}",
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": dynamo.values(values),
                     }
                 },
                 *tags.index_writes(
-                    self.table,
-                    org_id,
-                    run["run_id"],
-                    run.get("tags") or {},
-                    {},
-                    int(run["expires_at"]),
+                    self.table, org_id, run.run_id, run.tags, {}, run.expires_at or 0
                 ),
                 counters.org_totals(
                     self.table,
                     org_id,
-                    {k: -v for k, v in counters.new_run(run["status"], run["workflow_id"]).items()},
+                    {k: -v for k, v in counters.new_run(run.status, run.workflow_id).items()},
                 ),
             ]
         )
         if not deleted:
-            raise Conflict(f"run {run['run_id']!r} changed meanwhile; try again")
+            raise Conflict(f"run {run.run_id!r} changed meanwhile; try again")
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -256,6 +216,26 @@ class RunStore:
     def get_node(self, org_id: str, run_id: str, ref: str) -> NodeRecord:
         item = dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
         return NodeRecord.from_item(item)
+
+
+def _node_items(
+    org_id: str, run_id: str, workflow: Workflow, expires_at: int
+) -> list[dict[str, Any]]:
+    """Every node of a new run, pending."""
+    return [
+        {
+            **keys.node(org_id, run_id, node.ref),
+            "ref": node.ref,
+            "kind": str(node.kind),
+            "status": str(NodeStatus.PENDING),
+            "attempt": 0,
+            "attempts": {},
+            "position": position,
+            "depends_on": list(node.depends_on),
+            "expires_at": expires_at,
+        }
+        for position, node in enumerate(workflow.nodes)
+    ]
 
 
 def _progress_items(org_id: str, run_id: str, count: int, expires_at: int) -> list[dict[str, Any]]:
