@@ -35,7 +35,7 @@ def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, rece
     retry = {"max_attempts": 2, "initial_interval": 0}
     run_id, message = prepared_attempt(stack, url, retry=retry)
     components.dispatcher().deliver(message)  # 500: the answer's null is kept inline
-    assert "delivery_result" in node_item(run_id)
+    assert node_item(run_id).delivery_result.text == "null"
     again = step("action_settled", run_id, 1, delivery={"reason": "delivered"})
     assert again["next"] == "again" and again["attempt"] == 2
     assert step("attempt", run_id, 2)["next"] == "deliver"
@@ -43,8 +43,8 @@ def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, rece
     step("action_settled", run_id, 2, delivery={"reason": "delivered"})
     settled = node_item(run_id)
     assert settled["status"] == "succeeded"
-    assert components.store().payloads.load(settled, "output") == BIG
-    assert "delivery_result" not in settled and "delivery_result_s3" in settled
+    assert components.store().payloads.read(settled.output) == BIG
+    assert settled.delivery_result.text is None and settled.delivery_result.s3_key
 
 
 def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiver, resumed):  # noqa: F811
@@ -55,7 +55,7 @@ def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiv
     first = json.loads(receiver.at("/ack")[0].body)["data"]["signal_url"].rsplit("/", 1)[1]
     failure = {"signal": "failure", "error": {"type": "Busy"}, "retryable": True}
     assert signal(stack, first, failure)[0] == 202  # its result (none) is kept inline
-    assert "signal_result" in node_item(run_id)
+    assert node_item(run_id).signal_result.text == "null"
     again = step("action_settled", run_id, 1, delivery={"reason": "signalled"})
     assert again["next"] == "again"
     assert step("attempt", run_id, 2)["next"] == "deliver"
@@ -65,8 +65,8 @@ def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiv
     step("action_settled", run_id, 2, delivery={"reason": "signalled"})
     settled = node_item(run_id)
     assert settled["status"] == "succeeded"
-    assert components.store().payloads.load(settled, "output") == BIG
-    assert "signal_result" not in settled and "signal_result_s3" in settled
+    assert components.store().payloads.read(settled.output) == BIG
+    assert settled.signal_result.text is None and settled.signal_result.s3_key
 
 
 def test_an_external_runs_args_and_outputs_grow_past_the_limit_and_shrink_back(stack):
@@ -78,9 +78,10 @@ def test_an_external_runs_args_and_outputs_grow_past_the_limit_and_shrink_back(s
     run = call(stack, "GET", "/runs/job-9")[1]["data"]
     assert run["args"] == BIG and run["outputs"] == BIG
     item = components.store().runs.get_run(ORG, "job-9")
-    assert {"args", "outputs"}.isdisjoint(item) and {"args_s3", "outputs_s3"} <= set(item)
+    assert (item.args.text, item.outputs.text) == (None, None)
+    assert item.args.s3_key and item.outputs.s3_key
     call(stack, "PUT", "/runs/job-9", {"args": {"small": 2}, "outputs": {"rows": 2}})
     run = call(stack, "GET", "/runs/job-9")[1]["data"]
     assert run["args"] == {"small": 2} and run["outputs"] == {"rows": 2}
     item = components.store().runs.get_run(ORG, "job-9")
-    assert {"args_s3", "outputs_s3"}.isdisjoint(item)
+    assert (item.args.s3_key, item.outputs.s3_key) == (None, None)

@@ -206,8 +206,8 @@ def _module_path(name: str) -> str | None:
 
 @pytest.mark.parametrize("module", sorted(DATA_ACCESS))
 def test_a_data_access_module_imports_no_logic(module):
-    """It may use core, infra, models and other data-access modules; never a service or the
-    API."""
+    """It may use core, infra, models, the typed records and other data-access modules; never
+    a service or the API."""
     if not (PACKAGE / module).exists():
         pytest.skip(f"{module} does not exist")
     found = [
@@ -216,6 +216,7 @@ def test_a_data_access_module_imports_no_logic(module):
         if (path := _module_path(name))
         and not path.startswith(("core/", "infra/"))
         and not path.endswith("/models.py")
+        and path != "runs/records.py"  # the typed items the data access parses into
         and path not in DATA_ACCESS
     ]
     assert not found, _report({module: found})

@@ -12,6 +12,7 @@ from stepwise.core.clock import iso, now, now_iso
 from stepwise.core.statuses import NodeStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
+from stepwise.runs.records import NodeRecord
 
 # The attempt is the node's current one, still running, and has no signal yet.
 _WAITING_ATTEMPT = (
@@ -26,11 +27,18 @@ class AttemptState:
         self.payloads = payloads
 
     def prepare_delivery(
-        self, org_id: str, run_id: str, ref: str, attempt: int, action_input: Any
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        action_input: Any,
+        action: dict[str, Any],
     ) -> None:
-        """Keeps the rendered input of an action attempt for the dispatcher."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        """Keeps what the dispatcher delivers for this attempt: the rendered input, and the
+        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned."""
+        names: dict[str, str] = {"#n": str(attempt), "#action": "action"}  # a reserved word
+        values: dict[str, Any] = {":action": action}
         payload = self.payloads.write(
             "action_input",
             action_input,
@@ -40,20 +48,21 @@ class AttemptState:
             org_id,
             run_id,
             ref,
-            f"SET {payload.update(names, values)} REMOVE {payload.removal(names)}",
+            f"SET attempts.#n.#action = :action, {payload.update(names, values)} "
+            f"REMOVE {payload.removal(names)}",
             values,
             names=names,
         )
 
     def claim_delivery(
         self, org_id: str, run_id: str, ref: str, attempt: int, until: str, task_token: str
-    ) -> dict[str, Any] | None:
+    ) -> NodeRecord | None:
         """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
         attempt has an answer. Returns the node item, or None when the claim is not granted.
 
         The waiting task's token is kept on the attempt (never shown) before the POST, so a
         callback that overtakes the destination's own answer can still resume it."""
-        return self._update(
+        return self._returning(
             org_id,
             run_id,
             ref,
@@ -70,7 +79,6 @@ class AttemptState:
             "AND (attribute_not_exists(attempts.#n.claimed_until) "
             "OR attempts.#n.claimed_until < :now)",
             names={"#status": "status", "#n": str(attempt)},
-            returns="ALL_NEW",
         )
 
     def record_delivery(
@@ -90,18 +98,15 @@ class AttemptState:
             result,
             keys.attempt_object(org_id, run_id, ref, "delivery_result", attempt),
         )
-        return (
-            self._update(
-                org_id,
-                run_id,
-                ref,
-                f"SET attempts.#n.delivery = :delivery, {payload.update(names, values)} "
-                f"REMOVE {payload.removal(names)}",
-                values,
-                condition="attempt = :attempt AND attribute_not_exists(attempts.#n.delivery)",
-                names=names,
-            )
-            is not None
+        return self._update(
+            org_id,
+            run_id,
+            ref,
+            f"SET attempts.#n.delivery = :delivery, {payload.update(names, values)} "
+            f"REMOVE {payload.removal(names)}",
+            values,
+            condition="attempt = :attempt AND attribute_not_exists(attempts.#n.delivery)",
+            names=names,
         )
 
     def set_attempt_wait(
@@ -120,9 +125,9 @@ class AttemptState:
 
     def store_attempt_token(
         self, org_id: str, run_id: str, ref: str, attempt: int, task_token: str
-    ) -> dict[str, Any] | None:
+    ) -> NodeRecord | None:
         """Keeps the token of the task that waits on this attempt; the node, None if it ended."""
-        return self._update(
+        return self._returning(
             org_id,
             run_id,
             ref,
@@ -130,7 +135,6 @@ class AttemptState:
             {":token": task_token, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
             condition="#status = :running AND attempt = :attempt",
             names={"#status": "status", "#n": str(attempt)},
-            returns="ALL_NEW",
         )
 
     def record_signal(
@@ -141,7 +145,7 @@ class AttemptState:
         attempt: int,
         signal: dict[str, Any],
         result: Any = None,
-    ) -> dict[str, Any] | None:
+    ) -> NodeRecord | None:
         """The callback (or review) that settles a waiting attempt, recorded once, only while
         that attempt is the node's current one and still running. The node, or None."""
         names = {"#status": "status", "#signal": "signal", "#n": str(attempt)}
@@ -156,7 +160,7 @@ class AttemptState:
             result,
             keys.attempt_object(org_id, run_id, ref, "signal_result", attempt),
         )
-        return self._update(
+        return self._returning(
             org_id,
             run_id,
             ref,
@@ -167,15 +171,14 @@ class AttemptState:
             condition=f"{_WAITING_ATTEMPT} AND (attribute_not_exists(attempts.#n.delivery) "
             "OR attempts.#n.delivery.kind = :ack)",
             names=names,
-            returns="ALL_NEW",
         )
 
     def record_heartbeat(
         self, org_id: str, run_id: str, ref: str, attempt: int, seconds: int
-    ) -> dict[str, Any] | None:
+    ) -> NodeRecord | None:
         """A waiting attempt is alive: its timeout moves ``seconds`` on. The node, or None."""
         beat = now()
-        return self._update(
+        return self._returning(
             org_id,
             run_id,
             ref,
@@ -191,7 +194,6 @@ class AttemptState:
             },
             condition=_WAITING_ATTEMPT,
             names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
-            returns="ALL_NEW",
         )
 
     def _update(
@@ -203,15 +205,22 @@ class AttemptState:
         values: dict[str, Any],
         condition: str | None = None,
         names: dict[str, str] | None = None,
-        returns: str = "NONE",
-    ) -> dict[str, Any] | None:
-        """One UpdateItem of the node item; None when its condition does not hold."""
-        return dynamo.update_item(
-            self.table,
-            keys.node(org_id, run_id, ref),
-            expression,
-            values,
-            condition,
-            names,
-            returns,
-        )
+    ) -> bool:
+        """One UpdateItem of the node item; whether its condition held."""
+        key = keys.node(org_id, run_id, ref)
+        return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
+
+    def _returning(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str,
+        names: dict[str, str],
+    ) -> NodeRecord | None:
+        """One conditional UpdateItem; the node as written, or None when the condition fails."""
+        key = keys.node(org_id, run_id, ref)
+        item = dynamo.update_item(self.table, key, expression, values, condition, names, "ALL_NEW")
+        return None if item is None else NodeRecord.from_item(item)

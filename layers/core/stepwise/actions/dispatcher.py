@@ -49,18 +49,19 @@ class Dispatcher:
         """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
         attempt, token = int(message["attempt"]), message["task_token"]
-        node = self.store.runs.get_node(org_id, run_id, ref)
-        answered = node.get("attempts", {}).get(str(attempt), {}).get("delivery")
+        tried = self.store.runs.get_node(org_id, run_id, ref).attempt_record(attempt)
+        answered = tried.delivery if tried is not None else None
         if answered:
             # A duplicate: change nothing. An ack keeps waiting for its callback.
             if answered["kind"] != Signal.ACK:
                 executions.resume_run(token, "delivered")
             return
-        run = self.store.runs.get_run(org_id, run_id)
-        spec = self._spec(org_id, run, ref)
-        definition = resolve_action(self.definitions, org_id, spec.action or "")
-        link = next((d for d in definition.destinations if d.is_default), None)
-        destination = self.catalog.get_destination(org_id, link.destination_id) if link else None
+        pinned = tried.action if tried is not None else None
+        action = pinned or self._resolve(org_id, run_id, ref)
+        destination_id = action.get("destination_id")
+        destination = (
+            self.catalog.get_destination(org_id, destination_id) if destination_id else None
+        )
         if destination is None or "deleted_at" in destination:
             self._record(
                 org_id, run_id, ref, attempt, token, _refused("the destination was deleted")
@@ -79,8 +80,8 @@ class Dispatcher:
                 "timestamp": iso(now()),
                 "data": {
                     "record": record_id,
-                    "action": definition.name,
-                    "version": definition.version,
+                    "action": action["name"],
+                    "version": action["version"],
                     "input": self.store.payloads.load(claimed, "action_input"),
                     "attempt": attempt,
                     "run": run_id,
@@ -93,6 +94,20 @@ class Dispatcher:
         )
         outcome = self._post(destination, record_id, body, sla_seconds)
         self._record(org_id, run_id, ref, attempt, token, outcome)
+
+    def _resolve(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
+        """What an attempt prepared before attempts pinned their action (one in flight across
+        an upgrade) delivers: its definition as it resolves now."""
+        run = self.store.runs.get_run(org_id, run_id)
+        definition = resolve_action(
+            self.definitions, org_id, self._spec(org_id, run, ref).action or ""
+        )
+        link = next((d for d in definition.destinations if d.is_default), None)
+        return {
+            "name": definition.name,
+            "version": definition.version,
+            "destination_id": link.destination_id if link else None,
+        }
 
     def _post(
         self, destination: dict[str, Any], message_id: str, body: str, timeout: float

@@ -14,6 +14,7 @@ from stepwise.engine.attempts import Attempts
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import EngineDeps, run_wait_bound
+from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
@@ -29,7 +30,7 @@ class ActionSteps:
         self.attempts = attempts
 
     def start(
-        self, address: NodeAddress, run: dict[str, Any], spec: NodeSpec, context: dict[str, Any]
+        self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
     ) -> dict[str, Any]:
         """Resolves the definition and checks the input, then hands the attempt to the queue.
 
@@ -50,7 +51,17 @@ class ActionSteps:
         if definition.deleted_at is not None:
             message = f"action definition {definition.name!r} was deleted"
             return self.attempts.fail(address, "ActionNotFound", message)
-        self.store.attempts.prepare_delivery(org_id, run_id, spec.ref, attempt, action_input)
+        # What this attempt resolved is pinned on it: the dispatcher delivers exactly that, even
+        # if the alias moves before it runs.
+        link = next((d for d in definition.destinations if d.is_default), None)
+        pinned = {
+            "name": definition.name,
+            "version": definition.version,
+            "destination_id": link.destination_id if link else None,
+        }
+        self.store.attempts.prepare_delivery(
+            org_id, run_id, spec.ref, attempt, action_input, pinned
+        )
         sla = max(
             (
                 d.destination.config.response_time_sla_ms
@@ -74,16 +85,17 @@ class ActionSteps:
         """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
+        if node.status in NODE_TERMINAL:
             return self.advance.node_changed(address)
         run = self.store.runs.get_run(org_id, run_id)
         spec = self.deps.workflow(org_id, run).specs[ref]
-        tried = node.get("attempts", {}).get(str(attempt), {})
-        record, signal = tried.get("delivery"), tried.get("signal")
+        tried = node.attempt_record(attempt)
+        record = tried.delivery if tried is not None else None
+        signal = tried.signal if tried is not None else None
         if signal is not None:
             outcome = self._signalled(address, node, spec, signal)
         elif record is not None and record["kind"] == "success":
-            result = self.store.payloads.load(node, "delivery_result")
+            result = self.store.payloads.read(node.delivery_result)
             self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
             outcome = None
         else:
@@ -94,13 +106,13 @@ class ActionSteps:
     def _signalled(
         self,
         address: NodeAddress,
-        node: dict[str, Any],
+        node: NodeRecord,
         spec: NodeSpec,
         signal: dict[str, Any],
     ) -> dict[str, Any] | None:
         """Ends an action attempt with the destination's callback."""
         if signal["kind"] == "success":
-            result = self.store.payloads.load(node, "signal_result")
+            result = self.store.payloads.read(node.signal_result)
             self.store.nodes.settle_node(
                 address.org_id,
                 address.run_id,
@@ -120,7 +132,7 @@ class ActionSteps:
 
 
 def _delivery_failure(
-    record: dict[str, Any] | None, tried: dict[str, Any], delivery: dict[str, Any]
+    record: dict[str, Any] | None, tried: AttemptRecord | None, delivery: dict[str, Any]
 ) -> tuple[NodeFailure, int | None]:
     """Why an attempt with no success ended, and the destination's Retry-After if it sent one."""
     if record is None:
@@ -129,7 +141,7 @@ def _delivery_failure(
         return NodeFailure("DeliveryLost", "no answer was recorded for the delivery"), None
     if record["kind"] == "ack":
         # Acknowledged, then no success or failure signal before the wait ran out.
-        seconds = tried.get("heartbeat_seconds")
+        seconds = tried.heartbeat_seconds if tried is not None else None
         message = f"the destination acknowledged but sent no signal within {seconds} s"
         return NodeFailure("Timeout", message), None
     failure = NodeFailure(

@@ -17,6 +17,7 @@ from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
 from stepwise.infra import executions
 from stepwise.runs.node_events import NodeEvents
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
 # Nodes one step runs inline at most (a workflow's node limit), and the time it may spend on
@@ -49,9 +50,9 @@ class RunView:
 
     org_id: str
     run_id: str
-    run: dict[str, Any]
+    run: RunRecord
     compiled: CompiledWorkflow
-    known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    known: dict[str, NodeRecord] = field(default_factory=dict)
 
 
 class Advance:
@@ -69,7 +70,7 @@ class Advance:
 
     def node_changed(self, address: NodeAddress) -> dict[str, Any]:
         """Moves the run on from the node's recorded state, if it has settled."""
-        status = self.store.runs.get_node(address.org_id, address.run_id, address.ref)["status"]
+        status = self.store.runs.get_node(address.org_id, address.run_id, address.ref).status
         if status in NODE_TERMINAL:
             self.settled(address.org_id, address.run_id, [(address.ref, status)])
         return DONE
@@ -101,7 +102,7 @@ class Advance:
                 )  # a fresh look: is it settling now?
                 read_at = time.monotonic()
             run = view.run
-            settling = run["status"] != RunStatus.RUNNING or bool(run.get("settle_requested_at"))
+            settling = run.status != RunStatus.RUNNING or bool(run.settle_requested_at)
             unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
             # An unhandled failure fails the run: its children stay pending and are cancelled.
             for child, edge in [] if unhandled or settling else compiled.outgoing[ref]:
@@ -134,16 +135,16 @@ class Advance:
         decision = join_decision(
             compiled.specs[child].join_strategy,
             compiled.edge_keys[child],
-            set(item.get("satisfied_edges", ())),
-            set(item.get("failed_edges", ())),
-            set(item.get("skipped_edges", ())),
+            item.satisfied_edges,
+            item.failed_edges,
+            item.skipped_edges,
         )
         if decision == Decision.RUN:
             return self.start_ready(view, child, budget)
         if decision == Decision.SKIP:
             reason = _skip_reason(item, compiled.edge_keys[child])
             skipped = self.store.nodes.skip_node(view.org_id, view.run_id, child, reason)
-            if skipped or item["status"] == NodeStatus.SKIPPED:
+            if skipped or item.status == NodeStatus.SKIPPED:
                 return NodeStatus.SKIPPED
         return None
 
@@ -155,16 +156,16 @@ class Advance:
         sources = view.compiled.event_sources(ref)
         missing = [r for r in (ref, *sources) if r not in known]
         for item in self.store.runs.get_nodes(org_id, run_id, missing) if missing else []:
-            if item["status"] in NODE_TERMINAL:
-                known[item["ref"]] = item
+            if item.status in NODE_TERMINAL:
+                known[item.ref] = item
         node = known[ref]
         previous = [
-            event_id(org_id, run_id, source, known[source]["finished_at"])
+            event_id(org_id, run_id, source, known[source].finished_at)
             for source in sources
-            if known.get(source, {}).get("status") == NodeStatus.SUCCEEDED
+            if source in known and known[source].status == NodeStatus.SUCCEEDED
         ]
         self.events.record(
-            org_id, view.run, node, event_id(org_id, run_id, ref, node["finished_at"]), previous
+            org_id, view.run, node, event_id(org_id, run_id, ref, node.finished_at), previous
         )
 
     def start_ready(self, view: RunView, ref: str, budget: InlineBudget) -> str | None:
@@ -226,19 +227,19 @@ class Advance:
                 self.deps.log_failure(address, error["type"], error["message"])
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
-        recorded = self.store.runs.get_node(org_id, run_id, spec.ref)["status"]
+        recorded = self.store.runs.get_node(org_id, run_id, spec.ref).status
         return recorded if recorded in NODE_TERMINAL else None
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.run_state.request_settle(org_id, run_id, reason)
-        if run["status"] == RunStatus.RUNNING and run.get("task_token"):
-            executions.resume_run(run["task_token"], run.get("settle_reason", reason))
+        if run.status == RunStatus.RUNNING and run.task_token:
+            executions.resume_run(run.task_token, (run.settle_reason or reason))
 
     def _schedule(self, org_id: str, run_id: str, ref: str) -> None:
         """pending -> scheduled, then start its execution; a replay re-sends the start."""
         if not self.store.nodes.schedule_node(org_id, run_id, ref):
             node = self.store.runs.get_node(org_id, run_id, ref)
-            if node["status"] != NodeStatus.SCHEDULED:
+            if node.status != NodeStatus.SCHEDULED:
                 return
         executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref)
 
@@ -250,20 +251,20 @@ class Advance:
         missing = [r for r in wanted if r not in known]
         fetched = self.store.runs.get_nodes(view.org_id, view.run_id, missing) if missing else []
         for item in fetched:
-            if item["status"] in NODE_TERMINAL:
-                known[item["ref"]] = item
+            if item.status in NODE_TERMINAL:
+                known[item.ref] = item
         ancestors = [known[r] for r in wanted if r in known] + [
-            item for item in fetched if item["status"] not in NODE_TERMINAL
+            item for item in fetched if item.status not in NODE_TERMINAL
         ]
         nodes = {
-            item["ref"]: {
-                "output": self.store.payloads.load(item, "output"),
-                "error": item.get("error"),
-                "status": item["status"],
+            item.ref: {
+                "output": self.store.payloads.read(item.output),
+                "error": item.error,
+                "status": item.status,
             }
             for item in ancestors
         }
-        return {"input": self.store.payloads.load(view.run, "input"), "nodes": nodes}
+        return {"input": self.store.payloads.read(view.run.input), "nodes": nodes}
 
 
 def _inlinable(spec: NodeSpec) -> bool:
@@ -277,8 +278,8 @@ def _inlinable(spec: NodeSpec) -> bool:
     )
 
 
-def _skip_reason(item: dict[str, Any], edges: set[str]) -> str:
-    failed = sorted(set(item.get("failed_edges", ())) & edges)
+def _skip_reason(item: NodeRecord, edges: set[str]) -> str:
+    failed = sorted(item.failed_edges & edges)
     if failed:
         return f"dependency {failed[0].rsplit('.', 1)[0]} failed"
     return "no incoming edge was satisfied"

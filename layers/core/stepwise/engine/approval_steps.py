@@ -10,6 +10,7 @@ from stepwise.engine.attempts import Attempts
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.shared import EngineDeps, run_wait_bound
 from stepwise.infra import executions
+from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
 
@@ -23,7 +24,7 @@ class ApprovalSteps:
         self.attempts = attempts
 
     def start(
-        self, address: NodeAddress, run: dict[str, Any], spec: NodeSpec, context: dict[str, Any]
+        self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
     ) -> dict[str, Any]:
         """An approval attempt waits for a review, up to ``retry.timeout`` (else the run's)."""
         wait = spec.retry.timeout or run_wait_bound(run)
@@ -35,8 +36,8 @@ class ApprovalSteps:
         node = self.store.attempts.store_attempt_token(
             address.org_id, address.run_id, address.ref, address.attempt, task_token
         )
-        tried = (node or {}).get("attempts", {}).get(str(address.attempt), {})
-        if node is None or tried.get("signal") or tried.get("status") != "running":
+        tried = node.attempt_record(address.attempt) if node is not None else None
+        if tried is None or tried.signal or tried.status != "running":
             executions.resume_run(task_token, "reviewed")
         return {}
 
@@ -44,11 +45,12 @@ class ApprovalSteps:
         """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
+        if node.status in NODE_TERMINAL:
             return self.advance.node_changed(address)
         run = self.store.runs.get_run(org_id, run_id)
         spec = self.deps.workflow(org_id, run).specs[ref]
-        review = node.get("attempts", {}).get(str(attempt), {}).get("signal")
+        tried = node.attempt_record(attempt)
+        review = tried.signal if tried is not None else None
         outcome = None
         if review is None:
             failure = NodeFailure("Timeout", "no review came before the approval timed out")

@@ -14,6 +14,7 @@ from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE, EngineDeps
 from stepwise.infra import executions
 from stepwise.runs import cancel
+from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
 MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without end
@@ -29,7 +30,7 @@ class ChildSteps:
         self.attempts = attempts
 
     def start(
-        self, address: NodeAddress, run: dict[str, Any], spec: NodeSpec, context: dict[str, Any]
+        self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
     ) -> dict[str, Any]:
         """Creates the attempt's child run; the machine then waits for it (AwaitChild)."""
         org_id, run_id, attempt = address.org_id, address.run_id, address.attempt
@@ -41,7 +42,7 @@ class ChildSteps:
         if not isinstance(workflow_id, str):
             message = "args.workflow_id must give the child workflow's id"
             return self.attempts.fail(address, "InvalidArgs", message)
-        depth = int(run.get("depth", 0)) + 1
+        depth = int(run.depth or 0) + 1
         if depth > MAX_CHILD_DEPTH:
             message = f"child runs nest deeper than {MAX_CHILD_DEPTH} levels"
             return self.attempts.fail(address, "MaxDepthExceeded", message)
@@ -73,12 +74,10 @@ class ChildSteps:
     ) -> dict[str, Any]:
         """Stores the parent's token on the child run, then starts the child's execution."""
         child = self.store.run_state.store_parent_token(org_id, child_id, task_token)
-        if child["status"] in RUN_TERMINAL:
-            executions.resume_run(task_token, child["status"])
+        if child.status in RUN_TERMINAL:
+            executions.resume_run(task_token, child.status)
             return {}
-        executions.start_run(
-            self.deps.run_state_machine_arn, org_id, child_id, int(child["timeout"])
-        )
+        executions.start_run(self.deps.run_state_machine_arn, org_id, child_id, child.timeout)
         return {}
 
     def child_settled(
@@ -87,21 +86,21 @@ class ChildSteps:
         """The child run ended (or the attempt timed out): the node's attempt ends with it."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
-            self.advance.settled(org_id, run_id, [(ref, node["status"])])
+        if node.status in NODE_TERMINAL:
+            self.advance.settled(org_id, run_id, [(ref, node.status)])
             return DONE
         run = self.store.runs.get_run(org_id, run_id)
         spec = self.deps.workflow(org_id, run).specs[ref]
         child = self.store.runs.get_run(org_id, child_id)
-        if child["status"] == RunStatus.SUCCEEDED:
-            output = self.store.payloads.load(child, "output")
+        if child.status == RunStatus.SUCCEEDED:
+            output = self.store.payloads.read(child.output)
             self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
         else:
-            if timed_out and child["status"] not in RUN_TERMINAL:
+            if timed_out and child.status not in RUN_TERMINAL:
                 self.cancel_child(org_id, child_id, "the parent's attempt timed out")
                 failure = NodeFailure("Timeout", f"child run {child_id} did not finish in time")
             else:
-                error = child.get("error") or {}
+                error = child.error or {}
                 message = f"child run {child_id} {child['status']}: {error.get('message', '')}"
                 failure = NodeFailure("ChildRunFailed", message)
             outcome = self.attempts.failed(address, spec, failure)

@@ -55,16 +55,16 @@ class ForEachSteps:
         """One attempt of one for_each item, with the node's retry policy."""
         org_id, run_id, ref, index = address.org_id, address.run_id, address.ref, address.index
         item = self.store.nodes.get_item(org_id, run_id, ref, index)
-        if item["status"] in NODE_TERMINAL:
+        if item.status in NODE_TERMINAL:
             return DONE
         run = self.store.runs.get_run(org_id, run_id)
-        if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
+        if run.status != RunStatus.RUNNING or run.settle_requested_at:
             self.store.nodes.cancel_item(org_id, run_id, ref, index, "the run is settling")
             return DONE
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]
         context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
-        context.update(item=self.store.payloads.load(item, "item"), index=index)
+        context.update(item=self.store.payloads.read(item.item), index=index)
         if not self.store.nodes.start_attempt(
             org_id, run_id, ref, address.attempt, attempt_deadline(spec), index=index
         ):
@@ -80,16 +80,16 @@ class ForEachSteps:
         """After the Map: the node's output is the ordered list of item results."""
         org_id, run_id, ref = address.org_id, address.run_id, address.ref
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
-            self.advance.settled(org_id, run_id, [(ref, node["status"])])
+        if node.status in NODE_TERMINAL:
+            self.advance.settled(org_id, run_id, [(ref, node.status)])
             return DONE
         records = self.store.nodes.list_items(org_id, run_id, ref)
-        unfinished = [r for r in records if r["status"] != NodeStatus.SUCCEEDED]
+        unfinished = [r for r in records if r.status != NodeStatus.SUCCEEDED]
         if unfinished:
             first = unfinished[0]
-            error = first.get("error") or {"type": "ItemFailed", "message": first["status"]}
+            error = first.error or {"type": "ItemFailed", "message": first.status}
             message = f"item {int(first['index'])}: {error.get('message', '')}"
             return self.attempts.fail(address, error.get("type", "ItemFailed"), message)
-        outputs = [self.store.payloads.load(r, "output") for r in records]
+        outputs = [self.store.payloads.read(r.output) for r in records]
         self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
         return self.advance.node_changed(address)

@@ -16,6 +16,7 @@ skips the node at once (it can never run); all skipped skips it. ``any`` runs on
 satisfied edge (once), and is skipped when every edge is resolved and none was satisfied.
 """
 
+from collections.abc import Set
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -77,9 +78,9 @@ def edge_outcome(kind: EdgeKind, parent_status: str) -> EdgeOutcome:
 def join_decision(
     strategy: str,
     edges: set[str],
-    satisfied: set[str],
-    failed: set[str],
-    skipped: set[str],
+    satisfied: Set[str],
+    failed: Set[str],
+    skipped: Set[str],
 ) -> Decision:
     """What a node with these incoming ``edges`` (keys) does, given the resolved ones."""
     resolved = (satisfied | failed | skipped) & edges

@@ -8,6 +8,7 @@ from stepwise.core.clock import now_iso
 from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
+from stepwise.runs.records import NodeRecord
 
 
 class NodeTransitions:
@@ -86,7 +87,7 @@ class NodeTransitions:
         error: dict[str, str] | None = None,
         skip_reason: str | None = None,
         edge: tuple[str, str] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> NodeRecord | None:
         """pending -> succeeded|failed|skipped in one write: a node the engine ran inline, in the
         step that made it ready, without an execution of its own. ``edge`` (outcome, key) is the
         incoming edge that made it ready, recorded in the same write. The node item as written, or
@@ -103,20 +104,7 @@ class NodeTransitions:
             sets.append("skip_reason = :reason")
             values[":reason"] = skip_reason or "skipped"
         else:
-            record: dict[str, Any] = {
-                "attempt": 1,
-                "status": str(status),
-                "started_at": at,
-                "completed_at": at,
-            }
-            if error is not None:
-                record["error"] = error
-                sets.append("#error = :error")
-                values[":error"] = error
-                names["#error"] = "error"
-            sets += ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
-            values.update({":one": 1, ":record": record})
-            names["#one"] = "1"
+            sets += _single_attempt(status, at, error, names, values)
             if status == NodeStatus.SUCCEEDED:
                 # A pending node has no output yet: nothing stale to remove.
                 payload = self.payloads.write(
@@ -128,7 +116,7 @@ class NodeTransitions:
             outcome, key = edge
             expression += f" ADD {outcome}_edges :edge"
             values[":edge"] = {key}
-        return dynamo.update_item(
+        item = dynamo.update_item(
             self.table,
             keys.node(org_id, run_id, ref),
             expression,
@@ -137,10 +125,11 @@ class NodeTransitions:
             names,
             "ALL_NEW",
         )
+        return None if item is None else NodeRecord.from_item(item)
 
     def record_edge(
         self, org_id: str, run_id: str, ref: str, edge: str, outcome: str
-    ) -> dict[str, Any]:
+    ) -> NodeRecord:
         """Adds a resolved incoming edge to the node's join state (idempotent); the node item."""
         item = dynamo.update_item(
             self.table,
@@ -150,7 +139,7 @@ class NodeTransitions:
             returns="ALL_NEW",
         )
         assert item is not None  # no condition
-        return item
+        return NodeRecord.from_item(item)
 
     # -- attempts -------------------------------------------------------------------------------
 
@@ -309,13 +298,14 @@ class NodeTransitions:
         dynamo.put_all(self.table, records)
         self._update(keys.node(org_id, run_id, ref), "SET item_count = :n", {":n": len(values)})
 
-    def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> dict[str, Any]:
+    def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> NodeRecord:
         key = keys.item(org_id, run_id, ref, index)
-        return dynamo.get_required(self.table, key, "item", f"{ref}[{index}]")
+        return NodeRecord.from_item(dynamo.get_required(self.table, key, "item", f"{ref}[{index}]"))
 
-    def list_items(self, org_id: str, run_id: str, ref: str) -> list[dict[str, Any]]:
+    def list_items(self, org_id: str, run_id: str, ref: str) -> list[NodeRecord]:
         """Every item record of a for_each node, in item order."""
-        return dynamo.query_partition(self.table, keys.item_pk(org_id, run_id, ref))
+        items = dynamo.query_partition(self.table, keys.item_pk(org_id, run_id, ref))
+        return [NodeRecord.from_item(i) for i in items]
 
     def cancel_item(self, org_id: str, run_id: str, ref: str, index: int, reason: str) -> bool:
         return self._cancel(keys.item(org_id, run_id, ref, index), reason)
@@ -348,3 +338,28 @@ class NodeTransitions:
     ) -> bool:
         """One UpdateItem; whether its condition held."""
         return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
+
+
+def _single_attempt(
+    status: NodeStatus,
+    at: str,
+    error: dict[str, str] | None,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> list[str]:
+    """The SET clauses of a node's one attempt, started and completed ``at``."""
+    record: dict[str, Any] = {
+        "attempt": 1,
+        "status": str(status),
+        "started_at": at,
+        "completed_at": at,
+    }
+    sets = ["started_at = :now", "attempt = :one", "attempts.#one = :record"]
+    if error is not None:
+        record["error"] = error
+        sets.append("#error = :error")
+        values[":error"] = error
+        names["#error"] = "error"
+    values.update({":one": 1, ":record": record})
+    names["#one"] = "1"
+    return sets

@@ -17,11 +17,12 @@ from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.expressions import TemplateError, single_expression
 from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
+from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
 # How an attempt that waits for something outside this step begins, for each kind of node
 # that has one: (address, run, spec, context) -> the outcome for the state machine.
-StartAttempt = Callable[[NodeAddress, dict[str, Any], NodeSpec, dict[str, Any]], dict[str, Any]]
+StartAttempt = Callable[[NodeAddress, RunRecord, NodeSpec, dict[str, Any]], dict[str, Any]]
 
 
 class NodeSteps:
@@ -52,22 +53,22 @@ class NodeSteps:
         """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["status"] in NODE_TERMINAL:
+        if node.status in NODE_TERMINAL:
             # A replay: finish the job.
-            self.advance.settled(org_id, run_id, [(ref, node["status"])])
+            self.advance.settled(org_id, run_id, [(ref, node.status)])
             return DONE
-        tried = node.get("attempts", {}).get(str(attempt), {})
-        if tried.get("status") == "retry_scheduled":
+        tried = node.attempt_record(attempt)
+        if tried is not None and tried.status == "retry_scheduled" and tried.available_at:
             # A replay of an attempt that already scheduled its retry: wait as it said.
-            return _again(attempt, tried["available_at"])
+            return _again(attempt, tried.available_at)
         run = self.store.runs.get_run(org_id, run_id)
-        if run["status"] != RunStatus.RUNNING or run.get("settle_requested_at"):
+        if run.status != RunStatus.RUNNING or run.settle_requested_at:
             self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
             return self.advance.node_changed(address)
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]
         context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
-        if attempt == 1 and not prepared and node["status"] == NodeStatus.SCHEDULED:
+        if attempt == 1 and not prepared and node.status == NodeStatus.SCHEDULED:
             prepared_outcome = self._prepare(address, spec, context)
             if prepared_outcome is not None:
                 return prepared_outcome
@@ -75,7 +76,7 @@ class NodeSteps:
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
         if spec.for_each is not None:
-            return self.for_each.fan_out(address, int(run["expires_at"]), spec, context)
+            return self.for_each.fan_out(address, run.expires_at, spec, context)
         start = self._starts.get(spec.kind)
         if start is not None:
             return start(address, run, spec, context)

@@ -13,6 +13,7 @@ from stepwise.core.statuses import RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs import counters
+from stepwise.runs.records import RunRecord
 from stepwise.runs.store import PROGRESS_BUCKET_SIZE
 
 
@@ -34,7 +35,7 @@ class RunTransitions:
             names={"#error": "error"},
         )
 
-    def store_run_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any] | None:
+    def store_run_token(self, org_id: str, run_id: str, token: str) -> RunRecord | None:
         """Marks the run running with the token that resumes its execution; None once settled.
 
         A retried start step only replaces the token of a run already running."""
@@ -46,15 +47,14 @@ class RunTransitions:
             "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
             {":token": token, ":now": now_iso()},
         ):
-            return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
-        return self._update(
+            return self._read(org_id, run_id)
+        return self._returning(
             org_id,
             run_id,
             "SET task_token = :token",
             {":running": str(RunStatus.RUNNING), ":token": token},
             condition="#status = :running",
             names={"#status": "status"},
-            returns="ALL_NEW",
         )
 
     def mark_event_published(self, org_id: str, run_id: str) -> None:
@@ -66,37 +66,33 @@ class RunTransitions:
             {":now": now_iso()},
         )
 
-    def request_settle(self, org_id: str, run_id: str, reason: str) -> dict[str, Any]:
+    def request_settle(self, org_id: str, run_id: str, reason: str) -> RunRecord:
         """Marks the run as ready to finalise (first reason wins); returns the run item."""
-        item = self._update(
+        run = self._returning(
             org_id,
             run_id,
             "SET settle_requested_at = :now, settle_reason = :reason",
             {":now": now_iso(), ":reason": reason},
             condition="attribute_exists(PK) AND attribute_not_exists(settle_requested_at)",
-            returns="ALL_NEW",
         )
-        if item is not None:
-            return item
-        return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+        return run if run is not None else self._read(org_id, run_id)
 
-    def store_parent_token(self, org_id: str, run_id: str, token: str) -> dict[str, Any]:
+    def store_parent_token(self, org_id: str, run_id: str, token: str) -> RunRecord:
         """The token of the parent node waiting on this (child) run; returns the run item."""
-        item = self._update(
+        run = self._returning(
             org_id,
             run_id,
             "SET parent_token = :token",
             {":token": token},
             condition="attribute_exists(PK)",
-            returns="ALL_NEW",
         )
-        if item is None:
+        if run is None:
             raise NotFound("run", run_id)
-        return item
+        return run
 
-    def request_cancel(self, org_id: str, run_id: str, reason: str) -> dict[str, Any] | None:
+    def request_cancel(self, org_id: str, run_id: str, reason: str) -> RunRecord | None:
         """Marks an unsettled run for cancellation; None if it has settled or is settling."""
-        return self._update(
+        return self._returning(
             org_id,
             run_id,
             "SET settle_requested_at = :now, settle_reason = :cancelled, cancel_reason = :reason",
@@ -113,7 +109,6 @@ class RunTransitions:
             "#status IN (:queued, :running) AND "
             "(attribute_not_exists(kind) OR kind <> :external)",
             names={"#status": "status"},
-            returns="ALL_NEW",
         )
 
     def record_review(self, org_id: str, run_id: str, review: dict[str, Any]) -> None:
@@ -233,6 +228,24 @@ class RunTransitions:
                 *counters.batch_counts(self.table, org_id, run_id, move),
             ]
         )
+
+    def _read(self, org_id: str, run_id: str) -> RunRecord:
+        return RunRecord.from_item(
+            dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+        )
+
+    def _returning(
+        self,
+        org_id: str,
+        run_id: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str,
+        names: dict[str, str] | None = None,
+    ) -> RunRecord | None:
+        """One conditional UpdateItem; the run as written, or None when the condition fails."""
+        item = self._update(org_id, run_id, expression, values, condition, names, "ALL_NEW")
+        return None if item is None else RunRecord.from_item(item)
 
     def _update(
         self,

@@ -12,6 +12,7 @@ from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import EngineDeps, cause_message
 from stepwise.infra import executions
 from stepwise.runs import lifecycle_events
+from stepwise.runs.records import NodeRecord, RunRecord
 
 
 class RunSteps:
@@ -30,9 +31,9 @@ class RunSteps:
             # Already finalised (a replay): let the execution move on to its no-op finalisation.
             executions.resume_run(task_token, "already_settled")
             return {}
-        if run.get("settle_requested_at"):
+        if run.settle_requested_at:
             # Settled while the token was being replaced (a retried step): resume with this one.
-            executions.resume_run(task_token, run.get("settle_reason", "settled"))
+            executions.resume_run(task_token, (run.settle_reason or "settled"))
             return {}
         view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
         budget = self.advance.budget()
@@ -49,14 +50,14 @@ class RunSteps:
         """Decides the final status from the nodes, cancels what is left, records it."""
         reason = settle.get("reason", "settled")
         run = self.store.runs.get_run(org_id, run_id)
-        if run["status"] in RUN_TERMINAL:
+        if run.status in RUN_TERMINAL:
             self._announce(run)  # a replay: the event may not be out yet
-            if run.get("parent_token"):  # nor the parent have heard
-                executions.resume_run(run["parent_token"], run["status"])
-            return {"status": run["status"]}
+            if run.parent_token:  # nor the parent have heard
+                executions.resume_run(run.parent_token, run.status)
+            return {"status": run.status}
         # Stop new scheduling first, so that the node list read next is the final one.
         run = self.store.run_state.request_settle(org_id, run_id, reason)
-        reason = run.get("settle_reason", reason) if reason == "settled" else reason
+        reason = (run.settle_reason or reason) if reason == "settled" else reason
         run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
             self._stop_node(org_id, run_id, node, reason)
@@ -64,52 +65,48 @@ class RunSteps:
         self.store.run_state.finish_run(org_id, run_id, status, output, error)
         logger.info("run finished", extra={"status": str(status)})
         self._announce(self.store.runs.get_run(org_id, run_id))
-        if run.get("parent_token"):
-            executions.resume_run(run["parent_token"], str(status))
+        if run.parent_token:
+            executions.resume_run(run.parent_token, str(status))
         return {"status": str(status)}
 
-    def _stop_node(self, org_id: str, run_id: str, node: dict[str, Any], reason: str) -> None:
+    def _stop_node(self, org_id: str, run_id: str, node: NodeRecord, reason: str) -> None:
         """A node the ending run leaves unfinished: its execution, child run and items stop."""
-        if node["status"] in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
-            executions.stop_node(self.deps.node_state_machine_arn, run_id, node["ref"], reason)
-        if node["status"] not in NODE_TERMINAL:
-            self.store.nodes.cancel_node(org_id, run_id, node["ref"], f"run ended ({reason})")
-            if node.get("child_run_id"):
+        if node.status in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
+            executions.stop_node(self.deps.node_state_machine_arn, run_id, node.ref, reason)
+        if node.status not in NODE_TERMINAL:
+            self.store.nodes.cancel_node(org_id, run_id, node.ref, f"run ended ({reason})")
+            if node.child_run_id:
                 self.children.cancel_child(
-                    org_id, node["child_run_id"], f"parent run ended ({reason})"
+                    org_id, node.child_run_id, f"parent run ended ({reason})"
                 )
-            if node.get("item_count"):
-                for item in self.store.nodes.list_items(org_id, run_id, node["ref"]):
-                    if item["status"] not in NODE_TERMINAL:
-                        index = int(item["index"])
-                        self.store.nodes.cancel_item(org_id, run_id, node["ref"], index, reason)
+            if node.item_count:
+                for item in self.store.nodes.list_items(org_id, run_id, node.ref):
+                    if item.status not in NODE_TERMINAL:
+                        index = item.index
+                        self.store.nodes.cancel_item(org_id, run_id, node.ref, index, reason)
 
-    def _announce(self, run: dict[str, Any]) -> None:
+    def _announce(self, run: RunRecord) -> None:
         """The settled run's lifecycle event, unless it is out already."""
-        if self.deps.event_bus_name and not run.get("event_published_at"):
+        if self.deps.event_bus_name and not run.event_published_at:
             lifecycle_events.publish(self.deps.event_bus_name, run)
-            self.store.run_state.mark_event_published(run["org_id"], run["run_id"])
+            self.store.run_state.mark_event_published(run.org_id, run.run_id)
 
     def _outcome(
-        self, org_id: str, run: dict[str, Any], nodes: list[dict[str, Any]], settle: dict[str, Any]
+        self, org_id: str, run: RunRecord, nodes: list[dict[str, Any]], settle: dict[str, Any]
     ) -> tuple[RunStatus, Any, dict[str, Any] | None]:
         compiled = self.deps.workflow(org_id, run)
         reason = settle.get("reason")
         if reason == "cancelled":
-            message = run.get("cancel_reason") or "the run was cancelled"
+            message = run.cancel_reason or "the run was cancelled"
             return RunStatus.CANCELLED, None, {"type": "Cancelled", "message": message}
         unhandled = sorted(
-            (
-                n
-                for n in nodes
-                if n["status"] == NodeStatus.FAILED and n["ref"] not in compiled.handled
-            ),
-            key=lambda n: n.get("finished_at", ""),
+            (n for n in nodes if n.status == NodeStatus.FAILED and n.ref not in compiled.handled),
+            key=lambda n: n.finished_at or "",
         )
         if unhandled:
             first = unhandled[0]
-            error = dict(first.get("error") or {"type": "NodeFailed", "message": ""})
-            return RunStatus.FAILED, None, {**error, "node": first["ref"]}
+            error = dict(first.error or {"type": "NodeFailed", "message": ""})
+            return RunStatus.FAILED, None, {**error, "node": first.ref}
         if reason == "timed_out":
             message = f"the run did not finish within {int(run['timeout'])} s"
             return RunStatus.TIMED_OUT, None, {"type": "RunTimedOut", "message": message}
@@ -118,12 +115,11 @@ class RunSteps:
             error = {"type": settle.get("error", "States.Runtime"), "message": message}
             return RunStatus.FAILED, None, error
         finished = {NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.FAILED}
-        if any(n["status"] not in finished for n in nodes):
+        if any(n.status not in finished for n in nodes):
             message = "the run settled before all nodes finished"
             return RunStatus.FAILED, None, {"type": "Incomplete", "message": message}
         outcomes = {
-            n["ref"]: {"output": self.store.payloads.load(n, "output"), "error": n.get("error")}
-            for n in nodes
+            n.ref: {"output": self.store.payloads.read(n.output), "error": n.error} for n in nodes
         }
         try:
             return RunStatus.SUCCEEDED, self._run_output(compiled, run, outcomes), None
@@ -131,10 +127,10 @@ class RunSteps:
             return RunStatus.FAILED, None, {"type": "ExpressionError", "message": str(exc)}
 
     def _run_output(
-        self, compiled: CompiledWorkflow, run: dict[str, Any], outcomes: dict[str, Any]
+        self, compiled: CompiledWorkflow, run: RunRecord, outcomes: dict[str, Any]
     ) -> Any:
         returns = compiled.workflow.returns
         if returns is None:
             return {ref: outcomes[ref]["output"] for ref in compiled.leaves}
-        context = {"input": self.store.payloads.load(run, "input"), "nodes": outcomes}
+        context = {"input": self.store.payloads.read(run.input), "nodes": outcomes}
         return render(returns, context)

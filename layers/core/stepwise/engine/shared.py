@@ -10,6 +10,7 @@ from stepwise.engine.address import NodeAddress
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, evaluate, single_expression
 from stepwise.runs.logs import LogLevel, RunLogs
+from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 
 DONE = {"next": "done"}
@@ -36,8 +37,8 @@ class EngineDeps:
         self.event_bus_name = event_bus_name
         self._compiled = lru_cache(maxsize=256)(self._compile)
 
-    def workflow(self, org_id: str, run: dict[str, Any]) -> CompiledWorkflow:
-        return self._compiled(org_id, run["workflow_id"], int(run["workflow_version"]))
+    def workflow(self, org_id: str, run: RunRecord) -> CompiledWorkflow:
+        return self._compiled(org_id, run.workflow_id, run.workflow_version)
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
         return CompiledWorkflow(self.store.workflows.get_workflow(org_id, workflow_id, version))
@@ -52,9 +53,9 @@ class EngineDeps:
         self.log(address, LogLevel.ERROR, text)
 
 
-def run_wait_bound(run: dict[str, Any]) -> int:
+def run_wait_bound(run: RunRecord) -> int:
     """The longest any task of the run may wait: the run's own timeout fires first."""
-    return int(run["timeout"]) + CHILD_TIMEOUT_MARGIN_SECONDS
+    return run.timeout + CHILD_TIMEOUT_MARGIN_SECONDS
 
 
 def expression(template: str, context: dict[str, Any]) -> Any:

@@ -70,10 +70,17 @@ class PayloadStore:
         return self.write(name, value, s3_key).attributes
 
     def load(self, item: dict[str, Any], name: str) -> Any:
-        if name in item:
-            return json.loads(item[name])
-        key = item.get(f"{name}_s3")
-        if key is None:
+        """Payload ``name`` of a raw item (``None`` when it has none)."""
+        return self._value(item.get(name), item.get(f"{name}_s3"))
+
+    def read(self, ref: Any) -> Any:
+        """The payload a record's ``PayloadRef`` points at (``None`` when it has none)."""
+        return self._value(ref.text, ref.s3_key)
+
+    def _value(self, text: str | None, s3_key: str | None) -> Any:
+        if text is not None:
+            return json.loads(text)
+        if s3_key is None:
             return None
-        body = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        body = aws.client("s3").get_object(Bucket=self.bucket, Key=s3_key)["Body"].read()
         return json.loads(body)

@@ -18,6 +18,7 @@ from stepwise.core.ids import batch_of, new_id
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
 from stepwise.infra import keys
 from stepwise.runs import lifecycle_events
+from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 
 EXTERNAL = "external"
@@ -97,7 +98,7 @@ class ExternalRuns:
         body: ExternalRunCreate,
         actor: str,
         id_at: tuple[str, str] = ("body", "id"),
-    ) -> dict[str, Any]:
+    ) -> RunRecord:
         """``id_at``: where the run's own id came from, for the 422 that refuses it."""
         run_id = body.id or new_id("run")
         if batch_of(run_id):
@@ -130,7 +131,7 @@ class ExternalRuns:
         }
         if not self.store.runs.put_run(org_id, item):
             raise Conflict(f"run {run_id!r} exists already")
-        return item
+        return RunRecord.from_item(item)
 
     def update(self, org_id: str, run_id: str, body: ExternalRunUpdate, actor: str) -> bool:
         """Applies the change; whether it created the run."""

@@ -12,6 +12,7 @@ from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore, PayloadWrite
 from stepwise.runs import counters, tags
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import Workflow
 
 PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB
@@ -32,7 +33,7 @@ class RunStore:
         workflow: Workflow,
         run_input: Any,
         origin: dict[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[RunRecord, list[NodeRecord]]:
         """Writes the node items, then the run item: a run is visible only once complete.
 
         ``origin`` says who started it (``role``, ``created_by``) and, for a child run, its
@@ -44,20 +45,7 @@ class RunStore:
         expires_at = int(
             (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
         )
-        node_items = [
-            {
-                **keys.node(org_id, run_id, node.ref),
-                "ref": node.ref,
-                "kind": str(node.kind),
-                "status": str(NodeStatus.PENDING),
-                "attempt": 0,
-                "attempts": {},
-                "position": position,
-                "depends_on": list(node.depends_on),
-                "expires_at": expires_at,
-            }
-            for position, node in enumerate(workflow.nodes)
-        ]
+        node_items = _node_items(org_id, run_id, workflow, expires_at)
         dynamo.put_all(
             self.table, [*node_items, *_progress_items(org_id, run_id, len(node_items), expires_at)]
         )
@@ -96,7 +84,7 @@ class RunStore:
                 ),
             ]
         )
-        return run_item, node_items
+        return RunRecord.from_item(run_item), [NodeRecord.from_item(n) for n in node_items]
 
     def put_run(self, org_id: str, item: dict[str, Any]) -> bool:
         """A run with no execution (an external run) and its counts; False if the id is taken."""
@@ -122,7 +110,7 @@ class RunStore:
     def update_run(
         self,
         org_id: str,
-        run: dict[str, Any],
+        run: RunRecord,
         sets: dict[str, Any],
         status: RunStatus | None = None,
         payloads: Sequence[PayloadWrite] = (),
@@ -131,7 +119,7 @@ class RunStore:
         with them in one transaction: a new ``status`` moves its index and the org's totals, new
         ``tags`` their index items. False when the run is gone, or its status (when moved) or
         tags (when set) changed meanwhile."""
-        run_id, old = run["run_id"], run["status"]
+        run_id, old = run.run_id, run.status
         names = {f"#{k}": k for k in sets}
         values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
         clauses = [f"#{k} = :{k}" for k in sets]
@@ -151,74 +139,47 @@ class RunStore:
                 counters.org_totals(self.table, org_id, counters.status_move(old, str(status)))
             )
         if "tags" in sets:
-            conditions.append(tags.unchanged(run, names, values))
+            conditions.append(tags.unchanged(run.tags, names, values))
             moves += tags.index_writes(
-                self.table,
-                org_id,
-                run_id,
-                run.get("tags") or {},
-                sets["tags"],
-                int(run["expires_at"]),
+                self.table, org_id, run_id, run.tags, sets["tags"], run.expires_at or 0
             )
         expression = "SET " + ", ".join(clauses)
         if removals:
             expression += " REMOVE " + ", ".join(removals)
-        update = dynamo.update_request(
-            self.table,
-            keys.run(org_id, run_id),
-            expression,
-            values,
-            condition=" AND ".join(conditions),
-            names=names,
-        )
+        key, condition = keys.run(org_id, run_id), " AND ".join(conditions)
         if moves:
+            update = dynamo.update_request(self.table, key, expression, values, condition, names)
             return dynamo.transact([update, *moves])
-        request = update["Update"]
-        return (
-            dynamo.update_item(
-                self.table,
-                keys.run(org_id, run_id),
-                request["UpdateExpression"],
-                values,
-                request["ConditionExpression"],
-                names,
-            )
-            is not None
-        )
+        return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
 
-    def delete_run(self, org_id: str, run: dict[str, Any]) -> None:
+    def delete_run(self, org_id: str, run: RunRecord) -> None:
         """Deletes a run item with its counts and tag index (external runs: engine runs are
         cancelled)."""
-        names, values = {"#status": "status"}, {":status": run["status"]}
-        tags_unchanged = tags.unchanged(run, names, values)
+        names, values = {"#status": "status"}, {":status": run.status}
+        tags_unchanged = tags.unchanged(run.tags, names, values)
         deleted = dynamo.transact(
             [
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": dynamo.to_item(keys.run(org_id, run["run_id"])),
+                        "Key": dynamo.to_item(keys.run(org_id, run.run_id)),
                         "ConditionExpression": f"#status = :status AND {tags_unchanged}",
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": dynamo.values(values),
                     }
                 },
                 *tags.index_writes(
-                    self.table,
-                    org_id,
-                    run["run_id"],
-                    run.get("tags") or {},
-                    {},
-                    int(run["expires_at"]),
+                    self.table, org_id, run.run_id, run.tags, {}, run.expires_at or 0
                 ),
                 counters.org_totals(
                     self.table,
                     org_id,
-                    {k: -v for k, v in counters.new_run(run["status"], run["workflow_id"]).items()},
+                    {k: -v for k, v in counters.new_run(run.status, run.workflow_id).items()},
                 ),
             ]
         )
         if not deleted:
-            raise Conflict(f"run {run['run_id']!r} changed meanwhile; try again")
+            raise Conflict(f"run {run.run_id!r} changed meanwhile; try again")
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -226,15 +187,14 @@ class RunStore:
         """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``)."""
         return counters.read_totals(self.table, org_id)
 
-    def get_run(self, org_id: str, run_id: str) -> dict[str, Any]:
-        return dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+    def get_run(self, org_id: str, run_id: str) -> RunRecord:
+        item = dynamo.get_required(self.table, keys.run(org_id, run_id), "run", run_id)
+        return RunRecord.from_item(item)
 
     def run_exists(self, org_id: str, run_id: str) -> bool:
         return dynamo.exists(self.table, keys.run(org_id, run_id))
 
-    def get_run_with_nodes(
-        self, org_id: str, run_id: str
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def get_run_with_nodes(self, org_id: str, run_id: str) -> tuple[RunRecord, list[NodeRecord]]:
         """The run item and its node items, in one paged Query of the run's partition (from
         ``NODE#`` on: its log lines sort before and are not read)."""
         items = dynamo.query_partition(
@@ -244,15 +204,38 @@ class RunStore:
         if run is None:
             raise NotFound("run", run_id)
         nodes = [i for i in items if i["SK"].startswith(keys.NODE_PREFIX)]
-        return run, nodes
+        return RunRecord.from_item(run), [NodeRecord.from_item(n) for n in nodes]
 
-    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[dict[str, Any]]:
+    def get_nodes(self, org_id: str, run_id: str, refs: list[str]) -> list[NodeRecord]:
         """Some node items of a run (consistent reads), in no particular order."""
         wanted = [keys.node(org_id, run_id, r) for r in refs]
-        return dynamo.batch_get(self.table, wanted, consistent=True)
+        return [
+            NodeRecord.from_item(i) for i in dynamo.batch_get(self.table, wanted, consistent=True)
+        ]
 
-    def get_node(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
-        return dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
+    def get_node(self, org_id: str, run_id: str, ref: str) -> NodeRecord:
+        item = dynamo.get_required(self.table, keys.node(org_id, run_id, ref), "node", ref)
+        return NodeRecord.from_item(item)
+
+
+def _node_items(
+    org_id: str, run_id: str, workflow: Workflow, expires_at: int
+) -> list[dict[str, Any]]:
+    """Every node of a new run, pending."""
+    return [
+        {
+            **keys.node(org_id, run_id, node.ref),
+            "ref": node.ref,
+            "kind": str(node.kind),
+            "status": str(NodeStatus.PENDING),
+            "attempt": 0,
+            "attempts": {},
+            "position": position,
+            "depends_on": list(node.depends_on),
+            "expires_at": expires_at,
+        }
+        for position, node in enumerate(workflow.nodes)
+    ]
 
 
 def _progress_items(org_id: str, run_id: str, count: int, expires_at: int) -> list[dict[str, Any]]:

@@ -5,11 +5,11 @@ from typing import Any
 from stepwise.infra import dynamo, keys
 
 
-def unchanged(run: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> str:
-    """A condition that the run's tags are still those of ``run``."""
+def unchanged(old: dict[str, str], names: dict[str, str], values: dict[str, Any]) -> str:
+    """A condition that the run's tags are still ``old`` (as read just before)."""
     names["#tags"] = "tags"
-    values[":old_tags"] = run.get("tags") or {}
-    if run.get("tags"):
+    values[":old_tags"] = old
+    if old:
         return "#tags = :old_tags"
     return "(attribute_not_exists(#tags) OR #tags = :old_tags)"
 
