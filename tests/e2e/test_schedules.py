@@ -111,7 +111,7 @@ def test_the_janitor_settles_an_orphaned_run_with_one_lifecycle_event(api, local
     sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
     # moto stops an execution only between states: release the task it waits in, which an
     # aborted execution then never acts on (the run is left running, as in AWS).
-    token = components.store().runs.get_run("acme", run_id)["task_token"]
+    token = components.store().runs.get_run("acme", run_id).task_token
     sfn.send_task_success(taskToken=token, output="{}")
     while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
         assert time.monotonic() < deadline, "the execution did not stop"
@@ -139,7 +139,7 @@ def test_the_janitor_rule_fires_on_the_injected_clock_and_settles_a_run_never_st
     run, _ = store.runs.create_run(
         "acme", "run_lost", store.workflows.get_workflow("acme", workflow_id), None
     )
-    created = datetime.fromisoformat(run["created_at"])
+    created = datetime.fromisoformat(run.created_at)
     early = injected_clock.tick(created + timedelta(minutes=1))
     assert not [f for f in early if f.target.endswith("JanitorFunction") and f.result["settled"]]
     later = injected_clock.tick(created + timedelta(minutes=11))

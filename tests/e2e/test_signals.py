@@ -131,7 +131,7 @@ def test_one_sqs_message_delivered_twice_has_one_effect(local_stack, api, receiv
         "run_id": run["id"],
         "node_ref": "call",
         "attempt": 1,
-        "task_token": item["attempts"]["1"]["task_token"],
+        "task_token": item.attempt_record(1).task_token,
     }
     queue_url = local_stack.stack.names["WebhookQueue"]
     sqs = aws.client("sqs")

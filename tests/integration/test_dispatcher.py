@@ -69,7 +69,7 @@ def test_one_message_delivered_twice_posts_once(stack, receiver, resumed):
         NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
     )
     node = components.store().runs.get_node(ORG, run_id, "call")
-    assert node["status"] == "succeeded"
+    assert node.status == "succeeded"
 
 
 def test_a_loopback_destination_is_refused_at_dispatch_when_not_allowed(stack, receiver, resumed):
@@ -83,8 +83,8 @@ def test_a_loopback_destination_is_refused_at_dispatch_when_not_allowed(stack, r
         NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
     )
     node = components.store().runs.get_node(ORG, run_id, "call")
-    assert node["status"] == "failed" and node["error"]["type"] == "DestinationRefused"
-    assert "loopback" in node["error"]["message"]
+    assert node.status == "failed" and node.error["type"] == "DestinationRefused"
+    assert "loopback" in node.error["message"]
 
 
 def test_the_credential_is_presented_and_never_stored_in_the_record(stack, receiver, resumed):

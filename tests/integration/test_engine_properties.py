@@ -116,7 +116,7 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
         edges = [Edge.parse(d) for d in workflow_nodes[ref]["depends_on"]]
         if edges:
             parents = {
-                n["ref"]: n["status"]
+                n.ref: n.status
                 for n in store.runs.get_nodes(org_id, run_id, [e.parent for e in edges])
             }
             outcomes = {

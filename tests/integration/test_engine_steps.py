@@ -61,7 +61,7 @@ def node_executions(stack) -> list[str]:
 
 def statuses(run_id) -> dict[str, str]:
     _, nodes = components.store().runs.get_run_with_nodes(ORG, run_id)
-    return {n["ref"]: n["status"] for n in nodes}
+    return {n.ref: n.status for n in nodes}
 
 
 def test_a_diamond_step_by_step_with_every_step_replayed(stack, resumed):
@@ -157,15 +157,15 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
     assert replayed["next"] == "again" and replayed["attempt"] == 2
     assert 0 <= replayed["wait_seconds"] <= 2
     node = components.store().runs.get_node(ORG, run_id, "x")
-    assert node["last_error"] == {"type": "Flaky", "message": "try again"}
-    first_try = node["attempts"]["1"]
-    assert first_try["status"] == "retry_scheduled"
-    assert first_try["available_at"] == node["available_at"] > first_try["completed_at"]
+    assert node.last_error == {"type": "Flaky", "message": "try again"}
+    first_try = node.attempt_record(1)
+    assert first_try.status == "retry_scheduled"
+    assert first_try.available_at == node.available_at > first_try.completed_at
     second = step(stack, "attempt", run_id, node_ref="x", attempt=2)
     assert second == {"next": "again", "attempt": 3, "wait_seconds": 6}
     assert step(stack, "attempt", run_id, node_ref="x", attempt=3) == {"next": "done"}
     node = components.store().runs.get_node(ORG, run_id, "x")
-    assert (node["status"], node["attempt"]) == ("succeeded", 3)
+    assert (node.status, node.attempt) == ("succeeded", 3)
     attempts = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]["nodes"][0]["attempts"]
     assert [(a["attempt"], a["status"]) for a in attempts] == [
         (1, "retry_scheduled"),
@@ -175,7 +175,7 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
     assert [a["error"]["message"] for a in attempts[:2]] == ["try again", "again"]
     # A late replay of an earlier attempt changes nothing.
     assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
-    assert components.store().runs.get_node(ORG, run_id, "x")["attempt"] == 3
+    assert components.store().runs.get_node(ORG, run_id, "x").attempt == 3
 
 
 def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
@@ -212,8 +212,8 @@ def test_a_crashing_attempt_step_fails_the_node_with_the_lambda_message(stack, r
     cause = json.dumps({"errorType": "ClientError", "errorMessage": "table is gone"})
     step(stack, "node_crashed", run_id, node_ref="a", attempt=1, error="ClientError", cause=cause)
     node = components.store().runs.get_node(ORG, run_id, "a")
-    assert node["status"] == "failed"
-    assert node["error"] == {"type": "ClientError", "message": "table is gone"}
+    assert node.status == "failed"
+    assert node.error == {"type": "ClientError", "message": "table is gone"}
     assert resumed == [("t", "node_failed")]
 
 

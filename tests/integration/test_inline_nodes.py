@@ -35,13 +35,13 @@ def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # n
     assert set(statuses(run_id).values()) == {"succeeded"}
     step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
     run, nodes = components.store().runs.get_run_with_nodes("acme", run_id)
-    assert run["status"] == "succeeded"
-    d = next(n for n in nodes if n["ref"] == "d")
-    assert components.store().payloads.load(d, "output") == {
+    assert run.status == "succeeded"
+    d = next(n for n in nodes if n.ref == "d")
+    assert components.store().payloads.read(d.output) == {
         "from_b": [3, 3],
         "from_c": "n is 3",
     }
-    assert list(d["attempts"]) == ["1"] and d["attempts"]["1"]["status"] == "succeeded"
+    assert list(d.attempts) == [1] and d.attempts[1].status == "succeeded"
 
 
 def test_a_replayed_start_step_changes_nothing(stack, resumed):  # noqa: F811
@@ -109,7 +109,7 @@ def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):  # no
     assert resumed == [("t", "node_failed")]
     step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
     run = components.store().runs.get_run("acme", run_id)
-    assert run["status"] == "failed" and run["error"]["node"] == "n1"
+    assert run.status == "failed" and run.error["node"] == "n1"
     assert statuses(run_id)["n2"] == "cancelled"
 
     skipping = start_run(stack, chain(3, run_if="{{ `false` }}"))

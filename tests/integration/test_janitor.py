@@ -11,6 +11,7 @@ from stepwise import components
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
 from stepwise.ops.janitor import Janitor
+from stepwise.runs import lifecycle_events
 from stepwise_local.template import REGION
 from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
@@ -46,7 +47,7 @@ def published(monkeypatch):
     sent: list[dict] = []
     monkeypatch.setattr(
         "stepwise.engine.run_steps.lifecycle_events.publish",
-        lambda bus, run: sent.append(dict(run)),
+        lambda bus, run: sent.append(lifecycle_events.detail(run)),
     )
     return sent
 
@@ -76,7 +77,7 @@ def stop_execution(run_id):
 
 
 def status_of(run_id, org="acme"):
-    return components.store().runs.get_run(org, run_id)["status"]
+    return components.store().runs.get_run(org, run_id).status
 
 
 def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, published):
@@ -88,7 +89,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
     run = components.store().runs.get_run("acme", orphan)
     # AWS reports the stop's own error on the execution; moto reports none, hence the fallback.
-    assert run["error"]["type"] in {"Manual", "ExecutionAborted"} and run["finished_at"]
+    assert run.error["type"] in {"Manual", "ExecutionAborted"} and run.finished_at
     assert status_of(healthy) == RunStatus.RUNNING
     assert [e["run_id"] for e in published] == [orphan]
 
@@ -97,7 +98,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
     assert len(published) == 1
     # Its nodes were cancelled with it.
     node = components.store().runs.get_node("acme", orphan, "a")
-    assert node["status"] == "cancelled"
+    assert node.status == "cancelled"
 
 
 def test_a_run_past_its_timeout_is_settled_timed_out_and_its_execution_stopped(stack, published):
@@ -121,7 +122,7 @@ def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
     assert components.janitor().sweep().settled == []  # just created: its start may be coming
     report = components.janitor().sweep(LATER)
     assert [s["run_id"] for s in report.settled] == ["run_never_started"]
-    assert store.runs.get_run("acme", "run_never_started")["error"]["type"] == "RunNotStarted"
+    assert store.runs.get_run("acme", "run_never_started").error["type"] == "RunNotStarted"
     assert len(published) == 1
 
 
@@ -142,9 +143,9 @@ def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, publi
 def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, published):
     orphan = running(stack, start(stack, workflow))
     stop_execution(orphan)
-    before = int(components.store().runs.get_run("acme", orphan)["expires_at"])
+    before = components.store().runs.get_run("acme", orphan).expires_at
     components.janitor().sweep(LATER)
-    after = int(components.store().runs.get_run("acme", orphan)["expires_at"])
+    after = components.store().runs.get_run("acme", orphan).expires_at
     retention = components.store().retention.total_seconds()
     assert after >= int(datetime.now(UTC).timestamp() + retention) - 5
     assert after >= before
@@ -202,7 +203,7 @@ def started(stack, workflow, monkeypatch):
     components.engine().advance.inline_limit = 0
     run_id = start(stack, workflow)
     components.engine().runs.start_run("acme", run_id, "token")
-    assert components.store().runs.get_node("acme", run_id, "a")["status"] == "scheduled"
+    assert components.store().runs.get_node("acme", run_id, "a").status == "scheduled"
     return run_id
 
 
@@ -214,9 +215,9 @@ def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, 
     report = components.janitor().sweep(LATER)
     assert report.nodes == [{"run_id": started, "node_ref": "a", "action": "failed"}]
     node = components.store().runs.get_node("acme", started, "a")
-    assert node["status"] == "failed"
+    assert node.status == "failed"
     # The run moves on: its last node settled, so it is ready to finalise.
-    assert components.store().runs.get_run("acme", started).get("settle_requested_at")
+    assert components.store().runs.get_run("acme", started).settle_requested_at
     assert components.janitor().sweep(LATER).nodes == []
 
 

@@ -42,7 +42,7 @@ def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, rece
     components.dispatcher().deliver({**delivery(run_id, 2), "task_token": "node-token-2"})
     step("action_settled", run_id, 2, delivery={"reason": "delivered"})
     settled = node_item(run_id)
-    assert settled["status"] == "succeeded"
+    assert settled.status == "succeeded"
     assert components.store().payloads.read(settled.output) == BIG
     assert settled.delivery_result.text is None and settled.delivery_result.s3_key
 
@@ -64,7 +64,7 @@ def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiv
     assert signal(stack, second, {"signal": "success", "result": BIG})[0] == 202
     step("action_settled", run_id, 2, delivery={"reason": "signalled"})
     settled = node_item(run_id)
-    assert settled["status"] == "succeeded"
+    assert settled.status == "succeeded"
     assert components.store().payloads.read(settled.output) == BIG
     assert settled.signal_result.text is None and settled.signal_result.s3_key
 

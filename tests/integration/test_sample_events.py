@@ -45,7 +45,7 @@ def test_engine_events_drive_a_run_to_success(stack, example_run):
         stack.invoke("EngineFunction", load(f"engine/{name}.json"))
     event = load("engine/finalize-run.json")
     run = components.store().runs.get_run(event["org_id"], event["run_id"])
-    assert run["status"] == "succeeded"
+    assert run.status == "succeeded"
     assert example_run == [(load("engine/start-run.json")["task_token"], "all_nodes_settled")]
 
 
@@ -54,8 +54,8 @@ def test_the_node_crashed_event_fails_the_node(stack, example_run):
     stack.invoke("EngineFunction", load("engine/node-crashed.json"))
     event = load("engine/node-crashed.json")
     node = components.store().runs.get_node(event["org_id"], event["run_id"], "a")
-    assert node["status"] == "failed"
-    assert node["error"] == {"type": "Lambda.Unknown", "message": "out of memory"}
+    assert node.status == "failed"
+    assert node.error == {"type": "Lambda.Unknown", "message": "out of memory"}
 
 
 def test_the_dispatcher_event_of_an_unknown_run_fails_its_batch(stack):
@@ -129,7 +129,7 @@ def test_the_trigger_event_starts_the_schedules_run_once(stack):
     assert first["outcome"] == "started"
     assert stack.invoke("TriggerFunction", event) == first
     run = store.runs.get_run(event["org_id"], first["run_id"])
-    assert (run["role"], run["scheduled_at"]) == ("schedule", event["scheduled_time"])
+    assert (run.role, run.scheduled_at) == ("schedule", event["scheduled_time"])
 
 
 def test_the_janitor_event_sweeps(stack):
@@ -160,4 +160,4 @@ def test_the_batches_event_starts_its_chunks_runs_once(stack):
     started = components.batches().get(message["org_id"], batch["batch_id"])
     assert (started["status"], started["runs"], started["status:queued"]) == ("started", 2, 2)
     run = components.store().runs.get_run(message["org_id"], batch_run_id(batch["batch_id"], 1))
-    assert (run["role"], run["batch_id"]) == ("batch", batch["batch_id"])
+    assert (run.role, run.batch_id) == ("batch", batch["batch_id"])

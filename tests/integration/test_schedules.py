@@ -204,7 +204,7 @@ def test_a_retry_finishes_a_firing_whose_run_was_never_created(stack, workflow):
     old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     runs.schedules.mark_fire("acme", schedule["id"], at, recorded_at=old)
     assert runs.fire(firing) == {"outcome": "started", "run_id": "run_planted"}
-    assert components.store().runs.get_run("acme", "run_planted")["role"] == "schedule"
+    assert components.store().runs.get_run("acme", "run_planted").role == "schedule"
 
 
 def test_skip_overlap_skips_while_the_previous_run_is_going(stack, workflow):

@@ -46,7 +46,7 @@ def node(run_id, ref="call"):
 def test_an_ack_waits_and_a_success_callback_settles_the_attempt(stack, receiver, resumed):
     run_id, token = acked_attempt(stack, receiver)
     assert resumed == []  # an ack does not resume: the task waits for the callback
-    assert node(run_id)["attempts"]["1"]["delivery"]["kind"] == "ack"
+    assert node(run_id).attempt_record(1).delivery["kind"] == "ack"
 
     status, body = signal(stack, token, {"signal": "success", "result": {"ticket": 7}})
     assert status == 202 and body["data"]["status"] == "accepted"
@@ -58,8 +58,8 @@ def test_an_ack_waits_and_a_success_callback_settles_the_attempt(stack, receiver
         NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
     )
     settled = node(run_id)
-    assert settled["status"] == "succeeded"
-    assert components.store().payloads.load(settled, "output") == {"ticket": 7}
+    assert settled.status == "succeeded"
+    assert components.store().payloads.read(settled.output) == {"ticket": 7}
 
 
 def test_a_duplicate_signal_is_already_settled_and_changes_nothing(stack, receiver, resumed):
@@ -91,7 +91,7 @@ def test_a_callback_after_the_timeout_is_late_and_changes_nothing(stack, receive
         NodeAddress(ORG, run_id, "call", 1), {"outcome": "timeout"}
     )
     before = node(run_id)
-    assert before["status"] == "failed" and before["error"]["type"] == "Timeout"
+    assert before.status == "failed" and before.error["type"] == "Timeout"
 
     status, body = signal(stack, token, {"signal": "success", "result": "too late"})
     assert status == 409
@@ -110,7 +110,7 @@ def test_a_callback_for_a_superseded_attempt_is_late(stack, receiver, resumed):
     engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 2), prepared=True)
     status, body = signal(stack, token, {"signal": "success"})
     assert status == 409 and "superseded by attempt 2" in body["errors"][0]["message"]
-    assert "signal" not in node(run_id)["attempts"]["1"]
+    assert node(run_id).attempt_record(1).signal is None
 
 
 @pytest.mark.parametrize(
@@ -134,14 +134,14 @@ def test_a_token_moved_to_another_attempt_is_401(stack, receiver, resumed):
 
 def test_a_heartbeat_moves_the_timeout_on_and_heartbeats_the_task(stack, receiver, resumed):
     run_id, token = acked_attempt(stack, receiver)
-    first = node(run_id)["attempts"]["1"]
+    first = node(run_id).attempt_record(1)
     status, body = signal(stack, token, {"signal": "heartbeat"})
     assert status == 202 and body["data"]["signal"] == "heartbeat"
     stack.drain("SignalsFunction")
     assert resumed == [("node-token", "heartbeat")]
-    beat = node(run_id)["attempts"]["1"]
-    assert beat["timeout_at"] > first["timeout_at"] and beat["heartbeats"] == 1
-    assert node(run_id)["status"] == "running"
+    beat = node(run_id).attempt_record(1)
+    assert beat.timeout_at > first.timeout_at and beat.heartbeats == 1
+    assert node(run_id).status == "running"
 
 
 def test_a_failure_signal_fails_for_good_unless_marked_retryable(stack, receiver, resumed):
@@ -152,8 +152,8 @@ def test_a_failure_signal_fails_for_good_unless_marked_retryable(stack, receiver
         NodeAddress(ORG, run_id, "call", 1), {"reason": "signalled"}
     )
     failed = node(run_id)
-    assert failed["status"] == "failed"
-    assert failed["error"] == {"type": "OutOfStock", "message": "none left"}
+    assert failed.status == "failed"
+    assert failed.error == {"type": "OutOfStock", "message": "none left"}
 
     run_id, token = acked_attempt(
         stack, receiver, "/ack2", retry={"max_attempts": 3, "initial_interval": 0}
@@ -177,7 +177,7 @@ def test_a_signal_after_the_destinations_own_final_answer_is_already_settled(
     components.engine().actions.action_settled(
         NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
     )
-    assert node(run_id)["status"] == "succeeded"
+    assert node(run_id).status == "succeeded"
 
 
 def test_no_signal_url_without_signaling_and_the_token_never_leaves_the_table(
@@ -187,7 +187,7 @@ def test_no_signal_url_without_signaling_and_the_token_never_leaves_the_table(
     run_id, message = prepared_attempt(stack, url)
     components.dispatcher().deliver(message)
     assert json.loads(receiver.at("/plain")[0].body)["data"]["signal_url"] is None
-    assert node(run_id)["attempts"]["1"]["task_token"] == "node-token"
+    assert node(run_id).attempt_record(1).task_token == "node-token"
     shown = json.dumps(api(stack, "GET", f"/runs/{run_id}"))
     record = json.dumps(api(stack, "GET", f"/actions/records/{run_id}.call"))
     assert "node-token" not in shown and "node-token" not in record
@@ -230,8 +230,8 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
 
     engine.approvals.review_settled(NodeAddress(ORG, run_id, "gate", 1))
     gate = node(run_id, "gate")
-    assert gate["status"] == "succeeded"
-    output = components.store().payloads.load(gate, "output")
+    assert gate.status == "succeeded"
+    output = components.store().payloads.read(gate.output)
     assert output["decision"] == "approve" and output["comment"] == "ship it"
     run = api(stack, "GET", f"/runs/{run_id}")["data"]
     assert run["reviewed_by"] == "key:local" and run["reviewed_at"]
@@ -244,8 +244,8 @@ def test_reject_fails_the_node_with_the_comment(stack, resumed):
     assert review(stack, run_id, {"decision": "reject", "comment": "wrong numbers"})[0] == 202
     components.engine().approvals.review_settled(NodeAddress(ORG, run_id, "gate", 1))
     gate = node(run_id, "gate")
-    assert gate["status"] == "failed" and gate["error"]["type"] == "Rejected"
-    assert "wrong numbers" in gate["error"]["message"]
+    assert gate.status == "failed" and gate.error["type"] == "Rejected"
+    assert "wrong numbers" in gate.error["message"]
 
 
 def test_a_review_before_the_token_is_stored_resumes_when_it_is(stack, resumed):
@@ -278,7 +278,7 @@ def test_another_orgs_key_cannot_review(stack, resumed):
         "ApiFunction", http_event("POST", path, {"decision": "approve"}, OTHER_KEY)
     )
     assert response["statusCode"] == 404
-    assert "signal" not in node(run_id, "gate")["attempts"]["1"]
+    assert node(run_id, "gate").attempt_record(1).signal is None
 
 
 def test_no_review_before_the_timeout_retries_per_policy_then_fails(stack, resumed):
@@ -290,4 +290,4 @@ def test_no_review_before_the_timeout_retries_per_policy_then_fails(stack, resum
     )
     engine.approvals.review_settled(NodeAddress(ORG, run_id, "gate", 2))
     gate = node(run_id, "gate")
-    assert gate["status"] == "failed" and gate["error"]["type"] == "Timeout"
+    assert gate.status == "failed" and gate.error["type"] == "Timeout"

@@ -173,28 +173,31 @@ def test_table_has_keys_gsis_ttl_and_pitr(resources):
 @pytest.mark.parametrize("index", ["GSI2", "GSI3"])
 def test_the_run_indexes_project_every_attribute_a_run_summary_reads(resources, index):
     """A run list from GSI2 or GSI3 shows what GET /runs shows: nothing read is left out."""
+    from stepwise.runs.records import RunRecord
     from stepwise.runs.views import run_summary
 
-    class Recording(dict):
-        read: set
+    class Recording:
+        """A run record that notes each attribute read (record attributes are item names)."""
 
-        def __getitem__(self, key):
-            self.read.add(key)
-            return super().__getitem__(key)
+        def __init__(self, record):
+            self.record, self.read = record, set()
 
-        def get(self, key, default=None):
-            self.read.add(key)
-            return super().get(key, default)
+        def __getattr__(self, name):
+            self.read.add(name)
+            return getattr(self.record, name)
 
     run = Recording(
-        run_id="run_1",
-        org_id="acme",
-        workflow_id="wf_1",
-        workflow_version=1,
-        status="queued",
-        created_at="2026-11-24T00:00:00+00:00",
+        RunRecord.from_item(
+            {
+                "run_id": "run_1",
+                "org_id": "acme",
+                "workflow_id": "wf_1",
+                "workflow_version": 1,
+                "status": "queued",
+                "created_at": "2026-11-24T00:00:00+00:00",
+            }
+        )
     )
-    run.read = set()
     run_summary(run)
     gsi = next(
         g

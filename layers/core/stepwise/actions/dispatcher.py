@@ -22,7 +22,9 @@ from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
 from stepwise.infra import executions
 from stepwise.infra.payloads import dumps
+from stepwise.runs.records import RunRecord
 from stepwise.store import Store
+from stepwise.workflows.models import NodeSpec
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 CLAIM_MARGIN_SECONDS = 30
@@ -82,7 +84,7 @@ class Dispatcher:
                     "record": record_id,
                     "action": action["name"],
                     "version": action["version"],
-                    "input": self.store.payloads.load(claimed, "action_input"),
+                    "input": self.store.payloads.read(claimed.action_input),
                     "attempt": attempt,
                     "run": run_id,
                     "node": ref,
@@ -223,10 +225,8 @@ class Dispatcher:
         if outcome.kind != Signal.ACK:
             executions.resume_run(token, "delivered")
 
-    def _spec(self, org_id: str, run: dict[str, Any], ref: str):
-        workflow = self.store.workflows.get_workflow(
-            org_id, run["workflow_id"], int(run["workflow_version"])
-        )
+    def _spec(self, org_id: str, run: RunRecord, ref: str) -> NodeSpec:
+        workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
         return next(node for node in workflow.nodes if node.ref == ref)
 
 

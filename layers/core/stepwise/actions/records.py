@@ -11,6 +11,7 @@ from stepwise.actions.definitions import ActionDefinitions, resolve_action
 from stepwise.actions.models import ActionRecord, RecordEvent, RecordState
 from stepwise.core.errors import NotFound
 from stepwise.core.statuses import NodeKind
+from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.store import Store
 
 
@@ -32,7 +33,7 @@ class ActionRecords:
             node = self.store.runs.get_node(org_id, run_id, ref)
         except NotFound:
             raise NotFound("action record", identifier) from None
-        if node["kind"] != NodeKind.ACTION:
+        if node.kind != NodeKind.ACTION:
             raise NotFound("action record", identifier)
         return self._record(org_id, run, node, with_definition=True)
 
@@ -40,47 +41,44 @@ class ActionRecords:
         run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         return [
             self._record(org_id, run, n, with_definition=False)
-            for n in sorted(nodes, key=lambda n: int(n.get("position", 0)))
-            if n["kind"] == NodeKind.ACTION
+            for n in sorted(nodes, key=lambda n: n.position or 0)
+            if n.kind == NodeKind.ACTION
         ]
 
     def _record(
-        self, org_id: str, run: dict[str, Any], node: dict[str, Any], with_definition: bool
+        self, org_id: str, run: RunRecord, node: NodeRecord, with_definition: bool
     ) -> ActionRecord:
-        identifier = record_id(run["run_id"], node["ref"])
-        workflow = self.store.workflows.get_workflow(
-            org_id, run["workflow_id"], int(run["workflow_version"])
-        )
-        spec = next(n for n in workflow.nodes if n.ref == node["ref"])
+        identifier = record_id(run.run_id, node.ref)
+        workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
+        spec = next(n for n in workflow.nodes if n.ref == node.ref)
         definition = None
         # A definition removed after the run leaves the record readable without it.
         with contextlib.suppress(NotFound):
             definition = resolve_action(
                 self.definitions, org_id, spec.action or "", with_destinations=with_definition
             )
-        attempts = sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0]))
-        last = attempts[-1][1] if attempts else {}
-        error = node.get("error") or last.get("error") or {}
+        attempts = [node.attempts[number] for number in sorted(node.attempts)]
+        last = attempts[-1] if attempts else None
+        error = node.error or (last.error if last else None) or {}
         return ActionRecord(
             id=identifier,
             org_id=org_id,
             action_definition_id=definition.id if definition else None,
-            run_id=run["run_id"],
-            node_ref=node["ref"],
-            input=self.store.payloads.load(node, "action_input"),
-            output=self.store.payloads.load(node, "output"),
+            run_id=run.run_id,
+            node_ref=node.ref,
+            input=self.store.payloads.read(node.action_input),
+            output=self.store.payloads.read(node.output),
             timeout=spec.retry.timeout,
             tags=definition.tags if definition else {},
             state=RecordState(
-                status=node["status"],
-                attempt=int(node.get("attempt", 0)),
-                updated_at=node.get("finished_at")
-                or last.get("completed_at")
-                or last.get("started_at"),
-                available_at=node.get("available_at"),
-                timeout_at=last.get("timeout_at"),
-                started_at=node.get("started_at"),
-                completed_at=node.get("finished_at"),
+                status=node.status,
+                attempt=node.attempt,
+                updated_at=node.finished_at
+                or (last.completed_at or last.started_at if last else None),
+                available_at=node.available_at,
+                timeout_at=last.timeout_at if last else None,
+                started_at=node.started_at,
+                completed_at=node.finished_at,
                 error_message=error.get("message"),
             ),
             definition=definition if with_definition else None,
@@ -88,11 +86,11 @@ class ActionRecords:
         )
 
 
-def _events(org_id: str, identifier: str, attempts: list[tuple[str, dict[str, Any]]]):
+def _events(org_id: str, identifier: str, attempts: list[AttemptRecord]):
     """Per attempt: its dispatch, the destination's answer (or ack), heartbeats, the callback's
     signal, then timeout, retry, error or success."""
-    for key, attempt in attempts:
-        number = int(key)
+    for attempt in attempts:
+        number = attempt.attempt
 
         def event(kind: str, status: str, number: int = number, **fields: Any) -> RecordEvent:
             return RecordEvent(
@@ -105,31 +103,31 @@ def _events(org_id: str, identifier: str, attempts: list[tuple[str, dict[str, An
                 **fields,
             )
 
-        yield event("dispatch", "running", timeout_at=attempt.get("timeout_at"))
-        delivery = attempt.get("delivery")
+        yield event("dispatch", "running", timeout_at=attempt.timeout_at)
+        delivery = attempt.delivery
         if delivery:
             kind = "ack" if delivery["kind"] == "ack" else "answer"
             yield event(kind, delivery["kind"], message=delivery.get("message"), data=delivery)
-        if attempt.get("heartbeats"):
+        if attempt.heartbeats:
             yield event(
                 "heartbeat",
                 "running",
-                timeout_at=attempt.get("timeout_at"),
-                data={"count": attempt["heartbeats"], "last_at": attempt.get("heartbeat_at")},
+                timeout_at=attempt.timeout_at,
+                data={"count": attempt.heartbeats, "last_at": attempt.heartbeat_at},
             )
-        signal = attempt.get("signal")
+        signal = attempt.signal
         if signal:
             error = signal.get("error") or {}
             yield event("signal", signal["kind"], message=error.get("message"), data=signal)
-        status = attempt.get("status")
-        error = attempt.get("error") or {}
+        status = attempt.status
+        error = attempt.error or {}
         if error.get("type") == "Timeout":
             yield event("timeout", "timed_out", message=error.get("message"))
         if status == "retry_scheduled":
             yield event(
                 "retry",
                 status,
-                available_at=attempt.get("available_at"),
+                available_at=attempt.available_at,
                 message=error.get("message"),
             )
         elif status == "failed":

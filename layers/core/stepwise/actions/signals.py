@@ -22,6 +22,7 @@ from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NodeKind, NodeStatus
 from stepwise.infra import executions, queues
+from stepwise.runs.records import AttemptRecord, NodeRecord
 from stepwise.store import Store
 
 DEFAULT_HEARTBEAT_SECONDS = 60
@@ -47,7 +48,7 @@ class Signals:
             )
         else:
             node = self._node(t)
-            seconds = _attempt(node, t.attempt).get("heartbeat_seconds")
+            seconds = _attempt(node, t.attempt).heartbeat_seconds
             updated = self.store.attempts.record_heartbeat(
                 t.org_id,
                 t.run_id,
@@ -63,14 +64,12 @@ class Signals:
 
     def review(
         self, org_id: str, run_id: str, ref: str, decision: ReviewCreate, reviewer: str
-    ) -> dict[str, Any]:
-        """Records an approval node's review; the node item. Conflict unless it is waiting."""
+    ) -> NodeRecord:
+        """Records an approval node's review; the node. Conflict unless it is waiting."""
         node = self.store.runs.get_node(org_id, run_id, ref)
-        if node["kind"] != NodeKind.APPROVAL:
-            raise Conflict(
-                f"node {ref!r} is a {node['kind']} node; only approval nodes are reviewed"
-            )
-        number = int(node.get("attempt", 0))
+        if node.kind != NodeKind.APPROVAL:
+            raise Conflict(f"node {ref!r} is a {node.kind} node; only approval nodes are reviewed")
+        number = node.attempt
         current = _attempt(node, number)
         review = {
             "kind": "review",
@@ -80,17 +79,17 @@ class Signals:
             **({"comment": decision.comment} if decision.comment is not None else {}),
         }
         updated = None
-        if current.get("status") == "running":
+        if current.status == "running":
             updated = self.store.attempts.record_signal(org_id, run_id, ref, number, review)
         if updated is None:
             node = self.store.runs.get_node(org_id, run_id, ref)
-            earlier = _attempt(node, number).get("signal")
+            earlier = _attempt(node, number).signal
             if earlier:
                 raise Conflict(
                     f"node {ref!r} was already reviewed ({earlier['decision']} by "
                     f"{earlier['reviewed_by']} at {earlier['reviewed_at']})"
                 )
-            raise Conflict(f"node {ref!r} is {node['status']}; it is not waiting for a review")
+            raise Conflict(f"node {ref!r} is {node.status}; it is not waiting for a review")
         self.store.run_state.record_review(org_id, run_id, review)
         self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
         logger.info("review recorded", extra={"decision": review["decision"]})
@@ -100,25 +99,25 @@ class Signals:
         """Why a signal was not recorded: a repeat (200) or too late (Conflict, 409)."""
         node = self._node(t)
         attempt = _attempt(node, t.attempt)
-        delivery = attempt.get("delivery") or {}
-        if attempt.get("signal") or delivery.get("kind") in _SETTLING:
-            if attempt.get("signal") and attempt.get("status") == "running":
+        delivery = attempt.delivery or {}
+        if attempt.signal or delivery.get("kind") in _SETTLING:
+            if attempt.signal and attempt.status == "running":
                 # Recorded, not yet acted on: the first resume may have been lost; resuming is
                 # idempotent, so queue it again.
                 self._queue(t, "settle")
             return _receipt(
                 t, signal, SignalStatus.ALREADY_SETTLED, "the attempt was already settled"
             )
-        current = int(node.get("attempt", 0))
+        current = node.attempt
         if current > t.attempt:
             reason = f"attempt {t.attempt} was superseded by attempt {current}"
-        elif attempt.get("error", {}).get("type") == "Timeout":
+        elif (attempt.error or {}).get("type") == "Timeout":
             reason = f"attempt {t.attempt} timed out"
         else:
-            reason = f"attempt {t.attempt} is no longer waiting (node {node['status']})"
+            reason = f"attempt {t.attempt} is no longer waiting (node {node.status})"
         raise Conflict(f"{reason}; the signal changed nothing")
 
-    def _node(self, t: SignalTarget) -> dict[str, Any]:
+    def _node(self, t: SignalTarget) -> NodeRecord:
         try:
             return self.store.runs.get_node(t.org_id, t.run_id, t.node_ref)
         except NotFound:
@@ -146,8 +145,8 @@ def resume(store: Store, message: dict[str, Any]) -> None:
         logger.info("signal for a run that no longer exists")
         return
     attempt = _attempt(node, number)
-    token = attempt.get("task_token")
-    if node["status"] != NodeStatus.RUNNING or attempt.get("status") != "running":
+    token = attempt.task_token
+    if node.status != NodeStatus.RUNNING or attempt.status != "running":
         return  # the attempt has ended: nothing waits on it any more
     if token is None:
         # The waiting step has not stored its token yet; it reads the signal when it does.
@@ -159,8 +158,9 @@ def resume(store: Store, message: dict[str, Any]) -> None:
         executions.resume_run(token, "signalled")
 
 
-def _attempt(node: dict[str, Any], number: int) -> dict[str, Any]:
-    return node.get("attempts", {}).get(str(number), {})
+def _attempt(node: NodeRecord, number: int) -> AttemptRecord:
+    """Attempt ``number`` as recorded; one with no status if it never started."""
+    return node.attempt_record(number) or AttemptRecord(attempt=number, status="")
 
 
 def _signal_record(body: SignalBody) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
 from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, RunCreate, RunSummary
 from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
+from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 from stepwise.workflows.models import Workflow
 
@@ -112,11 +113,11 @@ def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
 
-def _pinned_workflow(store: Store, org_id: str, run: dict[str, Any]) -> Workflow | None:
+def _pinned_workflow(store: Store, org_id: str, run: RunRecord) -> Workflow | None:
     """The workflow version an engine run executes; None for an external run (no graph)."""
-    if run.get("kind") == EXTERNAL or run.get("workflow_version") is None:
+    if run.kind == EXTERNAL or run.workflow_version is None:
         return None
-    return store.workflows.get_workflow(org_id, run["workflow_id"], int(run["workflow_version"]))
+    return store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
 
 
 @router.get("/{run_id}", response_model=Envelope[Run])
@@ -207,7 +208,7 @@ def get_history(
     run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
     workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
     specs = {node.ref: node for node in workflow.nodes} if workflow else {}
-    events = run_history(run, nodes, specs, lambda item: store.payloads.load(item, "output"))
+    events = run_history(run, nodes, specs, lambda node: store.payloads.read(node.output))
 
     def fetch(after: int | None):
         start = after or 0
@@ -258,7 +259,7 @@ def list_runs(
     items, more = page_runs(store.table, org_id, query, limit, position)
     page = Page[RunSummary](data=[views.run_summary(i) for i in items], current_page=cursor)
     if items:
-        first, last = items[0]["run_id"], items[-1]["run_id"]
+        first, last = items[0].run_id, items[-1].run_id
         newer = bool(position and position.newer)
         if more or newer:
             page.next_page = codec.encode(scope, {"at": last})

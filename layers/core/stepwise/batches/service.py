@@ -195,10 +195,8 @@ class Batches:
         except NotFound:
             run = None
         if run is not None:
-            if run["status"] == RunStatus.QUEUED:
-                executions.start_run(
-                    self.run_state_machine_arn, org_id, run_id, int(run["timeout"])
-                )
+            if run.status == RunStatus.QUEUED:
+                executions.start_run(self.run_state_machine_arn, org_id, run_id, run.timeout or 0)
             return False
         try:
             with new_run():

@@ -101,7 +101,7 @@ class ChildSteps:
                 failure = NodeFailure("Timeout", f"child run {child_id} did not finish in time")
             else:
                 error = child.error or {}
-                message = f"child run {child_id} {child['status']}: {error.get('message', '')}"
+                message = f"child run {child_id} {child.status}: {error.get('message', '')}"
                 failure = NodeFailure("ChildRunFailed", message)
             outcome = self.attempts.failed(address, spec, failure)
             if outcome is not None:

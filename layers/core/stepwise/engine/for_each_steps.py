@@ -88,7 +88,7 @@ class ForEachSteps:
         if unfinished:
             first = unfinished[0]
             error = first.error or {"type": "ItemFailed", "message": first.status}
-            message = f"item {int(first['index'])}: {error.get('message', '')}"
+            message = f"item {first.index}: {error.get('message', '')}"
             return self.attempts.fail(address, error.get("type", "ItemFailed"), message)
         outputs = [self.store.payloads.read(r.output) for r in records]
         self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)

@@ -108,7 +108,7 @@ class RunSteps:
             error = dict(first.error or {"type": "NodeFailed", "message": ""})
             return RunStatus.FAILED, None, {**error, "node": first.ref}
         if reason == "timed_out":
-            message = f"the run did not finish within {int(run['timeout'])} s"
+            message = f"the run did not finish within {run.timeout} s"
             return RunStatus.TIMED_OUT, None, {"type": "RunTimedOut", "message": message}
         if reason == "crashed":
             message = cause_message(settle)

@@ -23,6 +23,7 @@ from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise.ops.store import JanitorStore
+from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 
 if TYPE_CHECKING:
@@ -116,16 +117,16 @@ class Janitor:
             run = self.store.runs.get_run(org_id, run_id)
         except NotFound:
             return None
-        if run["status"] in RUN_TERMINAL or run.get("kind") == "external":
+        if run.status in RUN_TERMINAL or run.kind == "external":
             return None  # external runs are settled by their client, never here
-        started = datetime.fromisoformat(run.get("started_at") or run["created_at"])
-        deadline = started + timedelta(seconds=int(run["timeout"]))
+        started = datetime.fromisoformat(run.started_at or run.created_at)
+        deadline = started + timedelta(seconds=run.timeout or 0)
         if now > deadline + self.grace:
             executions.stop_run(self.run_state_machine_arn, run_id, "past its timeout")
             return self._settle(run, {"reason": "timed_out"}, "past its timeout")
         execution = executions.describe_run(self.run_state_machine_arn, run_id)
         if execution is None:
-            created = datetime.fromisoformat(run["created_at"])
+            created = datetime.fromisoformat(run.created_at)
             if now < created + self.grace:
                 return None  # its start may still be on the way
             cause = "the run's execution was never started"
@@ -147,18 +148,18 @@ class Janitor:
         healed: list[dict[str, str]] = []
         _, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
-            if node["status"] not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
+            if node.status not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
                 continue
-            since = node.get("started_at") or node.get("scheduled_at")
+            since = node.started_at or node.scheduled_at
             if since is None or now < datetime.fromisoformat(since) + self.grace:
                 continue
             if self._nodes_described >= self.node_limit:
                 break
             self._nodes_described += 1
-            ref = node["ref"]
+            ref = node.ref
             machine = self.engine.node_state_machine_arn
             execution = executions.describe_node(machine, run_id, ref)
-            if execution is None and node["status"] == NodeStatus.SCHEDULED:
+            if execution is None and node.status == NodeStatus.SCHEDULED:
                 logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
                 executions.start_node(machine, org_id, run_id, ref)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
@@ -168,13 +169,13 @@ class Janitor:
                     f"the node's execution ended {execution['status']} without settling it"
                 )
                 logger.warning("janitor fails a stranded node", extra={"node_ref": ref})
-                address = NodeAddress(org_id, run_id, ref, max(int(node.get("attempt", 0)), 1))
+                address = NodeAddress(org_id, run_id, ref, max(node.attempt, 1))
                 self.engine.nodes.node_crashed(address, error, cause)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "failed"})
         return healed
 
-    def _settle(self, run: dict[str, Any], settle: dict[str, Any], why: str) -> dict[str, str]:
-        org_id, run_id = run["org_id"], run["run_id"]
+    def _settle(self, run: RunRecord, settle: dict[str, Any], why: str) -> dict[str, str]:
+        org_id, run_id = run.org_id, run.run_id
         logger.warning("janitor settles an orphaned run", extra={"run_id": run_id, "why": why})
         answer = self.engine.runs.finalize_run(org_id, run_id, settle)
         self.store.run_state.keep_settled_run(org_id, run_id)

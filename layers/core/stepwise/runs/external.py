@@ -168,7 +168,7 @@ class ExternalRuns:
             if any(v is not None for v in (body.phase, body.actions, body.outputs)):
                 self._change(org_id, run, body, actor)
             return True
-        if run.get("kind") != EXTERNAL:
+        if run.kind != EXTERNAL:
             engine_only = [
                 name
                 for name in ("workflow_id", "flow_type", "args", "phase", "actions", "outputs")
@@ -182,11 +182,9 @@ class ExternalRuns:
         self._change(org_id, run, body, actor)
         return False
 
-    def _change(
-        self, org_id: str, run: dict[str, Any], body: ExternalRunUpdate, actor: str
-    ) -> None:
+    def _change(self, org_id: str, run: RunRecord, body: ExternalRunUpdate, actor: str) -> None:
         """Writes the change to ``run`` (as read just before)."""
-        run_id = run["run_id"]
+        run_id = run.run_id
         at = now()
         sets = {"updated_at": iso(at), "updated_by": actor}
         if body.tags is not None:
@@ -200,12 +198,12 @@ class ExternalRuns:
             for name, value in (("args", body.args), ("outputs", body.outputs))
             if value is not None
         ]
-        old = RunStatus(run["status"])
+        old = RunStatus(run.status)
         if body.phase is not None and body.phase != old:
             if old in RUN_TERMINAL:
                 raise Conflict(f"run {run_id!r} has ended ({old}); its phase cannot change")
             if body.phase == RunStatus.RUNNING or body.phase in RUN_TERMINAL:
-                sets.setdefault("started_at", run.get("started_at") or iso(at))
+                sets.setdefault("started_at", run.started_at or iso(at))
             if body.phase in RUN_TERMINAL:
                 sets["finished_at"] = iso(at)
                 sets["expires_at"] = int((at + self.store.retention).timestamp())
@@ -222,6 +220,6 @@ class ExternalRuns:
     def delete(self, org_id: str, run_id: str) -> None:
         """Removes an external run; Conflict for an engine run."""
         run = self.store.runs.get_run(org_id, run_id)
-        if run.get("kind") != EXTERNAL:
+        if run.kind != EXTERNAL:
             raise Conflict(f"run {run_id!r} is executed by Stepwise: cancel it instead")
         self.store.runs.delete_run(org_id, run)

@@ -8,6 +8,7 @@ write, cannot disagree with the state, and cannot hold an event twice after a re
 from enum import StrEnum
 from typing import Any
 
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
 
@@ -44,55 +45,55 @@ _RUN_END = {
 
 
 def run_history(
-    run: dict[str, Any],
-    nodes: list[dict[str, Any]],
+    run: RunRecord,
+    nodes: list[NodeRecord],
     specs: dict[str, NodeSpec],
     output_of: Any,
 ) -> list[dict[str, Any]]:
     """Every event of the run in order, numbered from 1. ``output_of(item)`` loads an output."""
-    events: list[dict[str, Any]] = [_event(EventType.RUN_CREATED, run["created_at"])]
-    if run.get("started_at"):
-        events.append(_event(EventType.RUN_STARTED, run["started_at"]))
+    events: list[dict[str, Any]] = [_event(EventType.RUN_CREATED, run.created_at)]
+    if run.started_at:
+        events.append(_event(EventType.RUN_STARTED, run.started_at))
     for node in nodes:
-        ref = node["ref"]
-        if node.get("scheduled_at"):
+        ref = node.ref
+        if node.scheduled_at:
             spec = specs[ref].model_dump(mode="json") if ref in specs else None
-            events.append(_event(EventType.NODE_SCHEDULED, node["scheduled_at"], ref, spec=spec))
-        for key, attempt in sorted(node.get("attempts", {}).items(), key=lambda kv: int(kv[0])):
-            number = int(key)
+            events.append(_event(EventType.NODE_SCHEDULED, node.scheduled_at, ref, spec=spec))
+        for number in sorted(node.attempts):
+            attempt = node.attempts[number]
             events.append(
                 _event(
                     EventType.NODE_STARTED,
-                    attempt["started_at"],
+                    attempt.started_at,
                     ref,
                     attempt=number,
-                    timeout_at=attempt.get("timeout_at"),
+                    timeout_at=attempt.timeout_at,
                 )
             )
-            if attempt.get("status") == "retry_scheduled":
+            if attempt.status == "retry_scheduled":
                 events.append(
                     _event(
                         EventType.NODE_RETRY_SCHEDULED,
-                        attempt["completed_at"],
+                        attempt.completed_at,
                         ref,
                         attempt=number,
-                        failure=attempt.get("error"),
-                        available_at=attempt.get("available_at"),
+                        failure=attempt.error,
+                        available_at=attempt.available_at,
                     )
                 )
-        end = _NODE_END.get(node["status"])
-        if end and node.get("finished_at"):
-            details: dict[str, Any] = {"attempt": int(node.get("attempt", 0)) or None}
+        end = _NODE_END.get(node.status)
+        if end and node.finished_at:
+            details: dict[str, Any] = {"attempt": node.attempt or None}
             if end == EventType.NODE_SUCCEEDED:
                 details["result"] = output_of(node)
             elif end == EventType.NODE_SKIPPED:
-                details["reason"] = node.get("skip_reason")
+                details["reason"] = node.skip_reason
             else:
-                details["failure"] = node.get("error")
-            events.append(_event(end, node["finished_at"], ref, **details))
-    end = _RUN_END.get(run["status"])
-    if end and run.get("finished_at"):
-        events.append(_event(end, run["finished_at"], failure=run.get("error")))
+                details["failure"] = node.error
+            events.append(_event(end, node.finished_at, ref, **details))
+    end = _RUN_END.get(run.status)
+    if end and run.finished_at:
+        events.append(_event(end, run.finished_at, failure=run.error))
     events.sort(key=lambda e: (e["event_time"], _RANK[e["event_type"]], e["node_ref"] or ""))
     for number, event in enumerate(events, start=1):
         event["event_id"] = number

@@ -11,6 +11,7 @@ from typing import Any
 
 from stepwise.core.observability import logger
 from stepwise.infra import event_bus
+from stepwise.runs.records import RunRecord
 
 SOURCE = "stepwise"
 DETAIL_TYPES = {
@@ -25,29 +26,29 @@ class PublishFailed(Exception):
     """EventBridge refused the event; the step fails and is retried."""
 
 
-def detail(run: dict[str, Any]) -> dict[str, Any]:
-    started = run.get("started_at") or run["created_at"]
+def detail(run: RunRecord) -> dict[str, Any]:
+    started = run.started_at or run.created_at
     duration = None
-    if run.get("finished_at"):
+    if run.finished_at:
         duration = (
-            datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(started)
+            datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(started)
         ).total_seconds()
     return {
-        "org_id": run["org_id"],
-        "run_id": run["run_id"],
-        "workflow_id": run["workflow_id"],
-        "kind": run.get("kind", "workflow"),
-        "status": run["status"],
+        "org_id": run.org_id,
+        "run_id": run.run_id,
+        "workflow_id": run.workflow_id,
+        "kind": run.kind,
+        "status": run.status,
         "duration_seconds": duration,
-        "error": run.get("error"),
+        "error": run.error,
     }
 
 
-def publish(bus_name: str, run: dict[str, Any]) -> None:
+def publish(bus_name: str, run: RunRecord) -> None:
     """Puts the settled run's event on ``bus_name``."""
     body = detail(run)
     try:
-        event_bus.put(bus_name, SOURCE, DETAIL_TYPES[run["status"]], body)
+        event_bus.put(bus_name, SOURCE, DETAIL_TYPES[run.status], body)
     except event_bus.PutFailed as exc:
         raise PublishFailed(str(exc)) from None
     logger.info("lifecycle event published", extra={"event": body})

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from stepwise.core.errors import NotFound
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs.node_event_store import NodeEventStore
+from stepwise.runs.records import NodeRecord, RunRecord
 
 
 class NodeEvent(BaseModel):
@@ -59,25 +60,26 @@ class NodeEvents:
     def record(
         self,
         org_id: str,
-        run: dict[str, Any],
-        node: dict[str, Any],
+        run: RunRecord,
+        node: NodeRecord,
         event_id: str,
         previous_event_ids: list[str],
     ) -> None:
         """Writes the event of a node that succeeded (idempotent: the id is the node's)."""
-        stored = {name: node[name] for name in ("output", "output_s3") if name in node}
         fields = {
             "id": event_id,
-            "node": node["ref"],
-            "workflow_id": run["workflow_id"],
-            "run_id": run["run_id"],
+            "node": node.ref,
+            "workflow_id": run.workflow_id,
+            "run_id": run.run_id,
             # The output as stored: the same JSON text, or the same S3 object (same lifetime).
-            **{name.replace("output", "payload", 1): value for name, value in stored.items()},
+            "payload": node.output.text,
+            "payload_s3": node.output.s3_key,
             "previous_event_ids": previous_event_ids,
-            "created_at": node["finished_at"],
-            "expires_at": int(run["expires_at"]),
+            "created_at": node.finished_at,
+            "expires_at": run.expires_at,
         }
-        self.event_store.put(org_id, run["workflow_id"], node["ref"], event_id, fields)
+        stored = {name: value for name, value in fields.items() if value is not None}
+        self.event_store.put(org_id, run.workflow_id, node.ref, event_id, stored)
 
     def page(
         self,

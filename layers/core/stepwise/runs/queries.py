@@ -26,6 +26,7 @@ from stepwise.core.ids import BATCH_RUN_ID_LENGTH, batch_of, batch_runs_prefix
 from stepwise.infra import keys
 from stepwise.runs import list_store
 from stepwise.runs.list_store import Condition
+from stepwise.runs.records import RunRecord
 
 _AFTER_EVERY_ID = "~"  # sorts after the letters, digits, "_", "." and "-" of any run id
 MAX_TAG_FILTERS = 10
@@ -158,7 +159,7 @@ class Position:
 
 def page_runs(
     table: str, org_id: str, query: RunFilter, limit: int, position: Position | None
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[RunRecord], bool]:
     """Up to ``limit`` run summaries, newest first, and whether more follow in the direction
     of travel (older, or newer when ``position.newer``)."""
     index, pk = _index(org_id, query)
@@ -194,7 +195,7 @@ def page_runs(
     page = found[:limit]
     if newer:
         page.reverse()
-    return page, more
+    return [RunRecord.from_item(item) for item in page], more
 
 
 def _conditions(query: RunFilter, index: keys.Index) -> list[Condition]:

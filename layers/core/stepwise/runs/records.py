@@ -42,22 +42,7 @@ def _plain(value: Any) -> Any:
 
 
 class _Record:
-    """Builds a record from an item: attributes by name, with the conversions each declares.
-
-    TRANSITION (removed once every reader uses attributes): a record still answers dict reads
-    (``record["status"]``, ``record.get(...)``) from the item it was parsed from."""
-
-    def __getitem__(self, key: str) -> Any:
-        return self.raw[key]  # type: ignore[attr-defined]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.raw.get(key, default)  # type: ignore[attr-defined]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.raw  # type: ignore[attr-defined]
-
-    def keys(self) -> Any:
-        return self.raw.keys()  # type: ignore[attr-defined]
+    """Builds a record from an item: attributes by name, with the conversions each declares."""
 
     INTS: ClassVar[tuple[str, ...]] = ()
     PAYLOADS: ClassVar[tuple[str, ...]] = ()
@@ -65,8 +50,8 @@ class _Record:
 
     @classmethod
     def _values(cls, item: dict[str, Any]) -> dict[str, Any]:
-        names = {f.name for f in fields(cls)} - {"raw"}  # type: ignore[arg-type]
-        values: dict[str, Any] = {"raw": item}
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        values: dict[str, Any] = {}
         for name in names:
             if name in cls.PAYLOADS:
                 values[name] = PayloadRef.of(item, name)
@@ -101,7 +86,6 @@ class AttemptRecord(_Record):
     claimed_until: str | None = None
     task_token: str | None = None
     action: dict[str, Any] | None = None  # what an action attempt resolved and delivers to
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "AttemptRecord":
@@ -154,7 +138,6 @@ class NodeRecord(_Record):
     action_input: PayloadRef = PayloadRef()
     delivery_result: PayloadRef = PayloadRef()
     signal_result: PayloadRef = PayloadRef()
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "NodeRecord":
@@ -202,6 +185,7 @@ class RunRecord(_Record):
     parent_node_ref: str | None = None
     schedule_id: str | None = None
     scheduled_at: str | None = None
+    batch_id: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
     error: dict[str, Any] | None = None
@@ -220,7 +204,6 @@ class RunRecord(_Record):
     output: PayloadRef = PayloadRef()
     args: PayloadRef = PayloadRef()
     outputs: PayloadRef = PayloadRef()
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "RunRecord":

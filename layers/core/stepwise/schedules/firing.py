@@ -74,7 +74,7 @@ class ScheduledRuns:
         previous = schedule.get("last_run_id")
         if schedule["overlap"] == OverlapPolicy.SKIP and previous:
             try:
-                status = self.store.runs.get_run(schedule["org_id"], previous)["status"]
+                status = self.store.runs.get_run(schedule["org_id"], previous).status
             except NotFound:
                 status = None
             if status is not None and status not in RUN_TERMINAL:
@@ -96,10 +96,8 @@ class ScheduledRuns:
         except NotFound:
             run = None
         if run is not None:
-            if run["status"] == RunStatus.QUEUED:  # created, but the execution may not be
-                executions.start_run(
-                    self.run_state_machine_arn, org_id, run_id, int(run["timeout"])
-                )
+            if run.status == RunStatus.QUEUED:  # created, but the execution may not be
+                executions.start_run(self.run_state_machine_arn, org_id, run_id, run.timeout or 0)
             return "started"
         recorded = datetime.fromisoformat(record["recorded_at"])
         if not ours and (datetime.now(UTC) - recorded).total_seconds() < CLAIM_GRACE_SECONDS:
