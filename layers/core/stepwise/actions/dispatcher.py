@@ -17,7 +17,7 @@ from stepwise.actions.definitions import ActionDefinitions, resolve_action
 from stepwise.actions.webhooks.responses import Outcome, Signal, read_response
 from stepwise.actions.webhooks.signal_tokens import SignalTarget, SignalTokens
 from stepwise.actions.webhooks.signing import signature_headers
-from stepwise.actions.webhooks.ssrf import DestinationRefused, check_url
+from stepwise.actions.webhooks.ssrf import Destination, DestinationRefused, check_url
 from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
 from stepwise.infra import executions
@@ -130,19 +130,7 @@ class Dispatcher:
         headers["host"] = (
             target.host if target.port == default_port else f"{target.host}:{target.port}"
         )
-        # Connect to the address the guard checked, not to a second DNS answer (rebinding).
-        pool_kwargs: dict[str, Any] = {
-            "host": target.addresses[0],
-            "port": target.port,
-            "retries": False,
-            "timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
-        }
-        if target.scheme == "https":
-            pool = urllib3.HTTPSConnectionPool(
-                **pool_kwargs, server_hostname=target.host, assert_hostname=target.host
-            )
-        else:
-            pool = urllib3.HTTPConnectionPool(**pool_kwargs)
+        pool = _pool(target, timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             response = pool.urlopen(
@@ -228,6 +216,22 @@ class Dispatcher:
     def _spec(self, org_id: str, run: RunRecord, ref: str) -> NodeSpec:
         workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
         return next(node for node in workflow.nodes if node.ref == ref)
+
+
+def _pool(target: Destination, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A connection to the address the SSRF guard checked, not to a second DNS answer
+    (rebinding); TLS still verifies the destination's own host name."""
+    pool_kwargs: dict[str, Any] = {
+        "host": target.addresses[0],
+        "port": target.port,
+        "retries": False,
+        "timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+    }
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            **pool_kwargs, server_hostname=target.host, assert_hostname=target.host
+        )
+    return urllib3.HTTPConnectionPool(**pool_kwargs)
 
 
 def _refused(message: str) -> Outcome:
