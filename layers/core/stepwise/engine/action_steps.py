@@ -9,25 +9,18 @@ from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.advance import Advance
-from stepwise.engine.attempts import Attempts
+from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
-from stepwise.engine.shared import EngineDeps, run_wait_bound
+from stepwise.engine.shared import run_wait_bound
 from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
 
 
-class ActionSteps:
+class ActionSteps(StepFamily):
     """An action attempt's start (``deliver``) and its end (``action_settled``)."""
-
-    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
-        self.deps = deps
-        self.store = deps.store
-        self.advance = advance
-        self.attempts = attempts
 
     def start(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]

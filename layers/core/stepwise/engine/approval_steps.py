@@ -5,23 +5,16 @@ from typing import Any
 
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.advance import Advance
-from stepwise.engine.attempts import Attempts
+from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
-from stepwise.engine.shared import EngineDeps, run_wait_bound
+from stepwise.engine.shared import run_wait_bound
 from stepwise.infra import executions
 from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
 
-class ApprovalSteps:
+class ApprovalSteps(StepFamily):
     """An approval attempt's start, its wait (``await_review``) and its end (``review_settled``)."""
-
-    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
-        self.deps = deps
-        self.store = deps.store
-        self.advance = advance
-        self.attempts = attempts
 
     def start(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]

@@ -136,3 +136,14 @@ def _check_retry_until(spec: NodeSpec, context: dict[str, Any], output: Any, att
                 retryable=False,
             )
         raise NodeFailure("RetryUntilNotMet", "retry_until is false; trying again")
+
+
+class StepFamily:
+    """What a family of steps for one kind of attempt (action, approval, child run, for_each)
+    shares: the engine's dependencies, how its attempts end, and how the run moves on."""
+
+    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
+        self.deps = deps
+        self.store = deps.store
+        self.advance = advance
+        self.attempts = attempts

@@ -7,11 +7,10 @@ from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.ids import child_run_id
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.advance import Advance
-from stepwise.engine.attempts import Attempts
+from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
-from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE, EngineDeps
+from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE
 from stepwise.infra import executions
 from stepwise.runs import cancel
 from stepwise.runs.records import RunRecord
@@ -20,14 +19,8 @@ from stepwise.workflows.models import NodeSpec
 MAX_CHILD_DEPTH = 10  # a workflow that starts itself must not recurse without end
 
 
-class ChildSteps:
+class ChildSteps(StepFamily):
     """A workflow attempt's start, its wait (``await_child``) and its end (``child_settled``)."""
-
-    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
-        self.deps = deps
-        self.store = deps.store
-        self.advance = advance
-        self.attempts = attempts
 
     def start(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]

@@ -6,23 +6,17 @@ from typing import Any
 
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.advance import Advance, RunView
-from stepwise.engine.attempts import Attempts, attempt_deadline
+from stepwise.engine.advance import RunView
+from stepwise.engine.attempts import StepFamily, attempt_deadline
 from stepwise.engine.expressions import TemplateError
-from stepwise.engine.shared import DONE, EngineDeps, expression
+from stepwise.engine.shared import DONE, expression
 from stepwise.workflows.models import NodeSpec
 
 MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
 
 
-class ForEachSteps:
+class ForEachSteps(StepFamily):
     """The fan-out, each item's attempt (``item_attempt``, ``item_crashed``), ``collect_items``."""
-
-    def __init__(self, deps: EngineDeps, advance: Advance, attempts: Attempts):
-        self.deps = deps
-        self.store = deps.store
-        self.advance = advance
-        self.attempts = attempts
 
     def fan_out(
         self, address: NodeAddress, expires_at: int, spec: NodeSpec, context: dict[str, Any]

@@ -57,19 +57,9 @@ def update_item(
     returns: str = "NONE",
 ) -> dict[str, Any] | None:
     """One UpdateItem; None when its condition does not hold, else the returned attributes."""
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "Key": to_item(key),
-        "UpdateExpression": expression,
-        "ExpressionAttributeValues": values(attribute_values),
-        "ReturnValues": returns,
-    }
-    if condition:
-        kwargs["ConditionExpression"] = condition
-    if names:
-        kwargs["ExpressionAttributeNames"] = names
+    request = update_request(table, key, expression, attribute_values, condition, names)
     try:
-        answer = aws.client("dynamodb").update_item(**kwargs)
+        answer = aws.client("dynamodb").update_item(**request["Update"], ReturnValues=returns)
     except ClientError as exc:
         if condition_failed(exc):
             return None
