@@ -31,8 +31,8 @@ def module_local_stack():
 @pytest.fixture
 def stack(module_local_stack):
     """The module's stack, reset before each test to the state a new one would have (see
-    tests/integration/test_stack_reset.py): tests drive engine steps, and see nothing an earlier
-    test left."""
+    tests/integration/stack/test_stack_reset.py): tests drive engine steps, and see nothing an
+    earlier test left."""
     return fresh(module_local_stack)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from stepwise.api.app import create_app
 
-SNAPSHOT = Path(__file__).resolve().parents[1] / "openapi.snapshot.json"
+SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.snapshot.json"
 UPDATE = os.environ.get("STEPWISE_OPENAPI_SNAPSHOT") == "update"
 SHOWN_LINES = 80  # of the unified diff of what changed, at most
 
