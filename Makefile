@@ -57,6 +57,11 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+## openapi-snapshot: after an intended API change, rewrite tests/openapi.snapshot.json (review its diff)
+.PHONY: openapi-snapshot
+openapi-snapshot: $(VENV)/.installed
+	STEPWISE_OPENAPI_SNAPSHOT=update $(PY) -m pytest tests/unit -q -p no:cacheprovider -k test_openapi_snapshot
+
 ## build: sam build (needs python3.12 on PATH; with pyenv: PYENV_VERSION=3.11.7:3.12.1 make build)
 build: $(SAM_VENV)/.installed
 	$(SAM) build

@@ -4,8 +4,9 @@ import io
 import json
 import secrets
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import boto3
@@ -52,11 +53,21 @@ class LocalFunction:
 
 
 @dataclass
+class Created:
+    """A resource provisioning created, and how to create it again exactly so (``reset``)."""
+
+    logical_id: str
+    type: str
+    create: Callable[[], None]
+
+
+@dataclass
 class ProvisionedStack:
     stack_name: str
     outputs: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
+    created: list[Created] = field(default_factory=list)  # in creation order
 
     @property
     def environment(self) -> dict[str, str]:
@@ -133,8 +144,10 @@ def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | N
     for rtype, creator in _CREATORS.items():
         for logical_id in _queues_first(by_type.get(rtype, []), resources):
             props = resolver.resolve(resources[logical_id].get("Properties", {}))
-            creator(stack, resolver, logical_id, props, template)
+            create = partial(creator, stack, resolver, logical_id, props, template)
+            create()
             stack.names[logical_id] = resolver.refs[logical_id]
+            stack.created.append(Created(logical_id, rtype, create))
     for name, output in template.get("Outputs", {}).items():
         try:
             stack.outputs[name] = resolver.resolve(output["Value"])

@@ -26,6 +26,7 @@ from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog
 from stepwise_local.provision import ProvisionedStack, local_client, provision
 from stepwise_local.queues import QueuePoller
+from stepwise_local.reset import reset as reset_resources
 from stepwise_local.scheduler import Fired, LocalScheduler
 from stepwise_local.template import REGION
 
@@ -72,6 +73,7 @@ class LocalStack:
         self.stack: ProvisionedStack | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._started_env: dict[str, str | None] = {}
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._pollers: list[QueuePoller] = []
@@ -95,16 +97,9 @@ class LocalStack:
         transactions.install()
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
-        # The shared logger was built at import time, before the template's level was known.
-        logger.setLevel(self.stack.environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
-        reset_process_caches()
+        self._started_env = {key: os.environ.get(key) for key in self._saved_env}
         lambdas.register(self.stack.functions)
-        self.add_api_key(self.org_id, self.api_key)
-        self.scheduler = LocalScheduler(self.stack.functions, os.environ["SCHEDULE_GROUP_NAME"])
-        events_file = os.environ.get("STEPWISE_EVENTS_FILE")
-        self.lifecycle = LifecycleEventLog(
-            os.environ["EVENT_BUS_NAME"], Path(events_file) if events_file else None
-        )
+        self._begin()
         if self.execute:
             self._stopping.clear()
             self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
@@ -116,6 +111,38 @@ class LocalStack:
             ]
             for poller in self._pollers:
                 poller.start()
+        return self
+
+    def _begin(self) -> None:
+        """What the process holds besides the resources, as every (re)start begins with it."""
+        assert self.stack is not None, "start the stack first"
+        # The shared logger was built at import time, before the template's level was known.
+        logger.setLevel(self.stack.environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
+        reset_process_caches()
+        self.add_api_key(self.org_id, self.api_key)
+        self.scheduler = LocalScheduler(self.stack.functions, os.environ["SCHEDULE_GROUP_NAME"])
+        self.scheduler_paused = False
+        events_file = os.environ.get("STEPWISE_EVENTS_FILE")
+        self.lifecycle = LifecycleEventLog(
+            os.environ["EVENT_BUS_NAME"], Path(events_file) if events_file else None
+        )
+
+    def reset(self) -> "LocalStack":
+        """The state ``start`` left, much faster than stopping and starting again: resources
+        emptied or made again (``stepwise_local.reset``), every variable the stack set back to
+        its value then, caches forgotten, the API key stored, a new local scheduler and lifecycle
+        event log. For a stack whose state machines do not execute (nothing runs meanwhile)."""
+        assert self.stack is not None, "start the stack first"
+        assert not self.execute, "only a stack whose state machines do not execute resets"
+        self.stop_server()
+        reset_resources(self.stack)
+        for key, before in self._saved_env.items():
+            value = self._started_env.get(key, before)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._begin()
         return self
 
     def stop(self) -> None:

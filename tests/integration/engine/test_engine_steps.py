@@ -19,7 +19,7 @@ ORG = "acme"
 @pytest.fixture(autouse=True)
 def _every_node_is_an_execution(stack):
     """These tests place each step of a node's execution, so no node runs inline here
-    (tests/integration/test_inline_nodes.py covers inline nodes)."""
+    (tests/integration/engine/test_inline_nodes.py covers inline nodes)."""
     components.engine().advance.inline_limit = 0
 
 

@@ -10,7 +10,7 @@ from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise.workflows.models import WorkflowCreate
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
 def load(name: str) -> dict:

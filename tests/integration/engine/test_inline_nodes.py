@@ -7,7 +7,7 @@ from stepwise import components
 from stepwise.engine.run_state import RunTransitions
 from stepwise.infra import dynamo
 from tests.helpers import diamond
-from tests.integration.test_engine_steps import (
+from tests.integration.engine.test_engine_steps import (
     node_executions,
     resumed,  # noqa: F401 (fixture)
     start_run,

@@ -10,7 +10,7 @@ import pytest
 
 from stepwise_local.template import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 
 FUNCTIONS = {

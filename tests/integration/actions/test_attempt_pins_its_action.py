@@ -6,7 +6,7 @@ import json
 
 from stepwise import components
 from stepwise_local.receiver import Answer
-from tests.integration.test_dispatcher import ORG, api, resumed  # noqa: F401
+from tests.integration.actions.test_dispatcher import ORG, api, resumed  # noqa: F401
 
 
 def define(stack, destination_id, **fields):

@@ -8,7 +8,7 @@ import pytest
 from stepwise import components
 from tests.conftest import OTHER_KEY
 from tests.helpers import DEFAULT_KEY, diamond, http_event
-from tests.integration.test_engine_steps import (
+from tests.integration.engine.test_engine_steps import (
     node_executions,
     resumed,  # noqa: F401 (fixture)
     step,

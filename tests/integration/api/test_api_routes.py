@@ -12,7 +12,7 @@ import pytest
 
 from stepwise.api.app import ROUTE_GROUPS, create_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def fully_built():

@@ -10,9 +10,9 @@ import json
 from stepwise import components
 from stepwise.infra.payloads import INLINE_LIMIT_BYTES
 from stepwise_local.receiver import Answer
-from tests.integration.test_dispatcher import ORG, prepared_attempt, resumed  # noqa: F401
-from tests.integration.test_external_runs import call
-from tests.integration.test_signals import SIGNALING, signal
+from tests.integration.actions.test_dispatcher import ORG, prepared_attempt, resumed  # noqa: F401
+from tests.integration.actions.test_signals import SIGNALING, signal
+from tests.integration.runs.test_external_runs import call
 
 BIG = {"rows": ["x" * 1000] * (INLINE_LIMIT_BYTES // 1000 + 8)}  # past the inline limit
 

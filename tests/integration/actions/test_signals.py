@@ -9,7 +9,7 @@ from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import http_event
-from tests.integration.test_dispatcher import ORG, api, prepared_attempt
+from tests.integration.actions.test_dispatcher import ORG, api, prepared_attempt
 
 SIGNALING = {"enabled": True, "default": "ack"}
 
