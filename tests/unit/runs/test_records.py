@@ -51,7 +51,7 @@ def test_a_run_item_with_only_its_required_attributes_is_a_record_with_defaults(
             "timeout": Decimal(3600),
         }
     )
-    assert (run.kind, run.tags, run.actions, run.timeout) == ("workflow", {}, [], 3600)
+    assert (run.kind, run.tags, run.actions, run.timeout) == ("workflow", {}, (), 3600)
     assert not run.input and not run.settling
     settling = RunRecord.from_item({**_run(), "settle_requested_at": "2026-12-01T00:00:01Z"})
     assert settling.settling

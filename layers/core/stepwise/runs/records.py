@@ -6,13 +6,15 @@ as ``Decimal`` and sets as ``set``: they are converted here, once. A payload is 
 ``PayloadRef`` (inline JSON or an S3 key) that ``PayloadStore.read`` loads.
 """
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})  # an immutable empty default
 
 
-@dataclass(frozen=True, slots=True)
-class PayloadRef:
+class PayloadRef(NamedTuple):
     """Where a stored payload is: its exact JSON text inline, or the S3 key that holds it."""
 
     text: str | None = None
@@ -41,34 +43,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class _Record:
-    """Builds a record from an item: attributes by name, with the conversions each declares."""
-
-    INTS: ClassVar[tuple[str, ...]] = ()
-    PAYLOADS: ClassVar[tuple[str, ...]] = ()
-    SETS: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def _values(cls, item: dict[str, Any]) -> dict[str, Any]:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        values: dict[str, Any] = {}
-        for name in names:
-            if name in cls.PAYLOADS:
-                values[name] = PayloadRef.of(item, name)
-            elif name in cls.SETS:
-                values[name] = frozenset(item.get(name) or ())
-            elif name in cls.INTS:
-                values[name] = _int(item.get(name))
-            elif name in item:
-                values[name] = _plain(item[name])
-        return values
+def _values(
+    fields: tuple[str, ...],
+    item: Mapping[str, Any],
+    ints: tuple[str, ...] = (),
+    payloads: tuple[str, ...] = (),
+    sets: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A record's attributes from an item, with the conversions its kind declares."""
+    values: dict[str, Any] = {}
+    for name in fields:
+        if name in payloads:
+            values[name] = PayloadRef.of(item, name)
+        elif name in sets:
+            values[name] = frozenset(item.get(name) or ())
+        elif name in ints:
+            values[name] = _int(item.get(name))
+        elif name in item:
+            values[name] = _plain(item[name])
+    return values
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord(_Record):
+_ATTEMPT_INTS = ("attempt", "heartbeats", "heartbeat_seconds")
+
+
+class AttemptRecord(NamedTuple):
     """One try of a node or item, as its ``attempts`` map keeps it."""
-
-    INTS: ClassVar[tuple[str, ...]] = ("attempt", "heartbeats", "heartbeat_seconds")
 
     attempt: int
     status: str
@@ -88,29 +88,17 @@ class AttemptRecord(_Record):
     action: dict[str, Any] | None = None  # what an action attempt resolved and delivers to
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "AttemptRecord":
-        return cls(**cls._values(item))
+    def from_item(cls, item: Mapping[str, Any]) -> "AttemptRecord":
+        return cls(**_values(cls._fields, item, ints=_ATTEMPT_INTS))
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRecord(_Record):
+_NODE_INTS = ("attempt", "position", "item_count", "index", "expires_at")
+_NODE_PAYLOADS = ("output", "item", "action_input", "delivery_result", "signal_result")
+_NODE_SETS = ("satisfied_edges", "failed_edges", "skipped_edges")
+
+
+class NodeRecord(NamedTuple):
     """A node of a run, or (``index`` set) one item of a for_each node."""
-
-    INTS: ClassVar[tuple[str, ...]] = (
-        "attempt",
-        "position",
-        "item_count",
-        "index",
-        "expires_at",
-    )
-    PAYLOADS: ClassVar[tuple[str, ...]] = (
-        "output",
-        "item",
-        "action_input",
-        "delivery_result",
-        "signal_result",
-    )
-    SETS: ClassVar[tuple[str, ...]] = ("satisfied_edges", "failed_edges", "skipped_edges")
 
     ref: str
     status: str
@@ -118,8 +106,8 @@ class NodeRecord(_Record):
     kind: str | None = None
     index: int | None = None
     position: int | None = None
-    depends_on: list[str] = field(default_factory=list)
-    attempts: dict[int, AttemptRecord] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    attempts: Mapping[int, AttemptRecord] = _NOTHING
     scheduled_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -140,8 +128,12 @@ class NodeRecord(_Record):
     signal_result: PayloadRef = PayloadRef()
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "NodeRecord":
-        values = cls._values(item)
+    def from_item(cls, item: Mapping[str, Any]) -> "NodeRecord":
+        values = _values(
+            cls._fields, item, ints=_NODE_INTS, payloads=_NODE_PAYLOADS, sets=_NODE_SETS
+        )
+        values["attempt"] = values.get("attempt") or 0
+        values["depends_on"] = tuple(item.get("depends_on") or ())
         values["attempts"] = {
             int(number): AttemptRecord.from_item(tried)
             for number, tried in (item.get("attempts") or {}).items()
@@ -153,18 +145,12 @@ class NodeRecord(_Record):
         return self.attempts.get(number)
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord(_Record):
-    """A run: one Stepwise executes (``kind`` workflow) or one a client reports (external)."""
+_RUN_INTS = ("workflow_version", "node_count", "timeout", "expires_at", "depth")
+_RUN_PAYLOADS = ("input", "output", "args", "outputs")
 
-    INTS: ClassVar[tuple[str, ...]] = (
-        "workflow_version",
-        "node_count",
-        "timeout",
-        "expires_at",
-        "depth",
-    )
-    PAYLOADS: ClassVar[tuple[str, ...]] = ("input", "output", "args", "outputs")
+
+class RunRecord(NamedTuple):
+    """A run: one Stepwise executes (``kind`` workflow) or one a client reports (external)."""
 
     org_id: str
     run_id: str
@@ -197,18 +183,19 @@ class RunRecord(_Record):
     event_published_at: str | None = None
     reviewed_by: str | None = None
     reviewed_at: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = _NOTHING
     flow_type: str | None = None
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: tuple[dict[str, Any], ...] = ()
     input: PayloadRef = PayloadRef()
     output: PayloadRef = PayloadRef()
     args: PayloadRef = PayloadRef()
     outputs: PayloadRef = PayloadRef()
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "RunRecord":
-        values = cls._values(item)
-        values["tags"] = values.get("tags") or {}
+    def from_item(cls, item: Mapping[str, Any]) -> "RunRecord":
+        values = _values(cls._fields, item, ints=_RUN_INTS, payloads=_RUN_PAYLOADS)
+        values["tags"] = dict(item.get("tags") or {})
+        values["actions"] = tuple(_plain(item.get("actions") or []))
         return cls(**values)
 
     @property
