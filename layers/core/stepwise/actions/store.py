@@ -5,7 +5,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stepwise.infra import aws, dynamo, keys
+from stepwise.infra import dynamo, keys
 
 
 class DefinitionStore:
@@ -62,7 +62,7 @@ class DefinitionStore:
             self.table, {**keys.action_version(org_id, name, version), **fields}
         )
         try:
-            aws.client("dynamodb").transact_write_items(TransactItems=[head_write, put_version])
+            dynamo.write_all([head_write, put_version])
         except ClientError as exc:
             if dynamo.condition_failed(exc):
                 return False

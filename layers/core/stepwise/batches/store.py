@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from stepwise.batches.models import BatchStatus
 from stepwise.core.observability import logger
-from stepwise.infra import aws, dynamo, keys
+from stepwise.infra import dynamo, keys
 
 
 class RunExists(Exception):
@@ -43,9 +43,7 @@ class BatchStore:
             for number, chunk in enumerate(chunks)
         ]
         # At most 1 + 1000 / 25 items of at most 64 KB each: within a transaction's limits.
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[dynamo.put_new_item(self.table, i) for i in (item, *chunk_items)]
-        )
+        dynamo.write_all([dynamo.put_new_item(self.table, i) for i in (item, *chunk_items)])
         return item
 
     def get(self, org_id: str, batch_id: str) -> dict[str, Any] | None:
@@ -74,10 +72,8 @@ class BatchStore:
         deletes = [keys.batch(org_id, batch_id)]
         deletes += [keys.batch_chunk(org_id, batch_id, n) for n in range(chunks)]
         try:
-            aws.client("dynamodb").transact_write_items(
-                TransactItems=[
-                    {"Delete": {"TableName": self.table, "Key": dynamo.to_item(k)}} for k in deletes
-                ]
+            dynamo.write_all(
+                [{"Delete": {"TableName": self.table, "Key": dynamo.to_item(k)}} for k in deletes]
             )
         except ClientError:  # it stays "starting" with no run: never started twice
             logger.exception("could not forget the batch", extra={"batch_id": batch_id})

@@ -1,5 +1,6 @@
 """DynamoDB plumbing shared by the data-access modules: item conversion and conditional updates."""
 
+import random
 import time
 from functools import cache
 from typing import Any
@@ -47,6 +48,41 @@ def condition_failed(exc: ClientError) -> bool:
     return False
 
 
+# DynamoDB cancels a transaction that touches an item another transaction holds
+# (TransactionConflict), and an UpdateItem on such an item fails with TransactionConflictException.
+# Nothing was written either way, so the request is safe to send again; botocore's standard retry
+# mode does not retry these. Full-jitter backoff spreads the retries of a burst.
+CONTENTION_ATTEMPTS = 8
+CONTENTION_BASE_SECONDS = 0.02
+CONTENTION_CAP_SECONDS = 1.0
+_CONTENDED_REASONS = frozenset({"TransactionConflict", "ThrottlingError"})
+
+
+def contended(exc: ClientError) -> bool:
+    """Whether a write failed only because of contention (another transaction, throttling),
+    not on a condition or a validation: sending it again may succeed."""
+    code = exc.response["Error"]["Code"]
+    if code == "TransactionConflictException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])} - {"None"}
+    return bool(reasons) and reasons <= _CONTENDED_REASONS
+
+
+def _send(call: Any, **request: Any) -> Any:
+    """One DynamoDB write, sent again (with jittered backoff) while it fails on contention."""
+    for attempt in range(CONTENTION_ATTEMPTS):
+        try:
+            return call(**request)
+        except ClientError as exc:
+            if attempt == CONTENTION_ATTEMPTS - 1 or not contended(exc):
+                raise
+            ceiling = min(CONTENTION_CAP_SECONDS, CONTENTION_BASE_SECONDS * 2**attempt)
+            time.sleep(random.uniform(0, ceiling))  # noqa: S311 (jitter, not a secret)
+    raise AssertionError("unreachable")
+
+
 def update_item(
     table: str,
     key: dict[str, str],
@@ -59,7 +95,9 @@ def update_item(
     """One UpdateItem; None when its condition does not hold, else the returned attributes."""
     request = update_request(table, key, expression, attribute_values, condition, names)
     try:
-        answer = aws.client("dynamodb").update_item(**request["Update"], ReturnValues=returns)
+        answer = _send(
+            aws.client("dynamodb").update_item, **request["Update"], ReturnValues=returns
+        )
     except ClientError as exc:
         if condition_failed(exc):
             return None
@@ -102,8 +140,11 @@ def batch_get(
 
 def put_new(table: str, item: dict[str, Any]) -> None:
     """Puts an item that must not exist yet."""
-    aws.client("dynamodb").put_item(
-        TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
+    _send(
+        aws.client("dynamodb").put_item,
+        TableName=table,
+        Item=to_item(item),
+        ConditionExpression="attribute_not_exists(PK)",
     )
 
 
@@ -200,7 +241,7 @@ def exists(table: str, key: dict[str, str]) -> bool:
 
 def write_all(items: list[dict[str, Any]]) -> None:
     """One TransactWriteItems; a condition that does not hold raises (TransactionCanceled)."""
-    aws.client("dynamodb").transact_write_items(TransactItems=items)
+    _send(aws.client("dynamodb").transact_write_items, TransactItems=items)
 
 
 def transact(items: list[dict[str, Any]]) -> bool:

@@ -71,8 +71,8 @@ class ScheduleStore:
             expression = expression.replace("SET ", "SET last_run_id = :run, ")
             named[":run"] = fields["run_id"]
         try:
-            aws.client("dynamodb").transact_write_items(
-                TransactItems=[
+            dynamo.write_all(
+                [
                     dynamo.put_new_item(self.table, fire),
                     {
                         "Update": {
