@@ -326,3 +326,65 @@ def test_every_setting_a_function_reads_is_in_its_template_environment(
     given = set(template["Globals"]["Function"]["Environment"]["Variables"])
     given |= set(resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
     assert needed <= given, sorted(needed - given)
+
+
+SEND_TASK = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+# The task-token calls each function's code makes (stepwise.infra.executions: resume_run is
+# SendTaskSuccess, heartbeat is SendTaskHeartbeat). The janitor finalises runs as the engine
+# does: it resumes a child's parent (a node execution's AwaitChild) and cancels child runs (a
+# run execution's token), so it needs the call on tokens of both machines.
+TASK_TOKEN_CALLS = {
+    "ApiFunction": {"states:SendTaskSuccess"},  # cancelling a run resumes its execution
+    "EngineFunction": {"states:SendTaskSuccess"},
+    "DispatcherFunction": {"states:SendTaskSuccess"},  # a delivered webhook resumes Deliver
+    "SignalsFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
+    "JanitorFunction": {"states:SendTaskSuccess"},
+    "TriggerFunction": set(),
+    "BatchesFunction": set(),
+}
+
+
+def _inline_statements(resource: dict) -> list[dict]:
+    return [
+        statement
+        for policy in resource["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+def test_the_code_makes_only_the_task_token_calls_listed_here():
+    """If the code starts making another SendTask* call, TASK_TOKEN_CALLS must say who does."""
+    source = (ROOT / "layers/core/stepwise/infra/executions.py").read_text()
+    calls = {
+        "states:SendTask" + name.title() for name in re.findall(r"\.send_task_(\w+)\(", source)
+    }
+    assert calls == set().union(*TASK_TOKEN_CALLS.values())
+
+
+def test_task_token_calls_are_granted_on_resource_star_as_iam_defines_them(template):
+    """The Service Authorization Reference lists no resource type for SendTaskSuccess, Failure
+    and Heartbeat: a statement granting them must name Resource "*", and nothing else may ride
+    on that "*" (see the comment at the top of template.yaml)."""
+    statements = [
+        statement
+        for node in _walk(template)
+        if isinstance(node.get("Statement"), list)
+        for statement in node["Statement"]
+    ]
+    granting = [s for s in statements if SEND_TASK & set(_as_list(s["Action"]))]
+    assert granting, "no statement grants a task-token call"
+    for statement in granting:
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] == "*", statement
+        assert set(_as_list(statement["Action"])) <= SEND_TASK, statement
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_function_is_granted_exactly_the_task_token_calls_its_code_makes(resources, function):
+    """A call the role lacks is AccessDenied on AWS (moto enforces no IAM); a grant no call uses
+    is a token its role could spend for nothing."""
+    granted: set[str] = set()
+    for statement in _inline_statements(resources[function]):
+        granted |= SEND_TASK & set(_as_list(statement["Action"]))
+    assert granted == TASK_TOKEN_CALLS[function]
