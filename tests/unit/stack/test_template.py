@@ -38,6 +38,7 @@ QUEUES = {
     "BatchQueue": "BatchDeadLetterQueue",
 }
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
+PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
 
 
 @functools.cache
@@ -120,7 +121,8 @@ def test_definition_substitutions_cover_exactly_the_asl_placeholders(resources, 
     for value in substitutions.values():
         for ref in _walk(value):
             target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0]
-            assert target is None or target in resources, f"{machine}: {target} does not exist"
+            known = target is None or target in resources or target in PSEUDO_PARAMETERS
+            assert known, f"{machine}: {target} does not exist"
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -388,3 +390,13 @@ def test_each_function_is_granted_exactly_the_task_token_calls_its_code_makes(re
     for statement in _inline_statements(resources[function]):
         granted |= SEND_TASK & set(_as_list(statement["Action"]))
     assert granted == TASK_TOKEN_CALLS[function]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_asl_files_name_no_partition_of_their_own(resources, machine):
+    """ARNs in the ASL take the stack's partition (aws-cn, aws-us-gov deploy the same files)."""
+    props = resources[machine]["Properties"]
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    assert not re.findall(r"arn:aws[\w-]*:", text), "use arn:${Partition}: in the ASL"
+    if "${Partition}" in text:
+        assert props["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
