@@ -400,3 +400,35 @@ def test_asl_files_name_no_partition_of_their_own(resources, machine):
     assert not re.findall(r"arn:aws[\w-]*:", text), "use arn:${Partition}: in the ASL"
     if "${Partition}" in text:
         assert props["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
+
+
+# HTTP API access-log variables that carry no part of the request's path or query string
+# (API Gateway's "Customize HTTP API access logs"). $context.path, and the custom domain's
+# $context.customDomain.basePathMatched, carry the path: a signal URL's path is its token.
+# routeKey is the route template ("ANY /{proxy+}"), never the path that matched it.
+ACCESS_LOG_SAFE = {
+    "requestId",
+    "identity.sourceIp",
+    "requestTime",
+    "httpMethod",
+    "routeKey",
+    "status",
+    "protocol",
+    "responseLength",
+    "responseLatency",
+    "integrationLatency",
+    "integrationStatus",
+    "integrationErrorMessage",
+}
+
+
+def test_the_access_log_records_the_route_and_nothing_that_can_carry_a_path(resources):
+    """Every $context variable of the HTTP API's access log is one known to carry no path or
+    query (an unknown one fails too), and the log keeps the route and the request id."""
+    format_ = resources["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+    fields = json.loads(format_)
+    variables = set(re.findall(r"\$context\.([A-Za-z0-9_.]+)", format_))
+    assert variables, "the access log records no $context variable"
+    assert variables <= ACCESS_LOG_SAFE, sorted(variables - ACCESS_LOG_SAFE)
+    assert "$context.routeKey" in fields.values()
+    assert "$context.requestId" in fields.values()
