@@ -432,3 +432,42 @@ def test_the_access_log_records_the_route_and_nothing_that_can_carry_a_path(reso
     assert variables <= ACCESS_LOG_SAFE, sorted(variables - ACCESS_LOG_SAFE)
     assert "$context.routeKey" in fields.values()
     assert "$context.requestId" in fields.values()
+
+
+STATEFUL_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
+    "AWS::SQS::Queue",
+    "AWS::Logs::LogGroup",
+}
+# Where data or trust lives: kept when the stack deletes or replaces them (cfn-lint I3011).
+RETAINED = {
+    "StepwiseTable",
+    "PayloadBucket",
+    "SignalSigningSecret",  # every signal URL handed out is signed with it
+    "WebhookDeadLetterQueue",
+    "SignalDeadLetterQueue",
+    "BatchDeadLetterQueue",
+    "ScheduleDeadLetterQueue",
+    "HttpApiAccessLogGroup",
+    "ApiFunctionLogGroup",
+    "EngineFunctionLogGroup",
+    "DispatcherFunctionLogGroup",
+    "SignalsFunctionLogGroup",
+    "BatchesFunctionLogGroup",
+    "TriggerFunctionLogGroup",
+    "JanitorFunctionLogGroup",
+}
+
+
+def test_stateful_resources_say_what_happens_to_them_on_delete_and_replace(resources):
+    """Every table, bucket, secret, queue and log group sets DeletionPolicy and
+    UpdateReplacePolicy explicitly; those holding data or trust are retained, the rest deleted."""
+    stateful = {name for name, r in resources.items() if r["Type"] in STATEFUL_TYPES}
+    assert RETAINED <= stateful
+    for name in sorted(stateful):
+        resource = resources[name]
+        expected = "Retain" if name in RETAINED else "Delete"
+        assert resource.get("DeletionPolicy") == expected, name
+        assert resource.get("UpdateReplacePolicy") == expected, name
