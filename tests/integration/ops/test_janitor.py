@@ -250,3 +250,35 @@ def test_a_busy_org_does_not_starve_another(stack, workflow, published):
     second = janitor.sweep(LATER)
     assert second.complete and second.examined == 3
     assert {s["run_id"] for r in (first, second) for s in r.settled} == {*busy, theirs}
+
+
+def test_a_run_whose_settling_raises_is_reported_and_the_sweep_goes_on(
+    stack, workflow, published, monkeypatch
+):
+    """One run's error (as AccessDenied resuming a parent's token would be) is logged and
+    counted, and the runs after it are still examined and settled."""
+    from botocore.exceptions import ClientError
+
+    broken = running(stack, start(stack, workflow))
+    orphan = running(stack, start(stack, workflow))
+    stop_execution(broken)
+    stop_execution(orphan)
+    engine = components.engine()
+    finalize = engine.runs.finalize_run
+
+    def finalize_or_deny(org_id, run_id, settle):
+        if run_id == broken:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+            raise ClientError(error, "SendTaskSuccess")
+        return finalize(org_id, run_id, settle)
+
+    monkeypatch.setattr(engine.runs, "finalize_run", finalize_or_deny)
+    report = components.janitor().sweep(LATER)
+
+    assert report.examined == 2
+    assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
+    assert report.failed == [
+        {"org_id": "acme", "run_id": broken, "error": "ClientError: AccessDeniedException"}
+    ]
+    assert status_of(orphan) == RunStatus.FAILED
+    assert status_of(broken) == RunStatus.RUNNING  # left for the next sweep

@@ -38,6 +38,7 @@ QUEUES = {
     "BatchQueue": "BatchDeadLetterQueue",
 }
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
+PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
 
 
 @functools.cache
@@ -120,7 +121,8 @@ def test_definition_substitutions_cover_exactly_the_asl_placeholders(resources, 
     for value in substitutions.values():
         for ref in _walk(value):
             target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0]
-            assert target is None or target in resources, f"{machine}: {target} does not exist"
+            known = target is None or target in resources or target in PSEUDO_PARAMETERS
+            assert known, f"{machine}: {target} does not exist"
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -326,3 +328,146 @@ def test_every_setting_a_function_reads_is_in_its_template_environment(
     given = set(template["Globals"]["Function"]["Environment"]["Variables"])
     given |= set(resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
     assert needed <= given, sorted(needed - given)
+
+
+SEND_TASK = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+# The task-token calls each function's code makes (stepwise.infra.executions: resume_run is
+# SendTaskSuccess, heartbeat is SendTaskHeartbeat). The janitor finalises runs as the engine
+# does: it resumes a child's parent (a node execution's AwaitChild) and cancels child runs (a
+# run execution's token), so it needs the call on tokens of both machines.
+TASK_TOKEN_CALLS = {
+    "ApiFunction": {"states:SendTaskSuccess"},  # cancelling a run resumes its execution
+    "EngineFunction": {"states:SendTaskSuccess"},
+    "DispatcherFunction": {"states:SendTaskSuccess"},  # a delivered webhook resumes Deliver
+    "SignalsFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
+    "JanitorFunction": {"states:SendTaskSuccess"},
+    "TriggerFunction": set(),
+    "BatchesFunction": set(),
+}
+
+
+def _inline_statements(resource: dict) -> list[dict]:
+    return [
+        statement
+        for policy in resource["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+def test_the_code_makes_only_the_task_token_calls_listed_here():
+    """If the code starts making another SendTask* call, TASK_TOKEN_CALLS must say who does."""
+    source = (ROOT / "layers/core/stepwise/infra/executions.py").read_text()
+    calls = {
+        "states:SendTask" + name.title() for name in re.findall(r"\.send_task_(\w+)\(", source)
+    }
+    assert calls == set().union(*TASK_TOKEN_CALLS.values())
+
+
+def test_task_token_calls_are_granted_on_resource_star_as_iam_defines_them(template):
+    """The Service Authorization Reference lists no resource type for SendTaskSuccess, Failure
+    and Heartbeat: a statement granting them must name Resource "*", and nothing else may ride
+    on that "*" (see the comment at the top of template.yaml)."""
+    statements = [
+        statement
+        for node in _walk(template)
+        if isinstance(node.get("Statement"), list)
+        for statement in node["Statement"]
+    ]
+    granting = [s for s in statements if SEND_TASK & set(_as_list(s["Action"]))]
+    assert granting, "no statement grants a task-token call"
+    for statement in granting:
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] == "*", statement
+        assert set(_as_list(statement["Action"])) <= SEND_TASK, statement
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_function_is_granted_exactly_the_task_token_calls_its_code_makes(resources, function):
+    """A call the role lacks is AccessDenied on AWS (moto enforces no IAM); a grant no call uses
+    is a token its role could spend for nothing."""
+    granted: set[str] = set()
+    for statement in _inline_statements(resources[function]):
+        granted |= SEND_TASK & set(_as_list(statement["Action"]))
+    assert granted == TASK_TOKEN_CALLS[function]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_asl_files_name_no_partition_of_their_own(resources, machine):
+    """ARNs in the ASL take the stack's partition (aws-cn, aws-us-gov deploy the same files)."""
+    props = resources[machine]["Properties"]
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    assert not re.findall(r"arn:aws[\w-]*:", text), "use arn:${Partition}: in the ASL"
+    if "${Partition}" in text:
+        assert props["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
+
+
+# HTTP API access-log variables that carry no part of the request's path or query string
+# (API Gateway's "Customize HTTP API access logs"). $context.path, and the custom domain's
+# $context.customDomain.basePathMatched, carry the path: a signal URL's path is its token.
+# routeKey is the route template ("ANY /{proxy+}"), never the path that matched it.
+ACCESS_LOG_SAFE = {
+    "requestId",
+    "identity.sourceIp",
+    "requestTime",
+    "httpMethod",
+    "routeKey",
+    "status",
+    "protocol",
+    "responseLength",
+    "responseLatency",
+    "integrationLatency",
+    "integrationStatus",
+    "integrationErrorMessage",
+}
+
+
+def test_the_access_log_records_the_route_and_nothing_that_can_carry_a_path(resources):
+    """Every $context variable of the HTTP API's access log is one known to carry no path or
+    query (an unknown one fails too), and the log keeps the route and the request id."""
+    format_ = resources["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+    fields = json.loads(format_)
+    variables = set(re.findall(r"\$context\.([A-Za-z0-9_.]+)", format_))
+    assert variables, "the access log records no $context variable"
+    assert variables <= ACCESS_LOG_SAFE, sorted(variables - ACCESS_LOG_SAFE)
+    assert "$context.routeKey" in fields.values()
+    assert "$context.requestId" in fields.values()
+
+
+STATEFUL_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
+    "AWS::SQS::Queue",
+    "AWS::Logs::LogGroup",
+}
+# Where data or trust lives: kept when the stack deletes or replaces them (cfn-lint I3011).
+RETAINED = {
+    "StepwiseTable",
+    "PayloadBucket",
+    "SignalSigningSecret",  # every signal URL handed out is signed with it
+    "WebhookDeadLetterQueue",
+    "SignalDeadLetterQueue",
+    "BatchDeadLetterQueue",
+    "ScheduleDeadLetterQueue",
+    "HttpApiAccessLogGroup",
+    "ApiFunctionLogGroup",
+    "EngineFunctionLogGroup",
+    "DispatcherFunctionLogGroup",
+    "SignalsFunctionLogGroup",
+    "BatchesFunctionLogGroup",
+    "TriggerFunctionLogGroup",
+    "JanitorFunctionLogGroup",
+}
+
+
+def test_stateful_resources_say_what_happens_to_them_on_delete_and_replace(resources):
+    """Every table, bucket, secret, queue and log group sets DeletionPolicy and
+    UpdateReplacePolicy explicitly; those holding data or trust are retained, the rest deleted."""
+    stateful = {name for name, r in resources.items() if r["Type"] in STATEFUL_TYPES}
+    assert stateful >= RETAINED, sorted(RETAINED - stateful)
+    for name in sorted(stateful):
+        resource = resources[name]
+        expected = "Retain" if name in RETAINED else "Delete"
+        assert resource.get("DeletionPolicy") == expected, name
+        assert resource.get("UpdateReplacePolicy") == expected, name

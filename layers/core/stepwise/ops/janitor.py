@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
@@ -41,6 +43,7 @@ class SweepReport:
     examined: int = 0
     settled: list[dict[str, str]] = field(default_factory=list)
     nodes: list[dict[str, str]] = field(default_factory=list)  # nodes healed in running runs
+    failed: list[dict[str, str]] = field(default_factory=list)  # runs whose examination raised
     complete: bool = True  # False when the limit stopped the sweep before every org was seen
 
 
@@ -97,9 +100,7 @@ class Janitor:
             for entry in entries:
                 report.examined += 1
                 budget -= 1
-                outcome = self.examine(org_id, entry["run_id"], now, report)
-                if outcome is not None:
-                    report.settled.append({"org_id": org_id, "run_id": entry["run_id"], **outcome})
+                self._examine_one(org_id, entry["run_id"], now, report)
             # Continue after the last run seen next time; start over once the end was reached.
             if last != position.get(status):
                 moved[status] = last
@@ -107,6 +108,17 @@ class Janitor:
         if moved:
             self.janitor_store.move_position(org_id, moved)
         return cut_short
+
+    def _examine_one(self, org_id: str, run_id: str, now: datetime, report: SweepReport) -> None:
+        """Examines one run; its error is logged and reported, never the end of the sweep."""
+        try:
+            outcome = self.examine(org_id, run_id, now, report)
+        except Exception as exc:  # noqa: BLE001 (one run's fault, e.g. AccessDenied, is not the sweep's)
+            logger.exception("janitor could not examine a run", extra={"run_id": run_id})
+            report.failed.append({"org_id": org_id, "run_id": run_id, "error": _error_name(exc)})
+            return
+        if outcome is not None:
+            report.settled.append({"org_id": org_id, "run_id": run_id, **outcome})
 
     def examine(
         self, org_id: str, run_id: str, now: datetime, report: SweepReport | None = None
@@ -180,6 +192,12 @@ class Janitor:
         answer = self.engine.runs.finalize_run(org_id, run_id, settle)
         self.store.run_state.keep_settled_run(org_id, run_id)
         return {"status": str(answer["status"]), "why": why}
+
+
+def _error_name(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"ClientError: {exc.response.get('Error', {}).get('Code', 'Unknown')}"
+    return type(exc).__name__
 
 
 def _crashed(error: str, cause: str) -> dict[str, Any]:
