@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.billing import Bill, load_prices, plain_step_functions_usd, temporal_cloud_usd
 from bench.meter import Meter
+from stepwise.core.ids import execution_name
 from stepwise_local.events import http_event
 from stepwise_local.provision import local_client
 from stepwise_local.receiver import Answer, Receiver
@@ -81,18 +82,20 @@ class CostBench:
 
     def _queued(self, run_id: str) -> bool:
         names = [e["name"] for e in self.stack.executions("RunStateMachine")]
-        return run_id not in names
+        return execution_name(run_id) not in names
 
 
 def transitions(stack: LocalStack, run_id: str) -> int:
     """Billed state transitions of the run's executions: every state entered, Map iterations
-    included (Step Functions bills each one, retries too)."""
+    included (Step Functions bills each one, retries too). An execution is the run's if its
+    input names the run or one of its child runs (names are hashed, so they cannot tell)."""
     sfn = local_client("stepfunctions")
     total = 0
     for machine in ("RunStateMachine", "NodeStateMachine"):
         for execution in stack.executions(machine):
-            name = execution["name"]
-            if name != run_id and not name.startswith(f"{run_id}."):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            of = json.loads(described["input"])["run_id"]
+            if of != run_id and not of.startswith(f"{run_id}."):
                 continue
             pages = sfn.get_paginator("get_execution_history").paginate(
                 executionArn=execution["executionArn"]

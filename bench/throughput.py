@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from botocore.exceptions import ClientError
 
+from stepwise.core.ids import execution_name
 from stepwise_local.provision import local_client
 from stepwise_local.stack import LocalStack
 
@@ -82,7 +83,8 @@ class Client:
     def wait(self, run_id: str, timeout: float = 600) -> dict[str, Any]:
         """Waits on the run's execution (a cheap call), then reads the run once: polling the
         API would read every node item each time and slow the stack it measures."""
-        arn = self.run_machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        machine = self.run_machine.replace(":stateMachine:", ":execution:")
+        arn = f"{machine}:{execution_name(run_id)}"
         sfn = local_client("stepfunctions")
         deadline = time.monotonic() + timeout
         while True:

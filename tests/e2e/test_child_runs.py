@@ -124,3 +124,27 @@ def test_a_workflow_that_starts_itself_stops_at_the_depth_limit(api):
             break
         run = api.get(f"/runs/{sub['child_run_id']}").json()["data"]
     assert run["nodes"][0]["error"]["type"] == "MaxDepthExceeded"
+
+
+def test_long_refs_in_nested_child_runs_get_names_aws_takes(api, local_stack):
+    """Longest refs, two levels of child runs: every execution starts under a name that
+    StartExecution with execution logging takes (the local stack refuses any other)."""
+    long_ref = "r" * 64
+    leaf = create_workflow(
+        api, {"name": "leaf", "nodes": [{"ref": long_ref, "kind": "wait", "start_delay": 1}]}
+    )
+    middle = create_workflow(
+        api,
+        {
+            "name": "middle",
+            "nodes": [{"ref": "m" * 64, "kind": "workflow", "args": {"workflow_id": leaf}}],
+        },
+    )
+    top = wait_for_run(api, start_run(api, create_workflow(api, parent_of(middle)), {"x": 1}))
+    assert top["status"] == "succeeded", top["error"]
+    names = [
+        e["name"]
+        for machine in ("RunStateMachine", "NodeStateMachine")
+        for e in local_stack.executions(machine)
+    ]
+    assert all(len(n) <= 80 and n.replace("-", "").replace("_", "").isalnum() for n in names)

@@ -2,6 +2,7 @@
 
 import time
 
+from stepwise.infra.executions import node_execution_name
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 from tests.helpers import diamond
 
@@ -49,7 +50,7 @@ def test_cancel_mid_run_stops_everything_and_starts_nothing(api, local_stack):
     assert statuses == {"quick": "succeeded", "slow": "cancelled", "after": "cancelled"}
     assert_executions_end(local_stack, run_id)
     assert not any(
-        e["name"].endswith(".after") and run_id in e["name"]
+        e["name"] == node_execution_name(run_id, "after")
         for e in local_stack.executions("NodeStateMachine")
     )
     again = api.post(f"/runs/{run_id}/cancel")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from stepwise import components
+from stepwise.core.ids import execution_name
 from stepwise_local.template import REGION
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 
@@ -107,7 +108,7 @@ def test_the_janitor_settles_an_orphaned_run_with_one_lifecycle_event(api, local
     # Plant the orphan: its execution is stopped behind the engine's back.
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = local_stack.stack.names["RunStateMachine"]
-    execution = machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(run_id)}"
     sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
     # moto stops an execution only between states: release the task it waits in, which an
     # aborted execution then never acts on (the run is left running, as in AWS).

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from stepwise.infra.executions import node_execution_name
 from tests.e2e.conftest import wait_for_run
 
 
@@ -65,9 +66,10 @@ def test_an_any_join_runs_once_when_several_parents_succeed(api, local_stack):
     assert run["status"] == "succeeded"
     assert nodes["first"]["status"] == "succeeded" and len(nodes["first"]["attempts"]) == 1
     started = [e["name"] for e in local_stack.executions("NodeStateMachine")]
-    assert sorted(n for n in started if n.startswith(f"{run['id']}.")) == [
-        f"{run['id']}.{ref}" for ref in "abc"
-    ]
+    names = {node_execution_name(run["id"], ref) for ref in nodes}
+    assert sorted(n for n in started if n in names) == sorted(
+        node_execution_name(run["id"], ref) for ref in "abc"
+    )
 
 
 def test_a_fallback_runs_on_failure_and_the_run_succeeds(api):
@@ -213,7 +215,9 @@ def test_for_each_gives_one_result_per_item_in_order(api, local_stack):
     ]
     assert nodes["after"]["output"] == {"count": 5}
     # Only indices crossed Step Functions: the Map state's input holds no item value.
-    sfn_history = local_stack.execution_history("NodeStateMachine", f"{run['id']}.each")
+    sfn_history = local_stack.execution_history(
+        "NodeStateMachine", node_execution_name(run["id"], "each")
+    )
     assert '"xs"' not in sfn_history and '"a"' not in sfn_history
 
 

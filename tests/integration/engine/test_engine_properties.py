@@ -147,13 +147,15 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
             "EngineFunction", {"step": name, "org_id": ORG, "run_id": run_id, **fields}
         )
 
+    nodes = workflow["nodes"]
     workflow_id = api("POST", f"/v1/orgs/{ORG}/workflows", workflow)["data"]["id"]
     run_id = api("POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow_id})["data"]["id"]
 
     def executions_of_run() -> list[str]:
-        prefix = f"{run_id}."
+        """The refs of the run's nodes that have an execution (names hash run and ref)."""
+        ref_of = {executions.node_execution_name(run_id, n["ref"]): n["ref"] for n in nodes}
         names = [e["name"] for e in module_stack.executions("NodeStateMachine")]
-        return sorted(n.removeprefix(prefix) for n in names if n.startswith(prefix))
+        return sorted(ref_of[name] for name in names if name in ref_of)
 
     step("start_run", task_token="t")
     done: list[str] = []

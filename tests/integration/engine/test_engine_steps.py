@@ -59,6 +59,11 @@ def node_executions(stack) -> list[str]:
     return sorted(e["name"] for e in found["executions"])
 
 
+def named(run_id: str, *refs: str) -> list[str]:
+    """What ``node_executions`` lists once the run's nodes ``refs`` have started."""
+    return sorted(executions.node_execution_name(run_id, ref) for ref in refs)
+
+
 def statuses(run_id) -> dict[str, str]:
     _, nodes = components.store().runs.get_run_with_nodes(ORG, run_id)
     return {n.ref: n.status for n in nodes}
@@ -68,18 +73,18 @@ def test_a_diamond_step_by_step_with_every_step_replayed(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 3})
     step(stack, "start_run", run_id, task_token="token-1")
     step(stack, "start_run", run_id, task_token="token-1")
-    assert node_executions(stack) == [f"{run_id}.a"]
+    assert node_executions(stack) == named(run_id, "a")
     assert statuses(run_id)["a"] == NodeStatus.SCHEDULED
 
     for _ in range(2):
         assert step(stack, "attempt", run_id, node_ref="a", attempt=1) == {"next": "done"}
-    assert node_executions(stack) == [f"{run_id}.{r}" for r in "abc"]
+    assert node_executions(stack) == named(run_id, *"abc")
 
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
     assert statuses(run_id)["d"] == NodeStatus.PENDING, "d must wait for c as well"
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
-    assert node_executions(stack) == [f"{run_id}.{r}" for r in "abcd"]
+    assert node_executions(stack) == named(run_id, *"abcd")
     assert resumed == []
 
     step(stack, "attempt", run_id, node_ref="d", attempt=1)
@@ -108,7 +113,7 @@ def test_a_failing_node_fails_the_run_and_cancels_the_rest(stack, resumed):
 
     # c was already started; once the run settles it does nothing and starts nothing.
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
-    assert f"{run_id}.d" not in node_executions(stack)
+    assert executions.node_execution_name(run_id, "d") not in node_executions(stack)
 
     assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
         "status": "failed"
@@ -229,7 +234,8 @@ def test_a_timed_out_run_ends_timed_out_and_stops_its_nodes(stack, resumed):
     # The root node's execution, started before the timeout, was stopped.
     sfn = boto3.client("stepfunctions")
     arn = stack.stack.names["NodeStateMachine"].replace(":stateMachine:", ":execution:")
-    described = sfn.describe_execution(executionArn=f"{arn}:{run_id}.a")
+    name = executions.node_execution_name(run_id, "a")
+    described = sfn.describe_execution(executionArn=f"{arn}:{name}")
     assert described["status"] == "ABORTED"
     # A node attempt arriving after the end does nothing.
     step(stack, "attempt", run_id, node_ref="a", attempt=1)

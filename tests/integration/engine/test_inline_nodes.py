@@ -8,6 +8,7 @@ from stepwise.engine.run_state import RunTransitions
 from stepwise.infra import dynamo
 from tests.helpers import diamond
 from tests.integration.engine.test_engine_steps import (
+    named,
     node_executions,
     resumed,  # noqa: F401 (fixture)
     start_run,
@@ -77,7 +78,7 @@ def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa
     components.engine().advance.inline_limit = 2
     run_id = start_run(stack, chain(4))
     step(stack, "start_run", run_id, task_token="t")
-    assert node_executions(stack) == [f"{run_id}.n2"]
+    assert node_executions(stack) == named(run_id, "n2")
     assert statuses(run_id) == {
         "n0": "succeeded",
         "n1": "succeeded",
@@ -96,7 +97,7 @@ def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa
 def test_a_transform_that_may_wait_gets_an_execution(stack, resumed, extra):  # noqa: F811
     run_id = start_run(stack, chain(2, **extra))
     step(stack, "start_run", run_id, task_token="t")
-    assert node_executions(stack) == [f"{run_id}.n1"]
+    assert node_executions(stack) == named(run_id, "n1")
     assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled"}
 
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from stepwise import components
+from stepwise.core.ids import execution_name
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
 from stepwise.ops.janitor import Janitor
@@ -72,7 +73,8 @@ def running(stack, run_id, org="acme"):
 
 
 def stop_execution(run_id):
-    arn = f"arn:aws:states:{REGION}:123456789012:execution:stepwise-local-run:{run_id}"
+    machine = f"arn:aws:states:{REGION}:123456789012:execution:stepwise-local-run"
+    arn = f"{machine}:{execution_name(run_id)}"
     boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Manual", cause="ops")
 
 
@@ -209,7 +211,8 @@ def started(stack, workflow, monkeypatch):
 
 def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, published):
     machine = stack.stack.names["NodeStateMachine"]
-    arn = machine.replace(":stateMachine:", ":execution:") + f":{started}.a"
+    name = executions.node_execution_name(started, "a")
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
     boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Ops", cause="by hand")
     assert components.janitor().sweep().nodes == []  # within the grace: it may be on its way
     report = components.janitor().sweep(LATER)

@@ -9,6 +9,7 @@ from stepwise import components
 from tests.conftest import OTHER_KEY
 from tests.helpers import DEFAULT_KEY, diamond, http_event
 from tests.integration.engine.test_engine_steps import (
+    named,
     node_executions,
     resumed,  # noqa: F401 (fixture)
     step,
@@ -85,7 +86,7 @@ def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):  # noqa
     run_id = call(stack, "POST", "/runs", {"workflow_id": workflow_id, "input": {"n": 5}})[1]
     run_id = run_id["data"]["id"]
     step(stack, "start_run", run_id, task_token="t")
-    assert node_executions(stack) == [f"{run_id}.a"]
+    assert node_executions(stack) == named(run_id, "a")
     for _ in range(2):  # the step, then Step Functions retrying it
         step(stack, "attempt", run_id, node_ref="a", attempt=1)
         step(stack, "attempt", run_id, node_ref="b", attempt=1)

@@ -5,7 +5,7 @@ import pytest
 from stepwise.access.auth import hash_api_key, key_from_headers, new_api_key
 from stepwise.access.cursors import CursorCodec
 from stepwise.core.errors import InvalidCursor
-from stepwise.core.ids import ID_PATTERN, execution_name, new_id
+from stepwise.core.ids import ID_PATTERN, new_id
 
 
 def test_a_cursor_round_trips_within_its_scope():
@@ -43,16 +43,6 @@ def test_ids_are_prefixed_lowercase_and_time_ordered():
     ids = [new_id("run") for _ in range(50)]
     assert all(ID_PATTERN.match(i) and i.startswith("run_") for i in ids)
     assert ids == sorted(ids)
-
-
-def test_execution_names_are_deterministic_and_at_most_80_chars():
-    short = execution_name("run_x", "node")
-    assert short == "run_x.node"
-    long_a = execution_name("run_" + "a" * 30, "n" * 64)
-    long_b = execution_name("run_" + "a" * 30, "n" * 63 + "m")
-    assert len(long_a) <= 80 and len(long_b) <= 80
-    assert long_a != long_b
-    assert long_a == execution_name("run_" + "a" * 30, "n" * 64)
 
 
 def test_api_keys_come_from_either_header_and_are_hashed():

@@ -59,6 +59,11 @@ def test_rate_fires_from_its_start_then_every_period() -> None:
     ("expression", "after", "expected"),
     [
         ("cron(0/15 * * * ? *)", utc(2026, 3, 2, 10, 7), utc(2026, 3, 2, 10, 15)),
+        # '*/N' is every N from the field's low bound, not the low bound alone.
+        ("cron(*/15 * * * ? *)", utc(2026, 3, 2, 10, 7), utc(2026, 3, 2, 10, 15)),
+        ("cron(0 */6 * * ? *)", utc(2026, 3, 2, 10, 7), utc(2026, 3, 2, 12)),
+        ("cron(0 0 */10 * ? *)", utc(2026, 3, 2, 10, 7), utc(2026, 3, 11)),
+        ("cron(0 0 1 */5 ? *)", utc(2026, 3, 2, 10, 7), utc(2026, 6, 1)),  # Jan, Jun, Nov
         ("cron(0 10 * * ? *)", utc(2026, 3, 2, 10, 0), utc(2026, 3, 3, 10, 0)),
         # Monday to Friday: from Friday evening, the next is Monday.
         ("cron(30 8 ? * MON-FRI *)", utc(2026, 3, 6, 9), utc(2026, 3, 9, 8, 30)),

@@ -1,6 +1,7 @@
 """Identifiers: prefixed, lowercase, time-ordered, and Step Functions execution names."""
 
 import hashlib
+import json
 import re
 from datetime import datetime
 
@@ -8,6 +9,10 @@ from ulid import ULID
 
 ID_PATTERN = re.compile(r"^[a-z0-9_.-]+$")
 _MAX_EXECUTION_NAME = 80
+_EXECUTION_NAME_HASH = 20
+# StartExecution's limits, narrowed to what CloudWatch logging of executions accepts.
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_NOT_IN_EXECUTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def new_id(prefix: str) -> str:
@@ -53,13 +58,17 @@ def batch_of(run_id: str) -> str | None:
 
 
 def execution_name(*parts: str) -> str:
-    """A deterministic execution name for the given parts, at most 80 characters.
+    """A deterministic Step Functions execution name for the given parts (``EXECUTION_NAME``).
 
     Deterministic names make a repeated StartExecution harmless: Step Functions answers with the
-    running execution, or ExecutionAlreadyExists once it has closed.
+    running execution, or ExecutionAlreadyExists once it has closed. StartExecution takes at most
+    80 characters, and CloudWatch logging of executions only ``A-Z a-z 0-9 - _``: ids with ``.``
+    (batch and child runs), node names and long ones become a readable prefix and a hash of the
+    whole identity, so two different identities never share a name.
     """
-    name = ".".join(parts)
-    if len(name) <= _MAX_EXECUTION_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return f"{name[: _MAX_EXECUTION_NAME - len(digest) - 1]}~{digest}"
+    joined = ".".join(parts)
+    if EXECUTION_NAME.match(joined):
+        return joined
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:_EXECUTION_NAME_HASH]
+    readable = _NOT_IN_EXECUTION_NAME.sub("-", joined)
+    return f"{readable[: _MAX_EXECUTION_NAME - _EXECUTION_NAME_HASH - 1]}-{digest}"

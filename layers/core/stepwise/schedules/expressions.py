@@ -207,8 +207,10 @@ def _values(text: str, low: int, high: int, name: str, names: dict | None = None
             if not step_text.isdigit() or int(step_text) < 1:
                 raise InvalidExpression(f"{name}: bad increment in {text!r}")
             step = int(step_text)
+            # EventBridge: '*/N' and 'a/N' are every N from the field's low bound (or a) to its
+            # high bound; 'a-b/N' stops at b.
             if part == "*":
-                part = str(low)
+                part = f"{low}-{high}"
             elif "-" not in part:
                 part = f"{part}-{high}"
         if part == "*":
