@@ -471,3 +471,47 @@ def test_stateful_resources_say_what_happens_to_them_on_delete_and_replace(resou
         expected = "Retain" if name in RETAINED else "Delete"
         assert resource.get("DeletionPolicy") == expected, name
         assert resource.get("UpdateReplacePolicy") == expected, name
+
+
+def _function_timeout(template: dict, function: dict) -> int:
+    own = function["Properties"].get("Timeout")
+    return int(own if own is not None else template["Globals"]["Function"]["Timeout"])
+
+
+def test_every_queue_a_function_consumes_waits_six_times_its_timeout(template, resources):
+    """Lambda advises a visibility timeout of at least six times the function's timeout for an
+    SQS source: a shorter one hands a batch still in flight (throttled, or retried by Lambda)
+    to another invocation, and after maxReceiveCount to the dead-letter queue."""
+    consumed = []
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            visibility = int(resources[queue]["Properties"]["VisibilityTimeout"])
+            consumed.append((name, queue))
+            assert visibility >= 6 * _function_timeout(template, resource), (name, queue)
+    assert len(consumed) >= 3  # the dispatcher, signals and batches functions at least
+
+
+def _terminal_states(states: dict) -> list[tuple[str, dict]]:
+    return [(n, s) for n, s in states.items() if s.get("End") or s["Type"] in ("Succeed", "Fail")]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_every_map_iteration_ends_with_an_empty_result(resources, machine):
+    """A Map collects one result per item before ResultPath discards them, and that array is
+    bound by the 256 KB state limit: iterations that returned their state (about 200 bytes)
+    would pass it long before for_each's 10,000 items."""
+    from stepwise.engine.for_each_steps import MAX_FOR_EACH_ITEMS
+
+    definition = json.loads((ROOT / resources[machine]["Properties"]["DefinitionUri"]).read_text())
+    maps = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    for state in maps:
+        inner = (state.get("ItemProcessor") or state["Iterator"])["States"]
+        for name, end in _terminal_states(inner):
+            assert end["Type"] == "Pass" and end.get("Parameters") == {}, name
+        assert state["ResultPath"] is None
+        assert MAX_FOR_EACH_ITEMS * len("{},") < 256 * 1024
