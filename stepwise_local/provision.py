@@ -50,6 +50,10 @@ class LocalFunction:
     queues: list[QueueSource] = field(default_factory=list)
     # EventBridge rate/cron rules that invoke it (SAM Schedule events), fired by LocalScheduler.
     rules: list[str] = field(default_factory=list)
+    # Asynchronous invocations (Scheduler, rules): how often Lambda retries one that raised, and
+    # the queue its failure record goes to then (EventInvokeConfig), if any.
+    async_retries: int = 2
+    on_failure_queue_url: str | None = None
 
 
 @dataclass
@@ -267,7 +271,22 @@ def _function(stack, resolver, logical_id, props, template) -> None:
             for event in (props.get("Events") or {}).values()
             if event.get("Type") == "Schedule" and event["Properties"].get("Enabled", True)
         ],
+        **_async_config(resolver, props.get("EventInvokeConfig") or {}),
     )
+
+
+def _async_config(resolver: Resolver, config: dict[str, Any]) -> dict[str, Any]:
+    """What the template's EventInvokeConfig says of asynchronous invocations (Lambda's default
+    is two retries and no destination)."""
+    on_failure = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
+    if on_failure and on_failure.get("Type") != "SQS":
+        raise NotImplementedError("the local stack delivers on-failure records to SQS only")
+    return {
+        "async_retries": int(config.get("MaximumRetryAttempts", 2)),
+        "on_failure_queue_url": (
+            _queue_url(resolver, on_failure["Destination"]) if on_failure else None
+        ),
+    }
 
 
 def _queue_url(resolver: Resolver, queue_arn: str) -> str:

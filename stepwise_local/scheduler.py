@@ -138,12 +138,42 @@ class LocalScheduler:
             times = times[-MAX_CATCH_UP:]
         return times
 
-    @staticmethod
-    def _invoke(target_arn: str, at: datetime, payload: Any) -> Fired:
+    def _invoke(self, target_arn: str, at: datetime, payload: Any) -> Fired:
+        """An asynchronous invocation, as Scheduler and EventBridge rules make: an error is
+        retried by Lambda (``async_retries`` times; at once here, minutes apart on AWS), then its
+        failure record goes to the function's on-failure queue, if it has one. Neither
+        Scheduler's retry policy nor its dead-letter queue sees it: Scheduler's invocation
+        succeeded."""
         name = target_arn.rsplit(":function:", 1)[-1]
-        try:
-            result = lambdas.invoke(name, payload)
-        except Exception as exc:  # noqa: BLE001 Scheduler would retry; the local one logs it
-            logger.exception("scheduled invocation failed", extra={"target": name})
-            return Fired(name, at, error=f"{type(exc).__name__}: {exc}")
-        return Fired(name, at, result=result)
+        function = self.functions.get(name)
+        tries = 1 + (function.async_retries if function else 2)
+        for _ in range(tries):
+            try:
+                return Fired(name, at, result=lambdas.invoke(name, payload))
+            except Exception as exc:  # noqa: BLE001 Lambda retries it, then gives it up
+                logger.exception("scheduled invocation failed", extra={"target": name})
+                error = exc
+        if function and function.on_failure_queue_url:
+            local_client("sqs").send_message(
+                QueueUrl=function.on_failure_queue_url,
+                MessageBody=json.dumps(_failure_record(target_arn, payload, error, tries)),
+            )
+        return Fired(name, at, error=f"{type(error).__name__}: {error}")
+
+
+def _failure_record(function_arn: str, payload: Any, error: Exception, count: int) -> dict:
+    """What Lambda sends an on-failure destination when an asynchronous invocation's retries
+    are exhausted (the fields an operator reads: the event, the error, how often it ran)."""
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": count,
+        },
+        "requestPayload": payload,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+    }
