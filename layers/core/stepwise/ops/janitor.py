@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
@@ -195,8 +193,10 @@ class Janitor:
 
 
 def _error_name(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return f"ClientError: {exc.response.get('Error', {}).get('Code', 'Unknown')}"
+    # An AWS error (botocore's ClientError) names its code; the janitor does not import botocore.
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    if code:
+        return f"{type(exc).__name__}: {code}"
     return type(exc).__name__
 
 
