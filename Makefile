@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run demo bench test check lint format validate pytest unit integration e2e build deploy clean venv sam
+.PHONY: run demo bench smoke test check lint format validate pytest unit integration e2e build deploy clean venv sam
 
 ## run: start the local stack (API on 127.0.0.1:$${STEPWISE_PORT:-3000}, prints org and key)
 run: $(VENV)/.installed
@@ -24,6 +24,11 @@ demo: $(VENV)/.installed
 ## bench: cost, cold start, API overhead and throughput on the local stack -> bench/REPORT.md
 bench: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m bench
+
+## smoke: a diamond, a failing run, a cancel and a wrong key against a stack: the one at
+## STEPWISE_API_URL (with STEPWISE_ORG and STEPWISE_API_KEY), else a local stack it starts
+smoke: $(VENV)/.installed
+	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m smoke
 
 ## test: lint, template checks and the whole test suite; non-zero on any failure
 test: lint validate pytest
