@@ -285,3 +285,27 @@ def test_a_run_whose_settling_raises_is_reported_and_the_sweep_goes_on(
     ]
     assert status_of(orphan) == RunStatus.FAILED
     assert status_of(broken) == RunStatus.RUNNING  # left for the next sweep
+
+
+def test_a_node_execution_an_earlier_version_named_is_found_and_stopped(stack, workflow, published):
+    """An execution started before names were limited to [A-Za-z0-9_-] (``{run}.{ref}``) can be
+    open when the stack is upgraded: the janitor finds it (and leaves the node alone) and a
+    settling run stops it, instead of taking the node for orphaned."""
+    from stepwise_local import execution_names
+
+    run_id = running(stack, start(stack, workflow))
+    assert components.store().nodes.schedule_node("acme", run_id, "a")
+    machine = stack.stack.names["NodeStateMachine"]
+    legacy = executions.legacy_execution_name(run_id, "a")
+    assert legacy == f"{run_id}.a"
+    execution_names.uninstall()  # the earlier version ran on AWS, which took "." in a name
+    try:
+        boto3.client("stepfunctions").start_execution(
+            stateMachineArn=machine, name=legacy, input=json.dumps({"run_id": run_id})
+        )
+    finally:
+        execution_names.install()
+    assert executions.describe_node(machine, run_id, "a")["name"] == legacy
+    assert components.janitor().sweep(LATER).nodes == []  # running: nothing to heal
+    executions.stop_node(machine, run_id, "a", "the run settled")
+    assert executions.describe_node(machine, run_id, "a")["status"] == "ABORTED"

@@ -49,26 +49,41 @@ def node_execution_name(run_id: str, ref: str) -> str:
     return execution_name(run_id, ref)
 
 
+def legacy_execution_name(*parts: str) -> str | None:
+    """The name an earlier Stepwise gave this execution (``{run}.{ref}``, when that differs from
+    today's): an execution it started can still be open when the stack is upgraded, and the
+    janitor and finalize_run must find and stop it rather than take the node for orphaned."""
+    name = ".".join(parts)
+    return name if len(name) <= 80 and name != execution_name(*parts) else None
+
+
+def _names(*parts: str) -> list[str]:
+    legacy = legacy_execution_name(*parts)
+    return [execution_name(*parts), *([legacy] if legacy else [])]
+
+
 def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None:
     """Stops a node's execution if it is still running; a missing or closed one is fine."""
-    arn = _execution_arn(state_machine_arn, node_execution_name(run_id, ref))
-    try:
-        aws.client("stepfunctions").stop_execution(
-            executionArn=arn, error="Stepwise.RunSettled", cause=cause
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
-            raise
+    for name in _names(run_id, ref):
+        _stop(_execution_arn(state_machine_arn, name), "Stepwise.RunSettled", cause)
 
 
 def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
     """The run's execution (status, stopDate, error, cause), or None if it was never started."""
-    return _describe(_execution_arn(state_machine_arn, execution_name(run_id)))
+    return _describe_first(state_machine_arn, _names(run_id))
 
 
 def describe_node(state_machine_arn: str, run_id: str, ref: str) -> dict | None:
     """The node's execution, or None if it was never started."""
-    return _describe(_execution_arn(state_machine_arn, node_execution_name(run_id, ref)))
+    return _describe_first(state_machine_arn, _names(run_id, ref))
+
+
+def _describe_first(state_machine_arn: str, names: list[str]) -> dict | None:
+    for name in names:
+        found = _describe(_execution_arn(state_machine_arn, name))
+        if found is not None:
+            return found
+    return None
 
 
 def _describe(execution_arn: str) -> dict | None:
@@ -82,10 +97,14 @@ def _describe(execution_arn: str) -> dict | None:
 
 def stop_run(state_machine_arn: str, run_id: str, cause: str) -> None:
     """Stops a run's execution if it is still running; a missing or closed one is fine."""
-    arn = _execution_arn(state_machine_arn, execution_name(run_id))
+    for name in _names(run_id):
+        _stop(_execution_arn(state_machine_arn, name), "Stepwise.Janitor", cause)
+
+
+def _stop(execution_arn: str, error: str, cause: str) -> None:
     try:
         aws.client("stepfunctions").stop_execution(
-            executionArn=arn, error="Stepwise.Janitor", cause=cause
+            executionArn=execution_arn, error=error, cause=cause
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
