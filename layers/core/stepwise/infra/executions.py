@@ -64,8 +64,7 @@ def _names(*parts: str) -> list[str]:
 
 def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None:
     """Stops a node's execution if it is still running; a missing or closed one is fine."""
-    for name in _names(run_id, ref):
-        _stop(_execution_arn(state_machine_arn, name), "Stepwise.RunSettled", cause)
+    _stop_first(state_machine_arn, _names(run_id, ref), "Stepwise.RunSettled", cause)
 
 
 def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
@@ -97,18 +96,24 @@ def _describe(execution_arn: str) -> dict | None:
 
 def stop_run(state_machine_arn: str, run_id: str, cause: str) -> None:
     """Stops a run's execution if it is still running; a missing or closed one is fine."""
-    for name in _names(run_id):
-        _stop(_execution_arn(state_machine_arn, name), "Stepwise.Janitor", cause)
+    _stop_first(state_machine_arn, _names(run_id), "Stepwise.Janitor", cause)
 
 
-def _stop(execution_arn: str, error: str, cause: str) -> None:
-    try:
-        aws.client("stepfunctions").stop_execution(
-            executionArn=execution_arn, error=error, cause=cause
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"ExecutionDoesNotExist", "ValidationException"}:
-            raise
+def _stop_first(state_machine_arn: str, names: list[str], error: str, cause: str) -> None:
+    """Stops the execution under the first of ``names`` that exists (the old name is tried only
+    when the current one has none: one call in the usual case)."""
+    for name in names:
+        try:
+            aws.client("stepfunctions").stop_execution(
+                executionArn=_execution_arn(state_machine_arn, name), error=error, cause=cause
+            )
+            return
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ValidationException":  # it has closed already
+                return
+            if code != "ExecutionDoesNotExist":
+                raise
 
 
 def resume_run(task_token: str, reason: str) -> bool:
