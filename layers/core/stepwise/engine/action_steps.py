@@ -7,7 +7,7 @@ from typing import Any
 from stepwise.actions.definitions import InputRejected, check_input, resolve_action
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
-from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
+from stepwise.core.statuses import NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
@@ -77,12 +77,10 @@ class ActionSteps(StepFamily):
     def action_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
         """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
-        node = self.store.runs.get_node(org_id, run_id, ref)
-        if node.status in NODE_TERMINAL:
+        opened = self.open_attempt(address)
+        if opened is None:
             return self.advance.node_changed(address)
-        run = self.store.runs.get_run(org_id, run_id)
-        spec = self.deps.workflow(org_id, run).specs[ref]
-        tried = node.attempt_record(attempt)
+        node, spec, tried = opened
         record = tried.delivery if tried is not None else None
         signal = tried.signal if tried is not None else None
         if signal is not None:

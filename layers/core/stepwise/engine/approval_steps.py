@@ -3,7 +3,7 @@ review in time retries or fails."""
 
 from typing import Any
 
-from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
+from stepwise.core.statuses import NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
@@ -37,12 +37,10 @@ class ApprovalSteps(StepFamily):
     def review_settled(self, address: NodeAddress) -> dict[str, Any]:
         """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
         org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
-        node = self.store.runs.get_node(org_id, run_id, ref)
-        if node.status in NODE_TERMINAL:
+        opened = self.open_attempt(address)
+        if opened is None:
             return self.advance.node_changed(address)
-        run = self.store.runs.get_run(org_id, run_id)
-        spec = self.deps.workflow(org_id, run).specs[ref]
-        tried = node.attempt_record(attempt)
+        _, spec, tried = opened
         review = tried.signal if tried is not None else None
         outcome = None
         if review is None:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from stepwise.core.clock import iso, now
-from stepwise.core.statuses import NodeStatus
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance
 from stepwise.engine.executors import NodeFailure, execute
@@ -13,6 +13,7 @@ from stepwise.engine.expressions import TemplateError
 from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import EngineDeps, cause_message, expression, truthy
 from stepwise.runs.logs import LogLevel
+from stepwise.runs.records import AttemptRecord, NodeRecord
 from stepwise.workflows.models import NodeSpec
 
 
@@ -147,3 +148,15 @@ class StepFamily:
         self.store = deps.store
         self.advance = advance
         self.attempts = attempts
+
+    def open_attempt(
+        self, address: NodeAddress
+    ) -> tuple[NodeRecord, NodeSpec, AttemptRecord | None] | None:
+        """The node, its spec and the attempt a settling step ends; None when the node has
+        ended already (a replay), for the step to move the run on instead."""
+        node = self.store.runs.get_node(address.org_id, address.run_id, address.ref)
+        if node.status in NODE_TERMINAL:
+            return None
+        run = self.store.runs.get_run(address.org_id, address.run_id)
+        spec = self.deps.workflow(address.org_id, run).specs[address.ref]
+        return node, spec, node.attempt_record(address.attempt)
