@@ -8,8 +8,10 @@ redelivered message finds the runs it started (starting the execution of one lef
 creates only those that are missing.
 
 A run's creation adds to its batch's ``runs`` and status counts, and every status change moves
-them, each in the transaction of the run's own write (``Store``): the counts are exact, GET
-reads one small item, and the batch is ``started`` once ``runs`` reaches its total.
+them, each in the transaction of the run's own write (``Store``), on the counter shard of the
+run (``runs/counters.py``): the counts are exact, no burst of runs contends on one item, GET
+reads the batch and its shards in one BatchGetItem, and the batch is ``started`` once ``runs``
+reaches its total.
 """
 
 from datetime import timedelta
@@ -74,7 +76,6 @@ class Batches:
             "status": str(BatchStatus.STARTING),
             "total": len(body.inputs),
             "chunks": len(chunks),
-            keys.BATCH_RUNS: 0,
             "tags": body.tags,
             "created_at": iso(at),
             "created_by": actor,

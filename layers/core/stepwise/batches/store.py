@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from stepwise.batches.models import BatchStatus
 from stepwise.core.observability import logger
 from stepwise.infra import dynamo, keys
+from stepwise.runs import counters
 
 
 class RunExists(Exception):
@@ -47,13 +48,22 @@ class BatchStore:
         return item
 
     def get(self, org_id: str, batch_id: str) -> dict[str, Any] | None:
-        return dynamo.get_item(self.table, keys.batch(org_id, batch_id))
+        """The batch item with its runs' counts (``runs``, ``status:<s>``) summed over their
+        shards (``runs/counters.py``); None if there is no such batch."""
+        return counters.read_batch(self.table, org_id, batch_id)
 
     def chunk(self, org_id: str, batch_id: str, chunk: int) -> dict[str, Any] | None:
         return dynamo.get_item(self.table, keys.batch_chunk(org_id, batch_id, chunk))
 
     def mark_started(self, org_id: str, batch_id: str, at: str) -> None:
-        """``started`` (at ``at``) once every run exists; a no-op before, or once done."""
+        """``started`` (at ``at``) once every run exists; a no-op before, or once done.
+
+        The runs are counted on shards, which no condition on the batch item can read: the
+        consistent read of them follows the caller's own run creations, so whichever chunk
+        creates the last run sees them all."""
+        batch = self.get(org_id, batch_id)
+        if batch is None or int(batch.get(keys.BATCH_RUNS, 0)) < int(batch["total"]):
+            return
         dynamo.update_item(
             self.table,
             keys.batch(org_id, batch_id),
@@ -63,8 +73,8 @@ class BatchStore:
                 ":starting": str(BatchStatus.STARTING),
                 ":now": at,
             },
-            condition="#status = :starting AND #runs >= #total",
-            names={"#status": "status", "#runs": keys.BATCH_RUNS, "#total": "total"},
+            condition="#status = :starting",
+            names={"#status": "status"},
         )
 
     def forget(self, org_id: str, batch_id: str, chunks: int) -> None:

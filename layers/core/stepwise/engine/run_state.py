@@ -224,7 +224,7 @@ class RunTransitions:
                     condition="#status = :old",
                     names={**(names or {}), "#status": "status"},
                 ),
-                counters.org_totals(self.table, org_id, move),
+                counters.org_totals(self.table, org_id, run_id, move),
                 *counters.batch_counts(self.table, org_id, run_id, move),
             ]
         )

@@ -153,8 +153,15 @@ def runs_by_status_pk(org_id: str, status: str) -> str:
 
 
 def run_counts(org_id: str) -> dict[str, str]:
-    """An org's run totals: all, per status, per workflow."""
+    """An org's run totals (all, per status, per workflow) as releases before sharded counters
+    kept them: read (and summed with the shards), never written."""
     return {"PK": f"ORG#{org_id}", "SK": "RUNCOUNTS"}
+
+
+def run_counts_shard(org_id: str, shard: int) -> dict[str, str]:
+    """One shard of an org's run totals; each shard has a partition key of its own, so that the
+    shards spread over partitions (see ``runs/counters.py``)."""
+    return {"PK": f"ORG#{org_id}#RUNCOUNTS#{shard:03d}", "SK": "RUNCOUNTS"}
 
 
 def credential(org_id: str, credential_id: str) -> dict[str, str]:
@@ -223,8 +230,17 @@ def batch_pk(org_id: str, batch_id: str) -> str:
 
 
 def batch(org_id: str, batch_id: str) -> dict[str, str]:
-    """A batch: what it starts and its runs' counts per status."""
-    return {"PK": batch_pk(org_id, batch_id), "SK": "BATCH"}
+    """A batch: what it starts (and, written by releases before sharded counters, its runs'
+    counts per status)."""
+    return {"PK": batch_pk(org_id, batch_id), "SK": BATCH_SK}
+
+
+BATCH_SK = "BATCH"
+
+
+def batch_counts_shard(org_id: str, batch_id: str, shard: int) -> dict[str, str]:
+    """One shard of a batch's counts (runs, per status), in a partition of its own."""
+    return {"PK": f"{batch_pk(org_id, batch_id)}#COUNTS#{shard:03d}", "SK": "COUNTS"}
 
 
 def batch_chunk(org_id: str, batch_id: str, chunk: int) -> dict[str, str]:

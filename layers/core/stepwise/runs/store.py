@@ -75,12 +75,15 @@ class RunStore:
         dynamo.write_all(
             [
                 dynamo.put_new_item(self.table, run_item),
-                counters.org_totals(self.table, org_id, counters.new_run(queued, workflow.id)),
+                counters.org_totals(
+                    self.table, org_id, run_id, counters.new_run(queued, workflow.id)
+                ),
                 *counters.batch_counts(
                     self.table,
                     org_id,
                     run_id,
                     {keys.BATCH_RUNS: 1, keys.status_counter(queued): 1},
+                    expires_at,
                 ),
             ]
         )
@@ -92,7 +95,10 @@ class RunStore:
             [
                 dynamo.put_new_item(self.table, item),
                 counters.org_totals(
-                    self.table, org_id, counters.new_run(item["status"], item["workflow_id"])
+                    self.table,
+                    org_id,
+                    item["run_id"],
+                    counters.new_run(item["status"], item["workflow_id"]),
                 ),
                 *tags.index_writes(
                     self.table,
@@ -136,7 +142,9 @@ class RunStore:
                 {":old": old, ":new": str(status), ":index_pk": index[keys.STATUS_INDEX_PK]}
             )
             moves.append(
-                counters.org_totals(self.table, org_id, counters.status_move(old, str(status)))
+                counters.org_totals(
+                    self.table, org_id, run_id, counters.status_move(old, str(status))
+                )
             )
         if "tags" in sets:
             conditions.append(tags.unchanged(run.tags, names, values))
@@ -174,6 +182,7 @@ class RunStore:
                 counters.org_totals(
                     self.table,
                     org_id,
+                    run.run_id,
                     {k: -v for k, v in counters.new_run(run.status, run.workflow_id).items()},
                 ),
             ]
@@ -184,7 +193,8 @@ class RunStore:
     # -- reads ----------------------------------------------------------------------------------
 
     def run_counts(self, org_id: str) -> dict[str, int]:
-        """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``)."""
+        """The org's run totals (``all``, ``status:<s>``, ``workflow:<id>``), summed over the
+        counter shards."""
         return counters.read_totals(self.table, org_id)
 
     def get_run(self, org_id: str, run_id: str) -> RunRecord:
