@@ -102,6 +102,7 @@ def engine() -> "Engine":
         action_definitions(),
         logs=run_logs(),
         event_bus_name=engine_settings.event_bus_name,
+        node_start_rate=engine_settings.node_start_rate,
     )
 
 

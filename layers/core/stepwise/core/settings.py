@@ -49,6 +49,9 @@ class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    node_start_rate: float = Field(
+        alias="NODE_START_RATE", gt=0, description="Node executions one process starts a second."
+    )
 
 
 class DispatcherSettings(CoreSettings):

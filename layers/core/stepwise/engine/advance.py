@@ -15,6 +15,7 @@ from stepwise.engine.expressions import TemplateError
 from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
 from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
+from stepwise.engine.start_pace import StartPace
 from stepwise.infra import executions
 from stepwise.runs.node_events import NodeEvents
 from stepwise.runs.records import NodeRecord, RunRecord
@@ -27,6 +28,8 @@ INLINE_SECONDS_PER_STEP = 20.0
 # How stale a step's view of the run may get while it works through settled nodes: once the
 # run is settling, nothing more is started (finalize_run cancels what is left).
 RUN_REREAD_SECONDS = 0.5
+# Node executions one engine process starts a second at most (template: NodeStartRate).
+NODE_START_RATE = 50.0
 
 
 class InlineBudget:
@@ -58,11 +61,17 @@ class RunView:
 class Advance:
     """Moves a run on from the nodes that settled; every step family ends here."""
 
-    def __init__(self, deps: EngineDeps, inline_limit: int = INLINE_NODES_PER_STEP):
+    def __init__(
+        self,
+        deps: EngineDeps,
+        inline_limit: int = INLINE_NODES_PER_STEP,
+        node_start_rate: float = NODE_START_RATE,
+    ):
         self.deps = deps
         self.store = deps.store
         self.events = NodeEvents(self.store.table, self.store.payloads)
         self.inline_limit = inline_limit
+        self.starts = StartPace(node_start_rate)  # one per process: see start_pace.py
 
     def budget(self) -> InlineBudget:
         """What one step may run inline."""
@@ -241,6 +250,7 @@ class Advance:
             node = self.store.runs.get_node(org_id, run_id, ref)
             if node.status != NodeStatus.SCHEDULED:
                 return
+        self.starts.take()
         executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref)
 
     def context(self, view: RunView, ref: str) -> dict[str, Any]:

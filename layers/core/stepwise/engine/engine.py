@@ -16,7 +16,7 @@ from stepwise.actions.definitions import ActionDefinitions
 from stepwise.core.observability import logger
 from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress, event_field
-from stepwise.engine.advance import INLINE_NODES_PER_STEP, Advance
+from stepwise.engine.advance import INLINE_NODES_PER_STEP, NODE_START_RATE, Advance
 from stepwise.engine.approval_steps import ApprovalSteps
 from stepwise.engine.attempts import Attempts
 from stepwise.engine.child_steps import ChildSteps
@@ -57,12 +57,13 @@ class Engine:
         inline_limit: int = INLINE_NODES_PER_STEP,
         logs: RunLogs | None = None,
         event_bus_name: str | None = None,
+        node_start_rate: float = NODE_START_RATE,
     ):
         deps = EngineDeps(
             store, definitions, node_state_machine_arn, run_state_machine_arn, logs, event_bus_name
         )
         self.node_state_machine_arn = node_state_machine_arn  # the janitor restarts nodes
-        self.advance = Advance(deps, inline_limit)
+        self.advance = Advance(deps, inline_limit, node_start_rate)
         attempts = Attempts(deps, self.advance)
         self.children = ChildSteps(deps, self.advance, attempts)
         self.actions = ActionSteps(deps, self.advance, attempts)
