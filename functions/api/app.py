@@ -6,7 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
 from stepwise.api.app import create_app
-from stepwise.core.observability import logger
+from stepwise.core.observability import log_metrics, logger
 
 app = create_app()
 _asgi = Mangum(app, lifespan="off")
@@ -20,5 +20,6 @@ gc.freeze()
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
+@log_metrics
 def handler(event: dict, context: object) -> dict:
     return _asgi(event, context)
