@@ -50,3 +50,16 @@ def test_outside_a_handler_a_metric_prints_at_once(capsys):
     assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
         {"Name": "WebhookLatency", "Unit": "Milliseconds"}
     ]
+
+
+def test_more_than_a_hundred_values_in_one_invocation_all_print(capsys, recwarn):
+    @metrics.flushed
+    def handler():
+        for _ in range(200):
+            metrics.count(Metric.RUNS_STARTED, "acme")
+
+    handler()
+    lines = emitted(capsys)
+    assert sum(len(line["RunsStarted"]) for line in lines) == 200  # EMF takes 100 per line
+    assert all(len(line["RunsStarted"]) <= 100 for line in lines)
+    assert not [w for w in recwarn if "No application metrics" in str(w.message)]

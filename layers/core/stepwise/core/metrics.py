@@ -129,4 +129,5 @@ def _print(recorded: list[Recorded]) -> None:
             line.add_metadata(key="org_id", value=org_id)
         for item in items:
             line.add_metric(name=item.metric.value, unit=UNITS[item.metric], value=item.value)
-        line.flush_metrics()
+        if line.metric_set:  # Powertools prints by itself every 100 values of a metric
+            line.flush_metrics()
