@@ -153,3 +153,20 @@ def test_the_dashboard_graphs_every_metric_the_code_emits_as_it_emits_it(resourc
     assert {name for name, _ in ours} == {str(m) for m in Metric}
     assert {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "Duration"} <= aws
     assert {"ExecutionsFailed", "ExecutionsTimedOut", "4xx", "5xx", "Latency"} <= aws
+
+
+def test_the_dashboard_reads_the_namespace_and_service_the_functions_write():
+    template = load_template()
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    [dashboard] = of_type(template["Resources"], "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    graphed = json.loads(re.sub(r"\$\{[A-Za-z0-9:.]+\}", "X", body))
+    services = {
+        line[line.index("service") + 1]
+        for widget in graphed["widgets"]
+        for line in widget["properties"]["metrics"]
+        if "service" in line
+    }
+    assert services == {env["POWERTOOLS_SERVICE_NAME"]}
+    assert body.count("${MetricsNamespace}") >= len(Metric)
