@@ -325,6 +325,21 @@ def _iam_role(stack, resolver, logical_id, props, template) -> None:
         )
 
 
+def _alarm(stack, resolver, logical_id, props, template) -> None:
+    """Created through CloudWatch's own API, so botocore checks every property's shape; nothing
+    publishes AWS metrics locally, so an alarm never leaves INSUFFICIENT_DATA here."""
+    present = {key: value for key, value in props.items() if value is not None}
+    local_client("cloudwatch").put_metric_alarm(**present)
+
+
+def _dashboard(stack, resolver, logical_id, props, template) -> None:
+    body = props["DashboardBody"]
+    json.loads(body)  # the resolved body must be JSON, as CloudWatch requires
+    local_client("cloudwatch").put_dashboard(
+        DashboardName=props["DashboardName"], DashboardBody=body
+    )
+
+
 def _role() -> str:
     iam = local_client("iam")
     name = "stepwise-local-execution-role"
@@ -361,4 +376,6 @@ _CREATORS = {
     "AWS::IAM::Role": _iam_role,
     "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::Serverless::StateMachine": _state_machine,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
 }

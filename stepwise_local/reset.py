@@ -60,6 +60,8 @@ RESETTERS: dict[str, Callable[[str, Created], None]] = {
 STATELESS = {
     "AWS::Serverless::Function": "code and configuration; the handlers run in-process",
     "AWS::IAM::Role": "moto enforces no policy, and nothing at run time changes a role",
+    "AWS::CloudWatch::Alarm": "no metric reaches it locally, and nothing at run time changes it",
+    "AWS::CloudWatch::Dashboard": "nothing at run time changes a dashboard",
 }
 
 

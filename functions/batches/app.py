@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepwise.components import batches
-from stepwise.core.observability import logger, tracer
+from stepwise.core.observability import log_metrics, logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -21,6 +21,7 @@ def apply(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict, context: object) -> dict:
     return process_partial_response(
         event=event, record_handler=apply, processor=processor, context=context

@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from stepwise.components import janitor
-from stepwise.core.observability import logger, tracer
+from stepwise.core.observability import log_metrics, logger, tracer
 
 
 def sweep_time(event: dict) -> datetime | None:
@@ -15,6 +15,7 @@ def sweep_time(event: dict) -> datetime | None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict, context: object) -> dict:
     report = janitor().sweep(sweep_time(event))
     logger.info("janitor sweep", extra={"report": asdict(report)})

@@ -6,6 +6,7 @@ An ``ack`` answer does not resume: the task waits for the callback to the signal
 """
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from stepwise.actions.webhooks.responses import Outcome, Signal, read_response
 from stepwise.actions.webhooks.signal_tokens import SignalTarget, SignalTokens
 from stepwise.actions.webhooks.signing import signature_headers
 from stepwise.actions.webhooks.ssrf import Destination, DestinationRefused, check_url
+from stepwise.core import metrics
 from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
 from stepwise.infra import executions
@@ -94,7 +96,7 @@ class Dispatcher:
                 },
             }
         )
-        outcome = self._post(destination, record_id, body, sla_seconds)
+        outcome = self._post(org_id, destination, record_id, body, sla_seconds)
         self._record(org_id, run_id, ref, attempt, token, outcome)
 
     def _resolve(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
@@ -112,11 +114,12 @@ class Dispatcher:
         }
 
     def _post(
-        self, destination: dict[str, Any], message_id: str, body: str, timeout: float
+        self, org_id: str, destination: dict[str, Any], message_id: str, body: str, timeout: float
     ) -> Outcome:
         try:
             target = check_url(destination["url"], self.allow_loopback)
         except DestinationRefused as exc:
+            metrics.count(metrics.Metric.WEBHOOK_DELIVERIES, org_id, StatusClass="refused")
             return _refused(str(exc))
         headers = {
             **destination.get("headers", {}),
@@ -132,6 +135,7 @@ class Dispatcher:
         )
         pool = _pool(target, timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        started = time.perf_counter()
         try:
             response = pool.urlopen(
                 "POST",
@@ -145,6 +149,7 @@ class Dispatcher:
             response.release_conn()
             pool.close()
         except urllib3.exceptions.TimeoutError:
+            _count_delivery(org_id, "timeout", started)
             return Outcome(
                 Signal.FAILURE,
                 error_type="Timeout",
@@ -152,9 +157,11 @@ class Dispatcher:
                 retryable=True,
             )
         except urllib3.exceptions.HTTPError as exc:
+            _count_delivery(org_id, "network", started)
             return Outcome(
                 Signal.FAILURE, error_type="ConnectionError", message=str(exc), retryable=True
             )
+        _count_delivery(org_id, status_class(response.status), started)
         if len(content) > MAX_RESPONSE_BYTES:
             return Outcome(
                 Signal.FAILURE,
@@ -232,6 +239,18 @@ def _pool(target: Destination, timeout: float) -> urllib3.HTTPConnectionPool:
             **pool_kwargs, server_hostname=target.host, assert_hostname=target.host
         )
     return urllib3.HTTPConnectionPool(**pool_kwargs)
+
+
+def status_class(status: int) -> str:
+    """2xx, 3xx, 4xx or 5xx; anything else a destination sends counts as a network failure."""
+    return f"{status // 100}xx" if 200 <= status <= 599 else "network"
+
+
+def _count_delivery(org_id: str, status_class: str, started: float) -> None:
+    """One POST made: its status class, and how long the destination took to answer."""
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.count(metrics.Metric.WEBHOOK_DELIVERIES, org_id, StatusClass=status_class)
+    metrics.measure(metrics.Metric.WEBHOOK_LATENCY, round(elapsed_ms, 1), org_id)
 
 
 def _refused(message: str) -> Outcome:

@@ -17,6 +17,7 @@ from stepwise.actions.signal_models import (
 )
 from stepwise.actions.webhooks.responses import Signal
 from stepwise.actions.webhooks.signal_tokens import SignalTarget
+from stepwise.core import metrics
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.observability import logger
@@ -59,6 +60,7 @@ class Signals:
         if updated is None:
             return self._not_waiting(t, body.signal)
         self._queue(t, "heartbeat" if body.signal not in _SETTLING else "settle")
+        count_signal(t.org_id, "accepted")
         logger.info("signal accepted", extra={"attempt": t.attempt, "signal": body.signal.value})
         return _receipt(t, body.signal, SignalStatus.ACCEPTED, "the signal was accepted")
 
@@ -85,13 +87,16 @@ class Signals:
             node = self.store.runs.get_node(org_id, run_id, ref)
             earlier = _attempt(node, number).signal
             if earlier:
+                count_signal(org_id, "duplicate")
                 raise Conflict(
                     f"node {ref!r} was already reviewed ({earlier['decision']} by "
                     f"{earlier['reviewed_by']} at {earlier['reviewed_at']})"
                 )
+            count_signal(org_id, "late")
             raise Conflict(f"node {ref!r} is {node.status}; it is not waiting for a review")
         self.store.run_state.record_review(org_id, run_id, review)
         self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
+        count_signal(org_id, "accepted")
         logger.info("review recorded", extra={"decision": review["decision"]})
         return updated
 
@@ -105,6 +110,7 @@ class Signals:
                 # Recorded, not yet acted on: the first resume may have been lost; resuming is
                 # idempotent, so queue it again.
                 self._queue(t, "settle")
+            count_signal(t.org_id, "duplicate")
             return _receipt(
                 t, signal, SignalStatus.ALREADY_SETTLED, "the attempt was already settled"
             )
@@ -115,6 +121,7 @@ class Signals:
             reason = f"attempt {t.attempt} timed out"
         else:
             reason = f"attempt {t.attempt} is no longer waiting (node {node.status})"
+        count_signal(t.org_id, "late")
         raise Conflict(f"{reason}; the signal changed nothing")
 
     def _node(self, t: SignalTarget) -> NodeRecord:
@@ -156,6 +163,11 @@ def resume(store: Store, message: dict[str, Any]) -> None:
         executions.heartbeat(token)
     else:
         executions.resume_run(token, "signalled")
+
+
+def count_signal(org_id: str | None, outcome: str) -> None:
+    """A callback or review: accepted, a duplicate, too late, or with an invalid token."""
+    metrics.count(metrics.Metric.SIGNALS, org_id, Outcome=outcome)
 
 
 def _attempt(node: NodeRecord, number: int) -> AttemptRecord:

@@ -2,7 +2,9 @@
 
 The tracer loads the X-Ray SDK, about 0.35 s of a cold start, so it is built on first use:
 only the functions that import ``tracer`` pay for it (the API relies on Lambda's own active
-tracing instead).
+tracing instead). Business metrics go through ``stepwise.core.metrics``, the domain's port to
+Powertools' EMF; ``log_metrics`` is the handler decorator that prints what an invocation
+recorded.
 """
 
 import os
@@ -10,6 +12,10 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
+from stepwise.core.metrics import flushed as log_metrics
+
+__all__ = ["log_metrics", "logger"]
 
 _SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "stepwise"
 
@@ -23,16 +29,7 @@ def _tracer() -> Any:
     return Tracer(service=_SERVICE)
 
 
-@cache
-def _metrics() -> Any:
-    from aws_lambda_powertools import Metrics
-
-    return Metrics(service=_SERVICE)
-
-
 def __getattr__(name: str) -> Any:
     if name == "tracer":
         return _tracer()
-    if name == "metrics":
-        return _metrics()
     raise AttributeError(name)

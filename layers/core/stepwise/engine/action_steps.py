@@ -7,7 +7,6 @@ from typing import Any
 from stepwise.actions.definitions import InputRejected, check_input, resolve_action
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
-from stepwise.core.statuses import NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
@@ -36,14 +35,14 @@ class ActionSteps(StepFamily):
             action_input = render(spec.args, context)
             check_input(definition, action_input)
         except NotFound as exc:
-            return self.attempts.fail(address, "ActionNotFound", str(exc))
+            return self.attempts.fail(address, spec.kind, "ActionNotFound", str(exc))
         except TemplateError as exc:
-            return self.attempts.fail(address, "ExpressionError", str(exc))
+            return self.attempts.fail(address, spec.kind, "ExpressionError", str(exc))
         except InputRejected as exc:
-            return self.attempts.fail(address, "InputRejected", str(exc))
+            return self.attempts.fail(address, spec.kind, "InputRejected", str(exc))
         if definition.deleted_at is not None:
             message = f"action definition {definition.name!r} was deleted"
-            return self.attempts.fail(address, "ActionNotFound", message)
+            return self.attempts.fail(address, spec.kind, "ActionNotFound", message)
         # What this attempt resolved is pinned on it: the dispatcher delivers exactly that, even
         # if the alias moves before it runs.
         link = next((d for d in definition.destinations if d.is_default), None)
@@ -76,7 +75,6 @@ class ActionSteps(StepFamily):
 
     def action_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
         """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
-        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         opened = self.open_attempt(address)
         if opened is None:
             return self.advance.node_changed(address)
@@ -87,7 +85,7 @@ class ActionSteps(StepFamily):
             outcome = self._signalled(address, node, spec, signal)
         elif record is not None and record["kind"] == "success":
             result = self.store.payloads.read(node.delivery_result)
-            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, result)
+            self.attempts.succeeded(address, spec, result)
             outcome = None
         else:
             failure, min_wait = _delivery_failure(record, tried, delivery)
@@ -104,14 +102,7 @@ class ActionSteps(StepFamily):
         """Ends an action attempt with the destination's callback."""
         if signal["kind"] == "success":
             result = self.store.payloads.read(node.signal_result)
-            self.store.nodes.settle_node(
-                address.org_id,
-                address.run_id,
-                spec.ref,
-                address.attempt,
-                NodeStatus.SUCCEEDED,
-                result,
-            )
+            self.attempts.succeeded(address, spec, result)
             return None
         error = signal.get("error") or {}
         failure = NodeFailure(

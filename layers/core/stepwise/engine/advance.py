@@ -14,7 +14,7 @@ from stepwise.engine.executors import NodeFailure, execute
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
 from stepwise.engine.retries import retry_delay
-from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
+from stepwise.engine.shared import DONE, EngineDeps, count_attempt, expression, truthy
 from stepwise.engine.start_pace import StartPace
 from stepwise.infra import executions
 from stepwise.runs.node_events import NodeEvents
@@ -231,6 +231,8 @@ class Advance:
         )
         if item is not None:
             view.known[spec.ref] = item
+            if status != NodeStatus.SKIPPED:
+                count_attempt(org_id, spec.kind, failed=status == NodeStatus.FAILED)
             if error is not None:
                 address = NodeAddress(org_id, run_id, spec.ref)
                 self.deps.log_failure(address, error["type"], error["message"])

@@ -3,7 +3,6 @@ review in time retries or fails."""
 
 from typing import Any
 
-from stepwise.core.statuses import NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
@@ -36,7 +35,6 @@ class ApprovalSteps(StepFamily):
 
     def review_settled(self, address: NodeAddress) -> dict[str, Any]:
         """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
-        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
         opened = self.open_attempt(address)
         if opened is None:
             return self.advance.node_changed(address)
@@ -49,10 +47,10 @@ class ApprovalSteps(StepFamily):
         elif review["decision"] == "approve":
             fields = ("decision", "comment", "reviewed_by", "reviewed_at")
             output = {k: review.get(k) for k in fields}
-            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+            self.attempts.succeeded(address, spec, output)
         else:
             message = f"rejected by {review['reviewed_by']}"
             if review.get("comment"):
                 message += f": {review['comment']}"
-            return self.attempts.fail(address, "Rejected", message)
+            return self.attempts.fail(address, spec.kind, "Rejected", message)
         return outcome or self.advance.node_changed(address)

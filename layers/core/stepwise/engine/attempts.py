@@ -5,13 +5,19 @@ from datetime import timedelta
 from typing import Any
 
 from stepwise.core.clock import iso, now
-from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
+from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance
 from stepwise.engine.executors import NodeFailure, execute
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.retries import retry_delay
-from stepwise.engine.shared import EngineDeps, cause_message, expression, truthy
+from stepwise.engine.shared import (
+    EngineDeps,
+    cause_message,
+    count_attempt,
+    expression,
+    truthy,
+)
 from stepwise.runs.logs import LogLevel
 from stepwise.runs.records import AttemptRecord, NodeRecord
 from stepwise.workflows.models import NodeSpec
@@ -34,7 +40,12 @@ class Attempts:
             _check_retry_until(spec, context, output, address.attempt)
         except NodeFailure as failure:
             return self.failed(address, spec, failure)
-        self.store.nodes.settle_node(
+        self.succeeded(address, spec, output)
+        return None
+
+    def succeeded(self, address: NodeAddress, spec: NodeSpec, output: Any) -> None:
+        """Ends the attempt (of the node or of one item) with its output."""
+        if self.store.nodes.settle_node(
             address.org_id,
             address.run_id,
             spec.ref,
@@ -42,8 +53,8 @@ class Attempts:
             NodeStatus.SUCCEEDED,
             output,
             index=address.index,
-        )
-        return None
+        ):
+            count_attempt(address.org_id, spec.kind, failed=False)
 
     def failed(
         self,
@@ -67,6 +78,7 @@ class Attempts:
             if self.store.nodes.schedule_retry(
                 org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
             ):
+                count_attempt(org_id, spec.kind, failed=True)
                 self.deps.log(
                     address,
                     LogLevel.WARNING,
@@ -83,11 +95,15 @@ class Attempts:
             error=failure.as_error(),
             index=index,
         ):
+            count_attempt(org_id, spec.kind, failed=True)
             self.deps.log_failure(address, failure.type, failure.message)
         return None
 
-    def fail(self, address: NodeAddress, error_type: str, message: str) -> dict[str, Any]:
-        """Fails the node's running attempt for good and moves the run on."""
+    def fail(
+        self, address: NodeAddress, kind: NodeKind | None, error_type: str, message: str
+    ) -> dict[str, Any]:
+        """Fails the node's running attempt for good and moves the run on. ``kind`` None: the
+        attempt is not counted again (a for_each node, whose items' attempts were)."""
         if self.store.nodes.settle_node(
             address.org_id,
             address.run_id,
@@ -96,6 +112,8 @@ class Attempts:
             NodeStatus.FAILED,
             error={"type": error_type, "message": message},
         ):
+            if kind is not None:
+                count_attempt(address.org_id, kind, failed=True)
             self.deps.log_failure(address, error_type, message)
         return self.advance.node_changed(address)
 
@@ -105,7 +123,7 @@ class Attempts:
         self.store.nodes.start_attempt(
             address.org_id, address.run_id, address.ref, address.attempt, None, index=address.index
         )
-        self.store.nodes.settle_node(
+        if self.store.nodes.settle_node(
             address.org_id,
             address.run_id,
             address.ref,
@@ -113,7 +131,10 @@ class Attempts:
             NodeStatus.FAILED,
             error={"type": error, "message": message},
             index=address.index,
-        )
+        ):
+            kind = self.store.runs.get_node(address.org_id, address.run_id, address.ref).kind
+            if kind:
+                count_attempt(address.org_id, NodeKind(kind), failed=True)
 
 
 def attempt_deadline(spec: NodeSpec) -> str | None:

@@ -3,9 +3,10 @@
 import contextlib
 from typing import Any
 
+from stepwise.core import metrics
 from stepwise.core.errors import Conflict, NotFound
 from stepwise.core.ids import child_run_id
-from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
@@ -30,19 +31,19 @@ class ChildSteps(StepFamily):
         try:
             args = render(spec.args, context)
         except TemplateError as exc:
-            return self.attempts.fail(address, "ExpressionError", str(exc))
+            return self.attempts.fail(address, spec.kind, "ExpressionError", str(exc))
         workflow_id = args.get("workflow_id") if isinstance(args, dict) else None
         if not isinstance(workflow_id, str):
             message = "args.workflow_id must give the child workflow's id"
-            return self.attempts.fail(address, "InvalidArgs", message)
+            return self.attempts.fail(address, spec.kind, "InvalidArgs", message)
         depth = int(run.depth or 0) + 1
         if depth > MAX_CHILD_DEPTH:
             message = f"child runs nest deeper than {MAX_CHILD_DEPTH} levels"
-            return self.attempts.fail(address, "MaxDepthExceeded", message)
+            return self.attempts.fail(address, spec.kind, "MaxDepthExceeded", message)
         try:
             workflow = self.store.workflows.get_workflow(org_id, workflow_id, args.get("version"))
         except NotFound as exc:
-            return self.attempts.fail(address, "WorkflowNotFound", str(exc))
+            return self.attempts.fail(address, spec.kind, "WorkflowNotFound", str(exc))
         child_id = child_run_id(run_id, spec.ref, attempt)
         if not self.store.runs.run_exists(org_id, child_id):
             parent = {
@@ -53,6 +54,7 @@ class ChildSteps(StepFamily):
                 "created_by": f"run:{run_id}",
             }
             self.store.runs.create_run(org_id, child_id, workflow, args.get("input"), parent)
+            metrics.count(metrics.Metric.RUNS_STARTED, org_id)
         self.store.nodes.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
         timeout = spec.retry.timeout or workflow.timeout + CHILD_TIMEOUT_MARGIN_SECONDS
         return {
@@ -77,7 +79,7 @@ class ChildSteps(StepFamily):
         self, address: NodeAddress, child_id: str, timed_out: bool = False
     ) -> dict[str, Any]:
         """The child run ended (or the attempt timed out): the node's attempt ends with it."""
-        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
         node = self.store.runs.get_node(org_id, run_id, ref)
         if node.status in NODE_TERMINAL:
             self.advance.settled(org_id, run_id, [(ref, node.status)])
@@ -87,7 +89,7 @@ class ChildSteps(StepFamily):
         child = self.store.runs.get_run(org_id, child_id)
         if child.status == RunStatus.SUCCEEDED:
             output = self.store.payloads.read(child.output)
-            self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, output)
+            self.attempts.succeeded(address, spec, output)
         else:
             if timed_out and child.status not in RUN_TERMINAL:
                 self.cancel_child(org_id, child_id, "the parent's attempt timed out")

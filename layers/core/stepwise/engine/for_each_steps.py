@@ -27,13 +27,13 @@ class ForEachSteps(StepFamily):
         try:
             values = expression(spec.for_each or "", context)
         except TemplateError as exc:
-            return self.attempts.fail(node, "ExpressionError", str(exc))
+            return self.attempts.fail(node, spec.kind, "ExpressionError", str(exc))
         if not isinstance(values, list):
             message = f"for_each gave {type(values).__name__}, not a list"
-            return self.attempts.fail(node, "ExpressionError", message)
+            return self.attempts.fail(node, spec.kind, "ExpressionError", message)
         if len(values) > MAX_FOR_EACH_ITEMS:
             message = f"for_each gave {len(values)} items; at most {MAX_FOR_EACH_ITEMS} are allowed"
-            return self.attempts.fail(node, "TooManyItems", message)
+            return self.attempts.fail(node, spec.kind, "TooManyItems", message)
         if not values:
             self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
@@ -83,7 +83,8 @@ class ForEachSteps(StepFamily):
             first = unfinished[0]
             error = first.error or {"type": "ItemFailed", "message": first.status}
             message = f"item {first.index}: {error.get('message', '')}"
-            return self.attempts.fail(address, error.get("type", "ItemFailed"), message)
+            # Counted already: each item's attempts are the node's attempts.
+            return self.attempts.fail(address, None, error.get("type", "ItemFailed"), message)
         outputs = [self.store.payloads.read(r.output) for r in records]
         self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
         return self.advance.node_changed(address)

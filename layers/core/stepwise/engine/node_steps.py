@@ -104,7 +104,7 @@ class NodeSteps:
         except TemplateError as exc:
             # Recorded as a first attempt that failed for good (expressions are not retried).
             self.store.nodes.start_attempt(org_id, run_id, spec.ref, 1, None)
-            return self.attempts.fail(address, "ExpressionError", str(exc))
+            return self.attempts.fail(address, spec.kind, "ExpressionError", str(exc))
         if delay <= 0:
             return None
         self.store.nodes.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))

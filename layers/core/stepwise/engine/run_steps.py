@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from stepwise.core import metrics
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.advance import Advance, RunView
@@ -62,7 +63,8 @@ class RunSteps:
         for node in nodes:
             self._stop_node(org_id, run_id, node, reason)
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
-        self.store.run_state.finish_run(org_id, run_id, status, output, error)
+        if self.store.run_state.finish_run(org_id, run_id, status, output, error):
+            metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status=str(status))
         logger.info("run finished", extra={"status": str(status)})
         self._announce(self.store.runs.get_run(org_id, run_id))
         if run.parent_token:

@@ -6,6 +6,8 @@ from functools import lru_cache
 from typing import Any
 
 from stepwise.actions.definitions import ActionDefinitions
+from stepwise.core import metrics
+from stepwise.core.statuses import NodeKind
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, evaluate, single_expression
@@ -51,6 +53,14 @@ class EngineDeps:
     def log_failure(self, address: NodeAddress, kind: str, message: str) -> None:
         text = f"{address.where}: attempt {address.attempt} failed for good ({kind}: {message})"
         self.log(address, LogLevel.ERROR, text)
+
+
+def count_attempt(org_id: str, kind: NodeKind, failed: bool) -> None:
+    """An attempt ended (exactly once: its conditional write won); a failure if it failed,
+    whether it is tried again or not."""
+    metrics.count(metrics.Metric.NODE_ATTEMPTS, org_id, Kind=str(kind))
+    if failed:
+        metrics.count(metrics.Metric.NODE_FAILURES, org_id, Kind=str(kind))
 
 
 def run_wait_bound(run: RunRecord) -> int:

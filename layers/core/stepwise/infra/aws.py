@@ -28,6 +28,17 @@ def client(service: str) -> Any:
     return _session().client(service, config=config)
 
 
-def clear() -> None:
-    """Forget the cached clients (tests and the local stack change region and credentials)."""
+def load_models(services: tuple[str, ...]) -> None:
+    """Imports boto3 and reads these services' API models, without making a client (no
+    credentials are looked up): a SnapStart snapshot keeps them, a cold request skips them."""
+    session = _session()._session
+    for service in services:
+        session.get_service_model(service)
+
+
+def clear(session: bool = False) -> None:
+    """Forget the cached clients (tests and the local stack change region and credentials), and
+    with ``session`` the session too, with any credentials it resolved for them."""
     client.cache_clear()
+    if session:
+        _session.cache_clear()

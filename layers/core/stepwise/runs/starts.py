@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from stepwise.core import metrics
 from stepwise.core.errors import ServiceUnavailable
 from stepwise.core.observability import logger
 from stepwise.infra import executions
@@ -28,5 +29,7 @@ def start_workflow_run(
     except executions.StartRefused as exc:
         logger.exception("could not start the run's execution", extra={"run_id": run_id})
         store.run_state.fail_run_start(org_id, run_id, str(exc))
+        metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status="failed")
         raise ServiceUnavailable("the run could not be started; try again") from None
+    metrics.count(metrics.Metric.RUNS_STARTED, org_id)
     return run, nodes

@@ -7,6 +7,7 @@ moved to another attempt or read as a pagination cursor (its MAC has its own sco
 from dataclasses import dataclass
 
 from stepwise.access.cursors import CursorCodec
+from stepwise.core import metrics
 from stepwise.core.errors import InvalidCursor, Unauthorized
 
 _SCOPE = "signal"
@@ -42,5 +43,7 @@ class SignalTokens:
                 str(fields["o"]), str(fields["r"]), str(fields["n"]), int(fields["a"])
             )
         except (InvalidCursor, KeyError, TypeError, ValueError):
+            # No org to name: a forged token says nothing trustworthy about its holder.
+            metrics.count(metrics.Metric.SIGNALS, Outcome="invalid")
             raise Unauthorized("the signal token is not valid") from None
         return target
