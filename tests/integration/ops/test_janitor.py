@@ -18,6 +18,8 @@ from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"
+
+
 def later() -> datetime:
     """Past the janitor's grace for new runs, from the moment a test asks (a module-level time
     falls inside the grace when the suite runs slowly)."""
