@@ -102,6 +102,7 @@ def engine() -> "Engine":
         action_definitions(),
         logs=run_logs(),
         event_bus_name=engine_settings.event_bus_name,
+        items_state_machine_arn=engine_settings.items_state_machine_arn,
     )
 
 
