@@ -115,3 +115,32 @@ def test_a_settling_run_starts_no_further_chunk(stack, resumed, monkeypatch):
     assert sorted(chunk_inputs(stack, run_id)) == [0, 1], "chunk 2 must not start"
     node = components.store().runs.get_node(ORG, run_id, "each")
     assert node.status == NodeStatus.CANCELLED
+
+
+def test_a_chunk_whose_end_keeps_crashing_fails_its_items_and_the_node_goes_on(stack, resumed):
+    """ChunkDone failed after its retries: ChunkCrashed fails the chunk's unfinished items and
+    counts the chunk, so the lane and the node go on instead of waiting until the run's
+    timeout; the node then fails with the first failed item."""
+    run_id = fanned_out(stack)
+    step(stack, "start_items", run_id, node_ref="each", task_token="fan")
+    for index in (0, 1, 2, 3, 4, 5, 10, 11):  # every item but 6 to 9 succeeds
+        step(stack, "item_attempt", run_id, node_ref="each", index=index, attempt=1)
+    step(
+        stack,
+        "chunk_crashed",
+        run_id,
+        node_ref="each",
+        chunk=1,
+        error="Lambda.Unknown",
+        cause='{"errorMessage": "out of memory"}',
+    )
+    items = components.store().nodes.list_items(ORG, run_id, "each")
+    assert [i.status for i in items[5:10]] == ["succeeded"] + ["failed"] * 4
+    assert items[6].error == {"type": "Lambda.Unknown", "message": "out of memory"}
+    for chunk in (0, 2):
+        step(stack, "chunk_done", run_id, node_ref="each", chunk=chunk)
+    assert resumed == [("fan", "items_done")]
+    step(stack, "collect_items", run_id, node_ref="each")
+    node = components.store().runs.get_node(ORG, run_id, "each")
+    assert node.status == NodeStatus.FAILED
+    assert node.error == {"type": "Lambda.Unknown", "message": "item 6: out of memory"}

@@ -4,7 +4,7 @@ RunStateMachine: ``start_run`` (stores the resume token, starts the roots) then 
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
 ``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
 ``collect_items``. ItemsStateMachine (one chunk of a for_each node's items): ``item_attempt``
-(``item_crashed``) per item, then ``chunk_done``.
+(``item_crashed``) per item, then ``chunk_done`` (``chunk_crashed``).
 
 The steps live in one family per concern (run_steps, node_steps, action_steps, approval_steps,
 child_steps, for_each_steps), over attempts (how an attempt ends) and advance (how the run
@@ -118,6 +118,9 @@ class Engine:
             ),
             "chunk_done": lambda e: for_each.chunk_done(
                 NodeAddress.of_node(e), int(event_field(e, "chunk"))
+            ),
+            "chunk_crashed": lambda e: for_each.chunk_crashed(
+                NodeAddress.of_node(e), int(event_field(e, "chunk")), *_crash(e)
             ),
             "collect_items": lambda e: for_each.collect_items(NodeAddress.of_node(e)),
             "await_child": lambda e: children.await_child(

@@ -19,7 +19,7 @@ HISTORY_LIMIT = 25_000  # events in one execution's history (a hard Step Functio
 HISTORY_BUDGET = 20_000  # what a chunk may use at worst: 80% of the limit
 
 # Worst-case history events of the items machine (statemachines/items.asl.json):
-CHUNK_EVENTS = 47  # the execution, its Map state and ChunkDone with all its Lambda retries
+CHUNK_EVENTS = 67  # the execution, its Map state, ChunkDone and ChunkCrashed with all their retries
 ITEM_EVENTS = 56  # one item: its iteration, its last attempt and its crash path
 ITEM_RETRY_EVENTS = 38  # each further attempt of an item: backoff, the attempt and its decision
 

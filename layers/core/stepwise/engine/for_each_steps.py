@@ -22,7 +22,8 @@ MAX_FOR_EACH_ITEMS = 10_000  # with retries, chunks keep every execution's histo
 
 class ForEachSteps(StepFamily):
     """The fan-out, the items' start (``start_items``), each item's attempt (``item_attempt``,
-    ``item_crashed``), each chunk's end (``chunk_done``), then ``collect_items``."""
+    ``item_crashed``), each chunk's end (``chunk_done``, ``chunk_crashed``), then
+    ``collect_items``."""
 
     def fan_out(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -78,13 +79,32 @@ class ForEachSteps(StepFamily):
         chunks = _plan_of(node)
         assert chunks is not None, f"{ref} has no chunks"
         following = chunks.next_in_lane(chunk)
-        if following is not None and following not in node.chunks_done:
+        if (
+            following is not None
+            and following not in node.chunks_done
+            and node.status not in NODE_TERMINAL
+        ):
             run = self.store.runs.get_run(org_id, run_id)
             if run.status == RunStatus.RUNNING and not run.settle_requested_at:
                 self._start_chunk(address, chunks, following)
         if self._all_done(node, chunks) and node.items_token:
             executions.resume_run(node.items_token, "items_done")
         return {}
+
+    def chunk_crashed(
+        self, address: NodeAddress, chunk: int, error: str, cause: str
+    ) -> dict[str, Any]:
+        """ChunkDone kept failing: the chunk's unfinished items fail with its error, then the
+        chunk counts as done, so that its lane goes on and the node never waits for ever."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        chunks = _plan_of(self.store.runs.get_node(org_id, run_id, ref))
+        assert chunks is not None, f"{ref} has no chunks"
+        for index in chunks.indices(chunk):
+            item = self.store.nodes.get_item(org_id, run_id, ref, index)
+            if item.status not in NODE_TERMINAL:
+                at = replace(address, attempt=max(item.attempt, 1), index=index)
+                self.attempts.record_crash(at, error, cause)
+        return self.chunk_done(address, chunk)
 
     def stop_chunks(self, node: NodeRecord, run_id: str, reason: str) -> None:
         """Stops the chunk each lane is on (the run is ending; its items are cancelled)."""
