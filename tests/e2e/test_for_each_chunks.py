@@ -5,6 +5,7 @@ the chunks that are running."""
 import json
 import time
 
+from stepwise.engine import fan_out_plan
 from stepwise.engine.fan_out_plan import plan
 from stepwise.infra.executions import items_execution_name, node_execution_name
 from tests.e2e.conftest import wait_for_run
@@ -53,6 +54,21 @@ def test_items_run_in_chunks_over_lanes_and_come_back_in_order(api, local_stack)
             "ItemsStateMachine", items_execution_name(run["id"], "each", 2)
         )
     )
+    # Each chunk's real history stays within what fan_out_plan sized it for; items that succeed
+    # at once write 11 events each (as LocalStack counted), far below the worst case.
+    lengths = []
+    for chunk in range(3):
+        events = json.loads(
+            local_stack.execution_history(
+                "ItemsStateMachine", items_execution_name(run["id"], "each", chunk)
+            )
+        )
+        items = len(chunks.indices(chunk))
+        assert len(events) <= fan_out_plan.CHUNK_EVENTS + items * fan_out_plan.item_events(100)
+        per_item = [e for e in events if e["type"] == "MapIterationStarted"]
+        assert len(per_item) == items
+        lengths.append(len(events))
+    assert lengths[0] - lengths[2] == 11 * (5 - 2), lengths
     started = json.loads(last[0]["executionStartedEventDetails"]["input"])
     assert started == {
         "org_id": "acme",
