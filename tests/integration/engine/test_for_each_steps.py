@@ -3,6 +3,7 @@ FanOut token is kept, each lane starts its first chunk, a chunk that ends starts
 lane, a repeated chunk_done counts once, and only the last chunk resumes the node."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -144,3 +145,33 @@ def test_a_chunk_whose_end_keeps_crashing_fails_its_items_and_the_node_goes_on(s
     node = components.store().runs.get_node(ORG, run_id, "each")
     assert node.status == NodeStatus.FAILED
     assert node.error == {"type": "Lambda.Unknown", "message": "item 6: out of memory"}
+
+
+def test_the_janitor_moves_a_stalled_lane_on(stack, resumed, monkeypatch):
+    """A lane whose next chunk never started (its start kept failing) and a chunk whose
+    execution ended without its ChunkDone: the janitor starts the one and ends the other, so
+    the node is not left waiting until the run's timeout."""
+    run_id = fanned_out(stack)
+    real_start = executions.start_items
+
+    def start_but_chunk_2(arn, org, run, ref, chunk, *rest):
+        if chunk != 2:
+            real_start(arn, org, run, ref, chunk, *rest)
+
+    monkeypatch.setattr(executions, "start_items", start_but_chunk_2)
+    step(stack, "start_items", run_id, node_ref="each", task_token="fan")
+    step(stack, "chunk_done", run_id, node_ref="each", chunk=0)
+    monkeypatch.setattr(executions, "start_items", real_start)
+    assert sorted(chunk_inputs(stack, run_id)) == [0, 1]
+    sfn = boto3.client("stepfunctions")
+    one = executions.describe_items(stack.stack.names["ItemsStateMachine"], run_id, "each", 1)
+    sfn.stop_execution(executionArn=one["executionArn"], error="Manual", cause="stopped by hand")
+
+    report = components.janitor().sweep(datetime.now(UTC) + timedelta(minutes=10))
+    actions = sorted(h["action"] for h in report.nodes if h["run_id"] == run_id)
+    assert actions == ["ended chunk 1", "started chunk 2"]
+    assert sorted(chunk_inputs(stack, run_id)) == [0, 1, 2]
+    items = components.store().nodes.list_items(ORG, run_id, "each")
+    assert {i.status for i in items[5:10]} == {NodeStatus.FAILED}
+    assert components.store().runs.get_node(ORG, run_id, "each").chunks_done == {0, 1}
+    assert resumed == []  # chunk 2 is running now

@@ -106,6 +106,29 @@ class ForEachSteps(StepFamily):
                 self.attempts.record_crash(at, error, cause)
         return self.chunk_done(address, chunk)
 
+    def heal_chunks(self, org_id: str, run_id: str, node: NodeRecord) -> list[str]:
+        """For the janitor, on a node whose FanOut has waited a while: a lane whose chunk never
+        started (its start kept failing) starts it, and a chunk whose execution ended without
+        counting its chunk ends as ChunkCrashed ends it. What was done, one line per chunk."""
+        chunks = _plan_of(node)
+        if chunks is None or node.status in NODE_TERMINAL:
+            return []
+        address = NodeAddress(org_id, run_id, node.ref)
+        done: list[str] = []
+        for chunk in chunks.running(node.chunks_done):
+            arn = self.deps.items_state_machine_arn
+            execution = executions.describe_items(arn, run_id, node.ref, chunk)
+            if execution is None:
+                self._start_chunk(address, chunks, chunk)
+                done.append(f"started chunk {chunk}")
+            elif execution["status"] != "RUNNING":
+                status = execution["status"]
+                error = execution.get("error") or f"Execution{status.title()}"
+                cause = execution.get("cause") or f"the chunk's execution ended {status}"
+                self.chunk_crashed(address, chunk, error, cause)
+                done.append(f"ended chunk {chunk}")
+        return done
+
     def stop_chunks(self, node: NodeRecord, run_id: str, reason: str) -> None:
         """Stops the chunk each lane is on (the run is ending; its items are cancelled)."""
         chunks = _plan_of(node)

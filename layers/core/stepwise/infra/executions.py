@@ -77,6 +77,11 @@ def start_items(
     )
 
 
+def describe_items(state_machine_arn: str, run_id: str, ref: str, chunk: int) -> dict | None:
+    """A chunk's execution, or None if it was never started."""
+    return _describe(_execution_arn(state_machine_arn, items_execution_name(run_id, ref, chunk)))
+
+
 def stop_items(state_machine_arn: str, run_id: str, ref: str, chunk: int, cause: str) -> None:
     """Stops a chunk's execution if it is still running; a missing or closed one is fine."""
     name = items_execution_name(run_id, ref, chunk)
