@@ -91,7 +91,7 @@ def transitions(stack: LocalStack, run_id: str) -> int:
     input names the run or one of its child runs (names are hashed, so they cannot tell)."""
     sfn = local_client("stepfunctions")
     total = 0
-    for machine in ("RunStateMachine", "NodeStateMachine"):
+    for machine in ("RunStateMachine", "NodeStateMachine", "ItemsStateMachine"):
         for execution in stack.executions(machine):
             described = sfn.describe_execution(executionArn=execution["executionArn"])
             of = json.loads(described["input"])["run_id"]

@@ -21,7 +21,7 @@ from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
 from stepwise.infra import aws
-from stepwise_local import atomicity, execution_names, lambdas, transactions
+from stepwise_local import atomicity, execution_names, lambdas, limits, stops, transactions
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog
 from stepwise_local.provision import ProvisionedStack, local_client, provision
@@ -96,6 +96,8 @@ class LocalStack:
         atomicity.install()
         transactions.install()
         execution_names.install()
+        stops.install()
+        limits.install()
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
         self._started_env = {key: os.environ.get(key) for key in self._saved_env}
@@ -161,6 +163,8 @@ class LocalStack:
             atomicity.uninstall()
             transactions.uninstall()
             execution_names.uninstall()
+            stops.uninstall()
+            limits.uninstall()
             self._mock.stop()
             self._mock = None
         reset_process_caches()

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from stepwise.infra.executions import node_execution_name
+from stepwise.infra.executions import items_execution_name, node_execution_name
 from tests.e2e.conftest import wait_for_run
 
 
@@ -214,11 +214,15 @@ def test_for_each_gives_one_result_per_item_in_order(api, local_stack):
         {"i": i, "doubled": [x, x], "who": "me"} for i, x in enumerate("abcde")
     ]
     assert nodes["after"]["output"] == {"count": 5}
-    # Only indices crossed Step Functions: the Map state's input holds no item value.
-    sfn_history = local_stack.execution_history(
-        "NodeStateMachine", node_execution_name(run["id"], "each")
-    )
-    assert '"xs"' not in sfn_history and '"a"' not in sfn_history
+    # Only indices crossed Step Functions: neither the node's execution nor its chunk's holds
+    # an item value.
+    for machine, name in (
+        ("NodeStateMachine", node_execution_name(run["id"], "each")),
+        ("ItemsStateMachine", items_execution_name(run["id"], "each", 0)),
+    ):
+        sfn_history = local_stack.execution_history(machine, name)
+        assert '"xs"' not in sfn_history and '"a"' not in sfn_history
+        assert '\\"a\\"' not in sfn_history
 
 
 def test_for_each_over_an_empty_list_succeeds_with_an_empty_list(api):

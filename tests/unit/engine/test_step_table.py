@@ -29,6 +29,7 @@ SAMPLE = {
     "timed_out": True,
     "error": "States.TaskFailed",
     "cause": "boom",
+    "chunk": 4,
 }
 NODE = NodeAddress("acme", "run_1", "a", 2)
 ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
@@ -42,6 +43,13 @@ ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     "item_attempt": ("for_each", "item_attempt", (ITEM,)),
     "item_crashed": ("for_each", "item_crashed", (ITEM, "States.TaskFailed", "boom")),
     "collect_items": ("for_each", "collect_items", (NodeAddress("acme", "run_1", "a"),)),
+    "start_items": ("for_each", "start_items", (NodeAddress("acme", "run_1", "a"), "token-1")),
+    "chunk_done": ("for_each", "chunk_done", (NodeAddress("acme", "run_1", "a"), 4)),
+    "chunk_crashed": (
+        "for_each",
+        "chunk_crashed",
+        (NodeAddress("acme", "run_1", "a"), 4, "States.TaskFailed", "boom"),
+    ),
     "await_child": ("children", "await_child", ("acme", "run_1", "run_child", "token-1")),
     "child_settled": ("children", "child_settled", (NODE, "run_child", True)),
     "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"])),

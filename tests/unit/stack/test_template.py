@@ -286,9 +286,9 @@ def test_state_machines_are_standard_traced_and_logged(resources, machine):
 
 
 def test_arns_built_from_names_match_the_state_machine_names(template, resources):
-    """Env vars and policies build run/node machine ARNs by name: the names must match."""
+    """Env vars and policies build machine ARNs by name: the names must match."""
     names = {resources[machine]["Properties"]["Name"]["Fn::Sub"] for machine in STATE_MACHINES}
-    assert names == {"${AWS::StackName}-run", "${AWS::StackName}-node"}
+    assert names == {"${AWS::StackName}-run", "${AWS::StackName}-node", "${AWS::StackName}-items"}
     subs = [node["Fn::Sub"] for node in _walk(template) if isinstance(node.get("Fn::Sub"), str)]
     built = [sub for sub in subs if re.search(r":(stateMachine|execution):", sub)]
     assert built, "no state machine ARN is built by name"

@@ -2,7 +2,9 @@
 
 RunStateMachine: ``start_run`` (stores the resume token, starts the roots) then ``finalize_run``.
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
-``node_crashed`` when the attempt step itself keeps failing.
+``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
+``collect_items``. ItemsStateMachine (one chunk of a for_each node's items): ``item_attempt``
+(``item_crashed``) per item, then ``chunk_done`` (``chunk_crashed``).
 
 The steps live in one family per concern (run_steps, node_steps, action_steps, approval_steps,
 child_steps, for_each_steps), over attempts (how an attempt ends) and advance (how the run
@@ -58,9 +60,16 @@ class Engine:
         logs: RunLogs | None = None,
         event_bus_name: str | None = None,
         node_start_rate: float = NODE_START_RATE,
+        items_state_machine_arn: str = "",
     ):
         deps = EngineDeps(
-            store, definitions, node_state_machine_arn, run_state_machine_arn, logs, event_bus_name
+            store,
+            definitions,
+            node_state_machine_arn,
+            run_state_machine_arn,
+            logs,
+            event_bus_name,
+            items_state_machine_arn,
         )
         self.node_state_machine_arn = node_state_machine_arn  # the janitor restarts nodes
         self.advance = Advance(deps, inline_limit, node_start_rate)
@@ -72,7 +81,7 @@ class Engine:
         self.nodes = NodeSteps(
             deps, self.advance, attempts, self.for_each, self.children, self.actions, self.approvals
         )
-        self.runs = RunSteps(deps, self.advance, self.children)
+        self.runs = RunSteps(deps, self.advance, self.children, self.for_each)
         self._steps = self._step_table()
 
     def handle(self, event: Event) -> dict[str, Any]:
@@ -105,6 +114,15 @@ class Engine:
             "node_crashed": lambda e: nodes.node_crashed(attempt(e), *_crash(e)),
             "item_attempt": lambda e: for_each.item_attempt(item(e)),
             "item_crashed": lambda e: for_each.item_crashed(item(e), *_crash(e)),
+            "start_items": lambda e: for_each.start_items(
+                NodeAddress.of_node(e), event_field(e, "task_token")
+            ),
+            "chunk_done": lambda e: for_each.chunk_done(
+                NodeAddress.of_node(e), int(event_field(e, "chunk"))
+            ),
+            "chunk_crashed": lambda e: for_each.chunk_crashed(
+                NodeAddress.of_node(e), int(event_field(e, "chunk")), *_crash(e)
+            ),
             "collect_items": lambda e: for_each.collect_items(NodeAddress.of_node(e)),
             "await_child": lambda e: children.await_child(
                 *_run(e), event_field(e, "child_run_id"), event_field(e, "task_token")

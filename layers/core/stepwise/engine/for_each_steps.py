@@ -1,27 +1,34 @@
-"""for_each nodes: one record per item, a Map over their indices where each item has its own
-attempts, then the node's output collected in item order."""
+"""for_each nodes: one record per item; the items run as executions of the items machine, one
+chunk of items each, a few lanes at a time, where each item has its own attempts; then the
+node's output is collected in item order."""
 
 from dataclasses import replace
 from typing import Any
 
+from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import RunView
 from stepwise.engine.attempts import StepFamily, attempt_deadline
 from stepwise.engine.expressions import TemplateError
-from stepwise.engine.shared import DONE, expression
+from stepwise.engine.fan_out_plan import FanOutPlan, plan
+from stepwise.engine.shared import DONE, expression, run_wait_bound
+from stepwise.infra import executions
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
-MAX_FOR_EACH_ITEMS = 10_000  # keeps the Map's list of indices far below the 256 KB state limit
+MAX_FOR_EACH_ITEMS = 10_000  # with retries, chunks keep every execution's history in bounds
 
 
 class ForEachSteps(StepFamily):
-    """The fan-out, each item's attempt (``item_attempt``, ``item_crashed``), ``collect_items``."""
+    """The fan-out, the items' start (``start_items``), each item's attempt (``item_attempt``,
+    ``item_crashed``), each chunk's end (``chunk_done``, ``chunk_crashed``), then
+    ``collect_items``."""
 
     def fan_out(
-        self, address: NodeAddress, expires_at: int, spec: NodeSpec, context: dict[str, Any]
+        self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
     ) -> dict[str, Any]:
-        """One record per item, then a Map over their indices (references only)."""
+        """One record per item and the plan of their chunks; the machine then starts them."""
         org_id, run_id = address.org_id, address.run_id
         node = replace(address, attempt=1)  # the node has one attempt: its items retry
         try:
@@ -38,12 +45,115 @@ class ForEachSteps(StepFamily):
             self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
             return DONE
-        self.store.nodes.create_items(org_id, run_id, spec.ref, values, expires_at)
-        return {
-            "next": "map",
-            "indices": list(range(len(values))),
-            "max_concurrency": spec.max_concurrency,
+        chunks = plan(len(values), spec.retry.max_attempts, spec.max_concurrency)
+        chunking = {
+            "chunk_size": chunks.chunk_size,
+            "chunk_lanes": chunks.lanes,
+            "max_concurrency": chunks.max_concurrency,
         }
+        self.store.nodes.create_items(org_id, run_id, spec.ref, values, run.expires_at, chunking)
+        # Nothing waits longer than the run: its timeout ends it first, and stops the items.
+        return {"next": "map", "timeout_seconds": run_wait_bound(run)}
+
+    def start_items(self, address: NodeAddress, task_token: str) -> dict[str, Any]:
+        """Keeps the FanOut task's token on the node, then starts each lane's first chunk that
+        is not done. Resumes at once if every chunk is done already (a retried step)."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        node = self.store.nodes.store_items_token(org_id, run_id, ref, task_token)
+        chunks = _plan_of(node)
+        if node.status in NODE_TERMINAL or chunks is None or self._all_done(node, chunks):
+            executions.resume_run(task_token, "items_done")
+            return {}
+        run = self.store.runs.get_run(org_id, run_id)
+        if run.status != RunStatus.RUNNING or run.settle_requested_at:
+            return {}  # the run is ending: finalize_run stops this execution
+        for chunk in chunks.running(node.chunks_done):
+            self._start_chunk(address, chunks, chunk)
+        return {}
+
+    def chunk_done(self, address: NodeAddress, chunk: int) -> dict[str, Any]:
+        """A chunk's items have ended: the chunk counts as done (once, however often this runs),
+        the next chunk of its lane starts, and the last chunk resumes the node's FanOut."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        node = self.store.nodes.chunk_done(org_id, run_id, ref, chunk)
+        chunks = _plan_of(node)
+        assert chunks is not None, f"{ref} has no chunks"
+        following = chunks.next_in_lane(chunk)
+        if (
+            following is not None
+            and following not in node.chunks_done
+            and node.status not in NODE_TERMINAL
+        ):
+            run = self.store.runs.get_run(org_id, run_id)
+            if run.status == RunStatus.RUNNING and not run.settle_requested_at:
+                self._start_chunk(address, chunks, following)
+        if self._all_done(node, chunks) and node.items_token:
+            executions.resume_run(node.items_token, "items_done")
+        return {}
+
+    def chunk_crashed(
+        self, address: NodeAddress, chunk: int, error: str, cause: str
+    ) -> dict[str, Any]:
+        """ChunkDone kept failing: the chunk's unfinished items fail with its error, then the
+        chunk counts as done, so that its lane goes on and the node never waits for ever."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        chunks = _plan_of(self.store.runs.get_node(org_id, run_id, ref))
+        assert chunks is not None, f"{ref} has no chunks"
+        for index in chunks.indices(chunk):
+            item = self.store.nodes.get_item(org_id, run_id, ref, index)
+            if item.status not in NODE_TERMINAL:
+                at = replace(address, attempt=max(item.attempt, 1), index=index)
+                self.attempts.record_crash(at, error, cause)
+        return self.chunk_done(address, chunk)
+
+    def heal_chunks(self, org_id: str, run_id: str, node: NodeRecord) -> list[str]:
+        """For the janitor, on a node whose FanOut has waited a while: a lane whose chunk never
+        started (its start kept failing) starts it, and a chunk whose execution ended without
+        counting its chunk ends as ChunkCrashed ends it. What was done, one line per chunk."""
+        chunks = _plan_of(node)
+        if chunks is None or node.status in NODE_TERMINAL:
+            return []
+        address = NodeAddress(org_id, run_id, node.ref)
+        done: list[str] = []
+        for chunk in chunks.running(node.chunks_done):
+            arn = self.deps.items_state_machine_arn
+            execution = executions.describe_items(arn, run_id, node.ref, chunk)
+            if execution is None:
+                self._start_chunk(address, chunks, chunk)
+                done.append(f"started chunk {chunk}")
+            elif execution["status"] != "RUNNING":
+                status = execution["status"]
+                error = execution.get("error") or f"Execution{status.title()}"
+                cause = execution.get("cause") or f"the chunk's execution ended {status}"
+                self.chunk_crashed(address, chunk, error, cause)
+                done.append(f"ended chunk {chunk}")
+        return done
+
+    def stop_chunks(self, node: NodeRecord, run_id: str, reason: str) -> None:
+        """Stops the chunk each lane is on (the run is ending; its items are cancelled)."""
+        chunks = _plan_of(node)
+        if chunks is None:
+            return
+        for chunk in chunks.running(node.chunks_done):
+            executions.stop_items(
+                self.deps.items_state_machine_arn, run_id, node.ref, chunk, reason
+            )
+
+    def _start_chunk(self, address: NodeAddress, chunks: FanOutPlan, chunk: int) -> None:
+        logger.info("items chunk starts", extra={"chunk": chunk, "chunks": chunks.chunks})
+        executions.start_items(
+            self.deps.items_state_machine_arn,
+            address.org_id,
+            address.run_id,
+            address.ref,
+            chunk,
+            chunks.indices(chunk),
+            chunks.concurrency(chunk),
+        )
+
+    @staticmethod
+    def _all_done(node: NodeRecord, chunks: FanOutPlan) -> bool:
+        return len(node.chunks_done) >= chunks.chunks
 
     def item_attempt(self, address: NodeAddress) -> dict[str, Any]:
         """One attempt of one for_each item, with the node's retry policy."""
@@ -88,3 +198,10 @@ class ForEachSteps(StepFamily):
         outputs = [self.store.payloads.read(r.output) for r in records]
         self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
         return self.advance.node_changed(address)
+
+
+def _plan_of(node: NodeRecord) -> FanOutPlan | None:
+    """The chunks the node's items run in, as fan_out planned them; None before it did."""
+    if not node.item_count or not node.chunk_size or not node.chunk_lanes:
+        return None
+    return FanOutPlan(node.item_count, node.chunk_size, node.chunk_lanes, node.max_concurrency or 1)

@@ -5,6 +5,7 @@ return value whether they won. Nobody else writes a node's status, attempts or o
 from typing import Any
 
 from stepwise.core.clock import now_iso
+from stepwise.core.errors import NotFound
 from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
@@ -275,9 +276,16 @@ class NodeTransitions:
     # -- for_each items -------------------------------------------------------------------------
 
     def create_items(
-        self, org_id: str, run_id: str, ref: str, values: list[Any], expires_at: int
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        values: list[Any],
+        expires_at: int,
+        chunking: dict[str, int],
     ) -> None:
-        """One record per for_each item, ready to run (a replay rewrites the same records).
+        """One record per for_each item, ready to run (a replay rewrites the same records), and
+        on the node how they run (``chunk_size``, ``chunk_lanes``, ``max_concurrency``).
 
         ``expires_at`` is the run's, so items go with it."""
         records = [
@@ -296,7 +304,20 @@ class NodeTransitions:
             for index, value in enumerate(values)
         ]
         dynamo.put_all(self.table, records)
-        self._update(keys.node(org_id, run_id, ref), "SET item_count = :n", {":n": len(values)})
+        sets = ", ".join(f"{name} = :{name}" for name in chunking)
+        values_ = {":n": len(values), **{f":{name}": value for name, value in chunking.items()}}
+        self._update(keys.node(org_id, run_id, ref), f"SET item_count = :n, {sets}", values_)
+
+    def store_items_token(self, org_id: str, run_id: str, ref: str, token: str) -> NodeRecord:
+        """Keeps the token of the node's FanOut task, which the last chunk resumes."""
+        key = keys.node(org_id, run_id, ref)
+        return self._returning(key, "SET items_token = :t", {":t": token})
+
+    def chunk_done(self, org_id: str, run_id: str, ref: str, chunk: int) -> NodeRecord:
+        """Adds ``chunk`` to the node's done chunks (a set: a repeat changes nothing)."""
+        return self._returning(
+            keys.node(org_id, run_id, ref), "ADD chunks_done :c", {":c": {chunk}}
+        )
 
     def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> NodeRecord:
         key = keys.item(org_id, run_id, ref, index)
@@ -327,6 +348,17 @@ class NodeTransitions:
             condition="#status IN (:pending, :scheduled, :running)",
             names={"#status": "status", "#error": "error"},
         )
+
+    def _returning(
+        self, key: dict[str, str], expression: str, values: dict[str, Any]
+    ) -> NodeRecord:
+        """One UpdateItem on an existing node; the node as written."""
+        item = dynamo.update_item(
+            self.table, key, expression, values, "attribute_exists(PK)", returns="ALL_NEW"
+        )
+        if item is None:
+            raise NotFound("node", key["SK"])
+        return NodeRecord.from_item(item)
 
     def _update(
         self,

@@ -76,7 +76,7 @@ class NodeSteps:
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
         if spec.for_each is not None:
-            return self.for_each.fan_out(address, run.expires_at, spec, context)
+            return self.for_each.fan_out(address, run, spec, context)
         start = self._starts.get(spec.kind)
         if start is not None:
             return start(address, run, spec, context)

@@ -10,6 +10,7 @@ from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, render
+from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.shared import EngineDeps, cause_message
 from stepwise.infra import executions
 from stepwise.runs import lifecycle_events
@@ -19,11 +20,14 @@ from stepwise.runs.records import NodeRecord, RunRecord
 class RunSteps:
     """A run's first and last steps."""
 
-    def __init__(self, deps: EngineDeps, advance: Advance, children: ChildSteps):
+    def __init__(
+        self, deps: EngineDeps, advance: Advance, children: ChildSteps, for_each: ForEachSteps
+    ):
         self.deps = deps
         self.store = deps.store
         self.advance = advance
         self.children = children
+        self.for_each = for_each
 
     def start_run(self, org_id: str, run_id: str, task_token: str) -> dict[str, Any]:
         """Stores the token the run waits on, then starts the root nodes."""
@@ -75,6 +79,8 @@ class RunSteps:
         """A node the ending run leaves unfinished: its execution, child run and items stop."""
         if node.status in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
             executions.stop_node(self.deps.node_state_machine_arn, run_id, node.ref, reason)
+            if node.item_count:
+                self.for_each.stop_chunks(node, run_id, reason)
         if node.status not in NODE_TERMINAL:
             self.store.nodes.cancel_node(org_id, run_id, node.ref, f"run ended ({reason})")
             if node.child_run_id:

@@ -49,6 +49,45 @@ def node_execution_name(run_id: str, ref: str) -> str:
     return execution_name(run_id, ref)
 
 
+def items_execution_name(run_id: str, ref: str, chunk: int) -> str:
+    return execution_name(run_id, ref, f"items{chunk}")
+
+
+def start_items(
+    state_machine_arn: str,
+    org_id: str,
+    run_id: str,
+    ref: str,
+    chunk: int,
+    indices: list[int],
+    max_concurrency: int,
+) -> None:
+    """One chunk of a for_each node's items (a repeated start of the same chunk is harmless)."""
+    _start(
+        state_machine_arn,
+        items_execution_name(run_id, ref, chunk),
+        {
+            "org_id": org_id,
+            "run_id": run_id,
+            "node_ref": ref,
+            "chunk": chunk,
+            "indices": indices,
+            "max_concurrency": max_concurrency,
+        },
+    )
+
+
+def describe_items(state_machine_arn: str, run_id: str, ref: str, chunk: int) -> dict | None:
+    """A chunk's execution, or None if it was never started."""
+    return _describe(_execution_arn(state_machine_arn, items_execution_name(run_id, ref, chunk)))
+
+
+def stop_items(state_machine_arn: str, run_id: str, ref: str, chunk: int, cause: str) -> None:
+    """Stops a chunk's execution if it is still running; a missing or closed one is fine."""
+    name = items_execution_name(run_id, ref, chunk)
+    _stop_first(state_machine_arn, [name], "Stepwise.RunSettled", cause)
+
+
 def legacy_execution_name(*parts: str) -> str | None:
     """The name an earlier Stepwise gave this execution (``{run}.{ref}``, when that differs from
     today's): an execution it started can still be open when the stack is upgraded, and the

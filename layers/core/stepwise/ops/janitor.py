@@ -6,7 +6,8 @@ past its own timeout. The janitor finalises such runs through the engine's own f
 (nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
 settled runs for the retention period from when they end. Within a healthy run it heals nodes
 left behind: a node scheduled whose execution never started is started, and a node whose
-execution ended without settling it fails (as when its steps crash), so the run moves on.
+execution ended without settling it fails (as when its steps crash), so the run moves on; a
+for_each lane whose chunk never started, or ended without being counted, goes on.
 
 It walks each org's active runs oldest first, remembers where it stopped, and examines at most
 ``limit`` runs (and describes at most ``node_limit`` node executions) per sweep, so every run
@@ -173,6 +174,11 @@ class Janitor:
                 logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
                 executions.start_node(machine, org_id, run_id, ref)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
+            elif execution is not None and execution["status"] == "RUNNING" and node.item_count:
+                # A for_each node waits on its chunks: a lane that stalled must not hang it.
+                for action in self.engine.for_each.heal_chunks(org_id, run_id, node):
+                    logger.warning("janitor moves a for_each lane on", extra={"node_ref": ref})
+                    healed.append({"run_id": run_id, "node_ref": ref, "action": action})
             elif execution is not None and execution["status"] != "RUNNING":
                 error = execution.get("error") or f"Execution{execution['status'].title()}"
                 cause = execution.get("cause") or (

@@ -92,7 +92,16 @@ class AttemptRecord(NamedTuple):
         return cls(**_values(cls._fields, item, ints=_ATTEMPT_INTS))
 
 
-_NODE_INTS = ("attempt", "position", "item_count", "index", "expires_at")
+_NODE_INTS = (
+    "attempt",
+    "position",
+    "item_count",
+    "chunk_size",
+    "chunk_lanes",
+    "max_concurrency",
+    "index",
+    "expires_at",
+)
 _NODE_PAYLOADS = ("output", "item", "action_input", "delivery_result", "signal_result")
 _NODE_SETS = ("satisfied_edges", "failed_edges", "skipped_edges")
 
@@ -117,6 +126,13 @@ class NodeRecord(NamedTuple):
     skip_reason: str | None = None
     child_run_id: str | None = None
     item_count: int | None = None
+    # for_each: how the items run (engine/fan_out_plan.py), the chunks done, and the task token
+    # of the node's FanOut, which the last chunk resumes.
+    chunk_size: int | None = None
+    chunk_lanes: int | None = None
+    max_concurrency: int | None = None
+    chunks_done: frozenset[int] = frozenset()
+    items_token: str | None = None
     expires_at: int | None = None
     satisfied_edges: frozenset[str] = frozenset()
     failed_edges: frozenset[str] = frozenset()
@@ -134,6 +150,7 @@ class NodeRecord(NamedTuple):
         )
         values["attempt"] = values.get("attempt") or 0
         values["depends_on"] = tuple(item.get("depends_on") or ())
+        values["chunks_done"] = frozenset(int(c) for c in item.get("chunks_done") or ())
         values["attempts"] = {
             int(number): AttemptRecord.from_item(tried)
             for number, tried in (item.get("attempts") or {}).items()
