@@ -62,6 +62,31 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+## asl-check: the state machines through checkers this project did not write: asl-validator
+## (npm, tools/asl) and LocalStack's Step Functions (.venv-localstack, Python 3.13), see docs/testing.md
+.PHONY: asl-check
+ASL_VENV := .venv-localstack
+ASL_NODE := tools/asl/node_modules
+asl-check: $(VENV)/.installed $(ASL_NODE)/.installed $(ASL_VENV)/.installed
+	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m tests.asl.validate
+	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m tests.asl.paths
+
+$(ASL_NODE)/.installed: tools/asl/package.json tools/asl/package-lock.json
+	cd tools/asl && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# LocalStack needs Python 3.13: PYTHON313 if given, else python3.13 on PATH, else pyenv's newest
+# 3.13 (found the way `make build` finds 3.12, through PYENV_VERSION).
+$(ASL_VENV)/.installed: tools/asl/requirements-localstack.txt
+	test -x $(ASL_VENV)/bin/python || { \
+	  py="$(PYTHON313)"; \
+	  [ -n "$$py" ] || py=$$(python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null) || true; \
+	  [ -n "$$py" ] || py=$$(PYENV_VERSION=$$(pyenv latest 3.13 2>/dev/null) pyenv which python3.13 2>/dev/null) || true; \
+	  [ -n "$$py" ] || { echo "make asl-check needs Python 3.13 (PYTHON313=..., python3.13 on PATH, or pyenv install 3.13)" >&2; exit 1; }; \
+	  "$$py" -m venv $(ASL_VENV); }
+	$(ASL_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/asl/requirements-localstack.txt
+	touch $@
+
 ## openapi-snapshot: after an intended API change, rewrite tests/openapi.snapshot.json (review its diff)
 .PHONY: openapi-snapshot
 openapi-snapshot: $(VENV)/.installed

@@ -1,0 +1,275 @@
+"""Recorded executions replayed on LocalStack's Step Functions interpreter (host mode, its own
+virtualenv .venv-localstack, no Docker).
+
+Every Lambda-backed Task state answers what the engine's real code answered on the moto stack
+(SFN_MOCK_CONFIG mocked responses, one test case per execution); the SQS ``Deliver`` state is not
+mocked: its message goes to a real LocalStack queue, and this module answers it with
+SendTaskSuccess and the dispatcher's recorded result, or lets it time out when it timed out."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from stepwise_local.template import REPO_ROOT
+from tests.asl.definitions import definitions
+from tests.asl.recording import Recorded, history, outcomes
+
+VENV_PYTHON = REPO_ROOT / ".venv-localstack" / "bin" / "python"
+ACCOUNT = "000000000000"  # LocalStack's account for any access key
+REGION = "us-east-1"
+RUNNING = "RUNNING"
+ANSWER_AFTER_SECONDS = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalStackProcess:
+    """``python -m localstack.runtime.main`` on a free port, its files in a temporary folder."""
+
+    def __init__(self, mock_config: Path, workdir: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.mock_config = mock_config
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "localstack.log"
+
+    def __enter__(self) -> "LocalStackProcess":
+        env = {
+            **os.environ,
+            "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+            "SERVICES": "stepfunctions,sqs,sts,iam,logs",
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "LOCALSTACK_TELEMETRY_DISABLED": "1",
+            "DISABLE_EVENTS": "1",
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "SFN_MOCK_CONFIG": str(self.mock_config),
+            "FILESYSTEM_ROOT": str(self.workdir / "fs"),
+            "TMPDIR": str(self.workdir),
+        }
+        for key in ("PYTHONPATH", "VIRTUAL_ENV"):
+            env.pop(key, None)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 (our own pinned virtualenv)
+                [str(VENV_PYTHON), "-m", "localstack.runtime.main"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as r:  # noqa: S310
+                    services = json.load(r)["services"]
+                if services.get("stepfunctions") in ("available", "running"):
+                    return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"LocalStack did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.3)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # LocalStack accepts any
+        )
+
+
+def _task_resources(states: dict[str, Any], found: dict[str, str]) -> dict[str, str]:
+    """Task state name -> Resource, nested Map and Parallel states included."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state["Resource"]
+        for inner in (
+            state.get("ItemProcessor"),
+            state.get("Iterator"),
+            *state.get("Branches", []),
+        ):
+            if inner:
+                _task_resources(inner["States"], found)
+    return found
+
+
+def _mocked(resource: str) -> bool:
+    """Lambda-backed tasks are answered from the recording; other integrations run for real."""
+    return ":lambda:" in resource and ":states:::sqs:" not in resource
+
+
+def _response(resource: str, outcome: Any) -> dict[str, Any]:
+    if outcome.error is not None:
+        return {"Throw": {"Error": outcome.error, "Cause": outcome.cause or outcome.error}}
+    if resource.startswith("arn:") and ":states:::" in resource:
+        # an integration (lambda:invoke.waitForTaskToken): the mock is the task's result
+        return {"Return": outcome.output}
+    # a plain function ARN: the mock is Lambda's Invoke response
+    return {"Return": {"StatusCode": 200, "Payload": outcome.output}}
+
+
+def mock_config(
+    cases: dict[str, Recorded], machines: dict[str, tuple[str, dict[str, str]]]
+) -> dict[str, Any]:
+    """SFN_MOCK_CONFIG: a test case per recorded execution, a response per recorded answer.
+
+    ``machines``: logical id -> (state machine name, task state -> Resource)."""
+    config: dict[str, Any] = {"StateMachines": {}, "MockedResponses": {}}
+    for case, recorded in cases.items():
+        name, resources = machines[recorded.machine]
+        test_case: dict[str, str] = {}
+        for state, answers in recorded.outcomes.items():
+            if not _mocked(resources[state]):
+                continue
+            response_name = f"{case}.{state}"
+            config["MockedResponses"][response_name] = {
+                str(i): _response(resources[state], a) for i, a in enumerate(answers)
+            }
+            test_case[state] = response_name
+        machine = config["StateMachines"].setdefault(name, {"TestCases": {}})
+        machine["TestCases"][case] = test_case
+    return config
+
+
+class _DeliveryAnswerer(threading.Thread):
+    """Plays the dispatcher: the n-th Deliver message of a node is answered with the result the
+    n-th delivery of that node had on the moto stack (SendTaskSuccess), or left to time out if
+    that one timed out."""
+
+    def __init__(self, sqs: Any, sfn: Any, queue_url: str, answers: dict[tuple, list[Any]]):
+        super().__init__(daemon=True)
+        self.sqs, self.sfn, self.queue_url, self.answers = sqs, sfn, queue_url, answers
+        self.stop = threading.Event()
+        self.delivered: dict[tuple, int] = {}
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._answer_some()
+            except Exception as exc:  # noqa: BLE001 reported by replay(), which fails the check
+                self.failures.append(repr(exc))
+                time.sleep(0.5)
+
+    def _succeed(self, body: dict[str, Any], answer: Any) -> None:
+        try:
+            self.sfn.send_task_success(
+                taskToken=body["task_token"], output=json.dumps(answer.output)
+            )
+        except Exception as exc:  # noqa: BLE001 reported by replay(), which fails the check
+            self.failures.append(repr(exc))
+
+    def _answer_some(self) -> None:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            body = json.loads(message["Body"])
+            key = (body["run_id"], body["node_ref"])
+            n = self.delivered.get(key, 0)
+            self.delivered[key] = n + 1
+            answer = self.answers[key][n]
+            if answer.error is None:
+                # A second later, as a dispatcher that POSTs first would: LocalStack loses a
+                # SendTaskSuccess that comes before it has set up the task's heartbeat wait
+                # (measured: answered at once, the task ignored it and timed out).
+                threading.Timer(ANSWER_AFTER_SECONDS, self._succeed, (body, answer)).start()
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded]:
+    """Runs every recorded execution again on LocalStack; the result per test case name."""
+    with tempfile.TemporaryDirectory(prefix="asl-check-") as tmp:
+        config_path = Path(tmp) / "mock-config.json"
+        config_path.write_text("{}")
+        with LocalStackProcess(config_path, Path(tmp)) as localstack:
+            sfn, sqs = localstack.client("stepfunctions"), localstack.client("sqs")
+            queue_url = sqs.create_queue(QueueName="stepwise-WebhookQueue")["QueueUrl"]
+            machines: dict[str, tuple[str, dict[str, str]]] = {}
+            arns: dict[str, str] = {}
+            for definition in definitions(REGION, ACCOUNT, refs={"WebhookQueue": queue_url}):
+                arns[definition.logical_id] = sfn.create_state_machine(
+                    name=definition.name,
+                    definition=definition.text,
+                    roleArn=f"arn:aws:iam::{ACCOUNT}:role/stepwise-state-machines",
+                )["stateMachineArn"]
+                resources = _task_resources(json.loads(definition.text)["States"], {})
+                machines[definition.logical_id] = (definition.name, resources)
+            cases = {f"case{i}": r for i, r in enumerate(recorded)}
+            config_path.write_text(json.dumps(mock_config(cases, machines), indent=1))
+            answers = {
+                (r.input["run_id"], r.input["node_ref"]): r.outcomes["Deliver"]
+                for r in recorded
+                if "Deliver" in r.outcomes
+            }
+            answerer = _DeliveryAnswerer(sqs, sfn, queue_url, answers)
+            answerer.start()
+            started = {}
+            try:
+                for case, r in cases.items():
+                    started[case] = sfn.start_execution(
+                        stateMachineArn=f"{arns[r.machine]}#{case}",
+                        name=r.name,
+                        input=json.dumps(r.input),
+                    )["executionArn"]
+                deadline = time.monotonic() + timeout
+                replayed: dict[str, Recorded] = {}
+                while len(replayed) < len(started):
+                    for case, arn in started.items():
+                        if case in replayed:
+                            continue
+                        described = sfn.describe_execution(executionArn=arn)
+                        status = described["status"]
+                        if status != RUNNING:
+                            took = described["stopDate"] - described["startDate"]
+                            events = history(sfn, arn)
+                            r = cases[case]
+                            replayed[case] = Recorded(
+                                r.label,
+                                r.machine,
+                                r.name,
+                                r.input,
+                                status,
+                                events,
+                                outcomes(events),
+                                took.total_seconds(),
+                            )
+                    if time.monotonic() > deadline:
+                        late = sorted(cases[c].name for c in started if c not in replayed)
+                        raise AssertionError(
+                            f"still running on LocalStack after {timeout}s: {late}"
+                        )
+                    time.sleep(0.2)
+            finally:
+                answerer.stop.set()
+                answerer.join(timeout=5)
+            if answerer.failures:
+                raise AssertionError(f"answering Deliver failed: {answerer.failures}")
+            return {case: replayed[case] for case in cases}

@@ -1,0 +1,317 @@
+"""The workflows whose executions make asl-check's paths, and the path the engine assumes for each
+execution (docs/engine.md): run on the moto stack with the engine's real code, then replayed."""
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from botocore.exceptions import ClientError
+
+from stepwise.engine.node_state import NodeTransitions
+from stepwise_local.provision import local_client
+from stepwise_local.receiver import Answer, Receiver
+from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
+from tests.asl.recording import Recorded, history, outcomes
+
+RUN = ["StartRootNodes", "FinalizeRun"]
+ONE_PASS = ["Attempt", "Decide", "Done"]
+TWO_PASSES = ["Attempt", "Decide", "Backoff", "NextAttempt", "Attempt", "Decide", "Done"]
+ITEM = ["ItemAttempt", "ItemDecide", "ItemDone"]
+SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
+
+
+@dataclass
+class Scenario:
+    name: str
+    nodes: list[dict[str, Any]]
+    input: Any
+    run_status: str
+    # label -> the states the engine expects that execution to enter, in order
+    paths: dict[str, list[str]]
+    # NodeTransitions method -> how many calls fail with a throttle before it works
+    throttle: dict[str, int] = field(default_factory=dict)
+    # a receiver answer for the action node of this scenario (a path of its own)
+    answer: Answer | None = None
+    sla_ms: int = 5000
+    # the Map's iterations run at once, so only the count of each state is comparable
+    unordered: bool = False
+
+
+def _t(ref: str, **fields: Any) -> dict[str, Any]:
+    return {"ref": ref, "kind": "transform", **fields}
+
+
+def _action(ref: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {"ref": ref, "kind": "action", "action": name, **fields}
+
+
+CHILD = [_t("square", args={"pair": "{{ [input.x, input.x] }}"})]
+
+SCENARIOS = [
+    # Transforms that never wait run inline: the run machine alone, no node execution.
+    Scenario(
+        "diamond",
+        [
+            _t("a", args={"n": "{{ input.n }}"}),
+            _t("b", depends_on=["a"], args={"v": "{{ nodes.a.output.n }}"}),
+            _t("c", depends_on=["a"], args={"v": "{{ nodes.a.output.n }}"}),
+            _t("d", depends_on=["b", "c"], args={"b": "{{ nodes.b.output }}"}),
+        ],
+        {"n": 2},
+        "succeeded",
+        {"run": RUN},
+    ),
+    # A start delay: the first Attempt prepares and waits, the second succeeds.
+    Scenario(
+        "success", [_t("x", start_delay=1)], None, "succeeded", {"run": RUN, "node x": TWO_PASSES}
+    ),
+    # retry_until false on attempt 1, true on attempt 2.
+    Scenario(
+        "retry_then_success",
+        [
+            _t(
+                "x",
+                retry={
+                    "max_attempts": 3,
+                    "initial_interval": 1,
+                    "retry_until": "{{ attempt >= `2` }}",
+                },
+            )
+        ],
+        None,
+        "succeeded",
+        {"run": RUN, "node x": TWO_PASSES},
+    ),
+    # retry_until never true: two attempts, then the node (and the run) fails.
+    Scenario(
+        "retry_exhausted",
+        [_t("x", retry={"max_attempts": 2, "initial_interval": 1, "retry_until": "{{ `false` }}"})],
+        None,
+        "failed",
+        {"run": RUN, "node x": TWO_PASSES},
+    ),
+    # The engine's step itself fails once (a throttled DynamoDB write): ASL Retry runs it again.
+    Scenario(
+        "step_retried",
+        [_t("x", start_delay=1)],
+        None,
+        "succeeded",
+        {"run": RUN, "node x": TWO_PASSES},
+        throttle={"start_attempt": 1},
+    ),
+    # The step keeps failing past ASL Retry's 3 retries: Catch -> RecordCrash fails the node.
+    Scenario(
+        "step_crashed",
+        [_t("x", start_delay=1)],
+        None,
+        "failed",
+        {
+            "run": RUN,
+            "node x": ["Attempt", "Decide", "Backoff", "NextAttempt", "Attempt", "RecordCrash"],
+        },
+        throttle={"start_attempt": 4},
+    ),
+    # for_each over three items, one at a time so the order is the engine's.
+    Scenario(
+        "for_each",
+        [_t("each", for_each="{{ input.xs }}", max_concurrency=1, args={"x": "{{ item }}"})],
+        {"xs": [1, 2, 3]},
+        "succeeded",
+        {
+            "run": RUN,
+            "node each": ["Attempt", "Decide", "FanOut", *ITEM * 3, "CollectItems", "Done"],
+        },
+    ),
+    # 25 items ten at a time: the history's size per item (the 25,000-event limit).
+    Scenario(
+        "for_each_25",
+        [_t("each", for_each="{{ input.xs }}", args={"x": "{{ item }}"})],
+        {"xs": list(range(25))},
+        "succeeded",
+        {
+            "run": RUN,
+            "node each": ["Attempt", "Decide", "FanOut", *ITEM * 25, "CollectItems", "Done"],
+        },
+        unordered=True,
+    ),
+    # A webhook answered at once: Deliver's SQS message, resumed by SendTaskSuccess.
+    Scenario(
+        "deliver",
+        [_action("call", "asl-deliver")],
+        None,
+        "succeeded",
+        {
+            "run": RUN,
+            "node call": ["Attempt", "Decide", "Deliver", "ActionSettled", "Decide", "Done"],
+        },
+        answer=Answer(200, {"ok": True}),
+    ),
+    # Acknowledged, never called back: Deliver's 1 s heartbeat runs out.
+    Scenario(
+        "deliver_timeout",
+        [_action("call", "asl-timeout", retry={"timeout": 1})],
+        None,
+        "failed",
+        {
+            "run": RUN,
+            "node call": [
+                "Attempt",
+                "Decide",
+                "Deliver",
+                "DeliveryTimedOut",
+                "ActionSettled",
+                "Decide",
+                "Done",
+            ],
+        },
+        answer=Answer(202),
+    ),
+    # A child run: AwaitChild's token is resumed by the child's finalize_run.
+    Scenario(
+        "child",
+        [
+            _t("prep", args={"x": "{{ input.x }}"}),
+            {
+                "ref": "sub",
+                "kind": "workflow",
+                "depends_on": ["prep"],
+                "args": {"workflow_id": "{child}", "input": {"x": "{{ nodes.prep.output.x }}"}},
+            },
+        ],
+        {"x": 3},
+        "succeeded",
+        {
+            "run": RUN,
+            "child run": RUN,
+            "node sub": ["Attempt", "Decide", "AwaitChild", "ChildSettled", "Decide", "Done"],
+        },
+    ),
+]
+
+
+@contextlib.contextmanager
+def _throttled(counts: dict[str, int]) -> Iterator[None]:
+    """The named NodeTransitions methods fail ``count`` times the way DynamoDB throttles."""
+    saved = {name: getattr(NodeTransitions, name) for name in counts}
+    left = dict(counts)
+
+    def failing(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if left[name]:
+                left[name] -= 1
+                error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": ""}}
+                raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+            return real(self, *args, **kwargs)
+
+        return call
+
+    for name, real in saved.items():
+        setattr(NodeTransitions, name, failing(name, real))
+    try:
+        yield
+    finally:
+        for name, real in saved.items():
+            setattr(NodeTransitions, name, real)
+    assert not any(left.values()), f"throttles never reached: {left}"
+
+
+def _post(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = api.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def _wait_run(api: httpx.Client, run_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = api.get(f"/runs/{run_id}").json()["data"]
+        if run["status"] in SETTLED:
+            return run
+        assert time.monotonic() < deadline, f"run still {run['status']}"
+        time.sleep(0.05)
+
+
+def _prepare(api: httpx.Client, receiver: Receiver, scenario: Scenario) -> list[dict[str, Any]]:
+    nodes = []
+    for node in scenario.nodes:
+        node = dict(node)
+        if node["kind"] == "workflow":
+            child = _post(api, "/workflows", {"name": "child", "nodes": CHILD})
+            node["args"] = {**node["args"], "workflow_id": child["id"]}
+        if node["kind"] == "action":
+            assert scenario.answer is not None
+            url = receiver.answer(f"/{scenario.name}", scenario.answer)
+            destination = {
+                "label": scenario.name,
+                "url": url,
+                "response_time_sla_ms": scenario.sla_ms,
+            }
+            if scenario.answer.status == 202:
+                destination["signaling"] = {"enabled": True, "default": "ack"}
+            dest = _post(api, "/destinations", destination)
+            definition = {"name": node["action"], "destinations": [{"destination_id": dest["id"]}]}
+            _post(api, "/actions/definitions", definition)
+        nodes.append(node)
+    return nodes
+
+
+def record(scenarios: list[Scenario]) -> dict[str, list[Recorded]]:
+    """Runs every scenario on the moto stack and reads back each execution it made."""
+    recorded: dict[str, list[Recorded]] = {}
+    with LocalStack(parameters={"LogLevel": "WARNING"}) as stack, Receiver() as receiver:
+        base = stack.serve_in_background()
+        headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+        sfn = local_client("stepfunctions")
+        with httpx.Client(
+            base_url=f"{base}/v1/orgs/{DEFAULT_ORG}", headers=headers, timeout=30
+        ) as api:
+            for scenario in scenarios:
+                seen = {
+                    e["executionArn"]
+                    for machine in ("RunStateMachine", "NodeStateMachine")
+                    for e in stack.executions(machine)
+                }
+                workflow = _post(
+                    api,
+                    "/workflows",
+                    {"name": scenario.name, "nodes": _prepare(api, receiver, scenario)},
+                )
+                with _throttled(scenario.throttle):
+                    started = _post(
+                        api, "/runs", {"workflow_id": workflow["id"], "input": scenario.input}
+                    )
+                    run = _wait_run(api, started["id"])
+                    assert stack.wait_idle(timeout=60), stack.running_executions()
+                assert run["status"] == scenario.run_status, (scenario.name, run)
+                executions = []
+                for machine in ("RunStateMachine", "NodeStateMachine"):
+                    for execution in stack.executions(machine):
+                        if execution["executionArn"] in seen:
+                            continue
+                        arn = execution["executionArn"]
+                        described = sfn.describe_execution(executionArn=arn)
+                        events = history(sfn, arn)
+                        data = json.loads(described["input"])
+                        own = data["run_id"] == run["id"]
+                        if machine == "RunStateMachine":
+                            label = "run" if own else "child run"
+                        else:
+                            label = f"node {data['node_ref']}" + ("" if own else " (child)")
+                        executions.append(
+                            Recorded(
+                                label,
+                                machine,
+                                execution["name"],
+                                data,
+                                described["status"],
+                                events,
+                                outcomes(events),
+                                (described["stopDate"] - described["startDate"]).total_seconds(),
+                            )
+                        )
+                recorded[scenario.name] = executions
+    return recorded
