@@ -28,7 +28,7 @@ VENV_PYTHON = REPO_ROOT / ".venv-localstack" / "bin" / "python"
 ACCOUNT = "000000000000"  # LocalStack's account for any access key
 REGION = "us-east-1"
 RUNNING = "RUNNING"
-ANSWER_AFTER_SECONDS = 1.0
+READY_WITHIN_SECONDS = 30.0
 
 
 def _free_port() -> int:
@@ -179,10 +179,23 @@ class _DeliveryAnswerer(threading.Thread):
                 time.sleep(0.5)
 
     def _succeed(self, body: dict[str, Any], answer: Any) -> None:
+        """SendTaskSuccess once the task is really waiting. LocalStack sends the message before it
+        sets up the task's heartbeat wait, and loses a SendTaskSuccess that comes in between (the
+        task then times out: measured, also with a fixed one-second delay on a loaded machine).
+        SendTaskHeartbeat answers InvalidToken until that wait exists, so it is the signal; a
+        heartbeat before the answer is also valid on AWS, where Deliver has HeartbeatSeconds."""
+        token = body["task_token"]
         try:
-            self.sfn.send_task_success(
-                taskToken=body["task_token"], output=json.dumps(answer.output)
-            )
+            deadline = time.monotonic() + READY_WITHIN_SECONDS
+            while True:
+                try:
+                    self.sfn.send_task_heartbeat(taskToken=token)
+                    break
+                except self.sfn.exceptions.InvalidToken:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            self.sfn.send_task_success(taskToken=token, output=json.dumps(answer.output))
         except Exception as exc:  # noqa: BLE001 reported by replay(), which fails the check
             self.failures.append(repr(exc))
 
@@ -197,10 +210,7 @@ class _DeliveryAnswerer(threading.Thread):
             self.delivered[key] = n + 1
             answer = self.answers[key][n]
             if answer.error is None:
-                # A second later, as a dispatcher that POSTs first would: LocalStack loses a
-                # SendTaskSuccess that comes before it has set up the task's heartbeat wait
-                # (measured: answered at once, the task ignored it and timed out).
-                threading.Timer(ANSWER_AFTER_SECONDS, self._succeed, (body, answer)).start()
+                threading.Thread(target=self._succeed, args=(body, answer), daemon=True).start()
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 

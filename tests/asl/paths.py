@@ -80,7 +80,11 @@ def main() -> int:
 
         for side in ("moto", "LocalStack"):
             per_item = (node_events("for_each_25", side) - node_events("for_each", side)) / 22
-            print(f"history events per for_each item ({side}): {per_item:.1f}")
+            line = f"history events per for_each item ({side}): {per_item:.1f}"
+            if "for_each_retried" in by_name:
+                retry = (node_events("for_each_retried", side) - node_events("for_each", side)) / 3
+                line += f", per retry of an item: {retry:.1f}"
+            print(line)
     print(
         f"recorded on moto in {recorded_at - began:.1f} s, "
         f"replayed on LocalStack in {replayed_at - recorded_at:.1f} s"

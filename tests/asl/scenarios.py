@@ -138,6 +138,37 @@ SCENARIOS = [
         },
         unordered=True,
     ),
+    # Each of three items fails retry_until once: the history's cost of an item's retry.
+    Scenario(
+        "for_each_retried",
+        [
+            _t(
+                "each",
+                for_each="{{ input.xs }}",
+                max_concurrency=3,
+                args={"x": "{{ item }}"},
+                retry={
+                    "max_attempts": 2,
+                    "initial_interval": 1,
+                    "retry_until": "{{ attempt >= `2` }}",
+                },
+            )
+        ],
+        {"xs": [1, 2, 3]},
+        "succeeded",
+        {
+            "run": RUN,
+            "node each": [
+                "Attempt",
+                "Decide",
+                "FanOut",
+                *["ItemAttempt", "ItemDecide", "ItemBackoff", "ItemNextAttempt", *ITEM] * 3,
+                "CollectItems",
+                "Done",
+            ],
+        },
+        unordered=True,
+    ),
     # A webhook answered at once: Deliver's SQS message, resumed by SendTaskSuccess.
     Scenario(
         "deliver",
