@@ -59,7 +59,10 @@ class LocalStackProcess:
             "DISABLE_EVENTS": "1",
             "SQS_ENDPOINT_STRATEGY": "path",
             "SFN_MOCK_CONFIG": str(self.mock_config),
-            "FILESYSTEM_ROOT": str(self.workdir / "fs"),
+            # Host-mode directories (not /var/lib/localstack, where it goes when it believes it
+            # runs in a container), under its own virtualenv so its caches survive the run.
+            "OVERRIDE_IN_DOCKER": "0",
+            "FILESYSTEM_ROOT": str(VENV_PYTHON.parent.parent / "filesystem"),
             "TMPDIR": str(self.workdir),
         }
         for key in ("PYTHONPATH", "VIRTUAL_ENV"):
