@@ -68,6 +68,7 @@ e2e: $(VENV)/.installed
 ASL_VENV := .venv-localstack
 ASL_NODE := tools/asl/node_modules
 asl-check: $(VENV)/.installed $(ASL_NODE)/.installed $(ASL_VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/asl
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m tests.asl.validate
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m tests.asl.paths
 

@@ -10,6 +10,7 @@ from typing import Any
 from stepwise_local.template import REPO_ROOT, Resolver, load_template, substitute_definition
 
 STATEMACHINES = REPO_ROOT / "statemachines"
+ASL_FOLDER = STATEMACHINES.name  # as template.yaml's DefinitionUri names it
 STACK_NAME = "stepwise"
 ACCOUNT_ID = "123456789012"
 # One region per partition Step Functions runs in: ARNs and URLs differ in partition and suffix.
@@ -79,16 +80,18 @@ def definitions(
         {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": partition}
     )
     resolver.refs["AWS::URLSuffix"] = suffix
+    # DefinitionUri is relative to the template: statemachines/<file>
     machines = {
-        (REPO_ROOT / r["Properties"]["DefinitionUri"]).resolve(): (logical_id, r["Properties"])
+        Path(r["Properties"]["DefinitionUri"]).as_posix(): (logical_id, r["Properties"])
         for logical_id, r in template["Resources"].items()
         if r["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in r["Properties"]
     }
     found = []
     for path in sorted(STATEMACHINES.glob("*.asl.json")):
-        if path.resolve() not in machines:
-            raise SystemExit(f"{path.relative_to(REPO_ROOT)}: no state machine in template.yaml")
-        logical_id, props = machines[path.resolve()]
+        uri = f"{ASL_FOLDER}/{path.name}"
+        if uri not in machines:
+            raise SystemExit(f"{uri}: no state machine in template.yaml")
+        logical_id, props = machines[uri]
         substitutions = resolver.resolve(props.get("DefinitionSubstitutions", {}))
         text = substitute_definition(path.read_text(), substitutions)
         json.loads(text)
