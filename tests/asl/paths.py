@@ -42,7 +42,7 @@ def main() -> int:
     replayed_at = time.monotonic()
     problems = []
     print(
-        f"{'scenario':<20} {'execution':<16} {'events: moto':>12} {'LocalStack':>10}"
+        f"{'scenario':<20} {'execution':<20} {'events: moto':>12} {'LocalStack':>10}"
         f" {'seconds: moto':>13} {'LocalStack':>10}  errors caught"
     )
     for scenario in chosen:
@@ -68,15 +68,16 @@ def main() -> int:
             if _errors(moto) or _errors(local):
                 errors = f"moto {_errors(moto)} LocalStack {_errors(local)}"
             print(
-                f"{scenario.name:<20} {moto.label:<16} {len(moto.events):>12} "
+                f"{scenario.name:<20} {moto.label:<20} {len(moto.events):>12} "
                 f"{len(local.events):>10} {moto.seconds:>13.1f} {local.seconds:>10.1f}  {errors}"
             )
     by_name = {s.name: recorded[s.name] for s in chosen}
     if "for_each" in by_name and "for_each_25" in by_name:
 
         def node_events(name: str, side: str) -> int:
-            [moto] = [r for r in by_name[name] if r.label.startswith("node")]
-            return len((moto if side == "moto" else replayed[id(moto)]).events)
+            """Events of the executions that ran the items (the items machine's chunks)."""
+            runs = [r for r in by_name[name] if r.label.startswith("items")]
+            return sum(len((r if side == "moto" else replayed[id(r)]).events) for r in runs)
 
         for side in ("moto", "LocalStack"):
             per_item = (node_events("for_each_25", side) - node_events("for_each", side)) / 22
