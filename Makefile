@@ -115,4 +115,4 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(ASL_VENV) $(ASL_NODE) .aws-sam .pytest_cache .ruff_cache .hypothesis
