@@ -260,17 +260,18 @@ def _faulty_call(
     return _original_call(self, event_name, request, **kwargs)
 
 
-def install(spec: FaultSpec) -> FaultInjector:
+def install(spec: FaultSpec | FaultInjector) -> FaultInjector:
     """Starts injecting ``spec``'s faults (a spec with no share injects nothing, and counts)."""
     global _active
-    _active = FaultInjector(spec)
+    _active = spec if isinstance(spec, FaultInjector) else FaultInjector(spec)
     BotocoreStubber.__call__ = _faulty_call  # type: ignore[method-assign]
     return _active
 
 
 @contextlib.contextmanager
-def injecting(spec: FaultSpec) -> Iterator[FaultInjector]:
-    """Injects ``spec``'s faults for a while (a test), then whatever was injected before."""
+def injecting(spec: FaultSpec | FaultInjector) -> Iterator[FaultInjector]:
+    """Injects ``spec``'s faults (or a test's own injector's) for a while, then whatever was
+    injected before."""
     before = _active
     injector = install(spec)
     try:

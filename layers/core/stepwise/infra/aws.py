@@ -12,17 +12,18 @@ throttling empties it and every later throttled call then fails at its first att
 mode adds a client-side rate limiter on top of the same quota.) A throttled call changed nothing,
 so it is always safe to send again: ``_retry_throttled`` keeps retrying throttling errors after
 botocore gives up, with full jitter, up to ``THROTTLE_ATTEMPTS`` attempts in all, whatever the
-quota says. Errors that are not throttling keep botocore's three attempts.
+quota says. Errors that are not throttling keep botocore's attempts (``STANDARD_RETRIES``
+retries after the first).
 """
 
 import random
 from functools import cache
 from typing import Any
 
-STANDARD_ATTEMPTS = 3
-# Attempts of a throttled call in all. After botocore's own retries (up to 1 s, then 2 s) each
-# wait is drawn from [0, min(THROTTLE_CAP_SECONDS, THROTTLE_BASE_SECONDS * 2**n)]: at most
-# about 17 s of waiting in all, inside the engine's 30 s timeout.
+STANDARD_RETRIES = 3  # botocore's ``max_attempts`` counts retries: four attempts in all
+# Attempts of a throttled call in all. botocore's own retries wait up to 1, 2 and 4 s; each
+# later wait is drawn from [0, min(THROTTLE_CAP_SECONDS, THROTTLE_BASE_SECONDS * 2**n)]: at
+# most 19 s of waiting in all, inside the 30 s timeout of the shortest function.
 THROTTLE_ATTEMPTS = 10
 THROTTLE_BASE_SECONDS = 0.25
 THROTTLE_CAP_SECONDS = 2.0
@@ -54,7 +55,7 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": STANDARD_ATTEMPTS},
+        retries={"mode": "standard", "max_attempts": STANDARD_RETRIES},
         connect_timeout=3,
         read_timeout=10,
         tcp_keepalive=True,
