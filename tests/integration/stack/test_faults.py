@@ -33,9 +33,12 @@ THROTTLED = {
 @pytest.mark.parametrize("service", sorted(THROTTLED))
 def test_a_throttled_call_gets_its_services_throttling_error(stack, service):
     call, code, status = THROTTLED[service]
-    with faults.injecting(faults.parse("throttle=1")) as injector:
-        with pytest.raises(ClientError) as raised:
-            call(boto3.client(service, config=ONE_ATTEMPT))
+    client = boto3.client(service, config=ONE_ATTEMPT)
+    with (
+        faults.injecting(faults.parse("throttle=1")) as injector,
+        pytest.raises(ClientError) as raised,
+    ):
+        call(client)
     error = raised.value.response
     assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
     # botocore's standard retry mode takes it for throttling, as it would AWS's.
@@ -51,9 +54,9 @@ def transaction(table: str, *pks: str) -> list[dict]:
 
 def test_a_conflicting_transaction_is_cancelled_as_dynamodb_cancels_it_and_writes_nothing(stack):
     client, table = boto3.client("dynamodb", config=ONE_ATTEMPT), components.store().table
-    with faults.injecting(faults.parse("transaction_conflict=1,seed=3")) as injector:
-        with pytest.raises(ClientError) as raised:
-            client.transact_write_items(TransactItems=transaction(table, "a", "b", "c"))
+    conflicting = faults.injecting(faults.parse("transaction_conflict=1,seed=3"))
+    with conflicting as injector, pytest.raises(ClientError) as raised:
+        client.transact_write_items(TransactItems=transaction(table, "a", "b", "c"))
     error = raised.value.response
     codes = [reason["Code"] for reason in error["CancellationReasons"]]
     assert error["Error"]["Code"] == "TransactionCanceledException"
@@ -70,9 +73,8 @@ def test_a_conflicting_transaction_is_cancelled_as_dynamodb_cancels_it_and_write
 
 def test_a_throttled_transaction_is_cancelled_with_a_throttling_reason(stack):
     client, table = boto3.client("dynamodb", config=ONE_ATTEMPT), components.store().table
-    with faults.injecting(faults.parse("throttle=1")):
-        with pytest.raises(ClientError) as raised:
-            client.transact_write_items(TransactItems=transaction(table, "a", "b"))
+    with faults.injecting(faults.parse("throttle=1")), pytest.raises(ClientError) as raised:
+        client.transact_write_items(TransactItems=transaction(table, "a", "b"))
     reasons = [r["Code"] for r in raised.value.response["CancellationReasons"]]
     assert sorted(reasons) == ["None", "ThrottlingError"] and dynamo.contended(raised.value)
 
