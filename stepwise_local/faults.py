@@ -11,6 +11,9 @@ sets the share of calls that fail:
 - ``lambda_error``: a Lambda invocation by Step Functions fails before the handler runs, as the
   Lambda service error Step Functions reports (``Lambda.ServiceException`` or
   ``Lambda.TooManyRequestsException``), so the state machines' ``Retry`` blocks apply.
+- ``lambda_lost``: a Lambda invocation by Step Functions runs the handler to its end, then fails
+  as ``Lambda.ServiceException`` (its answer lost on the way back), so Step Functions runs a
+  step again that has already done its work: every step must tolerate it.
 
 Calls fail where the real error would surface: at moto's request dispatch (``before-send``, the
 point where botocore would have put the request on the wire, so botocore's retries see the fault)
@@ -34,7 +37,7 @@ from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
 ENVIRONMENT_VARIABLE = "STEPWISE_FAULTS"
-KINDS = ("transaction_conflict", "throttle", "lambda_error")
+KINDS = ("transaction_conflict", "throttle", "lambda_error", "lambda_lost")
 _EXEMPT_HEADER = "x-stepwise-local-plumbing"
 
 # The throttling error each service returns: (protocol, HTTP status, code, message). Step
@@ -76,6 +79,7 @@ class FaultSpec:
     transaction_conflict: float = 0.0
     throttle: float = 0.0
     lambda_error: float = 0.0
+    lambda_lost: float = 0.0
     seed: int | None = None
 
     def active(self) -> bool:
@@ -161,6 +165,12 @@ class FaultInjector:
         if not self._draw("lambda_error", function_name):
             return None
         return _LAMBDA_SERVICE_ERRORS[self._choice(len(_LAMBDA_SERVICE_ERRORS))]
+
+    def lost_answer(self, function_name: str) -> tuple[str, str] | None:
+        """(errorType, errorMessage) replacing the answer of an invocation that ran, or None."""
+        if not self._draw("lambda_lost", function_name):
+            return None
+        return _LAMBDA_SERVICE_ERRORS[0]
 
     def _cancelled(self, body: bytes | str | None, reason: str) -> tuple[int, dict, str]:
         """DynamoDB's TransactionCanceledException with ``reason`` on one of the items."""
@@ -293,6 +303,12 @@ def lambda_fault(function_name: str) -> tuple[str, str] | None:
     """The Lambda service error this invocation meets, if faults are on and it is drawn."""
     injector = _active
     return injector.lambda_fault(function_name) if injector is not None else None
+
+
+def lost_answer(function_name: str) -> tuple[str, str] | None:
+    """The Lambda service error replacing this invocation's answer, if one is drawn."""
+    injector = _active
+    return injector.lost_answer(function_name) if injector is not None else None
 
 
 def exempt(client: Any) -> Any:

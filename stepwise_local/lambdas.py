@@ -81,4 +81,7 @@ def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[
             "stackTrace": traceback.format_tb(exc.__traceback__),
         }
         return json.dumps(error), True, ""
+    if lost := faults.lost_answer(self.function_name):  # the handler ran; its answer is lost
+        error_type, message = lost
+        return json.dumps({"errorType": error_type, "errorMessage": message}), True, ""
     return json.dumps(result), False, ""

@@ -106,6 +106,22 @@ def test_a_lambda_error_fails_the_invocation_before_the_handler_runs(stack, monk
     assert ran == [engine.name]
 
 
+def test_a_lost_answer_fails_an_invocation_whose_handler_ran(stack, monkeypatch):
+    """The handler did its work, and Step Functions sees a Lambda service error: it will run
+    the step again."""
+    [engine] = [f for f in stack.stack.functions.values() if f.logical_id == "EngineFunction"]
+    ran: list[object] = []
+    monkeypatch.setattr(
+        "stepwise_local.lambdas.invoke", lambda name, event: ran.append(name) or {"ok": True}
+    )
+    client = boto3.client("lambda", config=ONE_ATTEMPT)
+    with faults.injecting(faults.parse("lambda_lost=1")) as injector:
+        answer = client.invoke(FunctionName=engine.name, Payload=json.dumps({"step": "x"}))
+    assert answer["FunctionError"] and ran == [engine.name]
+    assert json.loads(answer["Payload"].read())["errorType"] == "Lambda.ServiceException"
+    assert injector.counts()["by_operation"]["lambda_lost"] == {engine.name: 1}
+
+
 def test_a_bad_stepwise_faults_refuses_to_build_the_stack(monkeypatch):
     from stepwise_local.stack import LocalStack
 

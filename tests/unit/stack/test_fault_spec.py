@@ -6,7 +6,7 @@ from stepwise_local.faults import FaultInjector, FaultsError, FaultSpec, parse
 
 
 def test_a_full_spec_reads_every_kind_and_the_seed():
-    spec = parse(" transaction_conflict=0.1, throttle=0.05 ,lambda_error=0.02,seed=7")
+    spec = parse(" transaction_conflict=0.1, throttle=0.05 ,lambda_error=0.02,lambda_lost=0,seed=7")
     assert spec == FaultSpec(transaction_conflict=0.1, throttle=0.05, lambda_error=0.02, seed=7)
     assert spec.active()
 
@@ -60,7 +60,12 @@ def test_shares_are_honoured_and_counted():
     )
     counts = injector.counts()
     assert 850 < failed < 1150  # 1000 expected; 5 standard deviations is about 137
-    assert counts["injected"] == {"transaction_conflict": 0, "throttle": failed, "lambda_error": 0}
+    assert counts["injected"] == {
+        "transaction_conflict": 0,
+        "throttle": failed,
+        "lambda_error": 0,
+        "lambda_lost": 0,
+    }
     assert counts["by_operation"]["throttle"] == {"sqs.SendMessage": failed}
     assert counts["considered"]["throttle"] == 4000
 
