@@ -3,6 +3,7 @@
 import os
 import sys
 
+from stepwise_local.faults import FaultsError
 from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
 
 BANNER = """
@@ -16,6 +17,7 @@ Try it:
   curl -s {url}/v1/orgs/{org}/runs -H "Authorization: Bearer {key}"
 
 Schedules fire on this machine's clock; lifecycle events: curl -s {url}/local/lifecycle-events
+Injected faults (STEPWISE_FAULTS): {faults}; counts: curl -s {url}/local/faults
 
 The README walks through a whole workflow. Ctrl-C stops the stack (its state is in memory only).
 """
@@ -26,9 +28,16 @@ def main() -> int:
     port = int(os.environ.get("STEPWISE_PORT", "3000"))
     org = os.environ.get("STEPWISE_ORG", DEFAULT_ORG)
     key = os.environ.get("STEPWISE_API_KEY", DEFAULT_API_KEY)
-    stack = LocalStack(org_id=org, api_key=key).start()
     try:
-        print(BANNER.format(url=f"http://{host}:{port}", org=org, key=key), flush=True)
+        stack = LocalStack(org_id=org, api_key=key)
+    except FaultsError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    stack.start()
+    try:
+        url = f"http://{host}:{port}"
+        injected = os.environ.get("STEPWISE_FAULTS") or "none"
+        print(BANNER.format(url=url, org=org, key=key, faults=injected), flush=True)
         stack.serve(host=host, port=port)
     except KeyboardInterrupt:
         pass

@@ -13,6 +13,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from stepwise_local import faults
 from stepwise_local.provision import LocalFunction
 from stepwise_local.template import ACCOUNT_ID, REGION
 
@@ -68,6 +69,9 @@ def invoke(name: str, event: Any) -> Any:
 
 def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
     payload = json.loads(event) if isinstance(event, str) and event else (event or {})
+    if fault := faults.lambda_fault(self.function_name):  # Lambda failed it: no handler ran
+        error_type, message = fault
+        return json.dumps({"errorType": error_type, "errorMessage": message}), True, ""
     try:
         result = invoke(self.function_name, payload)
     except Exception as exc:  # noqa: BLE001 reported to the caller exactly like a Lambda function error
@@ -77,4 +81,7 @@ def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[
             "stackTrace": traceback.format_tb(exc.__traceback__),
         }
         return json.dumps(error), True, ""
+    if lost := faults.lost_answer(self.function_name):  # the handler ran; its answer is lost
+        error_type, message = lost
+        return json.dumps({"errorType": error_type, "errorMessage": message}), True, ""
     return json.dumps(result), False, ""

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from stepwise_local import faults
 from stepwise_local.template import (
     ACCOUNT_ID,
     REGION,
@@ -355,7 +356,7 @@ def _role() -> str:
 @cache
 def local_client(service: str) -> Any:
     """One client per service for the process (moto intercepts them whenever it is active)."""
-    return _session().client(service, region_name=REGION)
+    return faults.exempt(_session().client(service, region_name=REGION))
 
 
 @cache

@@ -21,7 +21,15 @@ from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
 from stepwise.infra import aws
-from stepwise_local import atomicity, execution_names, lambdas, limits, stops, transactions
+from stepwise_local import (
+    atomicity,
+    execution_names,
+    faults,
+    lambdas,
+    limits,
+    stops,
+    transactions,
+)
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog
 from stepwise_local.provision import ProvisionedStack, local_client, provision
@@ -62,9 +70,12 @@ class LocalStack:
         execute_state_machines: bool = True,
         parameters: dict[str, Any] | None = None,
         tick_seconds: float = 1.0,
+        faults_spec: str | None = None,
     ):
         """``tick_seconds``: how often an executing stack fires due schedules and collects
-        lifecycle events (tests of a stack that does not execute call ``tick`` themselves)."""
+        lifecycle events (tests of a stack that does not execute call ``tick`` themselves).
+        ``faults_spec``: the faults to inject (``stepwise_local.faults``), by default
+        ``STEPWISE_FAULTS``'s; a bad value raises FaultsError at once."""
         self.org_id = org_id
         self.api_key = api_key
         self.execute = execute_state_machines
@@ -83,6 +94,9 @@ class LocalStack:
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.scheduler_paused = False
+        spec = os.environ.get(faults.ENVIRONMENT_VARIABLE) if faults_spec is None else faults_spec
+        self.fault_spec = faults.parse(spec)
+        self.faults: faults.FaultInjector | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -98,6 +112,7 @@ class LocalStack:
         execution_names.install()
         stops.install()
         limits.install()
+        self.faults = faults.install(self.fault_spec)
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
         self._started_env = {key: os.environ.get(key) for key in self._saved_env}
@@ -165,6 +180,7 @@ class LocalStack:
             execution_names.uninstall()
             stops.uninstall()
             limits.uninstall()
+            faults.uninstall()
             self._mock.stop()
             self._mock = None
         reset_process_caches()
@@ -215,6 +231,23 @@ class LocalStack:
         assert self.lifecycle is not None, "start the stack first"
         return self.lifecycle.events()
 
+    @contextlib.contextmanager
+    def injecting_faults(self, spec: str):
+        """Injects the faults ``spec`` names (as in STEPWISE_FAULTS) for a while (a test); the
+        counts ``/local/faults`` serves meanwhile are theirs."""
+        before = self.faults
+        with faults.injecting(faults.parse(spec)) as injector:
+            self.faults = injector
+            try:
+                yield injector
+            finally:
+                self.faults = before
+
+    def fault_counts(self) -> dict[str, Any]:
+        """What ``STEPWISE_FAULTS`` injected so far, per kind and per operation."""
+        assert self.faults is not None, "start the stack first"
+        return self.faults.counts()
+
     # -- the API --------------------------------------------------------------------------------
 
     def serve(self, host: str = "127.0.0.1", port: int = 3000, log_level: str = "info") -> None:
@@ -257,6 +290,12 @@ class LocalStack:
         app.add_api_route(
             "/local/lifecycle-events",
             lambda: {"data": self.lifecycle_events()},
+            methods=["GET"],
+            include_in_schema=False,
+        )
+        app.add_api_route(
+            "/local/faults",
+            lambda: {"data": self.fault_counts()},
             methods=["GET"],
             include_in_schema=False,
         )

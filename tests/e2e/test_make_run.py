@@ -64,3 +64,21 @@ def test_the_local_stack_serves_with_the_printed_key_and_stops_on_ctrl_c():
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_a_bad_stepwise_faults_stops_make_run_with_an_error_naming_the_key():
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'layers/core'}{os.pathsep}{ROOT}",
+        "STEPWISE_FAULTS": "throttle=0.05,lambda_eror=0.1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "stepwise_local"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "STEPWISE_FAULTS" in done.stderr and "'lambda_eror'" in done.stderr

@@ -78,17 +78,22 @@ def test_the_same_trigger_event_twice_starts_one_run(api, injected_clock):
     api.delete(f"/schedules/{schedule}")
 
 
+def triggers(fired):
+    """The schedules' firings among a tick's (the janitor's rule fires too, when it is due)."""
+    return [f for f in fired if f.target.endswith("TriggerFunction")]
+
+
 def test_skip_overlap_skips_while_the_previous_run_is_going(api, injected_clock):
     workflow = create_workflow(
         api, {"name": "slow", "nodes": [{"ref": "pause", "kind": "wait", "start_delay": 3}]}
     )
     schedule = create_schedule(api, workflow, overlap="skip")
     created = created_at(injected_clock, schedule)
-    [first] = injected_clock.tick(created + timedelta(seconds=1))
-    [skipped] = injected_clock.tick(created + timedelta(seconds=61))
+    [first] = triggers(injected_clock.tick(created + timedelta(seconds=1)))
+    [skipped] = triggers(injected_clock.tick(created + timedelta(seconds=61)))
     assert (first.result["outcome"], skipped.result["outcome"]) == ("started", "skipped")
     assert wait_for_run(api, first.result["run_id"])["status"] == "succeeded"
-    [third] = injected_clock.tick(created + timedelta(seconds=121))
+    [third] = triggers(injected_clock.tick(created + timedelta(seconds=121)))
     assert third.result["outcome"] == "started"
     wait_for_run(api, third.result["run_id"])
     got = api.get(f"/schedules/{schedule}").json()["data"]

@@ -51,10 +51,12 @@ def condition_failed(exc: ClientError) -> bool:
 # DynamoDB cancels a transaction that touches an item another transaction holds
 # (TransactionConflict), and an UpdateItem on such an item fails with TransactionConflictException.
 # Nothing was written either way, so the request is safe to send again; botocore's standard retry
-# mode does not retry these. Full-jitter backoff spreads the retries of a burst.
-CONTENTION_ATTEMPTS = 8
+# mode does not retry these (nor a transaction cancelled with a ThrottlingError reason). Full-jitter
+# backoff spreads the retries of a burst: conflicts clear in milliseconds, throttling may take
+# seconds, so waits start small and grow to 2 s (at most about 6.5 s of waiting in all).
+CONTENTION_ATTEMPTS = 10
 CONTENTION_BASE_SECONDS = 0.02
-CONTENTION_CAP_SECONDS = 1.0
+CONTENTION_CAP_SECONDS = 2.0
 _CONTENDED_REASONS = frozenset({"TransactionConflict", "ThrottlingError"})
 
 
@@ -132,8 +134,8 @@ def batch_get(
             answer = client.batch_get_item(RequestItems=pending)
             found.extend(from_item(i) for i in answer["Responses"].get(table, []))
             pending = answer.get("UnprocessedKeys") or {}
-            if pending:
-                time.sleep(delay)
+            if pending:  # throttled keys: again, with full jitter
+                time.sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not a secret)
                 delay = min(delay * 2, 2.0)
     return found
 
@@ -324,6 +326,6 @@ def put_all(table: str, items: list[dict[str, Any]]) -> None:
         while requests:
             answer = aws.client("dynamodb").batch_write_item(RequestItems={table: requests})
             requests = answer.get("UnprocessedItems", {}).get(table, [])
-            if requests:
-                time.sleep(delay)
+            if requests:  # throttled items: again, with full jitter
+                time.sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not a secret)
                 delay = min(delay * 2, 2.0)

@@ -180,7 +180,13 @@ def heartbeat(task_token: str) -> bool:
 
 
 def _start(state_machine_arn: str, name: str, execution_input: dict) -> None:
-    """StartExecution with a deterministic name: a repeat of a closed one is "already started"."""
+    """StartExecution with a deterministic name: a repeat of a closed one is "already started".
+
+    A throttled start (ThrottlingException) is sent again by the client (``aws``: full jitter,
+    up to 10 attempts, whatever botocore's retry quota says) and raised only after that. Sending
+    it again is safe because the name is deterministic and the machines are Standard: a repeat of
+    a running execution with the same input returns it. (An Express machine would start a second
+    execution: Express does not deduplicate names.)"""
     try:
         aws.client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
