@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import api_overhead, coldstart, cost, dispatch, throughput
+from bench import api_overhead, capacity, coldstart, cost, dispatch, throughput
 from bench.billing import load_prices
 from bench.report import render
 
@@ -89,8 +89,12 @@ def main() -> int:
     results["seconds"] = round(time.time() - started)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "REPORT.md").write_text(render(results))
+    capacity.write_into(capacity.OPERATIONS, capacity.render(results))
     failed = [b["budget"] for b in results["budgets"] if not b["passed"]]
-    print(f"bench: wrote bench/results.json and bench/REPORT.md in {results['seconds']} s")
+    print(
+        "bench: wrote bench/results.json, bench/REPORT.md and the capacity table of"
+        f" docs/operations.md in {results['seconds']} s"
+    )
     print("bench: budgets", "all passed" if not failed else f"failed: {', '.join(failed)}")
     return 0
 

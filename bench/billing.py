@@ -28,6 +28,12 @@ class Bill:
     s3_gets: float = 0.0
     secrets_calls: float = 0.0
     api_requests: float = 0.0
+    # Calls that count against a throttling quota rather than a price (bench/capacity.py)
+    executions_started: float = 0.0
+    task_successes: float = 0.0
+    task_failures: float = 0.0
+    task_heartbeats: float = 0.0
+    events_put: float = 0.0
 
     @classmethod
     def of(cls, usage: Usage, transitions: int, api_requests: int) -> "Bill":
@@ -51,6 +57,11 @@ class Bill:
             s3_gets=calls.get("s3:GetObject", 0),
             secrets_calls=sum(c for k, c in calls.items() if k.startswith("secretsmanager:")),
             api_requests=api_requests,
+            executions_started=calls.get("stepfunctions:StartExecution", 0),
+            task_successes=calls.get("stepfunctions:SendTaskSuccess", 0),
+            task_failures=calls.get("stepfunctions:SendTaskFailure", 0),
+            task_heartbeats=calls.get("stepfunctions:SendTaskHeartbeat", 0),
+            events_put=calls.get("events:PutEvents", 0),
         )
 
     def __add__(self, other: "Bill") -> "Bill":
