@@ -7,13 +7,13 @@ that make sense for them (tags); anything else is refused, saying why.
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import Conflict, NotFound, ValidationFailed, field_error
-from stepwise.core.fields import ID_FIELD, TAGS
+from stepwise.core.fields import ID_FIELD, JSON, TAGS
 from stepwise.core.ids import batch_of, new_id
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
 from stepwise.infra import keys
@@ -57,7 +57,7 @@ class ExternalRunCreate(BaseModel):
     )
     workflow_id: ID_FIELD = Field(description="The flow this run belongs to (flowId).")
     flow_type: FlowType = FlowType.AUTOMATION
-    args: Any = None
+    args: JSON = None
     tags: TAGS = Field(default_factory=dict)
 
 
@@ -80,10 +80,10 @@ class ExternalRunUpdate(BaseModel):
 
     workflow_id: ID_FIELD | None = None
     flow_type: FlowType | None = None
-    args: Any = None
+    args: JSON = None
     phase: RunStatus | None = None
     actions: list[ExternalAction] | None = Field(None, max_length=1000)
-    outputs: Any = None
+    outputs: JSON = None
     tags: TAGS | None = None
 
 
