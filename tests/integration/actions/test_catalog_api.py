@@ -81,6 +81,26 @@ def test_a_credential_with_the_wrong_fields_is_a_422(stack, body, fragment):
     assert status == 422 and fragment in json.dumps(payload)
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"type": "bearer", "token": "tok-secret\n"}, "token"),
+        (
+            {"type": "header", "header_name": "X-Key", "header_value": "v\r\nX-Evil: 1"},
+            "header_value",
+        ),
+        ({"type": "basic", "username": "a:b", "password": "p"}, "username"),
+        ({"type": "basic", "username": "a", "password": "tok-secret\x00"}, "password"),
+    ],
+)
+def test_a_credential_value_with_control_characters_is_a_422_that_does_not_echo_it(
+    stack, fields, field
+):
+    status, payload = call(stack, "POST", f"{BASE}/credentials", {"name": "x", **fields})
+    assert status == 422 and ["body", field] in [e["loc"] for e in payload["detail"]], payload
+    assert "tok-secret" not in json.dumps(payload) and "X-Evil" not in json.dumps(payload)
+
+
 def destination(**fields):
     return {"label": "crm hook", "url": "https://hooks.example.com/stepwise", **fields}
 

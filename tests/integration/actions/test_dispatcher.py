@@ -2,6 +2,7 @@
 
 import json
 
+import boto3
 import pytest
 
 from stepwise import components
@@ -96,3 +97,26 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
     assert request.headers["authorization"] == "Bearer tok-123"
     node = components.store().runs.get_node(ORG, run_id, "call")
     assert "tok-123" not in json.dumps(node, default=str)
+
+
+def test_a_stored_credential_with_a_newline_fails_the_attempt_without_quoting_it(
+    stack, receiver, resumed, caplog
+):
+    # Stored before credentials were checked: put the bad value straight into its secret.
+    url = receiver.answer("/nl", Answer(200, {}))
+    credential = {"name": "c", "type": "bearer", "token": "tok-good"}
+    run_id, message = prepared_attempt(stack, url, credential)
+    [made] = [c for c in components.catalog().list_credentials(ORG, 50, None)[0] if c.name == "c"]
+    stored = components.catalog().get_credential(ORG, made.id)
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stored["secret_arn"], SecretString=json.dumps({"token": "tok-bad\n"})
+    )
+    components.dispatcher().deliver(message)
+    assert receiver.at("/nl") == []
+    components.engine().actions.action_settled(
+        NodeAddress(ORG, run_id, "call", 1), {"reason": "delivered"}
+    )
+    node = components.store().runs.get_node(ORG, run_id, "call")
+    assert node.status == "failed" and node.error["type"] == "DestinationRefused"
+    assert "control characters" in node.error["message"]
+    assert "tok-bad" not in json.dumps(node, default=str) and "tok-bad" not in caplog.text

@@ -109,3 +109,19 @@ def test_engine_runs_take_tags_only(stack, monkeypatch):
 def test_bad_updates_are_422(stack, body):
     call(stack, "POST", "/runs/external", {"id": "r", "workflow_id": "w"})
     assert call(stack, "PUT", "/runs/r", body)[0] == 422
+
+
+def test_a_client_cannot_take_the_id_of_a_child_or_batch_run_yet_to_start(stack):
+    workflow = call(
+        stack, "POST", "/workflows", {"name": "p", "nodes": [{"ref": "a", "kind": "transform"}]}
+    )
+    parent = call(stack, "POST", "/runs", {"workflow_id": workflow[1]["data"]["id"]})[1]["data"][
+        "id"
+    ]
+    for future in (f"{parent}.call.1", f"{parent}.0001", "run_01jf3v8k9q2m7x4c5b6n1p0r8t"):
+        status, payload = call(stack, "PUT", f"/runs/{future}", {"workflow_id": "w"})
+        assert status == 422 and payload["detail"][0]["loc"] == ["path", "run_id"], payload
+        status, payload = call(stack, "POST", "/runs/external", {"id": future, "workflow_id": "w"})
+        assert status == 422 and payload["detail"][0]["loc"] == ["body", "id"], payload
+        assert call(stack, "GET", f"/runs/{future}")[0] == 404
+    assert call(stack, "POST", "/runs/external", {"id": "deploy-42", "workflow_id": "w"})[0] == 201

@@ -53,3 +53,9 @@ def test_api_keys_come_from_either_header_and_are_hashed():
     assert key_from_headers("Basic abc", None) is None
     assert key_from_headers("Bearer ", "  ") is None
     assert hash_api_key(key) != key and len(hash_api_key(key)) == 64
+
+
+@pytest.mark.parametrize("cursor", ["abc.é", "é.abc", "abc.\u2603\u2603", "\u00e9"])
+def test_a_cursor_with_non_ascii_characters_is_invalid_not_a_crash(cursor):
+    with pytest.raises(InvalidCursor):
+        CursorCodec(b"k" * 32).decode("runs:acme", cursor)

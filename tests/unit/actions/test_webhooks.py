@@ -51,13 +51,26 @@ def test_secrets_are_prefixed_and_unique():
         ("64:ff9b::a9fe:a9fe", "link-local"),
         ("0.0.0.0", "unicast"),  # noqa: S104 (an address under test, not a bind)
         ("224.0.0.1", "unicast"),
+        # 6to4 carries an IPv4 address in bits 16-48: 2002:0a00:0001:: is 10.0.0.1
+        ("2002:a00:1::1", "private"),
+        ("2002:a9fe:a9fe::1", "link-local"),
+        ("fec0::1", ""),
+        ("192.0.0.8", ""),
+        ("192.0.0.170", ""),
+        # refused under one reason or another, by Python release: any reason will do
+        ("2001:0:4136:e378::1", ""),  # Teredo
+        ("64:ff9b:1::a00:1", ""),
     ],
 )
 def test_non_public_addresses_are_refused(address, fragment):
-    assert fragment in refusal(address)
+    reason = refusal(address)
+    assert reason is not None and fragment in reason
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "2002:5db8:d822::1"],  # 6to4 public
+)
 def test_public_addresses_pass(address):
     assert refusal(address) is None
 
@@ -66,6 +79,14 @@ def test_loopback_passes_only_when_allowed():
     assert refusal("127.0.0.1", allow_loopback=True) is None
     assert refusal("::ffff:127.0.0.1", allow_loopback=True) is None
     assert refusal("10.0.0.1", allow_loopback=True) is not None
+
+
+@pytest.mark.parametrize("port", [80, 443, 1024, 8443, 65535])
+def test_web_and_unprivileged_ports_pass(port):
+    checked = check_url(
+        f"http://ok.example:{port}/", resolve=fake_dns({"ok.example": ["93.184.216.34"]})
+    )
+    assert checked.port == port
 
 
 def fake_dns(table):
@@ -94,6 +115,8 @@ def test_every_resolved_address_is_checked():
         ("https:///path", "no host"),
         ("http://ok.example:99999/", "port"),
         ("http://nowhere.example/", "does not resolve"),
+        ("http://ok.example:25/", "port 25 is refused"),
+        ("https://ok.example:22/", "port 22 is refused"),
     ],
 )
 def test_malformed_or_unresolvable_urls_are_refused(url, fragment):

@@ -1,8 +1,19 @@
 """{{ expr }} templates over the run context."""
 
+import random
+import re
+
 import pytest
 
-from stepwise.engine.expressions import TemplateError, find_errors, render, single_expression
+from stepwise.engine.expressions import (
+    MAX_RENDERED_BYTES,
+    TemplateError,
+    _placeholders,
+    compile_expression,
+    find_errors,
+    render,
+    single_expression,
+)
 
 CONTEXT = {
     "input": {"name": "ada", "items": [1, 2, 3], "price": 1.5},
@@ -51,3 +62,55 @@ def test_two_placeholders_are_never_read_as_one():
     assert render("{{ input.name }} and {{ input.price }}", CONTEXT) == "ada and 1.5"
     assert single_expression("{{ a }} and {{ b }}") is None
     assert single_expression("  {{ nodes.b.output }} ") == "nodes.b.output"
+
+
+# The pattern the scanner replaced: quadratic on many "{{" without "}}", kept here as the
+# reference of what a placeholder is.
+_REFERENCE = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
+
+
+def test_the_scanner_finds_what_the_reference_pattern_finds():
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice("{{}} a\n") for _ in range(rng.randint(0, 30)))
+        found = [expression for _, _, expression in _placeholders(text)]
+        assert found == [m.group(1) for m in _REFERENCE.finditer(text)], text
+        whole = _REFERENCE.fullmatch(text.strip())
+        assert single_expression(text) == (whole.group(1) if whole else None), text
+
+
+def test_a_text_of_many_opening_braces_is_read_in_one_pass():
+    text = "{{" * 200_000  # the regular expression took about 12 s for 20,000 characters
+    assert list(find_errors(text)) == []
+    assert render(text, {}) == text
+
+
+def _doubling(levels: int) -> str:
+    return " | ".join(["[@,@]"] * levels)  # each level doubles the value's text
+
+
+def test_to_string_of_a_doubling_value_stops_at_the_limit():
+    with pytest.raises(TemplateError, match="would pass"):
+        render(f"{{{{ to_string({_doubling(30)}) }}}}", {"input": "x"})
+    assert render(f"{{{{ to_string({_doubling(2)}) }}}}", {}) == "[[{},{}],[{},{}]]"
+
+
+def test_interpolating_a_doubling_value_stops_at_the_limit():
+    with pytest.raises(TemplateError, match="would pass"):
+        render(f"id: {{{{ {_doubling(30)} }}}}", {})
+
+
+def test_many_large_placeholders_together_stop_at_the_limit():
+    context = {"big": "x" * (MAX_RENDERED_BYTES // 4)}
+    with pytest.raises(TemplateError, match="would pass"):
+        render("{{ big }}" * 5, context)
+    assert len(render("{{ big }}" * 3, context)) == 3 * (MAX_RENDERED_BYTES // 4)
+
+
+def test_deeply_nested_parentheses_are_a_template_error_not_a_crash():
+    expression = "(" * 600 + "a" + ")" * 600
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        compile_expression(expression)
+    assert any(
+        "nested too deeply" in reason for _, reason in find_errors(f"{{{{ {expression} }}}}")
+    )

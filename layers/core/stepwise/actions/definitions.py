@@ -4,7 +4,6 @@ import json
 from typing import Any
 
 import fastjsonschema
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
 from stepwise.actions.models import (
     ActionDefinition,
@@ -12,6 +11,7 @@ from stepwise.actions.models import (
     DefinitionDestinationView,
     destination_view,
 )
+from stepwise.actions.schemas import SchemaRefused, compile_schema
 from stepwise.actions.store import DefinitionStore
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -203,9 +203,9 @@ def schema_error(schema: dict[str, Any]) -> str | None:
         elif isinstance(node, list):
             stack.extend(node)
     try:
-        fastjsonschema.compile(schema)
-    except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
-        return f"not a valid JSON Schema: {exc}"
+        compile_schema(schema)
+    except SchemaRefused as exc:
+        return str(exc)
     return None
 
 
@@ -214,6 +214,11 @@ def check_input(definition: ActionDefinition, value: Any) -> None:
     if definition.schema_ is None:
         return
     try:
-        validate(event=value, schema=definition.schema_)
-    except SchemaValidationError as exc:
-        raise InputRejected(str(exc)) from None
+        compile_schema(definition.schema_)(value)
+    except SchemaRefused as exc:
+        # Saved before the rules that refuse it existed: fail the attempt, fetch nothing.
+        raise InputRejected(f"the action's input schema cannot be used: {exc}") from None
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise InputRejected(
+            f"Failed schema validation. Error: {exc.message}, Path: {exc.path}, Data: {exc.value}"
+        ) from None

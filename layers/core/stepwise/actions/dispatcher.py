@@ -6,6 +6,7 @@ An ``ack`` answer does not resume: the task waits for the callback to the signal
 """
 
 import json
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from stepwise.store import Store
 from stepwise.workflows.models import NodeSpec
 
 MAX_RESPONSE_BYTES = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CLAIM_MARGIN_SECONDS = 30
 
 
@@ -118,6 +120,7 @@ class Dispatcher:
     ) -> Outcome:
         try:
             target = check_url(destination["url"], self.allow_loopback)
+            credential = self._credential_headers(destination)
         except DestinationRefused as exc:
             metrics.count(metrics.Metric.WEBHOOK_DELIVERIES, org_id, StatusClass="refused")
             return _refused(str(exc))
@@ -126,7 +129,7 @@ class Dispatcher:
             "content-type": "application/json",
             "user-agent": "Stepwise-Webhooks/1",
             **signature_headers(message_id, now(), body, self.catalog.signing_secrets(destination)),
-            **self._credential_headers(destination),
+            **credential,
         }
         parts = urlsplit(target.url)
         default_port = 443 if target.scheme == "https" else 80
@@ -184,6 +187,12 @@ class Dispatcher:
             return {}
         item = self.catalog.get_credential(destination["org_id"], credential_id)
         value = self.catalog.vault.read(item["secret_arn"])
+        if any(_CONTROL.search(str(v)) for v in value.values()):
+            # Stored before credentials were checked for them: refuse, and never echo the value.
+            raise DestinationRefused(
+                f"credential {credential_id} holds control characters and cannot be sent in a"
+                " header; replace it"
+            )
         if item["type"] == "bearer":
             return {"authorization": f"Bearer {value['token']}"}
         if item["type"] == "basic":

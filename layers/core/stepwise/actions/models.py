@@ -18,6 +18,10 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Basic auth joins username and password with ':', so the username may not hold one.
+_USERNAME = Annotated[str, Field(max_length=512, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f:]*$")]
+
+
 class CredentialType(StrEnum):
     BEARER = "bearer"
     BASIC = "basic"
@@ -36,11 +40,13 @@ class CredentialCreate(_Input):
 
     name: str = Field(min_length=1, max_length=200)
     type: CredentialType
-    token: str | None = Field(None, min_length=1, max_length=4096, description="bearer")
-    username: str | None = Field(None, min_length=1, max_length=512, description="basic")
-    password: str | None = Field(None, min_length=1, max_length=4096, description="basic")
+    # Every value ends up in a request header: no control characters (a CR or LF would split
+    # it, and http.client's error for it quotes the value into logs and traces).
+    token: HEADER_VALUE | None = Field(None, min_length=1, description="bearer")
+    username: _USERNAME | None = Field(None, min_length=1, description="basic")
+    password: HEADER_VALUE | None = Field(None, min_length=1, description="basic")
     header_name: HEADER_NAME | None = Field(None, description="header")
-    header_value: str | None = Field(None, min_length=1, max_length=4096, description="header")
+    header_value: HEADER_VALUE | None = Field(None, min_length=1, description="header")
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> "CredentialCreate":

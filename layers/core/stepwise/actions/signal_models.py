@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.actions.webhooks.responses import Signal
+from stepwise.core.fields import JSON
 
 
 class SignalError(BaseModel):
@@ -33,7 +33,7 @@ class SignalBody(BaseModel):
     signal: Signal = Field(
         description="success or failure settle the attempt; heartbeat (or ack) extends its wait."
     )
-    result: Any = Field(None, description="The attempt's result (success).")
+    result: JSON = Field(None, description="The attempt's result (success).")
     error: SignalError | str | None = Field(None, description="Why it failed (failure).")
     retryable: bool = Field(
         False, description="A failure the node's retry policy may try again (default: final)."

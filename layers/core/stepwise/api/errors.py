@@ -3,6 +3,8 @@
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -92,11 +94,20 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without the ``input`` it quotes: a refused value may be a secret (a
+    credential's token), and the caller has it already."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in errors]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
     return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StepwiseError, _domain_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -2,12 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.actions.models import TAGS
-from stepwise.core.fields import ID_FIELD
+from stepwise.core.fields import ID_FIELD, JSON
 
 MAX_BATCH_INPUTS = 1000
 MAX_BATCH_INPUT_BYTES = 256 * 1024  # per input, as compact JSON
@@ -29,7 +28,7 @@ class BatchCreate(BaseModel):
     )
 
     workflow_id: ID_FIELD = Field(description="Every run is of this workflow's latest version.")
-    inputs: list[Any] = Field(
+    inputs: list[JSON] = Field(
         min_length=1,
         max_length=MAX_BATCH_INPUTS,
         description=f"One run per input, in order; each at most {MAX_BATCH_INPUT_BYTES} bytes "

@@ -5,17 +5,18 @@ list); ``{{ expr }}`` inside longer text is interpolated as text (JSON for non-s
 """
 
 import json
-import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import jmespath
+from jmespath import functions
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-# The inner part may not contain "}}", so that "{{ a }} and {{ b }}" is two placeholders.
-_PLACEHOLDER = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
+# One rendered text (an interpolated string, a to_string result) may not pass this: an expression
+# such as to_string([[@,@],[@,@]]...) doubles its output at every level.
+MAX_RENDERED_BYTES = 256 * 1024
 
 
 class TemplateError(Exception):
@@ -27,6 +28,34 @@ class TemplateError(Exception):
         self.reason = reason
 
 
+class _Functions(functions.Functions):
+    """JMESPath's built-in functions, with ``to_string`` bounded in size."""
+
+    @functions.signature({"types": []})
+    def _func_to_string(self, arg: Any) -> str:
+        return arg if isinstance(arg, str) else bounded_json(arg)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_Functions())
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def bounded_json(value: Any, limit: int = MAX_RENDERED_BYTES) -> str:
+    """Compact JSON of ``value``; _TooLarge past ``limit`` characters, found while encoding (a
+    value built of shared references can be small in memory and astronomical as text)."""
+    chunks: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(value):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"its text would pass {limit} characters")
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> ParsedResult:
     if not expression:
@@ -35,13 +64,19 @@ def compile_expression(expression: str) -> ParsedResult:
         return jmespath.compile(expression)
     except JMESPathError as exc:
         raise TemplateError(expression, _first_line(exc)) from None
+    except RecursionError:
+        raise TemplateError(expression, "nested too deeply") from None
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
     try:
-        return compile_expression(expression).search(context)
+        return compile_expression(expression).search(context, options=_OPTIONS)
     except JMESPathError as exc:
         raise TemplateError(expression, _first_line(exc)) from None
+    except _TooLarge as exc:
+        raise TemplateError(expression, str(exc)) from None
+    except RecursionError:
+        raise TemplateError(expression, "nested too deeply") from None
 
 
 def render(template: Any, context: dict[str, Any]) -> Any:
@@ -58,9 +93,9 @@ def render(template: Any, context: dict[str, Any]) -> Any:
 def find_errors(template: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple, str]]:
     """Yields ``(location, reason)`` for every placeholder that does not compile."""
     if isinstance(template, str):
-        for match in _PLACEHOLDER.finditer(template):
+        for _, _, expression in _placeholders(template):
             try:
-                compile_expression(match.group(1))
+                compile_expression(expression)
             except TemplateError as exc:
                 yield loc, str(exc)
     elif isinstance(template, list):
@@ -73,19 +108,53 @@ def find_errors(template: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tupl
 
 def single_expression(text: str) -> str | None:
     """The expression when ``text`` is exactly one ``{{ expr }}`` placeholder, else None."""
-    whole = _PLACEHOLDER.fullmatch(text.strip())
-    return whole.group(1) if whole else None
+    return _whole(text.strip())
+
+
+def _placeholders(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, expression)`` of each ``{{ expression }}``, left to right. The expression
+    is what stands between ``{{`` and the next ``}}``, stripped, so ``{{ a }} and {{ b }}`` is two
+    placeholders. One pass over the text (a regular expression here was quadratic on a text of
+    many ``{{`` and no ``}}``)."""
+    position = 0
+    while (start := text.find("{{", position)) >= 0:
+        close = text.find("}}", start + 2)
+        if close < 0:
+            return
+        yield start, close + 2, text[start + 2 : close].strip()
+        position = close + 2
+
+
+def _whole(text: str) -> str | None:
+    first = next(_placeholders(text), None)
+    return first[2] if first and first[0] == 0 and first[1] == len(text) else None
 
 
 def _render_string(text: str, context: dict[str, Any]) -> Any:
-    whole = _PLACEHOLDER.fullmatch(text)
-    if whole:
-        return evaluate(whole.group(1), context)
-    return _PLACEHOLDER.sub(lambda m: _as_text(evaluate(m.group(1), context)), text)
+    whole = _whole(text)
+    if whole is not None:
+        return evaluate(whole, context)
+    parts: list[str] = []
+    size = 0
+    position = 0
+    for start, end, expression in _placeholders(text):
+        piece = _as_text(evaluate(expression, context), expression)
+        parts += [text[position:start], piece]
+        size += start - position + len(piece)
+        if size > MAX_RENDERED_BYTES:
+            raise TemplateError(expression, f"the text would pass {MAX_RENDERED_BYTES} characters")
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+def _as_text(value: Any, expression: str) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return bounded_json(value)
+    except _TooLarge as exc:
+        raise TemplateError(expression, str(exc)) from None
 
 
 def _first_line(exc: Exception) -> str:

@@ -7,14 +7,14 @@ that make sense for them (tags); anything else is refused, saying why.
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import Conflict, NotFound, ValidationFailed, field_error
-from stepwise.core.fields import ID_FIELD, TAGS
-from stepwise.core.ids import batch_of, new_id
+from stepwise.core.fields import ID_FIELD, JSON, TAGS
+from stepwise.core.ids import new_id
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
 from stepwise.infra import keys
 from stepwise.runs import lifecycle_events
@@ -22,6 +22,7 @@ from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 
 EXTERNAL = "external"
+SERVICE_ID_PREFIX = "run_"
 # An external run that never reports an end still expires, a year after its last update.
 OPEN_RUN_KEEP = timedelta(days=365)
 
@@ -53,11 +54,13 @@ class ExternalRunCreate(BaseModel):
     )
 
     id: Annotated[str | None, Field(pattern=r"^[a-z0-9_.-]+$", max_length=128)] = Field(
-        None, description="Your own id for the run; default: a new run_ id."
+        None,
+        description="Your own id for the run, not starting with run_ (the service's own);"
+        " default: a new run_ id.",
     )
     workflow_id: ID_FIELD = Field(description="The flow this run belongs to (flowId).")
     flow_type: FlowType = FlowType.AUTOMATION
-    args: Any = None
+    args: JSON = None
     tags: TAGS = Field(default_factory=dict)
 
 
@@ -80,10 +83,10 @@ class ExternalRunUpdate(BaseModel):
 
     workflow_id: ID_FIELD | None = None
     flow_type: FlowType | None = None
-    args: Any = None
+    args: JSON = None
     phase: RunStatus | None = None
     actions: list[ExternalAction] | None = Field(None, max_length=1000)
-    outputs: Any = None
+    outputs: JSON = None
     tags: TAGS | None = None
 
 
@@ -100,11 +103,13 @@ class ExternalRuns:
         id_at: tuple[str, str] = ("body", "id"),
     ) -> RunRecord:
         """``id_at``: where the run's own id came from, for the 422 that refuses it."""
-        run_id = body.id or new_id("run")
-        if batch_of(run_id):
-            # A batch's runs are found and counted by their ids: no other run may take one.
-            message = "ids of the form run_<26 characters>.<4 digits> are reserved for batch runs"
+        if body.id is not None and body.id.startswith(SERVICE_ID_PREFIX):
+            # The service's own runs, their child runs ({run}.{ref}.{attempt}) and batch runs
+            # ({run}.{0001}) are found by these ids: a client taking one of a run yet to start
+            # would have the engine reuse it as if it had run.
+            message = f"ids starting with {SERVICE_ID_PREFIX!r} are the service's own runs'"
             raise ValidationFailed([field_error(list(id_at), message, "value_error.reserved")])
+        run_id = body.id or new_id("run")
         at = now()
         item = {
             **keys.run(org_id, run_id),

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.actions.signal_models import Review
-from stepwise.core.fields import ID_FIELD
+from stepwise.core.fields import ID_FIELD, JSON
 from stepwise.core.statuses import NodeKind, NodeStatus, RunStatus
 from stepwise.workflows.models import RetryPolicy, _Input
 
@@ -44,7 +44,7 @@ class RunCreate(_Input):
     )
 
     workflow_id: ID_FIELD
-    input: Any = None
+    input: JSON = None
 
 
 class NodeError(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stepwise.core.fields import JSON
 from stepwise.infra.payloads import dumps
 from stepwise.schedules import expressions
 
@@ -71,7 +72,7 @@ class ScheduleCreate(BaseModel):
     workflow_version: int | None = Field(
         None, ge=1, description="A pinned version; none means the latest when the schedule fires."
     )
-    input: Any = None
+    input: JSON = None
     enabled: bool = True
     overlap: OverlapPolicy = Field(
         OverlapPolicy.ALLOW,
@@ -94,7 +95,7 @@ class ScheduleUpdate(BaseModel):
     timezone: str | None = Field(None, max_length=64)
     workflow_id: _ID | None = None
     workflow_version: int | None = Field(None, ge=1)
-    input: Any = None
+    input: JSON = None
     enabled: bool | None = None
     overlap: OverlapPolicy | None = None
 

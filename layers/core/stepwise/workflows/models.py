@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stepwise.core.fields import JSON
 from stepwise.core.statuses import NodeKind
 from stepwise.engine.joins import JoinStrategy
 
@@ -50,7 +51,7 @@ class NodeSpec(_Input):
         pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}(@[a-z0-9_-]{1,50})?$",
         description="An action node's definition: 'name', 'name@alias' or 'name@version'.",
     )
-    args: Any = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
+    args: JSON = Field(default_factory=dict, description="JSON with {{ expr }} templates.")
     depends_on: list[Annotated[str, Field(max_length=72)]] = Field(
         default_factory=list, description="Edges: 'ref' or 'ref.success', and 'ref.error'."
     )
@@ -107,7 +108,7 @@ class WorkflowCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     nodes: list[NodeSpec] = Field(max_length=500)
-    returns: Any = Field(
+    returns: JSON = Field(
         None, description="Template for the run's output; default: the leaf nodes' outputs."
     )
     timeout: int = Field(
