@@ -74,6 +74,13 @@ class ProvisionedStack:
     created: list[Created] = field(default_factory=list)  # in creation order
 
     @property
+    def principals(self) -> dict[str, str]:
+        """Each function's name and each state machine's ARN -> its logical id (whose role
+        makes its AWS calls)."""
+        machines = {arn: lid for lid, arn in self.names.items() if ":stateMachine:" in str(arn)}
+        return {**{f.name: f.logical_id for f in self.functions.values()}, **machines}
+
+    @property
     def environment(self) -> dict[str, str]:
         """The union of every function's environment (they share the local process)."""
         merged: dict[str, str] = {}
@@ -117,9 +124,10 @@ def _physical(stack: str, logical_id: str, rtype: str, props: dict[str, Any]) ->
     return {"Ref": base}
 
 
-def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | None = None):
-    """Creates the stack's resources in the active moto mock and describes what it made."""
-    template = load_template()
+def resolver_for(
+    template: dict[str, Any], stack_name: str, parameters: dict[str, Any] | None = None
+) -> Resolver:
+    """Resolves the template's intrinsics to the values the local stack gives its resources."""
     resources: dict[str, dict[str, Any]] = template["Resources"]
     refs: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
@@ -137,7 +145,14 @@ def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | N
             resolver.refs[logical_id] = arn
             resolver.attrs[f"{logical_id}.Name"] = name
             resolver.attrs[f"{logical_id}.Arn"] = arn
+    return resolver
 
+
+def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | None = None):
+    """Creates the stack's resources in the active moto mock and describes what it made."""
+    template = load_template()
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    resolver = resolver_for(template, stack_name, parameters)
     stack = ProvisionedStack(stack_name)
     by_type: dict[str, list[str]] = {}
     for logical_id, resource in resources.items():

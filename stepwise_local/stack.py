@@ -21,7 +21,7 @@ from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
 from stepwise.infra import aws
-from stepwise_local import atomicity, execution_names, lambdas, transactions
+from stepwise_local import atomicity, call_log, execution_names, lambdas, transactions
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog
 from stepwise_local.provision import ProvisionedStack, local_client, provision
@@ -100,6 +100,7 @@ class LocalStack:
         self._set_env(self.stack.environment)
         self._started_env = {key: os.environ.get(key) for key in self._saved_env}
         lambdas.register(self.stack.functions)
+        call_log.register(self.stack.principals)
         self._begin()
         if self.execute:
             self._stopping.clear()
@@ -256,7 +257,8 @@ class LocalStack:
             methods=["GET"],
             include_in_schema=False,
         )
-        return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off")
+        served = call_log.ActingAs(app, "ApiFunction")  # its AWS calls are the API role's
+        return uvicorn.Config(served, host=host, port=port, log_level=log_level, lifespan="off")
 
     # -- operations -----------------------------------------------------------------------------
 
