@@ -195,3 +195,13 @@ def test_calls_are_recorded_for_the_principal_they_run_as():
     }
     call_log.LOG.requests.difference_update(new)  # not a call of the stack's
     assert call_log.LOG.unattributed["sqs:CreateQueue"] >= 1
+
+
+def test_calls_a_test_marks_unchecked_are_not_recorded():
+    before = set(call_log.LOG.requests)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="unchecked")["QueueUrl"]
+        with call_log.unchecked("misconfigured on purpose"), call_log.acting_as("EngineFunction"):
+            sqs.send_message(QueueUrl=url, MessageBody="x")
+    assert set(call_log.LOG.requests) == before
