@@ -157,6 +157,15 @@ class ActingAs:
             await self.app(scope, receive, send)
 
 
+def record_as(principal: str, service: str, operation: str, params: dict[str, Any]) -> None:
+    """Records a call an AWS service makes with a role of the stack that the local stack makes
+    without boto (Scheduler invoking a schedule's target with the schedule's role)."""
+    name = principal.rsplit("/", 1)[-1] if principal.startswith("arn:") else principal
+    who = _logical_ids.get(name, name)
+    with _lock:
+        LOG.requests.update(requests_for(who, service, operation, params))
+
+
 def current_principal() -> str | None:
     principal = _principal.get()
     if principal is not None:

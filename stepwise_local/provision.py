@@ -75,10 +75,15 @@ class ProvisionedStack:
 
     @property
     def principals(self) -> dict[str, str]:
-        """Each function's name and each state machine's ARN -> its logical id (whose role
-        makes its AWS calls)."""
+        """Each function's name, state machine's ARN and role's name -> its logical id (whose
+        role makes its AWS calls)."""
         machines = {arn: lid for lid, arn in self.names.items() if ":stateMachine:" in str(arn)}
-        return {**{f.name: f.logical_id for f in self.functions.values()}, **machines}
+        roles = {
+            self.names[c.logical_id]: c.logical_id
+            for c in self.created
+            if c.type == "AWS::IAM::Role"
+        }
+        return {**{f.name: f.logical_id for f in self.functions.values()}, **machines, **roles}
 
     @property
     def environment(self) -> dict[str, str]:

@@ -85,6 +85,10 @@ class LocalScheduler:
                 anchor,
             ):
                 target = schedule["Target"]
+                # Scheduler invokes the target with the schedule's role.
+                call_log.record_as(
+                    target["RoleArn"], "lambda", "Invoke", {"FunctionName": target["Arn"]}
+                )
                 payload = json.loads(
                     target.get("Input", "{}").replace(
                         SCHEDULED_TIME, at.strftime("%Y-%m-%dT%H:%M:%SZ")

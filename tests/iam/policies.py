@@ -100,16 +100,22 @@ def roles(translated: dict[str, Any] | None = None) -> dict[str, Role]:
     resolver = resolver_for(load_template(), STACK_NAME)
     resources = translated["Resources"]
     managed_data = json.loads(aws_managed_policies_data)
-    found: dict[str, Role] = {}
+    principals: dict[str, str] = {}  # principal -> its role's logical id
     for logical_id, resource in resources.items():
         properties = resource.get("Properties", {})
         role_ref = {
             "AWS::Lambda::Function": properties.get("Role"),
             "AWS::StepFunctions::StateMachine": properties.get("RoleArn"),
         }.get(resource["Type"])
-        if role_ref is None:
-            continue
-        role_id = role_ref["Fn::GetAtt"][0]
+        if role_ref is not None:
+            principals[logical_id] = role_ref["Fn::GetAtt"][0]
+    # A role no function or machine runs with is a principal of its own (a service assumes it:
+    # SchedulerRole, with which Scheduler invokes the trigger).
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role" and logical_id not in principals.values():
+            principals[logical_id] = logical_id
+    found: dict[str, Role] = {}
+    for logical_id, role_id in principals.items():
         role = resources[role_id]["Properties"]
         inline = [
             (p["PolicyName"], resolver.resolve(p["PolicyDocument"]))

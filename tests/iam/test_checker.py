@@ -15,6 +15,7 @@ TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/stepwise-local-StepwiseTa
 RUN_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:stepwise-local-run"
 NODE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:stepwise-local-node"
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/stepwise-local-SchedulerRole"
+TRIGGER = "arn:aws:lambda:us-east-1:123456789012:function:stepwise-local-TriggerFunction"
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def test_the_deployed_roles_allow_what_the_code_does(roles):
         request("EngineFunction", "states:StartExecution", NODE_MACHINE),
         request("SignalsFunction", "dynamodb:Query", f"{TABLE}/index/GSI1"),
         request("NodeStateMachine", "sqs:SendMessage", webhook_queue()),
+        request("SchedulerRole", "lambda:InvokeFunction", TRIGGER),
     )
-    assert result.refused == [] and len(result.allowed) == 4
+    assert result.refused == [] and len(result.allowed) == 5
 
 
 def webhook_queue():
@@ -55,6 +57,7 @@ def test_a_call_outside_the_grant_is_refused(roles):
         request("RunStateMachine", "sqs:SendMessage", webhook_queue()),
         request("ApiFunction", "states:StartExecution", NODE_MACHINE),
         request("EngineFunction", "dynamodb:GetItem", TABLE.replace("StepwiseTable", "Other")),
+        request("SchedulerRole", "lambda:InvokeFunction", TRIGGER.replace("Trigger", "Engine")),
     )
     assert result.allowed == []
     assert [r.principal for r, _ in result.refused] == [
@@ -62,6 +65,7 @@ def test_a_call_outside_the_grant_is_refused(roles):
         "RunStateMachine",
         "ApiFunction",
         "EngineFunction",
+        "SchedulerRole",
     ]
 
 
