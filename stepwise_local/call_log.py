@@ -240,7 +240,7 @@ _install_builtin()
 def requests_for(
     principal: str, service: str, operation: str, params: dict[str, Any]
 ) -> Iterator[Request]:
-    """The IAM requests one API call stands for. Raises KeyError for an unknown operation."""
+    """The IAM requests one API call stands for; an unmapped operation is one UNKNOWN request."""
     region, account = _region_account()
     mapper = _MAPPERS.get((service, operation))
     if mapper is None:
