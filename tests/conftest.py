@@ -99,7 +99,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if refused:
         terminalreporter.section("IAM: calls the deployed roles would refuse")
         terminalreporter.write(refused)
-    if call_log.LOG.requests or refused:
+    if _worker(config) is None and config.getoption("dist", "no") != "no":
+        terminalreporter.write_line(
+            f"IAM: the workers' recordings were checked together; report in {policies.report_dir()}"
+        )
+    elif call_log.LOG.requests:
         terminalreporter.write_line(
             f"IAM: {len(call_log.LOG.requests)} distinct calls recorded; report and recordings "
             f"in {policies.report_dir()}"
