@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from stepwise_local import faults
+from stepwise_local import call_log, faults
 from stepwise_local.provision import LocalFunction
 from stepwise_local.template import ACCOUNT_ID, REGION
 
@@ -64,7 +64,8 @@ def invoke(name: str, event: Any) -> Any:
         aws_request_id=str(uuid.uuid4()),
         timeout_seconds=function.timeout,
     )
-    return handler(event, context)
+    with call_log.acting_as(function.logical_id):  # its AWS calls are its role's
+        return handler(event, context)
 
 
 def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:

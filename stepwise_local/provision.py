@@ -75,6 +75,18 @@ class ProvisionedStack:
     created: list[Created] = field(default_factory=list)  # in creation order
 
     @property
+    def principals(self) -> dict[str, str]:
+        """Each function's name, state machine's ARN and role's name -> its logical id (whose
+        role makes its AWS calls)."""
+        machines = {arn: lid for lid, arn in self.names.items() if ":stateMachine:" in str(arn)}
+        roles = {
+            self.names[c.logical_id]: c.logical_id
+            for c in self.created
+            if c.type == "AWS::IAM::Role"
+        }
+        return {**{f.name: f.logical_id for f in self.functions.values()}, **machines, **roles}
+
+    @property
     def environment(self) -> dict[str, str]:
         """The union of every function's environment (they share the local process)."""
         merged: dict[str, str] = {}
@@ -118,9 +130,10 @@ def _physical(stack: str, logical_id: str, rtype: str, props: dict[str, Any]) ->
     return {"Ref": base}
 
 
-def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | None = None):
-    """Creates the stack's resources in the active moto mock and describes what it made."""
-    template = load_template()
+def resolver_for(
+    template: dict[str, Any], stack_name: str, parameters: dict[str, Any] | None = None
+) -> Resolver:
+    """Resolves the template's intrinsics to the values the local stack gives its resources."""
     resources: dict[str, dict[str, Any]] = template["Resources"]
     refs: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
@@ -138,7 +151,14 @@ def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | N
             resolver.refs[logical_id] = arn
             resolver.attrs[f"{logical_id}.Name"] = name
             resolver.attrs[f"{logical_id}.Arn"] = arn
+    return resolver
 
+
+def provision(stack_name: str = "stepwise-local", parameters: dict[str, Any] | None = None):
+    """Creates the stack's resources in the active moto mock and describes what it made."""
+    template = load_template()
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    resolver = resolver_for(template, stack_name, parameters)
     stack = ProvisionedStack(stack_name)
     by_type: dict[str, list[str]] = {}
     for logical_id, resource in resources.items():

@@ -6,7 +6,7 @@ import hashlib
 import threading
 from typing import Any
 
-from stepwise_local import lambdas
+from stepwise_local import call_log, lambdas
 from stepwise_local.provision import local_client
 from stepwise_local.template import REGION
 
@@ -29,6 +29,11 @@ class QueuePoller:
 
     def poll_once(self) -> int:
         """One receive-invoke-delete round; the number of messages it received."""
+        # An event source mapping receives and deletes with its function's role.
+        with call_log.acting_as(self.function_name):
+            return self._poll_once()
+
+    def _poll_once(self) -> int:
         sqs = local_client("sqs")
         messages = sqs.receive_message(
             QueueUrl=self.queue_url,

@@ -17,7 +17,7 @@ from typing import Any
 from stepwise.core.observability import logger
 from stepwise.schedules.expressions import next_fire
 from stepwise.schedules.service import SCHEDULED_TIME
-from stepwise_local import lambdas
+from stepwise_local import call_log, lambdas
 from stepwise_local.provision import LocalFunction, local_client
 from stepwise_local.template import ACCOUNT_ID, REGION
 
@@ -85,6 +85,10 @@ class LocalScheduler:
                 anchor,
             ):
                 target = schedule["Target"]
+                # Scheduler invokes the target with the schedule's role.
+                call_log.record_as(
+                    target["RoleArn"], "lambda", "Invoke", {"FunctionName": target["Arn"]}
+                )
                 payload = json.loads(
                     target.get("Input", "{}").replace(
                         SCHEDULED_TIME, at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -154,10 +158,12 @@ class LocalScheduler:
                 logger.exception("scheduled invocation failed", extra={"target": name})
                 error = exc
         if function and function.on_failure_queue_url:
-            local_client("sqs").send_message(
-                QueueUrl=function.on_failure_queue_url,
-                MessageBody=json.dumps(_failure_record(target_arn, payload, error, tries)),
-            )
+            # Lambda sends the record to the destination with the function's role.
+            with call_log.acting_as(name):
+                local_client("sqs").send_message(
+                    QueueUrl=function.on_failure_queue_url,
+                    MessageBody=json.dumps(_failure_record(target_arn, payload, error, tries)),
+                )
         return Fired(name, at, error=f"{type(error).__name__}: {error}")
 
 

@@ -23,6 +23,7 @@ from stepwise.core.observability import logger
 from stepwise.infra import aws
 from stepwise_local import (
     atomicity,
+    call_log,
     execution_names,
     faults,
     lambdas,
@@ -117,6 +118,7 @@ class LocalStack:
         self._set_env(self.stack.environment)
         self._started_env = {key: os.environ.get(key) for key in self._saved_env}
         lambdas.register(self.stack.functions)
+        call_log.register(self.stack.principals)
         self._begin()
         if self.execute:
             self._stopping.clear()
@@ -299,7 +301,8 @@ class LocalStack:
             methods=["GET"],
             include_in_schema=False,
         )
-        return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off")
+        served = call_log.ActingAs(app, "ApiFunction")  # its AWS calls are the API role's
+        return uvicorn.Config(served, host=host, port=port, log_level=log_level, lifespan="off")
 
     # -- operations -----------------------------------------------------------------------------
 
