@@ -2,6 +2,10 @@
 
 import time
 
+import boto3
+
+from stepwise.core.ids import execution_name
+from stepwise_local.template import REGION
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 
 CHILD = {
@@ -148,3 +152,41 @@ def test_long_refs_in_nested_child_runs_get_names_aws_takes(api, local_stack):
         for e in local_stack.executions(machine)
     ]
     assert all(len(n) <= 80 and n.replace("-", "").replace("_", "").isalnum() for n in names)
+
+
+def test_the_janitor_settles_an_orphaned_child_and_resumes_its_parent(api, local_stack):
+    """Issue 13 row 3: the janitor resumes the parent's AwaitChild token, a task of the node
+    machine. Swept through JanitorFunction itself, so the IAM check (tests/iam) proves its role
+    may send it."""
+    slow_child = create_workflow(
+        api, {"name": "slow2", "nodes": [{"ref": "zz", "kind": "wait", "start_delay": 60}]}
+    )
+    parent_id = start_run(api, create_workflow(api, parent_of(slow_child)), {"x": 1})
+    deadline = time.monotonic() + 30
+    while True:
+        sub = next(
+            n for n in api.get(f"/runs/{parent_id}").json()["data"]["nodes"] if n["ref"] == "sub"
+        )
+        child_id = sub.get("child_run_id")
+        if child_id and api.get(f"/runs/{child_id}").json()["data"]["status"] == "running":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # The child's execution stops behind the engine's back: the child is an orphan.
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = local_stack.stack.names["RunStateMachine"]
+    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(child_id)}"
+    sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    answer = local_stack.invoke("JanitorFunction", {"source": "aws.events", "detail": {}})
+    assert (child_id, "failed") in [(s["run_id"], s["status"]) for s in answer["settled"]]
+    assert answer.get("failed", []) == []  # no run's error (AccessDenied) in the sweep
+    parent = wait_for_run(api, parent_id)
+    assert parent["status"] == "failed"
+    nodes = {n["ref"]: n for n in parent["nodes"]}
+    assert nodes["sub"]["status"] == "failed"
+    assert nodes["sub"]["error"]["type"] == "ChildRunFailed"
+    assert nodes["use"]["status"] == "cancelled"

@@ -13,11 +13,19 @@ from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
 from stepwise.ops.janitor import Janitor
 from stepwise.runs import lifecycle_events
+from stepwise_local import call_log
 from stepwise_local.template import REGION
 from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
 
 BASE = "/v1/orgs/acme"
+
+
+def sweep(janitor: Janitor | None = None):
+    """A sweep as JanitorFunction makes it: its AWS calls are checked against the function's
+    role by the IAM check (tests/iam), as if its handler ran."""
+    with call_log.acting_as("JanitorFunction"):
+        return (janitor or components.janitor()).sweep(later())
 
 
 def later() -> datetime:
@@ -92,7 +100,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
     healthy = running(stack, start(stack, workflow))
     stop_execution(orphan)
 
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
     run = components.store().runs.get_run("acme", orphan)
     # AWS reports the stop's own error on the execution; moto reports none, hence the fallback.
@@ -101,7 +109,7 @@ def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, pub
     assert [e["run_id"] for e in published] == [orphan]
 
     # Idempotent: the next sweep finds nothing to do and publishes nothing more.
-    assert components.janitor().sweep(later()).settled == []
+    assert sweep().settled == []
     assert len(published) == 1
     # Its nodes were cancelled with it.
     node = components.store().runs.get_node("acme", orphan, "a")
@@ -127,7 +135,7 @@ def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
         "acme", "run_never_started", store.workflows.get_workflow("acme", workflow), None
     )
     assert components.janitor().sweep().settled == []  # just created: its start may be coming
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert [s["run_id"] for s in report.settled] == ["run_never_started"]
     assert store.runs.get_run("acme", "run_never_started").error["type"] == "RunNotStarted"
     assert len(published) == 1
@@ -139,7 +147,7 @@ def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, publi
     status, external = call(stack, "POST", "/runs/external", {"workflow_id": "outside"})
     assert status == 201, external
     healthy = running(stack, start(stack, workflow))
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert report.settled == [] and report.examined == 2  # the external one and the healthy one
     assert external["data"]["status"] not in {"succeeded", "failed", "cancelled", "timed_out"}
     assert status_of(external["data"]["id"]) == external["data"]["status"]  # untouched
@@ -151,7 +159,7 @@ def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, 
     orphan = running(stack, start(stack, workflow))
     stop_execution(orphan)
     before = components.store().runs.get_run("acme", orphan).expires_at
-    components.janitor().sweep(later())
+    sweep()
     after = components.store().runs.get_run("acme", orphan).expires_at
     retention = components.store().retention.total_seconds()
     assert after >= int(datetime.now(UTC).timestamp() + retention) - 5
@@ -165,7 +173,7 @@ def test_a_sweep_is_bounded_and_the_next_ones_continue_where_it_stopped(stack, w
     janitor = Janitor(
         components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=2
     )
-    reports = [janitor.sweep(later()) for _ in range(3)]
+    reports = [sweep(janitor) for _ in range(3)]
     assert [r.examined for r in reports] == [2, 2, 1]
     assert [r.complete for r in reports] == [False, False, True]
     settled = [s["run_id"] for r in reports for s in r.settled]
@@ -178,7 +186,7 @@ def test_every_org_is_swept(stack, workflow, published):
     ours = running(stack, start(stack, workflow))
     stop_execution(theirs)
     stop_execution(ours)
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert report.orgs == 2
     assert {(s["org_id"], s["run_id"]) for s in report.settled} == {
         (OTHER_ORG, theirs),
@@ -220,13 +228,13 @@ def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, 
     arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
     boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Ops", cause="by hand")
     assert components.janitor().sweep().nodes == []  # within the grace: it may be on its way
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert report.nodes == [{"run_id": started, "node_ref": "a", "action": "failed"}]
     node = components.store().runs.get_node("acme", started, "a")
     assert node.status == "failed"
     # The run moves on: its last node settled, so it is ready to finalise.
     assert components.store().runs.get_run("acme", started).settle_requested_at
-    assert components.janitor().sweep(later()).nodes == []
+    assert sweep().nodes == []
 
 
 def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workflow, published):
@@ -235,10 +243,10 @@ def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workfl
     assert components.store().nodes.schedule_node("acme", run_id, "a")  # no execution started
     machine = stack.stack.names["NodeStateMachine"]
     assert executions.describe_node(machine, run_id, "a") is None
-    report = components.janitor().sweep(later())
+    report = sweep()
     assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "started"}]
     assert executions.describe_node(machine, run_id, "a")["status"] == "RUNNING"
-    assert components.janitor().sweep(later()).nodes == []  # now it has its execution
+    assert sweep().nodes == []  # now it has its execution
 
 
 def test_a_busy_org_does_not_starve_another(stack, workflow, published):
@@ -252,10 +260,10 @@ def test_a_busy_org_does_not_starve_another(stack, workflow, published):
     janitor = Janitor(
         components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=4
     )
-    first = janitor.sweep(later())
+    first = sweep(janitor)
     assert first.examined == 4 and not first.complete
     assert (OTHER_ORG, theirs) in {(s["org_id"], s["run_id"]) for s in first.settled}
-    second = janitor.sweep(later())
+    second = sweep(janitor)
     assert second.complete and second.examined == 3
     assert {s["run_id"] for r in (first, second) for s in r.settled} == {*busy, theirs}
 
@@ -281,7 +289,7 @@ def test_a_run_whose_settling_raises_is_reported_and_the_sweep_goes_on(
         return finalize(org_id, run_id, settle)
 
     monkeypatch.setattr(engine.runs, "finalize_run", finalize_or_deny)
-    report = components.janitor().sweep(later())
+    report = sweep()
 
     assert report.examined == 2
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
@@ -311,6 +319,6 @@ def test_a_node_execution_an_earlier_version_named_is_found_and_stopped(stack, w
     finally:
         execution_names.install()
     assert executions.describe_node(machine, run_id, "a")["name"] == legacy
-    assert components.janitor().sweep(later()).nodes == []  # running: nothing to heal
+    assert sweep().nodes == []  # running: nothing to heal
     executions.stop_node(machine, run_id, "a", "the run settled")
     assert executions.describe_node(machine, run_id, "a")["status"] == "ABORTED"
