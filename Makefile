@@ -25,8 +25,9 @@ demo: $(VENV)/.installed
 bench: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m bench
 
-## smoke: a diamond, a failing run, a cancel and a wrong key against a stack: the one at
-## STEPWISE_API_URL (with STEPWISE_ORG and STEPWISE_API_KEY), else a local stack it starts
+## smoke: a diamond, a failing run, a cancel and a wrong key against a stack: the deployed stack
+## STEPWISE_STACK names (or the one at STEPWISE_API_URL), with STEPWISE_ORG and STEPWISE_API_KEY;
+## else a local stack it starts
 smoke: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/layers/core:$(CURDIR) $(PY) -m smoke
 
