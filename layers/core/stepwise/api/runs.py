@@ -10,13 +10,13 @@ from stepwise.actions.signal_models import ReviewCreate
 from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep, Org, StoreDep
 from stepwise.api.envelopes import Envelope, Page
-from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.errors import ORG_ERRORS, RUN_START_QUOTA_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.core import settings
 from stepwise.core.ids import BATCH_ID_PATTERN, new_id
 from stepwise.core.statuses import RunStatus
-from stepwise.runs import cancel, starts, views
+from stepwise.runs import cancel, quotas, starts, views
 from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
@@ -29,7 +29,12 @@ from stepwise.workflows.models import Workflow
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[Run],
+    responses=RUN_START_QUOTA_ERRORS,
+)
 def start_run(
     who: CallerDep,
     body: RunCreate,
@@ -50,7 +55,9 @@ def start_run(
 
 
 def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
+    quotas.check_run_input(body.input)
     workflow = store.workflows.get_workflow(org_id, body.workflow_id)
+    quotas.check_open_runs(store, org_id)
     run, nodes = starts.start_workflow_run(
         store,
         settings.api_settings().run_state_machine_arn,
