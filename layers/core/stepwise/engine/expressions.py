@@ -158,6 +158,9 @@ def _render_string(text: str, context: dict[str, Any]) -> Any:
             reason = f"the text would pass {limit} characters (quota rendered_bytes)"
             raise TemplateError(expression, reason)
         position = end
+    if position and size + len(text) - position > limit:  # the text after the last one too
+        reason = f"the text would pass {limit} characters (quota rendered_bytes)"
+        raise TemplateError(text[position:][:40], reason)
     parts.append(text[position:])
     return "".join(parts)
 
