@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from stepwise import components
 from stepwise.actions.signal_models import ReviewCreate
@@ -24,7 +24,7 @@ from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, Ru
 from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
-from stepwise.workflows.models import Workflow
+from stepwise.workflows.models import REF_PATTERN, Workflow
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
 
@@ -132,6 +132,17 @@ def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
     return _run(store, org_id, run_id)
 
 
+@router.get("/{run_id}/nodes/{ref}", response_model=Envelope[NodeExecution])
+def get_node(
+    org_id: Org, run_id: str, ref: Annotated[str, Path(pattern=REF_PATTERN)], store: StoreDep
+) -> Envelope[NodeExecution]:
+    """One node of the run with its output, however large (``GET /runs/{id}`` leaves an output
+    stored apart out: ``output_omitted``)."""
+    store.runs.get_run(org_id, run_id)  # 404 for an unknown run before the node
+    node = store.runs.get_node(org_id, run_id, ref)
+    return Envelope(data=views.node_execution(store.payloads, node))
+
+
 @router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Run])
 def cancel_run(
     org_id: Org, run_id: str, store: StoreDep, body: RunCancel | None = None
@@ -215,11 +226,12 @@ def get_history(
     run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
     workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
     specs = {node.ref: node for node in workflow.nodes} if workflow else {}
-    events = run_history(run, nodes, specs, lambda node: store.payloads.read(node.output))
+    # Outputs are read for the page only, and never from S3 (``result_omitted``).
+    events = run_history(run, nodes, specs, views.stored_output)
 
     def fetch(after: int | None):
         start = after or 0
-        page = [HistoryEvent.model_validate(e) for e in events[start : start + limit]]
+        page = views.history_page(store.payloads, events[start : start + limit])
         return page, (start + limit if start + limit < len(events) else None)
 
     return cursor_page(codec, f"history:{org_id}:{run_id}", cursor, fetch)
