@@ -2,10 +2,12 @@
 events of its upstream nodes as lineage, listed per workflow node with since_id and pages."""
 
 import json
+from contextlib import contextmanager
 
 import pytest
 
 from stepwise import components
+from stepwise.infra import aws
 from tests.conftest import OTHER_KEY
 from tests.helpers import DEFAULT_KEY, diamond, http_event
 from tests.integration.engine.test_engine_steps import (
@@ -105,27 +107,47 @@ def test_since_id_returns_only_newer_events(stack, resumed):  # noqa: F811
     assert listed(stack, workflow_id, "a", f"since_id={every[0]['id']}")["data"] == []
 
 
+@contextmanager
+def keys_read():
+    """How many items each DynamoDB Query read (ScannedCount), in order."""
+    counts: list[int] = []
+
+    def count(parsed, **_):
+        counts.append(parsed["ScannedCount"])
+
+    client = aws.client("dynamodb")
+    client.meta.events.register("after-call.dynamodb.Query", count)
+    try:
+        yield counts
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.Query", count)
+
+
 def test_pages_and_meta_across_pages(stack, resumed):  # noqa: F811
     workflow_id = workflow(stack, emitting(diamond(), "a"))
     runs = [run(stack, workflow_id, {"n": n}) for n in range(5)]
     path = f"/v1/orgs/{ORG}/workflows/{workflow_id}/nodes/a/events"
-    first = listed(stack, workflow_id, "a", "per_page=2")
+    with keys_read() as read:
+        first = listed(stack, workflow_id, "a", "per_page=2")
+    assert read == [3]  # the page and one key past it, not the node's 5 events
     assert [e["run_id"] for e in first["data"]] == runs[:2:-1]
     assert first["meta"] == {
         "current_page": f"https://api.example.com{path}?page=1&per_page=2",
         "previous_page": None,
         "next_page": f"https://api.example.com{path}?page=2&per_page=2",
         "per_page": 2,
-        "pages": 3,
-        "count": 5,
+        "pages": None,  # known on the last page only: counting would read every event
+        "count": None,
     }
     second = listed(stack, workflow_id, "a", "page=2&per_page=2")
     assert [e["run_id"] for e in second["data"]] == runs[2:0:-1]
     assert second["meta"]["previous_page"].endswith("?page=1&per_page=2")
     assert second["meta"]["next_page"].endswith("?page=3&per_page=2")
+    assert second["meta"]["count"] is None
     last = listed(stack, workflow_id, "a", "page=3&per_page=2")
     assert [e["run_id"] for e in last["data"]] == runs[:1]
     assert last["meta"]["next_page"] is None and last["meta"]["pages"] == 3
+    assert last["meta"]["count"] == 5
     beyond = listed(stack, workflow_id, "a", "page=9&per_page=2")
     assert beyond["data"] == [] and beyond["meta"]["previous_page"].endswith("page=3&per_page=2")
     since = listed(stack, workflow_id, "a", f"since_id={first['data'][1]['id']}&per_page=1")

@@ -61,3 +61,62 @@ def test_an_external_run_has_no_graph(stack):
     assert status == 201, run
     assert run["data"]["nodes"] == []
     assert call(stack, "GET", f"/runs/{run['data']['id']}")[0] == 200
+
+
+def s3_reads():
+    """Counts the GetObject calls the functions make (they share this process's client)."""
+    from stepwise.infra import aws
+
+    calls: list[str] = []
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    aws.client("s3").meta.events.register("before-call.s3.GetObject", count)
+    return calls, lambda: aws.client("s3").meta.events.unregister("before-call.s3.GetObject", count)
+
+
+def test_a_run_get_and_its_history_read_no_s3_output_and_the_node_get_reads_one(stack, monkeypatch):
+    """Issue 14 row 11: outputs above the inline limit live in S3; GET /runs/{id} and the
+    history leave them out (``output_omitted``, ``result_omitted``) instead of reading each."""
+    monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
+    big = {"ref": "big", "kind": "transform", "args": {"parts": ["{{ input.s }}"] * 20}}
+    body = {
+        "name": "large outputs",
+        "nodes": [big, {**big, "ref": "big2"}, {"ref": "small", "kind": "transform"}],
+        "returns": {"done": True},
+    }
+    status, workflow = call(stack, "POST", "/workflows", body)
+    assert status == 201, workflow
+    s = "x" * 4000  # 20 copies: about 80 KB of output per big node, over the 64 KB inline limit
+    status, created = call(
+        stack, "POST", "/runs", {"workflow_id": workflow["data"]["id"], "input": {"s": s}}
+    )
+    run_id = created["data"]["id"]
+    components.engine().runs.start_run("acme", run_id, "token")  # transforms run inline
+
+    calls, stop = s3_reads()
+    try:
+        status, answer = call(stack, "GET", f"/runs/{run_id}")
+        assert status == 200
+        nodes = {n["ref"]: n for n in answer["data"]["nodes"]}
+        assert (nodes["big"]["output"], nodes["big"]["output_omitted"]) == (None, True)
+        assert {n["status"] for n in nodes.values()} == {"succeeded"}
+        assert nodes["big2"]["output_omitted"] is True
+        assert (nodes["small"]["output"], nodes["small"]["output_omitted"]) == ({}, False)
+        status, history = call(stack, "GET", f"/runs/{run_id}/history")
+        assert status == 200
+        ends = {e["node_ref"]: e for e in history["data"] if e["event_type"] == "NODE_SUCCEEDED"}
+        assert ends["big"]["result"] is None and ends["big"]["result_omitted"] is True
+        assert ends["small"]["result"] == {} and ends["small"]["result_omitted"] is False
+        assert calls == []
+
+        status, node = call(stack, "GET", f"/runs/{run_id}/nodes/big")
+        assert status == 200
+        assert node["data"]["output"] == {"parts": [s] * 20}
+        assert node["data"]["output_omitted"] is False
+        assert len(calls) == 1
+    finally:
+        stop()
+    assert call(stack, "GET", f"/runs/{run_id}/nodes/nope")[0] == 404
+    assert call(stack, "GET", "/runs/run_nope/nodes/big")[0] == 404

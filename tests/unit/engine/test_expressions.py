@@ -114,3 +114,40 @@ def test_deeply_nested_parentheses_are_a_template_error_not_a_crash():
     assert any(
         "nested too deeply" in reason for _, reason in find_errors(f"{{{{ {expression} }}}}")
     )
+
+
+@pytest.fixture
+def rendered_quota(monkeypatch):
+    from stepwise.core import settings
+
+    monkeypatch.setenv("QUOTA_RENDERED_BYTES", "1024")
+    settings.clear()
+    yield 1024
+    monkeypatch.undo()
+    settings.clear()
+
+
+def test_the_rendered_bytes_quota_lowers_the_limit_and_names_itself(rendered_quota):
+    context = {"s": "x" * (rendered_quota - 2)}
+    assert len(render("<{{ s }}>", context)) == rendered_quota  # at the quota
+    with pytest.raises(TemplateError, match=r"would pass 1024 characters \(quota rendered_bytes\)"):
+        render("<<{{ s }}>", context)
+    # to_string is bounded by the same quota.
+    assert len(render("{{ to_string(s) }}", {"s": ["x" * (rendered_quota - 4)]})) == 1024
+    with pytest.raises(TemplateError, match="rendered_bytes"):
+        render("{{ to_string(s) }}", {"s": ["x" * (rendered_quota - 3)]})
+
+
+def test_the_rendered_bytes_quota_cannot_pass_the_hard_maximum(monkeypatch):
+    from pydantic import ValidationError
+
+    from stepwise.core import settings
+
+    monkeypatch.setenv("QUOTA_RENDERED_BYTES", str(MAX_RENDERED_BYTES + 1))
+    settings.clear()
+    try:
+        with pytest.raises(ValidationError):
+            settings.quotas()
+    finally:
+        monkeypatch.undo()
+        settings.clear()

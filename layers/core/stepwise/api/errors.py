@@ -15,6 +15,7 @@ from stepwise.core.errors import (
     Forbidden,
     InvalidCursor,
     NotFound,
+    QuotaExceeded,
     ServiceUnavailable,
     StepwiseError,
     Unauthorized,
@@ -82,10 +83,20 @@ ORG_ERRORS = {
     404: _documented("not_found", "Not found, or not the key's org."),
 }
 
+# A run start over an operator's quota (docs/operations.md, "Quotas"); the message names it.
+RUN_START_QUOTA_ERRORS = {
+    413: _documented("quota_exceeded", "The run input is larger than quota run_input_bytes."),
+    429: _documented(
+        "quota_exceeded", "The org has quota open_runs_per_org runs queued or running."
+    ),
+}
+
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ValidationFailed):
         return JSONResponse(status_code=422, content={"detail": exc.errors})
+    if isinstance(exc, QuotaExceeded):
+        return JSONResponse(error_body("quota_exceeded", str(exc)), status_code=exc.status)
     for kind, (status, code) in _STATUS.items():
         if isinstance(exc, kind):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

@@ -3,20 +3,20 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from stepwise import components
 from stepwise.actions.signal_models import ReviewCreate
 from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep, Org, StoreDep
 from stepwise.api.envelopes import Envelope, Page
-from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.errors import ORG_ERRORS, RUN_START_QUOTA_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.core import settings
 from stepwise.core.ids import BATCH_ID_PATTERN, new_id
 from stepwise.core.statuses import RunStatus
-from stepwise.runs import cancel, starts, views
+from stepwise.runs import cancel, quotas, starts, views
 from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
@@ -24,12 +24,17 @@ from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, Ru
 from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
-from stepwise.workflows.models import Workflow
+from stepwise.workflows.models import REF_PATTERN, Workflow
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[Run],
+    responses=RUN_START_QUOTA_ERRORS,
+)
 def start_run(
     who: CallerDep,
     body: RunCreate,
@@ -50,7 +55,9 @@ def start_run(
 
 
 def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
+    quotas.check_run_input(body.input)
     workflow = store.workflows.get_workflow(org_id, body.workflow_id)
+    quotas.check_open_runs(store, org_id)
     run, nodes = starts.start_workflow_run(
         store,
         settings.api_settings().run_state_machine_arn,
@@ -123,6 +130,17 @@ def _pinned_workflow(store: Store, org_id: str, run: RunRecord) -> Workflow | No
 @router.get("/{run_id}", response_model=Envelope[Run])
 def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
     return _run(store, org_id, run_id)
+
+
+@router.get("/{run_id}/nodes/{ref}", response_model=Envelope[NodeExecution])
+def get_node(
+    org_id: Org, run_id: str, ref: Annotated[str, Path(pattern=REF_PATTERN)], store: StoreDep
+) -> Envelope[NodeExecution]:
+    """One node of the run with its output, however large (``GET /runs/{id}`` leaves an output
+    stored apart out: ``output_omitted``)."""
+    store.runs.get_run(org_id, run_id)  # 404 for an unknown run before the node
+    node = store.runs.get_node(org_id, run_id, ref)
+    return Envelope(data=views.node_execution(store.payloads, node))
 
 
 @router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Run])
@@ -208,11 +226,12 @@ def get_history(
     run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
     workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
     specs = {node.ref: node for node in workflow.nodes} if workflow else {}
-    events = run_history(run, nodes, specs, lambda node: store.payloads.read(node.output))
+    # Outputs are read for the page only, and never from S3 (``result_omitted``).
+    events = run_history(run, nodes, specs, views.stored_output)
 
     def fetch(after: int | None):
         start = after or 0
-        page = [HistoryEvent.model_validate(e) for e in events[start : start + limit]]
+        page = views.history_page(store.payloads, events[start : start + limit])
         return page, (start + limit if start + limit < len(events) else None)
 
     return cursor_page(codec, f"history:{org_id}:{run_id}", cursor, fetch)

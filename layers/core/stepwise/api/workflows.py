@@ -93,7 +93,7 @@ def list_node_events(
     events, count = components.node_events().page(
         org_id, workflow_id, ref, since_id, page, per_page
     )
-    pages = -(-count // per_page)
+    pages = None if count is None else -(-count // per_page)  # None: more follow this page
 
     def link(number: int) -> str:
         params: dict[str, Any] = {"page": number, "per_page": per_page}
@@ -103,8 +103,10 @@ def list_node_events(
 
     meta = EventsMeta(
         current_page=link(page),
-        previous_page=link(min(page - 1, pages)) if page > 1 and pages else None,
-        next_page=link(page + 1) if page < pages else None,
+        previous_page=link(page - 1 if pages is None else min(page - 1, pages))
+        if page > 1 and pages != 0
+        else None,
+        next_page=link(page + 1) if pages is None or page < pages else None,
         per_page=per_page,
         pages=pages,
         count=count,

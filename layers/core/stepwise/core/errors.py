@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from stepwise.core.settings import QUOTA_PARAMETERS
+
 
 class StepwiseError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -45,3 +47,16 @@ def field_error(loc: list[str | int], msg: str, type_: str) -> dict[str, Any]:
 
 class ServiceUnavailable(StepwiseError):
     """A dependency (Step Functions, DynamoDB) refused the request; safe to retry."""
+
+
+class QuotaExceeded(StepwiseError):
+    """A request (or a run's step) that would go over an operator's quota (``core.settings``
+    ``Quotas``). The message names the quota and its template parameter; ``status`` is the HTTP
+    answer at the API (429: wait until runs settle; 413: a smaller payload)."""
+
+    def __init__(self, quota: str, limit: int, detail: str, status: int = 429):
+        parameter = QUOTA_PARAMETERS.get(quota, quota)
+        super().__init__(f"quota {quota} ({parameter} = {limit}) exceeded: {detail}")
+        self.quota = quota
+        self.limit = limit
+        self.status = status

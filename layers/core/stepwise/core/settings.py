@@ -15,6 +15,52 @@ class CoreSettings(BaseModel):
     run_retention_days: int = Field(alias="RUN_RETENTION_DAYS", ge=1)
 
 
+# The hard maxima: what the engine's design holds to whatever an operator sets (a Step Functions
+# history within 25,000 events, a rendered text far under the 256 KB state and 400 KB item limits).
+MAX_FOR_EACH_ITEMS = 10_000
+MAX_RENDERED_BYTES = 256 * 1024
+MAX_NODES_PER_WORKFLOW = 500
+
+
+class Quotas(BaseModel):
+    """Limits an operator sets per stack (template parameters ``Quota*``), the same for every org.
+
+    Each default is one a single well-behaved run stays under; going over is a 4xx naming the
+    quota at the API, or a node failure of type ``QuotaExceeded`` naming it in the engine. Read
+    with defaults, so a process without the variables (a unit test) gets the defaults.
+    """
+
+    open_runs_per_org: int = Field(10_000, alias="QUOTA_OPEN_RUNS_PER_ORG", ge=1)
+    descendants_per_run: int = Field(1_000, alias="QUOTA_DESCENDANTS_PER_RUN", ge=0)
+    nodes_per_workflow: int = Field(
+        MAX_NODES_PER_WORKFLOW, alias="QUOTA_NODES_PER_WORKFLOW", ge=1, le=MAX_NODES_PER_WORKFLOW
+    )
+    for_each_items: int = Field(
+        MAX_FOR_EACH_ITEMS, alias="QUOTA_FOR_EACH_ITEMS", ge=1, le=MAX_FOR_EACH_ITEMS
+    )
+    run_input_bytes: int = Field(1024 * 1024, alias="QUOTA_RUN_INPUT_BYTES", ge=1024)
+    node_output_bytes: int = Field(1024 * 1024, alias="QUOTA_NODE_OUTPUT_BYTES", ge=1024)
+    expression_length: int = Field(2_000, alias="QUOTA_EXPRESSION_LENGTH", ge=16, le=2_000)
+    template_length: int = Field(20_000, alias="QUOTA_TEMPLATE_LENGTH", ge=16, le=100_000)
+    rendered_bytes: int = Field(
+        MAX_RENDERED_BYTES, alias="QUOTA_RENDERED_BYTES", ge=1024, le=MAX_RENDERED_BYTES
+    )
+
+
+# The template parameter of each quota (docs and errors name the parameter an operator sets).
+QUOTA_PARAMETERS = {
+    "open_runs_per_org": "QuotaOpenRunsPerOrg",
+    "descendants_per_run": "QuotaDescendantsPerRun",
+    "nodes_per_workflow": "QuotaNodesPerWorkflow",
+    "for_each_items": "QuotaForEachItems",
+    "run_input_bytes": "QuotaRunInputBytes",
+    "node_output_bytes": "QuotaNodeOutputBytes",
+    "expression_length": "QuotaExpressionLength",
+    "template_length": "QuotaTemplateLength",
+    "rendered_bytes": "QuotaRenderedBytes",
+}
+
+
 class ApiSettings(CoreSettings):
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
@@ -68,6 +114,11 @@ def dispatcher_settings() -> DispatcherSettings:
 
 
 @cache
+def quotas() -> Quotas:
+    return Quotas.model_validate(os.environ)
+
+
+@cache
 def core_settings() -> CoreSettings:
     return CoreSettings.model_validate(os.environ)
 
@@ -100,6 +151,7 @@ def batch_settings() -> BatchSettings:
 def clear() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
     for reader in (
+        quotas,
         core_settings,
         api_settings,
         engine_settings,

@@ -8,7 +8,7 @@ from stepwise.core.clock import iso, now
 from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance
-from stepwise.engine.executors import NodeFailure, execute
+from stepwise.engine.executors import NodeFailure, execute, output_over_quota
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import (
@@ -44,7 +44,13 @@ class Attempts:
         return None
 
     def succeeded(self, address: NodeAddress, spec: NodeSpec, output: Any) -> None:
-        """Ends the attempt (of the node or of one item) with its output."""
+        """Ends the attempt (of the node or of one item) with its output; an output over the
+        quota ``node_output_bytes`` fails it instead (for good: the same attempt would give it
+        again)."""
+        over = output_over_quota(output)
+        if over is not None:
+            self.failed(address, spec, NodeFailure("QuotaExceeded", over, retryable=False))
+            return
         if self.store.nodes.settle_node(
             address.org_id,
             address.run_id,

@@ -4,7 +4,7 @@ import contextlib
 from typing import Any
 
 from stepwise.core import metrics
-from stepwise.core.errors import Conflict, NotFound
+from stepwise.core.errors import Conflict, NotFound, QuotaExceeded
 from stepwise.core.ids import child_run_id
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, RunStatus
 from stepwise.engine.address import NodeAddress
@@ -13,7 +13,7 @@ from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE
 from stepwise.infra import executions
-from stepwise.runs import cancel
+from stepwise.runs import cancel, quotas
 from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -50,10 +50,15 @@ class ChildSteps(StepFamily):
                 "parent_run_id": run_id,
                 "parent_node_ref": spec.ref,
                 "depth": depth,
+                "root_run_id": run.root_run_id or run_id,
                 "role": "parent",
                 "created_by": f"run:{run_id}",
             }
-            self.store.runs.create_run(org_id, child_id, workflow, args.get("input"), parent)
+            try:
+                quotas.check_run_input(args.get("input"))
+                self.store.runs.create_run(org_id, child_id, workflow, args.get("input"), parent)
+            except QuotaExceeded as exc:
+                return self.attempts.fail(address, spec.kind, "QuotaExceeded", str(exc))
             metrics.count(metrics.Metric.RUNS_STARTED, org_id)
         self.store.nodes.set_child_run(org_id, run_id, spec.ref, attempt, child_id)
         timeout = spec.retry.timeout or workflow.timeout + CHILD_TIMEOUT_MARGIN_SECONDS

@@ -14,9 +14,17 @@ from jmespath import functions
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-# One rendered text (an interpolated string, a to_string result) may not pass this: an expression
-# such as to_string([[@,@],[@,@]]...) doubles its output at every level.
-MAX_RENDERED_BYTES = 256 * 1024
+from stepwise.core import settings
+
+# One rendered text (an interpolated string, a to_string result) may not pass the quota
+# ``rendered_bytes`` (core.settings), at most this: an expression such as
+# to_string([[@,@],[@,@]]...) doubles its output at every level.
+MAX_RENDERED_BYTES = settings.MAX_RENDERED_BYTES
+
+
+def rendered_limit() -> int:
+    """The operator's quota on one rendered text (``QuotaRenderedBytes``)."""
+    return settings.quotas().rendered_bytes
 
 
 class TemplateError(Exception):
@@ -33,7 +41,7 @@ class _Functions(functions.Functions):
 
     @functions.signature({"types": []})
     def _func_to_string(self, arg: Any) -> str:
-        return arg if isinstance(arg, str) else bounded_json(arg)
+        return arg if isinstance(arg, str) else bounded_json(arg, rendered_limit())
 
 
 _OPTIONS = jmespath.Options(custom_functions=_Functions())
@@ -43,7 +51,7 @@ class _TooLarge(Exception):
     pass
 
 
-def bounded_json(value: Any, limit: int = MAX_RENDERED_BYTES) -> str:
+def bounded_json(value: Any, limit: int) -> str:
     """Compact JSON of ``value``; _TooLarge past ``limit`` characters, found while encoding (a
     value built of shared references can be small in memory and astronomical as text)."""
     chunks: list[str] = []
@@ -51,7 +59,7 @@ def bounded_json(value: Any, limit: int = MAX_RENDERED_BYTES) -> str:
     for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(value):
         size += len(chunk)
         if size > limit:
-            raise _TooLarge(f"its text would pass {limit} characters")
+            raise _TooLarge(f"its text would pass {limit} characters (quota rendered_bytes)")
         chunks.append(chunk)
     return "".join(chunks)
 
@@ -111,6 +119,11 @@ def single_expression(text: str) -> str | None:
     return _whole(text.strip())
 
 
+def placeholder_expressions(text: str) -> list[str]:
+    """The expression of each ``{{ expression }}`` in ``text``, left to right."""
+    return [expression for _, _, expression in _placeholders(text)]
+
+
 def _placeholders(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, expression)`` of each ``{{ expression }}``, left to right. The expression
     is what stands between ``{{`` and the next ``}}``, stripped, so ``{{ a }} and {{ b }}`` is two
@@ -135,15 +148,19 @@ def _render_string(text: str, context: dict[str, Any]) -> Any:
     if whole is not None:
         return evaluate(whole, context)
     parts: list[str] = []
-    size = 0
+    size, limit = 0, rendered_limit()
     position = 0
     for start, end, expression in _placeholders(text):
         piece = _as_text(evaluate(expression, context), expression)
         parts += [text[position:start], piece]
         size += start - position + len(piece)
-        if size > MAX_RENDERED_BYTES:
-            raise TemplateError(expression, f"the text would pass {MAX_RENDERED_BYTES} characters")
+        if size > limit:
+            reason = f"the text would pass {limit} characters (quota rendered_bytes)"
+            raise TemplateError(expression, reason)
         position = end
+    if position and size + len(text) - position > limit:  # the text after the last one too
+        reason = f"the text would pass {limit} characters (quota rendered_bytes)"
+        raise TemplateError(text[position:][:40], reason)
     parts.append(text[position:])
     return "".join(parts)
 
@@ -152,7 +169,7 @@ def _as_text(value: Any, expression: str) -> str:
     if isinstance(value, str):
         return value
     try:
-        return bounded_json(value)
+        return bounded_json(value, rendered_limit())
     except _TooLarge as exc:
         raise TemplateError(expression, str(exc)) from None
 

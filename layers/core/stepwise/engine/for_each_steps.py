@@ -5,11 +5,13 @@ node's output is collected in item order."""
 from dataclasses import replace
 from typing import Any
 
+from stepwise.core import settings
+from stepwise.core.errors import QuotaExceeded
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import RunView
-from stepwise.engine.attempts import StepFamily, attempt_deadline
+from stepwise.engine.attempts import StepFamily, attempt_deadline, output_over_quota
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.fan_out_plan import FanOutPlan, plan
 from stepwise.engine.shared import DONE, expression, run_wait_bound
@@ -17,7 +19,9 @@ from stepwise.infra import executions
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
-MAX_FOR_EACH_ITEMS = 10_000  # with retries, chunks keep every execution's history in bounds
+# With retries, chunks keep every execution's history in bounds up to this many items: the quota
+# ``for_each_items`` (core.settings) may lower it, never raise it.
+MAX_FOR_EACH_ITEMS = settings.MAX_FOR_EACH_ITEMS
 
 
 class ForEachSteps(StepFamily):
@@ -38,9 +42,10 @@ class ForEachSteps(StepFamily):
         if not isinstance(values, list):
             message = f"for_each gave {type(values).__name__}, not a list"
             return self.attempts.fail(node, spec.kind, "ExpressionError", message)
-        if len(values) > MAX_FOR_EACH_ITEMS:
-            message = f"for_each gave {len(values)} items; at most {MAX_FOR_EACH_ITEMS} are allowed"
-            return self.attempts.fail(node, spec.kind, "TooManyItems", message)
+        limit = settings.quotas().for_each_items  # never above MAX_FOR_EACH_ITEMS
+        if len(values) > limit:
+            exceeded = QuotaExceeded("for_each_items", limit, f"for_each gave {len(values)} items")
+            return self.attempts.fail(node, spec.kind, "QuotaExceeded", str(exceeded))
         if not values:
             self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
@@ -196,6 +201,9 @@ class ForEachSteps(StepFamily):
             # Counted already: each item's attempts are the node's attempts.
             return self.attempts.fail(address, None, error.get("type", "ItemFailed"), message)
         outputs = [self.store.payloads.read(r.output) for r in records]
+        over = output_over_quota(outputs)  # each item's output was within it; all together?
+        if over is not None:
+            return self.attempts.fail(address, None, "QuotaExceeded", over)
         self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
         return self.advance.node_changed(address)
 

@@ -257,6 +257,13 @@ def transact(items: list[dict[str, Any]]) -> bool:
     return True
 
 
+def failed_positions(exc: ClientError) -> set[int]:
+    """The positions of a cancelled transaction's items whose condition did not hold (DynamoDB
+    lists a reason per item, in the request's order)."""
+    reasons = exc.response.get("CancellationReasons", [])
+    return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+
+
 def update_request(
     table: str,
     key: dict[str, str],

@@ -79,6 +79,12 @@ def run(org_id: str, run_id: str) -> dict[str, str]:
     return {"PK": run_pk(org_id, run_id), "SK": RUN_SK}
 
 
+def descendants(org_id: str, root_run_id: str) -> dict[str, str]:
+    """How many child runs (at any depth) a root run has started: in the root's partition,
+    before its log lines and nodes (reads of those never see it)."""
+    return {"PK": run_pk(org_id, root_run_id), "SK": "DESCENDANTS"}
+
+
 def progress(org_id: str, run_id: str, bucket: int | None = None) -> dict[str, str]:
     """Which nodes have settled, in small items of their own (see ``Store.record_node_settled``):
     one per bucket of node positions, and one (``bucket`` None) for the full buckets."""

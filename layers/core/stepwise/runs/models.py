@@ -29,6 +29,11 @@ class HistoryEvent(BaseModel):
     attempt: int | None = None
     spec: dict[str, Any] | None = Field(None, description="The node's spec, on NODE_SCHEDULED.")
     result: Any = None
+    result_omitted: bool = Field(
+        False,
+        description="On NODE_SUCCEEDED: the output is stored apart (over 64 KB of JSON) and not "
+        "in this page: GET /runs/{run_id}/nodes/{ref} has it.",
+    )
     failure: dict[str, Any] | None = None
     reason: str | None = None
     available_at: datetime | None = None
@@ -101,6 +106,11 @@ class NodeExecution(BaseModel):
     finished_at: datetime | None = None
     available_at: datetime | None = Field(None, description="When the next attempt starts.")
     output: Any = None
+    output_omitted: bool = Field(
+        False,
+        description="The output is stored apart (over 64 KB of JSON) and not in this answer: "
+        "GET /runs/{run_id}/nodes/{ref} has it.",
+    )
     error: NodeError | None = None
     review: Review | None = Field(None, description="An approval node's review.")
 

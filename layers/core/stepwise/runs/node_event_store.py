@@ -27,10 +27,14 @@ class NodeEventStore:
         since_id: str | None,
         first: int,
         size: int,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int, bool]:
         """The events ``first`` to ``first + size`` of the node's events newer than
-        ``since_id``, newest first, and how many those are. It reads every key of the list
-        (keys only) to count them, then the page's events by key."""
+        ``since_id``, newest first; how many keys were read; and whether more events follow.
+
+        It reads keys only, and no further than one past the page (Query ``Limit``): the first
+        page reads ``size + 1`` keys however many events the node has; page ``n`` reads
+        ``n * size + 1`` (page numbers cannot skip without reading). The count is the list's
+        length only when no more follow. Then it reads the page's events by key."""
         condition, named = "PK = :pk", {":pk": keys.node_events_pk(org_id, workflow_id, ref)}
         if since_id:
             condition += " AND SK > :since"
@@ -42,9 +46,11 @@ class NodeEventStore:
             "ProjectionExpression": "PK, SK",
             "ScanIndexForward": False,
         }
-        count, wanted = 0, []
+        enough = first + size + 1  # one past the page says whether more follow
+        count, wanted, more = 0, [], False
         client = aws.client("dynamodb")
-        while True:
+        while count < enough:
+            request["Limit"] = enough - count
             answer = client.query(**request)
             for raw in answer["Items"]:
                 if first <= count < first + size:
@@ -53,5 +59,9 @@ class NodeEventStore:
             if "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        if count >= enough:
+            # The key one past the page exists; DynamoDB may also end a Limit-ed Query with a
+            # LastEvaluatedKey when nothing follows, so only a key actually read counts.
+            more, count = True, count - 1
         found = {item["SK"]: item for item in dynamo.batch_get(self.table, wanted)}
-        return [found[k["SK"]] for k in wanted if k["SK"] in found], count
+        return [found[k["SK"]] for k in wanted if k["SK"] in found], count, more

@@ -7,9 +7,11 @@ random part comes from the run and node: events sort by when their node finished
 step writes the same item again instead of a second event. The payload is the node's output as
 stored (inline JSON, or the same S3 object), and the event expires with its run.
 
-Lists are pages by number (the seed's ``page``/``per_page``/``meta``), newest first. Counting
-needs every event of the list, so a page reads the node's events newer than ``since_id`` once
-(keys only reach Lambda) and then its own events by key: poll with ``since_id`` to keep it small.
+Lists are pages by number (the seed's ``page``/``per_page``/``meta``), newest first. A page reads
+the keys of the node's events newer than ``since_id`` up to one past its end (keys only reach
+Lambda), then its own events by key: page 1 costs the same with ten events or ten million. So
+``meta.count`` and ``meta.pages`` are known only on the last page (null before it), and a deep
+page number reads every key before it: poll with ``since_id``.
 """
 
 from datetime import datetime
@@ -41,8 +43,14 @@ class EventsMeta(BaseModel):
     previous_page: str | None = Field(None, description="Link to the page before, if any.")
     next_page: str | None = Field(None, description="Link to the page after, if any.")
     per_page: int
-    pages: int = Field(description="How many pages the events fill.")
-    count: int = Field(description="How many events the list has (newer than since_id).")
+    pages: int | None = Field(
+        description="How many pages the events fill; null unless this page reaches the end "
+        "(counting them all would read the whole list)."
+    )
+    count: int | None = Field(
+        description="How many events the list has (newer than since_id); null unless this "
+        "page reaches the end."
+    )
 
 
 class EventPage(BaseModel):
@@ -89,14 +97,15 @@ class NodeEvents:
         since_id: str | None,
         page: int,
         per_page: int,
-    ) -> tuple[list[NodeEvent], int]:
-        """The events on ``page`` (newest first) and how many the list has in all."""
+    ) -> tuple[list[NodeEvent], int | None]:
+        """The events on ``page`` (newest first) and how many the list has in all, when this
+        page reaches its end (None when more follow)."""
         if not self.event_store.workflow_exists(org_id, workflow_id):
             raise NotFound("workflow", workflow_id)
-        items, count = self.event_store.page(
+        items, count, more = self.event_store.page(
             org_id, workflow_id, ref, since_id, (page - 1) * per_page, per_page
         )
-        return [self._event(item) for item in items], count
+        return [self._event(item) for item in items], None if more else count
 
     def _event(self, item: dict[str, Any]) -> NodeEvent:
         return NodeEvent(

@@ -185,6 +185,7 @@ class RunRecord(NamedTuple):
     updated_at: str | None = None
     updated_by: str | None = None
     parent_run_id: str | None = None
+    root_run_id: str | None = None  # a child run's first ancestor (whose descendants it counts)
     parent_node_ref: str | None = None
     schedule_id: str | None = None
     scheduled_at: str | None = None

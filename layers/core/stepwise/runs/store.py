@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from stepwise.core import settings
 from stepwise.core.clock import iso, now
-from stepwise.core.errors import Conflict, NotFound
+from stepwise.core.errors import Conflict, NotFound, QuotaExceeded
 from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore, PayloadWrite
@@ -45,6 +48,9 @@ class RunStore:
         expires_at = int(
             (created_at + timedelta(seconds=workflow.timeout) + self.retention).timestamp()
         )
+        root_id = (origin or {}).get("root_run_id")
+        if root_id is not None:
+            self._check_descendants(org_id, root_id)
         node_items = _node_items(org_id, run_id, workflow, expires_at)
         dynamo.put_all(
             self.table, [*node_items, *_progress_items(org_id, run_id, len(node_items), expires_at)]
@@ -69,25 +75,62 @@ class RunStore:
                 "input", run_input, keys.run_object(org_id, run_id, "input")
             ),
         }
-        # The run and its counts (the org's, its batch's) in one transaction: no total drifts.
+        # The run and its counts (the org's, its batch's, its root run's descendants) in one
+        # transaction: no total drifts, and a replay that finds the run created counts nothing.
         queued = str(RunStatus.QUEUED)
-        # A run id that exists raises (batches and child runs pick ids that may repeat).
-        dynamo.write_all(
-            [
-                dynamo.put_new_item(self.table, run_item),
-                counters.org_totals(
-                    self.table, org_id, run_id, counters.new_run(queued, workflow.id)
-                ),
-                *counters.batch_counts(
-                    self.table,
-                    org_id,
-                    run_id,
-                    {keys.BATCH_RUNS: 1, keys.status_counter(queued): 1},
-                    expires_at,
-                ),
-            ]
-        )
+        descendants = [] if root_id is None else [self._descendant(org_id, root_id, expires_at)]
+        try:
+            dynamo.write_all(
+                [
+                    *descendants,
+                    dynamo.put_new_item(self.table, run_item),
+                    counters.org_totals(
+                        self.table, org_id, run_id, counters.new_run(queued, workflow.id)
+                    ),
+                    *counters.batch_counts(
+                        self.table,
+                        org_id,
+                        run_id,
+                        {keys.BATCH_RUNS: 1, keys.status_counter(queued): 1},
+                        expires_at,
+                    ),
+                ]
+            )
+        except ClientError as exc:
+            # Only the count's condition failed: the root is at its quota. Otherwise (the run id
+            # is taken: batches and child runs pick ids that may repeat) DynamoDB's error.
+            if descendants and dynamo.failed_positions(exc) == {0}:
+                self._over_descendants(root_id)
+            raise
         return RunRecord.from_item(run_item), [NodeRecord.from_item(n) for n in node_items]
+
+    def _check_descendants(self, org_id: str, root_id: str) -> None:
+        """Refuses a child run before anything is written when the root is at its quota (the
+        transaction in ``create_run`` is the exact check; this one spares the node writes)."""
+        item = dynamo.get_item(self.table, keys.descendants(org_id, root_id)) or {}
+        if int(item.get("descendants", 0)) >= settings.quotas().descendants_per_run:
+            self._over_descendants(root_id)
+
+    def _descendant(self, org_id: str, root_id: str, expires_at: int) -> dict[str, Any]:
+        """The transaction item that counts one more descendant of ``root_id``, on condition
+        that the root is under its quota. It lives as long as the newest descendant."""
+        return dynamo.update_request(
+            self.table,
+            keys.descendants(org_id, root_id),
+            "ADD descendants :one SET expires_at = :expires",
+            {
+                ":one": 1,
+                ":expires": expires_at,
+                ":max": settings.quotas().descendants_per_run,
+            },
+            "attribute_not_exists(descendants) OR descendants < :max",
+        )
+
+    @staticmethod
+    def _over_descendants(root_id: str) -> None:
+        limit = settings.quotas().descendants_per_run
+        detail = f"run {root_id} has started {limit} descendant runs"
+        raise QuotaExceeded("descendants_per_run", limit, detail)
 
     def put_run(self, org_id: str, item: dict[str, Any]) -> bool:
         """A run with no execution (an external run) and its counts; False if the id is taken."""

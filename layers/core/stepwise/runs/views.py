@@ -1,10 +1,19 @@
 """Stored items to response models."""
 
+from typing import Any
+
 from stepwise.actions.signal_models import Review
 from stepwise.core.ids import batch_of
 from stepwise.infra.payloads import PayloadStore
-from stepwise.runs.models import Attempt, NodeExecution, NodeLink, Run, RunSummary
-from stepwise.runs.records import NodeRecord, RunRecord
+from stepwise.runs.models import (
+    Attempt,
+    HistoryEvent,
+    NodeExecution,
+    NodeLink,
+    Run,
+    RunSummary,
+)
+from stepwise.runs.records import NodeRecord, PayloadRef, RunRecord
 from stepwise.workflows import graph
 from stepwise.workflows.models import Workflow
 
@@ -43,9 +52,13 @@ def run_detail(
     workflow: Workflow | None = None,
 ) -> Run:
     """The run with its nodes; with its workflow version, each node carries its place in the
-    graph (seeds 001 and 004): position, action, fallback, retry, children and next."""
+    graph (seeds 001 and 004): position, action, fallback, retry, children and next.
+
+    A node output stored in S3 (over the inline limit) is not read: the node says
+    ``output_omitted`` and ``GET /runs/{id}/nodes/{ref}`` has it. A run of 500 nodes would
+    otherwise cost 500 GetObjects and pass the 6 MB a Lambda answer may have."""
     ordered = sorted(nodes, key=lambda n: n.position or 0)
-    views = [node_execution(payloads, n) for n in ordered]
+    views = [node_execution(payloads, n, load_stored=False) for n in ordered]
     if workflow is not None:
         views = _with_graph(views, workflow)
     return Run(
@@ -61,7 +74,12 @@ def run_detail(
     )
 
 
-def node_execution(payloads: PayloadStore, node: NodeRecord) -> NodeExecution:
+def node_execution(
+    payloads: PayloadStore, node: NodeRecord, load_stored: bool = True
+) -> NodeExecution:
+    """A node as the API shows it; ``load_stored`` False leaves an output kept in S3 unread
+    (``output_omitted``)."""
+    omitted = not load_stored and node.output.s3_key is not None and node.output.text is None
     attempts = [node.attempts[number] for number in sorted(node.attempts)]
     reviews = [a.signal for a in attempts if a.signal and a.signal.get("kind") == "review"]
     return NodeExecution(
@@ -79,10 +97,33 @@ def node_execution(payloads: PayloadStore, node: NodeRecord) -> NodeExecution:
         started_at=node.started_at,
         finished_at=node.finished_at,
         available_at=node.available_at,
-        output=payloads.read(node.output),
+        output=None if omitted else payloads.read(node.output),
+        output_omitted=omitted,
         error=node.error or node.last_error,
         review=Review.model_validate(reviews[-1]) if reviews else None,
     )
+
+
+def history_page(payloads: PayloadStore, events: list[dict[str, Any]]) -> list[HistoryEvent]:
+    """A page of ``run_history`` events built with ``output_of=stored_output``: each
+    NODE_SUCCEEDED result is read now, for this page only; one stored in S3 is not read
+    (``result_omitted``: ``GET /runs/{id}/nodes/{ref}`` has it)."""
+    page = []
+    for event in events:
+        stored = event.get("result")
+        if isinstance(stored, PayloadRef):
+            event = {k: v for k, v in event.items() if k != "result"}
+            if stored.text is None and stored.s3_key is not None:
+                event["result_omitted"] = True
+            else:
+                event["result"] = payloads.read(stored)
+        page.append(HistoryEvent.model_validate(event))
+    return page
+
+
+def stored_output(node: NodeRecord) -> PayloadRef:
+    """``run_history``'s ``output_of``: where the output is, read later by ``history_page``."""
+    return node.output
 
 
 def _with_graph(views: list[NodeExecution], workflow: Workflow) -> list[NodeExecution]:

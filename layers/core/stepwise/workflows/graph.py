@@ -14,6 +14,7 @@ from stepwise.engine.expressions import (
 )
 from stepwise.engine.joins import Edge, EdgeKind
 from stepwise.workflows.models import NodeSpec
+from stepwise.workflows.quotas import quota_errors
 
 Loc = list[str | int]
 
@@ -38,7 +39,9 @@ def validation_errors(nodes: Sequence[NodeSpec], returns: Any = None) -> list[di
     """Every rule the node list breaks, each located at the offending field of the request body."""
     if not nodes:
         return [field_error(["body", "nodes"], "a workflow needs at least one node", "too_short")]
-    errors: list[dict[str, Any]] = []
+    errors = quota_errors(nodes, returns)  # before anything is compiled
+    if errors:
+        return errors
     seen: dict[str, int] = {}
     for index, node in enumerate(nodes):
         loc: Loc = ["body", "nodes", index]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.core.fields import JSON
+from stepwise.core.settings import MAX_NODES_PER_WORKFLOW
 from stepwise.core.statuses import NodeKind
 from stepwise.engine.joins import JoinStrategy
 
@@ -107,7 +108,7 @@ class WorkflowCreate(_Input):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
-    nodes: list[NodeSpec] = Field(max_length=500)
+    nodes: list[NodeSpec] = Field(max_length=MAX_NODES_PER_WORKFLOW)
     returns: JSON = Field(
         None, description="Template for the run's output; default: the leaf nodes' outputs."
     )
