@@ -157,6 +157,8 @@ def test_the_key_that_started_a_run_cannot_approve_it(stack, keys, resumed):
     run_id = approval_run(stack, key="swk_test_both")
     status, payload = approve(stack, run_id, "swk_test_both")
     assert status == 403 and "separation of duties" in message_of(payload)
+    both = components.api_keys().find("swk_test_both")
+    assert api(stack, "GET", f"/runs/{run_id}")["data"]["created_by_key"] == both["id"]
 
     status, payload = approve(stack, run_id, APPROVER)
     assert status == 202, payload
@@ -184,6 +186,24 @@ def test_the_key_that_started_the_root_run_cannot_approve_a_child_run(stack, key
     status, payload = approve(stack, child_id, "swk_test_both")
     assert status == 403 and "separation of duties" in message_of(payload)
     assert approve(stack, child_id, APPROVER)[0] == 202
+
+
+def test_the_key_that_created_a_batch_cannot_approve_its_runs(stack, keys, resumed):
+    components.api_keys().store("swk_test_both", ORG, "both", ["write", "approve"], "test")
+    nodes = [{"ref": "gate", "kind": "approval"}]
+    workflow = api(stack, "POST", "/workflows", {"name": "a", "nodes": nodes})["data"]["id"]
+    batch = {"workflow_id": workflow, "inputs": [{}]}
+    assert call(stack, "POST", "/batches", batch, key="swk_test_both")[0] == 202
+    stack.drain("BatchesFunction")
+    [run] = api(stack, "GET", "/runs")["data"]
+    both = components.api_keys().find("swk_test_both")
+    assert api(stack, "GET", f"/runs/{run['id']}")["data"]["created_by_key"] == both["id"]
+    engine = components.engine()
+    engine.runs.start_run(ORG, run["id"], "run-token")
+    assert engine.nodes.attempt(NodeAddress(ORG, run["id"], "gate", 1))["next"] == "review"
+
+    status, payload = approve(stack, run["id"], "swk_test_both")
+    assert status == 403 and "separation of duties" in message_of(payload)
 
 
 def test_an_approve_key_reads_but_does_not_write(stack, keys):
