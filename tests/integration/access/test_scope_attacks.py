@@ -206,6 +206,29 @@ def test_the_key_that_created_a_batch_cannot_approve_its_runs(stack, keys, resum
     assert status == 403 and "separation of duties" in message_of(payload)
 
 
+def test_the_key_that_created_a_schedule_cannot_approve_its_runs(stack, keys, resumed):
+    components.api_keys().store("swk_test_both", ORG, "both", ["write", "approve"], "test")
+    nodes = [{"ref": "gate", "kind": "approval"}]
+    workflow = api(stack, "POST", "/workflows", {"name": "a", "nodes": nodes})["data"]["id"]
+    body = {"name": "s", "expression": "rate(1 hour)", "workflow_id": workflow}
+    status, schedule = call(stack, "POST", "/schedules", body, key="swk_test_both")
+    assert status == 201, schedule
+    event = {
+        "org_id": ORG,
+        "schedule_id": schedule["data"]["id"],
+        "scheduled_time": "2026-11-24T10:00:00Z",
+    }
+    stack.invoke("TriggerFunction", event)
+    [run] = api(stack, "GET", "/runs")["data"]
+    engine = components.engine()
+    engine.runs.start_run(ORG, run["id"], "run-token")
+    assert engine.nodes.attempt(NodeAddress(ORG, run["id"], "gate", 1))["next"] == "review"
+
+    status, payload = approve(stack, run["id"], "swk_test_both")
+    assert status == 403 and "separation of duties" in message_of(payload)
+    assert approve(stack, run["id"], APPROVER)[0] == 202
+
+
 def test_an_approve_key_reads_but_does_not_write(stack, keys):
     assert call(stack, "GET", "/runs", key=APPROVER)[0] == 200
     body = {"name": "w", "nodes": [{"ref": "a", "kind": "transform", "args": 1}]}

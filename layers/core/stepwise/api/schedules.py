@@ -39,7 +39,7 @@ def create_schedule(
     who.check_may_start(body.workflow_id)
 
     def create() -> Envelope[Schedule]:
-        item = components.schedules().create(who.org_id, body, who.actor)
+        item = components.schedules().create(who.org_id, body, who.actor, who.key_id)
         return Envelope(data=Schedules.view(item))
 
     return idempotency.respond_once(request, who.org_id, "schedules", idempotency_key, body, create)
