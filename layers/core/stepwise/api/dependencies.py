@@ -77,11 +77,13 @@ class Caller:
         """How the caller is named in ``*_by`` fields."""
         return f"key:{self.key_name}"
 
-    def require(self, scope: Scope, why: str | None = None) -> None:
-        if not allows(self.scopes, scope):
+    def holds(self, scope: Scope) -> bool:
+        return allows(self.scopes, scope)
+
+    def require(self, scope: Scope) -> None:
+        if not self.holds(scope):
             held = ", ".join(self.scopes) or "none"
-            message = f"this API key's scopes ({held}) do not include {scope}"
-            raise Forbidden(f"{message}: {why}" if why else message)
+            raise Forbidden(f"this API key's scopes ({held}) do not include {scope}")
 
     def sees_workflow(self, workflow_id: str | None) -> bool:
         """Whether the key may see runs (schedules, batches) of this workflow."""

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from stepwise.access.api_keys import Scope, allows
+from stepwise.access.api_keys import Scope
 from stepwise.actions.models import (
     Destination,
     DestinationCreate,
@@ -46,8 +46,7 @@ def create_destination(
 ):
     """The answer carries ``signing_secret`` this once; store it to verify deliveries."""
     idempotency.refuse_key(idempotency_key)
-    admin = allows(who.scopes, Scope.ADMIN)
-    item, secret = catalog.create_destination(who.org_id, body, admin)
+    item, secret = catalog.create_destination(who.org_id, body, who.holds(Scope.ADMIN))
     view = destination_view(item)
     return Envelope(data=DestinationWithSecret(**view.model_dump(), signing_secret=secret))
 
@@ -79,8 +78,7 @@ def list_destinations(
 def update_destination(
     who: CallerDep, destination_id: str, body: DestinationUpdate, catalog: CatalogDep
 ):
-    admin = allows(who.scopes, Scope.ADMIN)
-    item = catalog.update_destination(who.org_id, destination_id, body, admin)
+    item = catalog.update_destination(who.org_id, destination_id, body, who.holds(Scope.ADMIN))
     return Envelope(data=destination_view(item))
 
 
