@@ -37,6 +37,19 @@ def api(local_stack):
 
 
 @pytest.fixture
+def approver_api(api, local_stack):
+    """A client with an approve-only key: the key that starts a run may not review it."""
+    made = api.post("/keys", json={"name": "approver", "scopes": ["approve"]})
+    assert made.status_code == 201, made.text
+    with httpx.Client(
+        base_url=f"{local_stack.base_url}/v1/orgs/{DEFAULT_ORG}",
+        headers={"Authorization": f"Bearer {made.json()['data']['key']}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def other_org_api(local_stack):
     with httpx.Client(
         base_url=local_stack.base_url, headers={"x-api-key": OTHER_KEY}, timeout=30

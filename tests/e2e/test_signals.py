@@ -166,26 +166,27 @@ def approval_workflow(api):
     )
 
 
-def test_an_approved_node_lets_the_run_go_on(api):
+def test_an_approved_node_lets_the_run_go_on(api, approver_api):
     run_id = start_run(api, approval_workflow(api))
     wait_for_node(api, run_id, "gate", lambda n: n["status"] == "running")
-    review = api.post(
+    review = approver_api.post(
         f"/runs/{run_id}/nodes/gate/approval", json={"decision": "approve", "comment": "ok"}
     )
     assert review.status_code == 202, review.text
     run = wait_for_run(api, run_id)
     assert run["status"] == "succeeded"
-    assert run["reviewed_by"] == "key:local" and run["reviewed_at"]
+    assert run["reviewed_by"] == "key:approver" and run["reviewed_at"]
     gate, ship = run["nodes"]
     assert gate["review"]["comment"] == "ok" and ship["output"] == "shipped"
-    again = api.post(f"/runs/{run_id}/nodes/gate/approval", json={"decision": "reject"})
+    assert gate["review"]["reviewed_by_key"].startswith("key_")
+    again = approver_api.post(f"/runs/{run_id}/nodes/gate/approval", json={"decision": "reject"})
     assert again.status_code == 409
 
 
-def test_a_rejected_node_fails_the_run(api):
+def test_a_rejected_node_fails_the_run(api, approver_api):
     run_id = start_run(api, approval_workflow(api))
     wait_for_node(api, run_id, "gate", lambda n: n["status"] == "running")
-    review = api.post(
+    review = approver_api.post(
         f"/runs/{run_id}/nodes/gate/approval", json={"decision": "reject", "comment": "no"}
     )
     assert review.status_code == 202

@@ -203,6 +203,7 @@ def approval_run(stack, retry=None):
     nodes = [spec, {"ref": "after", "kind": "transform", "args": 1, "depends_on": ["gate"]}]
     workflow = api(stack, "POST", "/workflows", {"name": "a", "nodes": nodes})["data"]
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
+    components.api_keys().store(APPROVER, ORG, "approver", ["approve"], "test")
     engine = components.engine()
     engine.runs.start_run(ORG, run_id, "run-token")
     outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))
@@ -210,7 +211,10 @@ def approval_run(stack, retry=None):
     return run_id
 
 
-def review(stack, run_id, body, ref="gate", key="swk_local_dev_key"):
+APPROVER = "swk_test_approver"  # approve only: the key that starts a run may not review it
+
+
+def review(stack, run_id, body, ref="gate", key=APPROVER):
     path = f"/v1/orgs/{ORG}/runs/{run_id}/nodes/{ref}/approval"
     response = stack.invoke("ApiFunction", http_event("POST", path, body, key))
     return response["statusCode"], json.loads(response["body"])
@@ -224,7 +228,7 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
 
     status, body = review(stack, run_id, {"decision": "approve", "comment": "ship it"})
     assert status == 202, body
-    assert body["data"]["review"]["reviewed_by"] == "key:local"
+    assert body["data"]["review"]["reviewed_by"] == "key:approver"
     stack.drain("SignalsFunction")
     assert resumed == [("gate-token", "signalled")]
 
@@ -234,7 +238,7 @@ def test_an_approval_waits_for_a_review_and_approve_succeeds(stack, resumed):
     output = components.store().payloads.read(gate.output)
     assert output["decision"] == "approve" and output["comment"] == "ship it"
     run = api(stack, "GET", f"/runs/{run_id}")["data"]
-    assert run["reviewed_by"] == "key:local" and run["reviewed_at"]
+    assert run["reviewed_by"] == "key:approver" and run["reviewed_at"]
     assert run["nodes"][0]["review"]["decision"] == "approve"
     assert run["nodes"][1]["status"] == "succeeded"  # the run moved on (inline)
 
@@ -262,7 +266,7 @@ def test_a_second_review_and_a_review_of_other_nodes_are_conflicts(stack, resume
     assert review(stack, run_id, {"decision": "approve"})[0] == 202
     status, body = review(stack, run_id, {"decision": "reject"})
     assert status == 409
-    assert "already reviewed (approve by key:local" in body["errors"][0]["message"]
+    assert "already reviewed (approve by key:approver" in body["errors"][0]["message"]
     status, body = review(stack, run_id, {"decision": "approve"}, ref="after")
     assert status == 409 and "only approval nodes" in body["errors"][0]["message"]
     assert review(stack, run_id, {"decision": "approve"}, ref="nope")[0] == 404

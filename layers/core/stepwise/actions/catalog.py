@@ -15,9 +15,15 @@ from stepwise.actions.store import CatalogStore
 from stepwise.actions.webhooks.signing import new_signing_secret
 from stepwise.actions.webhooks.ssrf import refusal
 from stepwise.core.clock import iso, now, now_iso
-from stepwise.core.errors import NotFound, ValidationFailed, field_error
+from stepwise.core.errors import Forbidden, NotFound, ValidationFailed, field_error
 from stepwise.core.ids import new_id
 from stepwise.infra.vault import Vault
+
+# The conditional admin rules of destinations; the API documents them in x-scope-note.
+CREDENTIAL_NEEDS_ADMIN = "giving a destination a credential needs the admin scope"
+REPOINT_NEEDS_ADMIN = (
+    "changing the url of a destination that has a credential needs the admin scope"
+)
 
 
 class Catalog:
@@ -72,9 +78,12 @@ class Catalog:
     # -- destinations ---------------------------------------------------------------------------
 
     def create_destination(
-        self, org_id: str, body: DestinationCreate
+        self, org_id: str, body: DestinationCreate, admin: bool
     ) -> tuple[dict[str, Any], str]:
-        """The destination's record and its signing secret (returned this once)."""
+        """The destination's record and its signing secret (returned this once). Only
+        ``admin`` may give it a credential."""
+        if body.credential_id is not None and not admin:
+            raise Forbidden(CREDENTIAL_NEEDS_ADMIN)
         self._check_url(str(body.url))
         self._check_credential(org_id, body.credential_id)
         destination_id = new_id("dest")
@@ -115,16 +124,28 @@ class Catalog:
         return [i for i in items if include_deleted or "deleted_at" not in i], last
 
     def update_destination(
-        self, org_id: str, destination_id: str, body: DestinationUpdate
+        self, org_id: str, destination_id: str, body: DestinationUpdate, admin: bool
     ) -> dict[str, Any]:
+        """Changes the fields given. Without ``admin``, the change may not give the destination
+        a credential, nor re-point (``url``) one that has a credential: either would send a
+        stored secret to a place the caller chose."""
         changes = body.model_dump(mode="json", exclude_unset=True)
+        if changes.get("credential_id") is not None and not admin:
+            raise Forbidden(CREDENTIAL_NEEDS_ADMIN)
         if "url" in changes:
             self._check_url(changes["url"])
         if "credential_id" in changes:
             self._check_credential(org_id, changes["credential_id"])
+        # Checked in the write itself, so a credential attached meanwhile is not re-pointed.
+        repoints = "url" in changes and "credential_id" not in changes and not admin
         changes["updated_at"] = now_iso()
-        item = self.catalog_store.update_destination(org_id, destination_id, changes)
+        item = self.catalog_store.update_destination(
+            org_id, destination_id, changes, without_credential=repoints
+        )
         if item is None:
+            current = self.get_destination(org_id, destination_id)  # 404 if it is not there
+            if repoints and "deleted_at" not in current and current.get("credential_id"):
+                raise Forbidden(REPOINT_NEEDS_ADMIN)
             raise NotFound("destination", destination_id)
         return item
 

@@ -74,4 +74,5 @@ class Review(BaseModel):
     decision: ReviewDecision
     comment: str | None = None
     reviewed_by: str
+    reviewed_by_key: str | None = Field(None, description="The id of the API key that reviewed.")
     reviewed_at: datetime

@@ -65,9 +65,16 @@ class Signals:
         return _receipt(t, body.signal, SignalStatus.ACCEPTED, "the signal was accepted")
 
     def review(
-        self, org_id: str, run_id: str, ref: str, decision: ReviewCreate, reviewer: str
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        decision: ReviewCreate,
+        reviewer: str,
+        reviewer_key: str | None = None,
     ) -> NodeRecord:
-        """Records an approval node's review; the node. Conflict unless it is waiting."""
+        """Records an approval node's review, with the reviewing key's id; the node. Conflict
+        unless it is waiting."""
         node = self.store.runs.get_node(org_id, run_id, ref)
         if node.kind != NodeKind.APPROVAL:
             raise Conflict(f"node {ref!r} is a {node.kind} node; only approval nodes are reviewed")
@@ -77,6 +84,7 @@ class Signals:
             "kind": "review",
             "decision": decision.decision.value,
             "reviewed_by": reviewer,
+            **({"reviewed_by_key": reviewer_key} if reviewer_key else {}),
             "reviewed_at": now_iso(),
             **({"comment": decision.comment} if decision.comment is not None else {}),
         }

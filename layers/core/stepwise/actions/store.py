@@ -156,16 +156,28 @@ class CatalogStore:
         return dynamo.query_index(self.table, keys.destinations_index_pk(org_id), limit, after)
 
     def update_destination(
-        self, org_id: str, destination_id: str, changes: dict[str, Any]
+        self,
+        org_id: str,
+        destination_id: str,
+        changes: dict[str, Any],
+        without_credential: bool = False,
     ) -> dict[str, Any] | None:
-        """Sets ``changes`` on a destination that exists and is not deleted; the item as
+        """Sets ``changes`` on a destination that exists and is not deleted (and, with
+        ``without_credential``, has no credential at the moment of the write); the item as
         updated, or None."""
+        condition = "attribute_exists(PK) AND attribute_not_exists(deleted_at)"
+        values = {f":{k}": v for k, v in changes.items()}
+        if without_credential:
+            condition += (
+                " AND (attribute_not_exists(credential_id) OR attribute_type(credential_id, :null))"
+            )
+            values[":null"] = "NULL"
         return dynamo.update_item(
             self.table,
             keys.destination(org_id, destination_id),
             "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-            {f":{k}": v for k, v in changes.items()},
-            condition="attribute_exists(PK) AND attribute_not_exists(deleted_at)",
+            values,
+            condition=condition,
             names={f"#{k}": k for k in changes},
             returns="ALL_NEW",
         )

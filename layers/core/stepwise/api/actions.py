@@ -15,7 +15,7 @@ from stepwise.actions.models import (
 )
 from stepwise.actions.records import ActionRecords
 from stepwise.api import idempotency
-from stepwise.api.dependencies import Org
+from stepwise.api.dependencies import CallerDep, Org, StoreDep, requires
 from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
@@ -94,14 +94,28 @@ records_router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["actions"], respons
 Records = Annotated[ActionRecords, Depends(lambda: components.action_records())]
 
 
-@records_router.get("/actions/records/{record_id}", response_model=Envelope[ActionRecord])
-def get_record(org_id: Org, record_id: str, records: Records):
+ITS_RUNS = requires(workflows="only runs of its workflows (404 for another)")
+
+
+@records_router.get(
+    "/actions/records/{record_id}", response_model=Envelope[ActionRecord], openapi_extra=ITS_RUNS
+)
+def get_record(who: CallerDep, record_id: str, records: Records, store: StoreDep):
     """One action node execution (id ``{run_id}.{node_ref}``, the webhook-id it was sent with):
     state, definition with destinations, and events per attempt."""
-    return Envelope(data=records.get(org_id, record_id))
+    record = records.get(who.org_id, record_id)
+    if who.workflows is not None:
+        run = store.runs.get_run(who.org_id, record.run_id)
+        who.check_visible(run.workflow_id, "action record", record_id)
+    return Envelope(data=record)
 
 
-@records_router.get("/runs/{run_id}/actions", response_model=Page[ActionRecord])
-def list_run_records(org_id: Org, run_id: str, records: Records):
+@records_router.get(
+    "/runs/{run_id}/actions", response_model=Page[ActionRecord], openapi_extra=ITS_RUNS
+)
+def list_run_records(who: CallerDep, run_id: str, records: Records, store: StoreDep):
     """The action records of one run, in node order."""
-    return Page(data=records.list_for_run(org_id, run_id))
+    if who.workflows is not None:
+        run = store.runs.get_run(who.org_id, run_id)
+        who.check_visible(run.workflow_id, "run", run_id)
+    return Page(data=records.list_for_run(who.org_id, run_id))

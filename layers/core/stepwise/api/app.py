@@ -86,11 +86,28 @@ def create_app() -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             routes.build_all()
-            errors.document_error_answers(build_openapi())  # FastAPI keeps the document
+            document = build_openapi()  # FastAPI keeps the document
+            errors.document_error_answers(document)
+            _document_scopes(app, document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
     return app
+
+
+def _document_scopes(app: FastAPI, document: dict[str, Any]) -> None:
+    """Every org operation shows ``x-required-scope``: the scope ``caller`` enforces, from the
+    same declaration (a route's ``openapi_extra``, else the default by method)."""
+    from stepwise.api.dependencies import SCOPE, declared_scope
+
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/v1/orgs/{org_id}"):
+            continue
+        for method in getattr(route, "methods", ()) or ():
+            operation = document["paths"].get(path, {}).get(method.lower())
+            if operation is not None:
+                operation[SCOPE] = str(declared_scope(method, route.openapi_extra))
 
 
 class RoutesOnDemand:

@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from stepwise.access.api_keys import Scope
 from stepwise.actions.models import Credential, CredentialCreate
 from stepwise.api import idempotency
-from stepwise.api.dependencies import CatalogDep, Org
+from stepwise.api.dependencies import CatalogDep, Org, requires
 from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
@@ -15,9 +16,16 @@ from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 router = APIRouter(
     prefix="/v1/orgs/{org_id}/credentials", tags=["credentials"], responses=ORG_ERRORS
 )
+# A credential is a secret presented to whatever URL its destination names: admin changes them.
+ADMIN = requires(Scope.ADMIN)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Credential])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[Credential],
+    openapi_extra=ADMIN,
+)
 def create_credential(
     org_id: Org,
     body: CredentialCreate,
@@ -58,7 +66,7 @@ def list_credentials(
     )
 
 
-@router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=ADMIN)
 def delete_credential(org_id: Org, credential_id: str, catalog: CatalogDep) -> Response:
     catalog.delete_credential(org_id, credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from stepwise.access.api_keys import Scope
 from stepwise.actions.models import (
     Destination,
     DestinationCreate,
@@ -13,7 +14,7 @@ from stepwise.actions.models import (
     destination_view,
 )
 from stepwise.api import idempotency
-from stepwise.api.dependencies import CatalogDep, Org
+from stepwise.api.dependencies import CallerDep, CatalogDep, Org, requires
 from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
@@ -22,20 +23,30 @@ from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 router = APIRouter(
     prefix="/v1/orgs/{org_id}/destinations", tags=["destinations"], responses=ORG_ERRORS
 )
+# The dispatcher presents a destination's credential to its url: whoever can choose where a
+# credential goes can read it, so that needs admin; the rest of a destination needs write.
+GRANTS_CREDENTIAL = requires(note="admin when the body gives credential_id")
+REDIRECTS_CREDENTIAL = requires(
+    note="admin when the body gives credential_id, or changes the url of a destination that "
+    "has a credential"
+)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=Envelope[DestinationWithSecret]
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[DestinationWithSecret],
+    openapi_extra=GRANTS_CREDENTIAL,
 )
 def create_destination(
-    org_id: Org,
+    who: CallerDep,
     body: DestinationCreate,
     catalog: CatalogDep,
     idempotency_key: IdempotencyKey = None,
 ):
     """The answer carries ``signing_secret`` this once; store it to verify deliveries."""
     idempotency.refuse_key(idempotency_key)
-    item, secret = catalog.create_destination(org_id, body)
+    item, secret = catalog.create_destination(who.org_id, body, who.holds(Scope.ADMIN))
     view = destination_view(item)
     return Envelope(data=DestinationWithSecret(**view.model_dump(), signing_secret=secret))
 
@@ -61,11 +72,13 @@ def list_destinations(
     return cursor_page(codec, f"destinations:{org_id}:{include_deleted}", cursor, fetch)
 
 
-@router.patch("/{destination_id}", response_model=Envelope[Destination])
+@router.patch(
+    "/{destination_id}", response_model=Envelope[Destination], openapi_extra=REDIRECTS_CREDENTIAL
+)
 def update_destination(
-    org_id: Org, destination_id: str, body: DestinationUpdate, catalog: CatalogDep
+    who: CallerDep, destination_id: str, body: DestinationUpdate, catalog: CatalogDep
 ):
-    item = catalog.update_destination(org_id, destination_id, body)
+    item = catalog.update_destination(who.org_id, destination_id, body, who.holds(Scope.ADMIN))
     return Envelope(data=destination_view(item))
 
 
@@ -75,7 +88,12 @@ def delete_destination(org_id: Org, destination_id: str, catalog: CatalogDep):
     return Envelope(data=destination_view(catalog.delete_destination(org_id, destination_id)))
 
 
-@router.post("/{destination_id}/rotate-secret", response_model=Envelope[dict])
+# The answer hands out the new signing secret: with it, anyone can forge deliveries.
+@router.post(
+    "/{destination_id}/rotate-secret",
+    response_model=Envelope[dict],
+    openapi_extra=requires(Scope.ADMIN),
+)
 def rotate_secret(
     org_id: Org,
     destination_id: str,

@@ -6,14 +6,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from stepwise import components
+from stepwise.access.api_keys import Scope
 from stepwise.actions.signal_models import ReviewCreate
 from stepwise.api import idempotency
-from stepwise.api.dependencies import CallerDep, Org, StoreDep
+from stepwise.api.dependencies import Caller, CallerDep, StoreDep, requires
 from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS, RUN_START_QUOTA_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
 from stepwise.api.pagination import CodecDep, CursorParam, cursor_page
 from stepwise.core import settings
+from stepwise.core.errors import Forbidden
 from stepwise.core.ids import BATCH_ID_PATTERN, new_id
 from stepwise.core.statuses import RunStatus
 from stepwise.runs import cancel, quotas, starts, views
@@ -27,6 +29,35 @@ from stepwise.store import Store
 from stepwise.workflows.models import REF_PATTERN, Workflow
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG_ERRORS)
+# How each route applies a workflow-limited key's limit (x-workflow-limited).
+STARTS = requires(workflows="only runs of its workflows (403 for another)")
+ITS_RUNS = requires(workflows="only runs of its workflows (404 for another)")
+LISTED = requires(
+    workflows="only runs of its workflows: workflow_id defaults to its one workflow and must be "
+    "one of them (403 for another)"
+)
+REVIEW = requires(
+    Scope.APPROVE,
+    note="the key that started the run (or its root run) cannot review it: 403",
+    workflows="only runs of its workflows (404 for another)",
+)
+
+
+def _visible_run(store: Store, who: Caller, run_id: str) -> RunRecord:
+    """The run, or 404 if it is another org's, or another workflow's for a limited key."""
+    run = store.runs.get_run(who.org_id, run_id)
+    who.check_visible(run.workflow_id, "run", run_id)
+    return run
+
+
+def _starting_key(store: Store, org_id: str, run: RunRecord) -> str | None:
+    """The id of the API key that started the run, or the run it is a child of (child runs
+    are started by the engine, for whoever started their root)."""
+    for _ in range(32):  # child runs nest at most 10 deep: a bound, never reached
+        if run.created_by_key or not run.parent_run_id:
+            return run.created_by_key
+        run = store.runs.get_run(org_id, run.parent_run_id)
+    return None
 
 
 @router.post(
@@ -34,6 +65,7 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG
     status_code=status.HTTP_201_CREATED,
     response_model=Envelope[Run],
     responses=RUN_START_QUOTA_ERRORS,
+    openapi_extra=STARTS,
 )
 def start_run(
     who: CallerDep,
@@ -44,17 +76,14 @@ def start_run(
 ) -> Any:
     """Starts a run of the workflow's latest version. With ``Idempotency-Key``, a retry of the
     same request gets the same run instead of a second one."""
+    who.check_may_start(body.workflow_id)
     return idempotency.respond_once(
-        request,
-        who.org_id,
-        "runs",
-        idempotency_key,
-        body,
-        lambda: _start_run(who.org_id, body, store, who.actor),
+        request, who.org_id, "runs", idempotency_key, body, lambda: _start_run(who, body, store)
     )
 
 
-def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelope[Run]:
+def _start_run(who: Caller, body: RunCreate, store: Store) -> Envelope[Run]:
+    org_id = who.org_id
     quotas.check_run_input(body.input)
     workflow = store.workflows.get_workflow(org_id, body.workflow_id)
     quotas.check_open_runs(store, org_id)
@@ -65,13 +94,18 @@ def _start_run(org_id: str, body: RunCreate, store: Store, actor: str) -> Envelo
         new_id("run"),
         workflow,
         body.input,
-        {"role": "key", "created_by": actor},
+        {"role": "key", "created_by": who.actor, "created_by_key": who.key_id},
     )
     # The run as accepted (queued); its execution may already be moving it on.
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
 
-@router.post("/external", status_code=status.HTTP_201_CREATED, response_model=Envelope[Run])
+@router.post(
+    "/external",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[Run],
+    openapi_extra=STARTS,
+)
 def create_external_run(
     who: CallerDep,
     body: ExternalRunCreate,
@@ -81,6 +115,7 @@ def create_external_run(
 ) -> Any:
     """A run executed elsewhere and reported here (seed 002): no execution; its status is the
     phase its client sets with PUT. An ``id`` of your own is kept (409 if taken)."""
+    who.check_may_start(body.workflow_id)
 
     def create() -> Envelope[Run]:
         item = components.external_runs().create(who.org_id, body, who.actor)
@@ -95,27 +130,41 @@ def create_external_run(
     "/{run_id}",
     response_model=Envelope[Run],
     responses={201: {"description": "Created (an external run that did not exist)."}},
+    openapi_extra=requires(
+        workflows="only runs of its workflows (404 for another), and a new run only of one "
+        "(403 for another)"
+    ),
 )
 def upsert_run(
     who: CallerDep, run_id: str, body: ExternalRunUpdate, store: StoreDep, response: Response
 ) -> Envelope[Run]:
     """Creates or changes an external run: phase, actions, outputs, args, tags. On a run
     Stepwise executes, only tags can be set (409 for anything else)."""
+    if who.workflows is not None:
+        if store.runs.run_exists(who.org_id, run_id):
+            _visible_run(store, who, run_id)
+        if body.workflow_id is not None:
+            who.check_may_start(body.workflow_id)
     if components.external_runs().update(who.org_id, run_id, body, who.actor):
         response.status_code = status.HTTP_201_CREATED
     return _run(store, who.org_id, run_id)
 
 
-@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_run(org_id: Org, run_id: str) -> Response:
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=ITS_RUNS)
+def delete_run(who: CallerDep, run_id: str, store: StoreDep) -> Response:
     """Deletes an external run (409 for a run Stepwise executes: cancel it instead)."""
-    components.external_runs().delete(org_id, run_id)
+    if who.workflows is not None:
+        _visible_run(store, who, run_id)
+    components.external_runs().delete(who.org_id, run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _run(store: Store, org_id: str, run_id: str) -> Envelope[Run]:
-    """The run with its nodes, placed in its workflow version's graph (an engine run)."""
+def _run(store: Store, org_id: str, run_id: str, who: Caller | None = None) -> Envelope[Run]:
+    """The run with its nodes, placed in its workflow version's graph (an engine run); 404 for
+    a run of a workflow ``who`` is not limited to."""
     run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
+    if who is not None:
+        who.check_visible(run.workflow_id, "run", run_id)
     workflow = _pinned_workflow(store, org_id, run)
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))
 
@@ -127,30 +176,40 @@ def _pinned_workflow(store: Store, org_id: str, run: RunRecord) -> Workflow | No
     return store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
 
 
-@router.get("/{run_id}", response_model=Envelope[Run])
-def get_run(org_id: Org, run_id: str, store: StoreDep) -> Envelope[Run]:
-    return _run(store, org_id, run_id)
+@router.get("/{run_id}", response_model=Envelope[Run], openapi_extra=ITS_RUNS)
+def get_run(who: CallerDep, run_id: str, store: StoreDep) -> Envelope[Run]:
+    return _run(store, who.org_id, run_id, who)
 
 
-@router.get("/{run_id}/nodes/{ref}", response_model=Envelope[NodeExecution])
+@router.get("/{run_id}/nodes/{ref}", response_model=Envelope[NodeExecution], openapi_extra=ITS_RUNS)
 def get_node(
-    org_id: Org, run_id: str, ref: Annotated[str, Path(pattern=REF_PATTERN)], store: StoreDep
+    who: CallerDep,
+    run_id: str,
+    ref: Annotated[str, Path(pattern=REF_PATTERN)],
+    store: StoreDep,
 ) -> Envelope[NodeExecution]:
     """One node of the run with its output, however large (``GET /runs/{id}`` leaves an output
     stored apart out: ``output_omitted``)."""
-    store.runs.get_run(org_id, run_id)  # 404 for an unknown run before the node
-    node = store.runs.get_node(org_id, run_id, ref)
+    _visible_run(store, who, run_id)  # 404 for an unknown run (or another workflow's) first
+    node = store.runs.get_node(who.org_id, run_id, ref)
     return Envelope(data=views.node_execution(store.payloads, node))
 
 
-@router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Envelope[Run])
+@router.post(
+    "/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Envelope[Run],
+    openapi_extra=ITS_RUNS,
+)
 def cancel_run(
-    org_id: Org, run_id: str, store: StoreDep, body: RunCancel | None = None
+    who: CallerDep, run_id: str, store: StoreDep, body: RunCancel | None = None
 ) -> Envelope[Run]:
     """Stops the run: running nodes are stopped, pending ones cancelled, nothing starts after."""
+    if who.workflows is not None:
+        _visible_run(store, who, run_id)
     reason = (body.reason if body else None) or "cancelled by the API"
-    cancel.cancel_run(store, org_id, run_id, reason)
-    return _run(store, org_id, run_id)
+    cancel.cancel_run(store, who.org_id, run_id, reason)
+    return _run(store, who.org_id, run_id)
 
 
 @router.post(
@@ -158,21 +217,31 @@ def cancel_run(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Envelope[NodeExecution],
     responses={409: {"description": "The node is not an approval node waiting for a review."}},
+    openapi_extra=REVIEW,
 )
 def review_node(
-    org_id: Org, who: CallerDep, run_id: str, ref: str, body: ReviewCreate, store: StoreDep
+    who: CallerDep, run_id: str, ref: str, body: ReviewCreate, store: StoreDep
 ) -> Envelope[NodeExecution]:
-    """Approves or rejects a waiting approval node; the node moves on within moments."""
-    store.runs.get_run(org_id, run_id)  # 404 for another org's run before anything else
-    node = components.signals().review(org_id, run_id, ref, body, who.actor)
+    """Approves or rejects a waiting approval node; the node moves on within moments. The key
+    that started the run (or its root run) may not review it: separation of duties."""
+    run = _visible_run(store, who, run_id)  # 404 for another org's run before anything else
+    if who.key_id is not None and who.key_id == _starting_key(store, who.org_id, run):
+        raise Forbidden(
+            "the API key that started this run cannot review its approvals (separation of "
+            "duties): review with another key"
+        )
+    node = components.signals().review(who.org_id, run_id, ref, body, who.actor, who.key_id)
     return Envelope(data=views.node_execution(store.payloads, node))
 
 
 @router.post(
-    "/{run_id}/logs", status_code=status.HTTP_201_CREATED, response_model=Envelope[LogLine]
+    "/{run_id}/logs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[LogLine],
+    openapi_extra=ITS_RUNS,
 )
 def write_log(
-    org_id: Org,
+    who: CallerDep,
     run_id: str,
     body: LogCreate,
     store: StoreDep,
@@ -181,7 +250,8 @@ def write_log(
 ) -> Any:
     """Adds a line to the run's log (seed 002), from whoever runs or watches it. With
     ``Idempotency-Key``, a retry adds no second line."""
-    store.runs.get_run(org_id, run_id)  # 404 for an unknown run
+    org_id = who.org_id
+    _visible_run(store, who, run_id)  # 404 for an unknown run
 
     def write() -> Envelope[LogLine]:
         item = components.run_logs().write(
@@ -194,9 +264,9 @@ def write_log(
     return idempotency.respond_once(request, org_id, route, idempotency_key, body, write)
 
 
-@router.get("/{run_id}/logs", response_model=Page[LogLine])
+@router.get("/{run_id}/logs", response_model=Page[LogLine], openapi_extra=ITS_RUNS)
 def read_logs(
-    org_id: Org,
+    who: CallerDep,
     run_id: str,
     store: StoreDep,
     codec: CodecDep,
@@ -204,7 +274,8 @@ def read_logs(
     cursor: CursorParam = None,
 ) -> Page[LogLine]:
     """The run's log lines in the order they were written, the engine's among them."""
-    store.runs.get_run(org_id, run_id)
+    org_id = who.org_id
+    _visible_run(store, who, run_id)
 
     def fetch(after: str | None):
         items, last = components.run_logs().page(org_id, run_id, limit, after)
@@ -213,9 +284,9 @@ def read_logs(
     return cursor_page(codec, f"logs:{org_id}:{run_id}", cursor, fetch)
 
 
-@router.get("/{run_id}/history", response_model=Page[HistoryEvent])
+@router.get("/{run_id}/history", response_model=Page[HistoryEvent], openapi_extra=ITS_RUNS)
 def get_history(
-    org_id: Org,
+    who: CallerDep,
     run_id: str,
     store: StoreDep,
     codec: CodecDep,
@@ -223,7 +294,9 @@ def get_history(
     cursor: CursorParam = None,
 ) -> Page[HistoryEvent]:
     """The run's typed events in order (seed 001), paged by event id."""
+    org_id = who.org_id
     run, nodes = store.runs.get_run_with_nodes(org_id, run_id)
+    who.check_visible(run.workflow_id, "run", run_id)
     workflow = _pinned_workflow(store, org_id, run)  # an external run: only its own events
     specs = {node.ref: node for node in workflow.nodes} if workflow else {}
     # Outputs are read for the page only, and never from S3 (``result_omitted``).
@@ -237,9 +310,9 @@ def get_history(
     return cursor_page(codec, f"history:{org_id}:{run_id}", cursor, fetch)
 
 
-@router.get("", response_model=Page[RunSummary])
+@router.get("", response_model=Page[RunSummary], openapi_extra=LISTED)
 def list_runs(
-    org_id: Org,
+    who: CallerDep,
     store: StoreDep,
     codec: CodecDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -261,6 +334,8 @@ def list_runs(
     """Runs newest first, filtered; pages both ways with signed cursors that stay right while
     new runs arrive. ``total`` is kept by counters for no filter, a status, a workflow, or a
     batch (with or without a status)."""
+    org_id = who.org_id
+    workflow_id = _limited_filter(who, workflow_id)
     query = RunFilter(
         status=str(status) if status else None,
         workflow_id=workflow_id,
@@ -294,3 +369,20 @@ def list_runs(
         batch = components.batches().find(org_id, batch_id)
         page.total = int(batch.get(batch_counted, 0)) if batch else 0
     return page
+
+
+def _limited_filter(who: Caller, workflow_id: str | None) -> str | None:
+    """The workflow filter of a workflow-limited key's list: its own (the one it is limited to
+    when it gives none), never another's. A list spans one workflow's index, so a key limited to
+    several names the one it lists."""
+    if who.workflows is None:
+        return workflow_id
+    if workflow_id is None and len(who.workflows) == 1:
+        return next(iter(who.workflows))
+    if workflow_id is None or workflow_id not in who.workflows:
+        allowed = ", ".join(sorted(who.workflows))
+        raise Forbidden(
+            f"this API key is limited to workflows {allowed}: list runs with workflow_id set "
+            "to one of them"
+        )
+    return workflow_id

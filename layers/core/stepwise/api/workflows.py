@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from stepwise import components
 from stepwise.api import idempotency
-from stepwise.api.dependencies import Org, StoreDep
+from stepwise.api.dependencies import CallerDep, Org, StoreDep, requires
 from stepwise.api.envelopes import Envelope, Page
 from stepwise.api.errors import ORG_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
@@ -19,6 +19,18 @@ from stepwise.workflows import graph
 from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
+ITS_WORKFLOWS = requires(workflows="only its workflows (404 for another)")
+
+
+def _its_workflow(who: CallerDep, workflow_id: str) -> str:
+    """The caller's org, if its key may see the workflow (404 as for another org's if not)."""
+    who.check_visible(workflow_id, "workflow", workflow_id)
+    return who.org_id
+
+
+# A workflow-limited key reads its workflows and changes none: a new version could start child
+# runs of any workflow.
+WorkflowOrg = Annotated[str, Depends(_its_workflow)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[Workflow])
@@ -47,9 +59,9 @@ def update_workflow(
     return Envelope(data=store.workflows.add_workflow_version(org_id, workflow_id, body))
 
 
-@router.get("/{workflow_id}", response_model=Envelope[Workflow])
+@router.get("/{workflow_id}", response_model=Envelope[Workflow], openapi_extra=ITS_WORKFLOWS)
 def get_workflow(
-    org_id: Org,
+    org_id: WorkflowOrg,
     workflow_id: str,
     store: StoreDep,
     version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
@@ -57,9 +69,9 @@ def get_workflow(
     return Envelope(data=store.workflows.get_workflow(org_id, workflow_id, version))
 
 
-@router.get("/{workflow_id}/versions", response_model=Page[Workflow])
+@router.get("/{workflow_id}/versions", response_model=Page[Workflow], openapi_extra=ITS_WORKFLOWS)
 def list_versions(
-    org_id: Org,
+    org_id: WorkflowOrg,
     workflow_id: str,
     store: StoreDep,
     codec: CodecDep,
@@ -75,9 +87,11 @@ def list_versions(
     )
 
 
-@router.get("/{workflow_id}/nodes/{ref}/events", response_model=EventPage)
+@router.get(
+    "/{workflow_id}/nodes/{ref}/events", response_model=EventPage, openapi_extra=ITS_WORKFLOWS
+)
 def list_node_events(
-    org_id: Org,
+    org_id: WorkflowOrg,
     workflow_id: str,
     ref: Annotated[str, Path(pattern=REF_PATTERN)],
     request: Request,

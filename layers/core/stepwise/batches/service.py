@@ -51,7 +51,9 @@ class Batches:
 
     # -- the API's operations -------------------------------------------------------------------
 
-    def create(self, org_id: str, body: BatchCreate, actor: str) -> dict[str, Any]:
+    def create(
+        self, org_id: str, body: BatchCreate, actor: str, actor_key: str | None = None
+    ) -> dict[str, Any]:
         """Saves the batch (``starting``) and queues it; the batch item as written.
 
         If it cannot be queued, nothing is left behind and the caller gets ServiceUnavailable."""
@@ -79,6 +81,7 @@ class Batches:
             "tags": body.tags,
             "created_at": iso(at),
             "created_by": actor,
+            **({"created_by_key": actor_key} if actor_key else {}),
             "expires_at": expires_at,
         }
         chunk_items = [
@@ -171,6 +174,8 @@ class Batches:
             org_id, batch["workflow_id"], int(batch["workflow_version"])
         )
         origin = {"role": "batch", "created_by": batch.get("created_by"), "batch_id": batch_id}
+        if batch.get("created_by_key"):  # the key that may not approve the batch's runs
+            origin["created_by_key"] = batch["created_by_key"]
         created = []
         for offset, run_input in enumerate(inputs):
             run_id = batch_run_id(batch_id, int(item["first"]) + offset)

@@ -154,6 +154,9 @@ class ExternalActionView(BaseModel):
 
 
 class Run(RunSummary):
+    created_by_key: str | None = Field(
+        None, description="The id of the API key that started it (or its batch)."
+    )
     schedule_id: str | None = Field(None, description="The schedule that started it.")
     scheduled_at: datetime | None = Field(None, description="The time its schedule fired for.")
     input: Any = None

@@ -182,6 +182,7 @@ class RunRecord(NamedTuple):
     depth: int | None = None
     role: str | None = None
     created_by: str | None = None
+    created_by_key: str | None = None
     updated_at: str | None = None
     updated_by: str | None = None
     parent_run_id: str | None = None

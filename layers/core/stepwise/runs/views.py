@@ -63,6 +63,7 @@ def run_detail(
         views = _with_graph(views, workflow)
     return Run(
         **run_summary(run).model_dump(),
+        created_by_key=run.created_by_key,
         schedule_id=run.schedule_id,
         scheduled_at=run.scheduled_at,
         input=payloads.read(run.input),

@@ -118,6 +118,8 @@ class ScheduledRuns:
             "schedule_id": firing.schedule_id,
             "scheduled_at": firing.scheduled_time,
         }
+        if schedule.get("created_by_key"):  # the key that may not approve the schedule's runs
+            origin["created_by_key"] = schedule["created_by_key"]
         start_workflow_run(
             self.store,
             self.run_state_machine_arn,

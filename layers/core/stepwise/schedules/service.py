@@ -47,7 +47,9 @@ class Schedules:
 
     # -- the API's operations -------------------------------------------------------------------
 
-    def create(self, org_id: str, body: ScheduleCreate, actor: str) -> dict[str, Any]:
+    def create(
+        self, org_id: str, body: ScheduleCreate, actor: str, actor_key: str | None = None
+    ) -> dict[str, Any]:
         self._check_workflow(org_id, body.workflow_id, body.workflow_version)
         schedule_id = new_id("sch")
         at = now_iso()
@@ -59,6 +61,7 @@ class Schedules:
             "input": dumps(body.input),
             "created_at": at,
             "created_by": actor,
+            **({"created_by_key": actor_key} if actor_key else {}),
             "runs_started": 0,
             "runs_skipped": 0,
         }
