@@ -515,3 +515,26 @@ def test_every_map_iteration_ends_with_an_empty_result(resources, machine):
             assert end["Type"] == "Pass" and end.get("Parameters") == {}, name
         assert state["ResultPath"] is None
         assert MAX_FOR_EACH_ITEMS * len("{},") < 256 * 1024
+
+
+def _statement_actions(statement: dict) -> set[str]:
+    return {a.lower() for a in _as_list(statement.get("Action", []))}
+
+
+def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
+    """Issue 14 row 8: the API writes credentials and signing secrets but never reads one (a
+    leaked API role must not hand out every org's credentials); the dispatcher presents them."""
+    readers = set()
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for statement in _inline_statements(resource):
+            if "secretsmanager:getsecretvalue" not in _statement_actions(statement):
+                continue
+            if "/org/*" in json.dumps(statement.get("Resource")):
+                readers.add(name)
+    assert readers == {"DispatcherFunction"}
+    api_actions = set().union(
+        *(_statement_actions(s) for s in _inline_statements(resources["ApiFunction"]))
+    )
+    assert {"secretsmanager:getsecretvalue", "secretsmanager:tagresource"}.isdisjoint(api_actions)
