@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from stepwise import components
 from stepwise.access.api_keys import Scope
-from stepwise.api import dependencies
+from stepwise.api import dependencies, rate_limits
 from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
@@ -61,6 +61,7 @@ def reset_process_caches() -> None:
     aws.clear()
     components.clear()
     dependencies.clear_caches()
+    rate_limits.clear()
 
 
 class LocalStack:

@@ -538,3 +538,53 @@ def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
         *(_statement_actions(s) for s in _inline_statements(resources["ApiFunction"]))
     )
     assert {"secretsmanager:getsecretvalue", "secretsmanager:tagresource"}.isdisjoint(api_actions)
+
+
+def _route_keys(resources) -> set[str]:
+    events = resources["ApiFunction"]["Properties"]["Events"].values()
+    return {
+        f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}"
+        for e in events
+        if e["Type"] == "HttpApi"
+    }
+
+
+def _default(template, value) -> int:
+    assert set(value) == {"Ref"}, f"{value} is not a template parameter"
+    return int(template["Parameters"][value["Ref"]]["Default"])
+
+
+def test_signal_callbacks_and_the_org_api_are_throttled_apart_by_parameters(template, resources):
+    """Issue 14 row 7: API Gateway throttles per route, so the signal callback route and the org
+    API are routes of their own, each with its throttle a parameter, and callbacks get more room
+    than the org API (a flood of org requests cannot starve destinations' callbacks)."""
+    api = resources["HttpApi"]["Properties"]
+    routes = api["RouteSettings"]
+    assert set(routes) <= _route_keys(resources), "a route setting names a route nobody declares"
+    org = routes["ANY /v1/orgs/{proxy+}"]
+    signal = routes["POST /v1/signals/{token}"]
+    for settings in (org, signal, api["DefaultRouteSettings"]):
+        assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings)
+        rate = _default(template, settings["ThrottlingRateLimit"])
+        assert rate <= _default(template, settings["ThrottlingBurstLimit"])
+    for field in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+        assert _default(template, signal[field]) > _default(template, org[field])
+
+
+def test_the_served_routes_match_the_routes_api_gateway_throttles():
+    """The throttled route keys are the API's real paths: the signal route is the FastAPI route
+    of signals, and every org route of the OpenAPI document falls under /v1/orgs/{proxy+}."""
+    from stepwise.api.app import create_app
+
+    paths = create_app().openapi()["paths"]
+    assert "post" in paths["/v1/signals/{token}"]
+    org_paths = [p for p in paths if p.startswith("/v1/orgs/")]
+    assert org_paths and all(p.startswith("/v1/orgs/{org_id}/") for p in org_paths)
+
+
+def test_the_api_reads_its_per_org_rate_limit_from_a_parameter(template, resources):
+    from stepwise.api import rate_limits
+
+    variables = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[rate_limits.LIMIT_ENV] == {"Ref": rate_limits.PARAMETER}
+    assert _default(template, variables[rate_limits.LIMIT_ENV]) > 0  # on by default

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stepwise.api import errors
+from stepwise.api.rate_limits import OrgRateLimit
 from stepwise.core.observability import logger
 
 
@@ -61,6 +62,8 @@ def create_app() -> FastAPI:
         description="Workflow runs on AWS serverless: define workflows, start runs, watch them.",
     )
     errors.install(app)
+    # Inside the access log (a 429 is logged like any answer), before any route is built.
+    app.add_middleware(OrgRateLimit)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
