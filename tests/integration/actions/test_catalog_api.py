@@ -93,6 +93,7 @@ def test_a_credential_with_the_wrong_fields_is_a_422(stack, body, fragment):
         ({"type": "basic", "username": "a", "password": "tok-secret\x00"}, "password"),
     ],
 )
+@pytest.mark.attack
 def test_a_credential_value_with_control_characters_is_a_422_that_does_not_echo_it(
     stack, fields, field
 ):
@@ -165,6 +166,7 @@ def _rotate(stack, destination_id, grace):
     return rotated["data"]["signing_secret"]
 
 
+@pytest.mark.attack
 def test_rotation_never_reads_the_secret_back_and_a_second_rotation_drops_the_oldest(stack):
     """Issue 14 row 8: the API's rotation only writes (the IAM check refuses a read); the old
     secret is Secrets Manager's AWSPREVIOUS version, which only the dispatcher reads."""

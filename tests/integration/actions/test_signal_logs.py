@@ -15,6 +15,8 @@ from tests.integration.actions.test_signals import (  # the fixture, for these t
     resumed,  # noqa: F401
 )
 
+pytestmark = pytest.mark.attack  # issue 14: make audit runs it
+
 # The service's, the Lambda adapter's and the local server's; the root logger at INFO (what a
 # function whose log level is INFO lets through).
 LOGGERS = ("stepwise", "mangum", "mangum.http", "uvicorn", "uvicorn.access", "uvicorn.error")

@@ -10,6 +10,8 @@ from stepwise.api import rate_limits
 from tests.conftest import OTHER_KEY, OTHER_ORG
 from tests.helpers import DEFAULT_KEY, http_event
 
+pytestmark = pytest.mark.attack  # issue 14: make audit runs it
+
 LIMIT = 3
 SECOND = 1_900_000_000.25
 

@@ -422,6 +422,7 @@ ACCESS_LOG_SAFE = {
 }
 
 
+@pytest.mark.attack
 def test_the_access_log_records_the_route_and_nothing_that_can_carry_a_path(resources):
     """Every $context variable of the HTTP API's access log is one known to carry no path or
     query (an unknown one fails too), and the log keeps the route and the request id."""
@@ -521,6 +522,7 @@ def _statement_actions(statement: dict) -> set[str]:
     return {a.lower() for a in _as_list(statement.get("Action", []))}
 
 
+@pytest.mark.attack
 def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
     """Issue 14 row 8: the API writes credentials and signing secrets but never reads one (a
     leaked API role must not hand out every org's credentials); the dispatcher presents them."""
