@@ -95,7 +95,9 @@ def _snake(operation: str) -> str:
 
 
 def measure(samples: int = SAMPLES) -> dict[str, Any]:
-    with LocalStack(execute_state_machines=False, parameters={"LogLevel": "WARNING"}) as stack:
+    with LocalStack(
+        execute_state_machines=False, parameters={"LogLevel": "WARNING", "OrgRateLimit": "100000"}
+    ) as stack:
 
         def call(method: str, path: str, body: Any = None, query: str = "") -> dict[str, Any]:
             event = http_event(method, f"/v1/orgs/{ORG}{path}", body, stack.api_key, query)

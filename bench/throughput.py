@@ -100,7 +100,7 @@ class Client:
 
 def measure(width: int = 500, burst: int = 200) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with LocalStack(parameters={"LogLevel": "WARNING"}) as stack:
+    with LocalStack(parameters={"LogLevel": "WARNING", "OrgRateLimit": "100000"}) as stack:
         client = Client(stack.serve_in_background(), stack)
 
         seconds = client.one_run(fan_out(width))

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from stepwise import components
 from stepwise.access.api_keys import Scope
-from stepwise.api import dependencies
+from stepwise.api import dependencies, rate_limits
 from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
@@ -61,6 +61,7 @@ def reset_process_caches() -> None:
     aws.clear()
     components.clear()
     dependencies.clear_caches()
+    rate_limits.clear()
 
 
 class LocalStack:
@@ -257,9 +258,11 @@ class LocalStack:
         self._public_url(f"http://{host}:{port}")
         uvicorn.Server(self._server_config(host, port, log_level)).run()
 
-    def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def serve_in_background(
+        self, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    ) -> str:
         """Serves the API from a thread; returns its base URL once it accepts connections."""
-        self._server = uvicorn.Server(self._server_config(host, port, "warning"))
+        self._server = uvicorn.Server(self._server_config(host, port, log_level))
         self._server_thread = threading.Thread(target=self._server.run, daemon=True)
         self._server_thread.start()
         deadline = time.monotonic() + 30

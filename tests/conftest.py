@@ -8,7 +8,10 @@ from stepwise_local.stack import LocalStack
 
 OTHER_ORG = "globex"
 OTHER_KEY = "swk_test_globex_key"
-QUIET = {"LogLevel": "WARNING"}  # the engine's INFO lines would drown pytest's report
+# LogLevel: the engine's INFO lines would drown pytest's report. OrgRateLimit: tests call the API
+# in tight loops from one org (the limit itself is tested in tests/integration/api/
+# test_rate_limits.py); high, not off, so every request still goes through the limiter.
+QUIET = {"LogLevel": "WARNING", "OrgRateLimit": "100000"}
 
 
 def fresh(local: LocalStack) -> LocalStack:

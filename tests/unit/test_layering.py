@@ -25,6 +25,7 @@ STORE_SPLIT = {
 DATA_ACCESS = {
     **STORE_SPLIT,
     "access/store.py": "API keys and the list of orgs in the table",
+    "access/rate_limit_store.py": "per-org request counts (the API's rate limit) in the table",
     "actions/store.py": "action definitions, credentials and destinations in the table",
     "batches/store.py": "batches and their chunks in the table",
     "ops/store.py": "what the janitor walks: the orgs, their active runs, where it stopped",

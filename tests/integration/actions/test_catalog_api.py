@@ -93,6 +93,7 @@ def test_a_credential_with_the_wrong_fields_is_a_422(stack, body, fragment):
         ({"type": "basic", "username": "a", "password": "tok-secret\x00"}, "password"),
     ],
 )
+@pytest.mark.attack
 def test_a_credential_value_with_control_characters_is_a_422_that_does_not_echo_it(
     stack, fields, field
 ):
@@ -152,6 +153,45 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(stack):
         {"grace_period_seconds": 0},
     )
     assert len(catalog.signing_secrets(catalog.get_destination("acme", created["data"]["id"]))) == 1
+
+
+def _rotate(stack, destination_id, grace):
+    status, rotated = call(
+        stack,
+        "POST",
+        f"{BASE}/destinations/{destination_id}/rotate-secret",
+        {"grace_period_seconds": grace},
+    )
+    assert status == 200, rotated
+    return rotated["data"]["signing_secret"]
+
+
+@pytest.mark.attack
+def test_rotation_never_reads_the_secret_back_and_a_second_rotation_drops_the_oldest(stack):
+    """Issue 14 row 8: the API's rotation only writes (the IAM check refuses a read); the old
+    secret is Secrets Manager's AWSPREVIOUS version, which only the dispatcher reads."""
+    _, created = call(stack, "POST", f"{BASE}/destinations", destination())
+    destination_id = created["data"]["id"]
+    first = created["data"]["signing_secret"]
+    second = _rotate(stack, destination_id, 3600)
+    catalog = components.catalog()
+    item = catalog.get_destination("acme", destination_id)
+    stored = catalog.vault.read(item["secret_arn"])
+    assert first not in json.dumps(stored)  # not copied: kept by the version history
+    assert catalog.signing_secrets(item) == [second, first]
+    third = _rotate(stack, destination_id, 3600)
+    assert catalog.signing_secrets(item) == [third, second]
+
+
+def test_a_secret_rotated_before_rotation_became_write_only_keeps_its_previous(stack):
+    _, created = call(stack, "POST", f"{BASE}/destinations", destination())
+    catalog = components.catalog()
+    item = catalog.get_destination("acme", created["data"]["id"])
+    legacy = {"current": "whsec_new", "previous": "whsec_old", "previous_until": "2999-01-01T00"}
+    catalog.vault.replace(item["secret_arn"], legacy)
+    assert catalog.signing_secrets(item) == ["whsec_new", "whsec_old"]
+    catalog.vault.replace(item["secret_arn"], {**legacy, "previous_until": "2000-01-01T00"})
+    assert catalog.signing_secrets(item) == ["whsec_new"]
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,7 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
     assert "tok-123" not in json.dumps(node, default=str)
 
 
+@pytest.mark.attack
 def test_a_stored_credential_with_a_newline_fails_the_attempt_without_quoting_it(
     stack, receiver, resumed, caplog
 ):

@@ -111,6 +111,7 @@ def test_bad_updates_are_422(stack, body):
     assert call(stack, "PUT", "/runs/r", body)[0] == 422
 
 
+@pytest.mark.attack
 def test_a_client_cannot_take_the_id_of_a_child_or_batch_run_yet_to_start(stack):
     workflow = call(
         stack, "POST", "/workflows", {"name": "p", "nodes": [{"ref": "a", "kind": "transform"}]}

@@ -56,6 +56,7 @@ def test_api_keys_come_from_either_header_and_are_hashed():
 
 
 @pytest.mark.parametrize("cursor", ["abc.é", "é.abc", "abc.\u2603\u2603", "\u00e9"])
+@pytest.mark.attack
 def test_a_cursor_with_non_ascii_characters_is_invalid_not_a_crash(cursor):
     with pytest.raises(InvalidCursor):
         CursorCodec(b"k" * 32).decode("runs:acme", cursor)

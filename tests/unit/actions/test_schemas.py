@@ -35,6 +35,7 @@ def listener():
     server.shutdown()
 
 
+@pytest.mark.attack
 def test_no_reference_outside_the_schema_is_ever_fetched(listener):
     # schema_error refuses such a $ref by its text first; the compiler must refuse it too, for
     # whatever path leads fastjsonschema to a document it does not have.
@@ -44,6 +45,7 @@ def test_no_reference_outside_the_schema_is_ever_fetched(listener):
     assert seen == []
 
 
+@pytest.mark.attack
 def test_a_nested_id_does_not_make_a_local_ref_fetch(listener):
     base, seen = listener
     schema = {"properties": {"a": {"$id": base, "$ref": "#/x"}}}
@@ -52,6 +54,7 @@ def test_a_nested_id_does_not_make_a_local_ref_fetch(listener):
     assert seen == []  # the attack: the listener got the GET
 
 
+@pytest.mark.attack
 def test_a_file_uri_id_is_refused_without_reading_the_file(tmp_path):
     secret = tmp_path / "s.json"
     secret.write_text('{"x": {"enum": ["from-disk"]}}')
@@ -60,6 +63,7 @@ def test_a_file_uri_id_is_refused_without_reading_the_file(tmp_path):
     assert reason is not None and "from-disk" not in reason
 
 
+@pytest.mark.attack
 def test_a_schema_saved_before_the_rule_fails_the_attempt_without_fetching(listener):
     base, seen = listener
     definition = ActionDefinition.model_construct(
@@ -79,6 +83,7 @@ def test_references_inside_the_schema_still_work():
         validate({"a": "x"})
 
 
+@pytest.mark.attack
 def test_user_patterns_run_on_re2_and_keep_their_meaning():
     schema = {"type": "string", "pattern": "^(a+)+$"}
     validate = compile_schema(schema)
@@ -106,6 +111,7 @@ def test_pattern_properties_run_on_re2():
         validate({"xxx": "not an integer"})
 
 
+@pytest.mark.attack
 def test_a_pattern_re2_cannot_run_is_refused_when_saved():
     reason = schema_error({"type": "string", "pattern": "^(a)\\1$"})
     assert reason is not None and "RE2" in reason and "backreferences" in reason
@@ -120,6 +126,7 @@ def test_formats_keep_their_own_expressions():
         validate("not-an-email")
 
 
+@pytest.mark.attack
 def test_a_schema_nested_past_the_recursion_limit_is_refused_not_a_crash():
     schema: dict = {}
     for _ in range(2000):

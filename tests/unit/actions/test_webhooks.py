@@ -62,6 +62,7 @@ def test_secrets_are_prefixed_and_unique():
         ("64:ff9b:1::a00:1", ""),
     ],
 )
+@pytest.mark.attack
 def test_non_public_addresses_are_refused(address, fragment):
     reason = refusal(address)
     assert reason is not None and fragment in reason
@@ -93,6 +94,7 @@ def fake_dns(table):
     return lambda host, port: table[host]
 
 
+@pytest.mark.attack
 def test_every_resolved_address_is_checked():
     dns = fake_dns(
         {"mixed.example": ["93.184.216.34", "10.1.2.3"], "ok.example": ["93.184.216.34"]}
@@ -119,6 +121,7 @@ def test_every_resolved_address_is_checked():
         ("https://ok.example:22/", "port 22 is refused"),
     ],
 )
+@pytest.mark.attack
 def test_malformed_or_unresolvable_urls_are_refused(url, fragment):
     def dns(host, port):
         if host == "nowhere.example":

@@ -79,6 +79,7 @@ def test_the_scanner_finds_what_the_reference_pattern_finds():
         assert single_expression(text) == (whole.group(1) if whole else None), text
 
 
+@pytest.mark.attack
 def test_a_text_of_many_opening_braces_is_read_in_one_pass():
     text = "{{" * 200_000  # the regular expression took about 12 s for 20,000 characters
     assert list(find_errors(text)) == []
@@ -89,17 +90,20 @@ def _doubling(levels: int) -> str:
     return " | ".join(["[@,@]"] * levels)  # each level doubles the value's text
 
 
+@pytest.mark.attack
 def test_to_string_of_a_doubling_value_stops_at_the_limit():
     with pytest.raises(TemplateError, match="would pass"):
         render(f"{{{{ to_string({_doubling(30)}) }}}}", {"input": "x"})
     assert render(f"{{{{ to_string({_doubling(2)}) }}}}", {}) == "[[{},{}],[{},{}]]"
 
 
+@pytest.mark.attack
 def test_interpolating_a_doubling_value_stops_at_the_limit():
     with pytest.raises(TemplateError, match="would pass"):
         render(f"id: {{{{ {_doubling(30)} }}}}", {})
 
 
+@pytest.mark.attack
 def test_many_large_placeholders_together_stop_at_the_limit():
     context = {"big": "x" * (MAX_RENDERED_BYTES // 4)}
     with pytest.raises(TemplateError, match="would pass"):
@@ -107,6 +111,7 @@ def test_many_large_placeholders_together_stop_at_the_limit():
     assert len(render("{{ big }}" * 3, context)) == 3 * (MAX_RENDERED_BYTES // 4)
 
 
+@pytest.mark.attack
 def test_deeply_nested_parentheses_are_a_template_error_not_a_crash():
     expression = "(" * 600 + "a" + ")" * 600
     with pytest.raises(TemplateError, match="nested too deeply"):

@@ -422,6 +422,7 @@ ACCESS_LOG_SAFE = {
 }
 
 
+@pytest.mark.attack
 def test_the_access_log_records_the_route_and_nothing_that_can_carry_a_path(resources):
     """Every $context variable of the HTTP API's access log is one known to carry no path or
     query (an unknown one fails too), and the log keeps the route and the request id."""
@@ -515,3 +516,77 @@ def test_every_map_iteration_ends_with_an_empty_result(resources, machine):
             assert end["Type"] == "Pass" and end.get("Parameters") == {}, name
         assert state["ResultPath"] is None
         assert MAX_FOR_EACH_ITEMS * len("{},") < 256 * 1024
+
+
+def _statement_actions(statement: dict) -> set[str]:
+    return {a.lower() for a in _as_list(statement.get("Action", []))}
+
+
+@pytest.mark.attack
+def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
+    """Issue 14 row 8: the API writes credentials and signing secrets but never reads one (a
+    leaked API role must not hand out every org's credentials); the dispatcher presents them."""
+    readers = set()
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for statement in _inline_statements(resource):
+            if "secretsmanager:getsecretvalue" not in _statement_actions(statement):
+                continue
+            if "/org/*" in json.dumps(statement.get("Resource")):
+                readers.add(name)
+    assert readers == {"DispatcherFunction"}
+    api_actions = set().union(
+        *(_statement_actions(s) for s in _inline_statements(resources["ApiFunction"]))
+    )
+    assert {"secretsmanager:getsecretvalue", "secretsmanager:tagresource"}.isdisjoint(api_actions)
+
+
+def _route_keys(resources) -> set[str]:
+    events = resources["ApiFunction"]["Properties"]["Events"].values()
+    return {
+        f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}"
+        for e in events
+        if e["Type"] == "HttpApi"
+    }
+
+
+def _default(template, value) -> int:
+    assert set(value) == {"Ref"}, f"{value} is not a template parameter"
+    return int(template["Parameters"][value["Ref"]]["Default"])
+
+
+def test_signal_callbacks_and_the_org_api_are_throttled_apart_by_parameters(template, resources):
+    """Issue 14 row 7: API Gateway throttles per route, so the signal callback route and the org
+    API are routes of their own, each with its throttle a parameter, and callbacks get more room
+    than the org API (a flood of org requests cannot starve destinations' callbacks)."""
+    api = resources["HttpApi"]["Properties"]
+    routes = api["RouteSettings"]
+    assert set(routes) <= _route_keys(resources), "a route setting names a route nobody declares"
+    org = routes["ANY /v1/orgs/{proxy+}"]
+    signal = routes["POST /v1/signals/{token}"]
+    for settings in (org, signal, api["DefaultRouteSettings"]):
+        assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings)
+        rate = _default(template, settings["ThrottlingRateLimit"])
+        assert rate <= _default(template, settings["ThrottlingBurstLimit"])
+    for field in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+        assert _default(template, signal[field]) > _default(template, org[field])
+
+
+def test_the_served_routes_match_the_routes_api_gateway_throttles():
+    """The throttled route keys are the API's real paths: the signal route is the FastAPI route
+    of signals, and every org route of the OpenAPI document falls under /v1/orgs/{proxy+}."""
+    from stepwise.api.app import create_app
+
+    paths = create_app().openapi()["paths"]
+    assert "post" in paths["/v1/signals/{token}"]
+    org_paths = [p for p in paths if p.startswith("/v1/orgs/")]
+    assert org_paths and all(p.startswith("/v1/orgs/{org_id}/") for p in org_paths)
+
+
+def test_the_api_reads_its_per_org_rate_limit_from_a_parameter(template, resources):
+    from stepwise.api import rate_limits
+
+    variables = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[rate_limits.LIMIT_ENV] == {"Ref": rate_limits.PARAMETER}
+    assert _default(template, variables[rate_limits.LIMIT_ENV]) > 0  # on by default

@@ -157,24 +157,32 @@ class Catalog:
         return item
 
     def rotate_signing_secret(self, org_id: str, destination_id: str, grace_seconds: int) -> str:
-        """A new signing secret; the old one keeps signing too for ``grace_seconds``."""
+        """A new signing secret; the old one keeps signing too for ``grace_seconds``.
+
+        Write-only: the new version goes in as ``AWSCURRENT`` and Secrets Manager keeps the one it
+        replaces as ``AWSPREVIOUS``, which the dispatcher reads while ``previous_until`` lasts. So
+        the API's role needs no ``GetSecretValue`` on any org's secrets."""
         item = self.get_destination(org_id, destination_id)
         if "deleted_at" in item:
             raise NotFound("destination", destination_id)
-        current = self.vault.read(item["secret_arn"])["current"]
         secret = new_signing_secret()
         until = iso(now() + timedelta(seconds=grace_seconds))
-        self.vault.replace(
-            item["secret_arn"], {"current": secret, "previous": current, "previous_until": until}
-        )
+        self.vault.replace(item["secret_arn"], {"current": secret, "previous_until": until})
         return secret
 
     def signing_secrets(self, item: dict[str, Any]) -> list[str]:
-        """The secrets that sign a delivery now: the current one, and the previous in its grace."""
+        """The secrets that sign a delivery now: the current one, and the previous in its grace
+        (read by the dispatcher, never by the API)."""
         value = self.vault.read(item["secret_arn"])
         signing = [value["current"]]
-        if value.get("previous") and value.get("previous_until", "") > now_iso():
-            signing.append(value["previous"])
+        if value.get("previous_until", "") <= now_iso():
+            return signing
+        # Secrets rotated before rotation became write-only carry the previous one inline.
+        previous = value.get("previous") or (self.vault.read_previous(item["secret_arn"]) or {})
+        if isinstance(previous, dict):
+            previous = previous.get("current")
+        if previous and previous != value["current"]:
+            signing.append(previous)
         return signing
 
     # -- rules ----------------------------------------------------------------------------------

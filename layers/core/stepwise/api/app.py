@@ -19,7 +19,8 @@ from fastapi import FastAPI, Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stepwise.api import errors
+from stepwise.api import errors, log_redaction
+from stepwise.api.rate_limits import OrgRateLimit
 from stepwise.core.observability import logger
 
 
@@ -61,6 +62,9 @@ def create_app() -> FastAPI:
         description="Workflow runs on AWS serverless: define workflows, start runs, watch them.",
     )
     errors.install(app)
+    log_redaction.install()
+    # Inside the access log (a 429 is logged like any answer), before any route is built.
+    app.add_middleware(OrgRateLimit)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
@@ -184,6 +188,7 @@ _SECRET_PATH_PARAMS = frozenset({"token"})
 def _loggable_path(request: Request) -> str:
     params = request.scope.get("path_params") or {}
     if not _SECRET_PATH_PARAMS & params.keys():
-        return request.url.path
+        # A path no route matched may still hold a token (a callback's URL, mangled).
+        return log_redaction.redact(request.url.path)
     route = request.scope.get("route")
     return getattr(route, "path", "(redacted)")

@@ -326,3 +326,12 @@ def status_counter(status: str) -> str:
 
 def workflow_counter(workflow_id: str) -> str:
     return f"workflow:{workflow_id}"
+
+
+RATE_WINDOW_SK = "RATE"
+
+
+def rate_window(org_id: str, second: int) -> dict[str, str]:
+    """An org's API request count in one second (its own partition: a busy org's counting
+    never shares a partition's write capacity with its data). Expires with a TTL."""
+    return {"PK": f"ORG#{org_id}#RATE#{second}", "SK": RATE_WINDOW_SK}

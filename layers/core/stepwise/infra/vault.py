@@ -28,7 +28,21 @@ class Vault:
         answer = aws.client("secretsmanager").get_secret_value(SecretId=arn)
         return json.loads(answer["SecretString"])
 
+    def read_previous(self, arn: str) -> dict[str, Any] | None:
+        """The version ``replace`` superseded last (``AWSPREVIOUS``), or None if none was."""
+        try:
+            answer = aws.client("secretsmanager").get_secret_value(
+                SecretId=arn, VersionStage="AWSPREVIOUS"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return None
+        return json.loads(answer["SecretString"])
+
     def replace(self, arn: str, value: dict[str, Any]) -> None:
+        """A new version, labelled ``AWSCURRENT``: Secrets Manager moves ``AWSPREVIOUS`` to the
+        version it replaces, so a writer never needs to read the old value to keep it."""
         aws.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps(value))
 
     def delete(self, arn: str) -> None:
