@@ -118,18 +118,22 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(ASL_VENV) $(ASL_NODE) $(AUDIT_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
 
-## audit: issue 14's attack tests (-m attack), checkov on template.yaml with the reasoned
-## suppressions of tools/audit/checkov-suppressions.txt, and pip-audit on the pinned requirements
-## (needs PyPI's JSON API; --strict: a dependency it cannot audit fails it). See docs/security.md
-.PHONY: audit
+## audit: issue 14's attack tests (-m attack) and checkov on template.yaml with the reasoned
+## suppressions of tools/audit/checkov-suppressions.txt; CI runs it. See docs/security.md
+.PHONY: audit audit-deps
 AUDIT_VENV := .venv-audit
 audit: $(VENV)/.installed $(AUDIT_VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider -m attack $(PYTEST_ARGS)
 	$(PY) -m tools.audit.checkov_gate $(AUDIT_VENV)/bin/checkov
+
+## audit-deps: pip-audit on the pinned requirements. It needs PyPI's JSON API
+## (/pypi/<name>/<version>/json) or OSV, which the project's CI cannot reach: run it where they
+## are reachable (--strict: a package it cannot look up fails it, never passes unaudited)
+audit-deps: $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
 		-r requirements-dev.txt -r layers/core/requirements.txt \
-		|| { echo "make audit: pip-audit found a vulnerability or could not look a pinned" \
-		"package up in PyPI's JSON API (/pypi/<name>/<version>/json): see its lines above"; exit 1; }
+		|| { echo "make audit-deps: pip-audit found a vulnerability or could not look a pinned" \
+		"package up (PyPI's JSON API or OSV unreachable?): see its lines above"; exit 1; }
 
 # Its own venv: checkov pins dozens of libraries that must not constrain the project's .venv.
 $(AUDIT_VENV)/.installed: tools/audit/requirements.txt
