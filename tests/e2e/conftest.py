@@ -2,10 +2,13 @@
 
 import time
 
+import boto3
 import httpx
 import pytest
 
+from stepwise.core.ids import execution_name
 from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
+from stepwise_local.template import REGION
 from tests.conftest import OTHER_KEY, QUIET
 
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
@@ -82,3 +85,16 @@ def start_run(api: httpx.Client, workflow_id: str, run_input=None) -> str:
     assert response.status_code == 201, response.text
     assert response.json()["data"]["status"] == "queued"
     return response.json()["data"]["id"]
+
+
+def orphan(local_stack: LocalStack, run_id: str, timeout: float = 30) -> None:
+    """Stops the run's execution behind the engine's back (as a person in the console would),
+    and waits until it has stopped: the run is left open for the janitor to find."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = local_stack.stack.names["RunStateMachine"]
+    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(run_id)}"
+    sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
+    deadline = time.monotonic() + timeout
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not stop"
+        time.sleep(0.05)

@@ -2,11 +2,7 @@
 
 import time
 
-import boto3
-
-from stepwise.core.ids import execution_name
-from stepwise_local.template import REGION
-from tests.e2e.conftest import create_workflow, start_run, wait_for_run
+from tests.e2e.conftest import create_workflow, orphan, start_run, wait_for_run
 
 CHILD = {
     "name": "child",
@@ -79,23 +75,25 @@ def test_a_failed_child_is_retried_with_a_new_child_then_fails_the_parent(api):
     assert all(api.get(f"/runs/{c}").json()["data"]["status"] == "failed" for c in children)
 
 
+def running_child(api, parent_id: str, timeout: float = 30) -> str:
+    """The id of the parent's child run, once that child is running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = api.get(f"/runs/{parent_id}").json()["data"]["nodes"]
+        sub = next(n for n in nodes if n["ref"] == "sub")
+        child_id = sub.get("child_run_id")
+        if child_id and api.get(f"/runs/{child_id}").json()["data"]["status"] == "running":
+            return child_id
+        assert time.monotonic() < deadline, "the child run did not start"
+        time.sleep(0.05)
+
+
 def test_cancelling_the_parent_cancels_the_child(api, local_stack):
     slow_child = create_workflow(
         api, {"name": "slow", "nodes": [{"ref": "zz", "kind": "wait", "start_delay": 60}]}
     )
     parent_id = start_run(api, create_workflow(api, parent_of(slow_child)), {"x": 1})
-    deadline = time.monotonic() + 30
-    while True:
-        sub = next(
-            n for n in api.get(f"/runs/{parent_id}").json()["data"]["nodes"] if n["ref"] == "sub"
-        )
-        if sub.get("child_run_id") and sub["status"] == "running":
-            child_id = sub["child_run_id"]
-            child = api.get(f"/runs/{child_id}").json()["data"]
-            if child["status"] == "running":
-                break
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    child_id = running_child(api, parent_id)
     assert api.post(f"/runs/{parent_id}/cancel").status_code == 202
     assert wait_for_run(api, parent_id)["status"] == "cancelled"
     child = wait_for_run(api, child_id)
@@ -162,24 +160,8 @@ def test_the_janitor_settles_an_orphaned_child_and_resumes_its_parent(api, local
         api, {"name": "slow2", "nodes": [{"ref": "zz", "kind": "wait", "start_delay": 60}]}
     )
     parent_id = start_run(api, create_workflow(api, parent_of(slow_child)), {"x": 1})
-    deadline = time.monotonic() + 30
-    while True:
-        sub = next(
-            n for n in api.get(f"/runs/{parent_id}").json()["data"]["nodes"] if n["ref"] == "sub"
-        )
-        child_id = sub.get("child_run_id")
-        if child_id and api.get(f"/runs/{child_id}").json()["data"]["status"] == "running":
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    # The child's execution stops behind the engine's back: the child is an orphan.
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine = local_stack.stack.names["RunStateMachine"]
-    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(child_id)}"
-    sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    child_id = running_child(api, parent_id)
+    orphan(local_stack, child_id)  # its execution stops behind the engine's back
 
     answer = local_stack.invoke("JanitorFunction", {"source": "aws.events", "detail": {}})
     assert (child_id, "failed") in [(s["run_id"], s["status"]) for s in answer["settled"]]

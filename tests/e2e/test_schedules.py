@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from stepwise import components
-from stepwise.core.ids import execution_name
 from stepwise_local.template import REGION
-from tests.e2e.conftest import create_workflow, start_run, wait_for_run
+from tests.e2e.conftest import create_workflow, orphan, start_run, wait_for_run
 
 
 @pytest.fixture
@@ -110,16 +109,7 @@ def test_the_janitor_settles_an_orphaned_run_with_one_lifecycle_event(api, local
     while api.get(f"/runs/{run_id}").json()["data"]["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    # Plant the orphan: its execution is stopped behind the engine's back.
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine = local_stack.stack.names["RunStateMachine"]
-    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(run_id)}"
-    sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
-    # The local stack aborts it at once, as AWS does (stepwise_local/stops.py), also while it
-    # waits in a task: the run is left running.
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "the execution did not stop"
-        time.sleep(0.05)
+    orphan(local_stack, run_id)  # its execution stops behind the engine's back
     assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "running"
 
     answer = local_stack.invoke("JanitorFunction", {"source": "aws.events", "detail": {}})
