@@ -21,6 +21,7 @@ def quota(monkeypatch):
     settings.clear()
 
 
+@pytest.mark.attack
 def test_twenty_self_referencing_workflow_nodes_stop_at_the_descendants_quota(api, quota):
     """Issue 14 row 2: 20 workflow nodes that start their own workflow would start 20^10 runs.
     With the quota at 2, the tree holds the root and at most 2 other runs, a start over it

@@ -12,6 +12,8 @@ from stepwise_local.receiver import Answer
 from tests.helpers import DEFAULT_KEY, http_event
 from tests.integration.actions.test_dispatcher import ORG, api, prepared_attempt
 
+pytestmark = pytest.mark.attack  # issue 14: each test is a request an attacker would send
+
 WRITER = "swk_test_writer"
 APPROVER = "swk_test_approver"
 TOKEN = {"name": "c", "type": "bearer", "token": "tok-stored-secret"}
