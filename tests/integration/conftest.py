@@ -2,6 +2,7 @@
 
 import pytest
 
+from stepwise.infra import executions
 from stepwise_local.receiver import Receiver
 
 
@@ -10,3 +11,12 @@ def receiver():
     """A real webhook receiver on 127.0.0.1, for one test."""
     with Receiver() as running:
         yield running
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    """Every resume of a waiting execution, as (token, reason), instead of a Step Functions
+    call."""
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
+    return calls

@@ -29,11 +29,10 @@ def keys(stack):
 
 
 @pytest.fixture
-def resumed(monkeypatch):
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
-    monkeypatch.setattr(executions, "heartbeat", lambda t: calls.append((t, "heartbeat")) or True)
-    return calls
+def resumed(resumed, monkeypatch):
+    """Every resume (tests/integration/conftest.py) and heartbeat a step sends, in order."""
+    monkeypatch.setattr(executions, "heartbeat", lambda t: resumed.append((t, "heartbeat")) or True)
+    return resumed
 
 
 def call(stack, method, path, body=None, key=DEFAULT_KEY):

@@ -7,18 +7,10 @@ import pytest
 
 from stepwise import components
 from stepwise.engine.address import NodeAddress
-from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import http_event
 
 ORG = "acme"
-
-
-@pytest.fixture
-def resumed(monkeypatch):
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
-    return calls
 
 
 def api(stack, method, path, body=None):

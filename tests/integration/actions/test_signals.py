@@ -15,12 +15,10 @@ SIGNALING = {"enabled": True, "default": "ack"}
 
 
 @pytest.fixture
-def resumed(monkeypatch):
-    """Every resume and heartbeat a step sends, in order, instead of Step Functions calls."""
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
-    monkeypatch.setattr(executions, "heartbeat", lambda t: calls.append((t, "heartbeat")) or True)
-    return calls
+def resumed(resumed, monkeypatch):
+    """Every resume (tests/integration/conftest.py) and heartbeat a step sends, in order."""
+    monkeypatch.setattr(executions, "heartbeat", lambda t: resumed.append((t, "heartbeat")) or True)
+    return resumed
 
 
 def signal(stack, token, body):

@@ -23,19 +23,6 @@ def _every_node_is_an_execution(stack):
     components.engine().advance.inline_limit = 0
 
 
-@pytest.fixture
-def resumed(monkeypatch):
-    """Every resume of a waiting run execution, as (token, reason)."""
-    calls: list[tuple[str, str]] = []
-
-    def resume(token: str, reason: str) -> bool:
-        calls.append((token, reason))
-        return True
-
-    monkeypatch.setattr(executions, "resume_run", resume)
-    return calls
-
-
 def api(stack, method, path, body=None):
     response = stack.invoke("ApiFunction", http_event(method, path, body))
     return json.loads(response["body"])

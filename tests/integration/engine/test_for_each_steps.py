@@ -34,18 +34,6 @@ def _every_node_is_an_execution(stack):
     components.engine().advance.inline_limit = 0
 
 
-@pytest.fixture
-def resumed(monkeypatch):
-    calls: list[tuple[str, str]] = []
-
-    def resume(token: str, reason: str) -> bool:
-        calls.append((token, reason))
-        return True
-
-    monkeypatch.setattr(executions, "resume_run", resume)
-    return calls
-
-
 def chunk_inputs(stack, run_id: str) -> dict[int, dict]:
     """The input of every chunk execution started for the run's node, by chunk."""
     sfn = boto3.client("stepfunctions")

@@ -8,20 +8,12 @@ import pytest
 
 from stepwise import components
 from stepwise.engine.address import NodeAddress
-from stepwise.infra import executions
 from stepwise_local.receiver import Answer
 from tests.helpers import diamond, http_event
 from tests.integration.actions.test_dispatcher import prepared_attempt
 from tests.integration.engine.test_engine_steps import start_run, step
 
 ORG = "acme"
-
-
-@pytest.fixture
-def resumed(monkeypatch):
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
-    return calls
 
 
 @pytest.fixture
