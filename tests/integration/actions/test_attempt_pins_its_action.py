@@ -6,7 +6,7 @@ import json
 
 from stepwise import components
 from stepwise_local.receiver import Answer
-from tests.integration.actions.test_dispatcher import ORG, api, resumed  # noqa: F401
+from tests.integration.actions.test_dispatcher import ORG, api
 
 
 def define(stack, destination_id, **fields):
@@ -25,7 +25,7 @@ def prepared(stack, workflow_id, attempt=1):
     return run_id, {**message, "task_token": f"node-{run_id}"}
 
 
-def test_an_alias_moved_after_prepare_does_not_redirect_the_attempt(stack, receiver, resumed):  # noqa: F811
+def test_an_alias_moved_after_prepare_does_not_redirect_the_attempt(stack, receiver, resumed):
     first = api(
         stack,
         "POST",

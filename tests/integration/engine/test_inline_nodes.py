@@ -10,7 +10,6 @@ from tests.helpers import diamond
 from tests.integration.engine.test_engine_steps import (
     named,
     node_executions,
-    resumed,  # noqa: F401 (fixture)
     start_run,
     statuses,
     step,
@@ -28,7 +27,7 @@ def chain(count, **extra):
     return {"name": "chain", "nodes": nodes}
 
 
-def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # noqa: F811
+def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 3})
     step(stack, "start_run", run_id, task_token="t")
     assert node_executions(stack) == []
@@ -45,7 +44,7 @@ def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):  # n
     assert list(d.attempts) == [1] and d.attempts[1].status == "succeeded"
 
 
-def test_a_replayed_start_step_changes_nothing(stack, resumed):  # noqa: F811
+def test_a_replayed_start_step_changes_nothing(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 1})
     step(stack, "start_run", run_id, task_token="t")
     before = components.store().runs.get_run_with_nodes("acme", run_id)[1]
@@ -54,7 +53,7 @@ def test_a_replayed_start_step_changes_nothing(stack, resumed):  # noqa: F811
     assert node_executions(stack) == []
 
 
-def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch):  # noqa: F811
+def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch):
     run_id = start_run(stack, chain(4))
     real = RunTransitions.record_node_settled
     calls = {"n": 0}
@@ -74,7 +73,7 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch): 
     assert resumed == [("t", "all_nodes_settled")]
 
 
-def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa: F811
+def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):
     components.engine().advance.inline_limit = 2
     run_id = start_run(stack, chain(4))
     step(stack, "start_run", run_id, task_token="t")
@@ -94,14 +93,14 @@ def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):  # noqa
     "extra",
     [{"start_delay": 1}, {"retry": {"retry_until": "{{ `true` }}", "max_attempts": 2}}],
 )
-def test_a_transform_that_may_wait_gets_an_execution(stack, resumed, extra):  # noqa: F811
+def test_a_transform_that_may_wait_gets_an_execution(stack, resumed, extra):
     run_id = start_run(stack, chain(2, **extra))
     step(stack, "start_run", run_id, task_token="t")
     assert node_executions(stack) == named(run_id, "n1")
     assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled"}
 
 
-def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):  # noqa: F811
+def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):
     body = chain(3)
     body["nodes"][1]["args"] = {"x": "{{ abs('nope') }}"}
     run_id = start_run(stack, body)
@@ -119,7 +118,7 @@ def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):  # no
     assert ("u", "all_nodes_settled") in resumed
 
 
-def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):  # noqa: F811
+def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):
     body = chain(3)
     body["nodes"][1]["start_delay"] = 1
     run_id = start_run(stack, body)

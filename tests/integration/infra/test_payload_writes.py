@@ -10,7 +10,7 @@ import json
 from stepwise import components
 from stepwise.infra.payloads import INLINE_LIMIT_BYTES
 from stepwise_local.receiver import Answer
-from tests.integration.actions.test_dispatcher import ORG, prepared_attempt, resumed  # noqa: F401
+from tests.integration.actions.test_dispatcher import ORG, prepared_attempt
 from tests.integration.actions.test_signals import SIGNALING, signal
 from tests.integration.runs.test_external_runs import call
 
@@ -30,7 +30,7 @@ def node_item(run_id):
     return components.store().runs.get_node(ORG, run_id, "call")
 
 
-def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, receiver, resumed):  # noqa: F811
+def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, receiver, resumed):
     url = receiver.answer("/big", Answer(500, None), Answer(200, BIG))
     retry = {"max_attempts": 2, "initial_interval": 0}
     run_id, message = prepared_attempt(stack, url, retry=retry)
@@ -47,7 +47,7 @@ def test_a_retry_that_answers_past_the_inline_limit_keeps_its_result(stack, rece
     assert settled.delivery_result.text is None and settled.delivery_result.s3_key
 
 
-def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiver, resumed):  # noqa: F811
+def test_a_retried_callback_past_the_inline_limit_keeps_its_result(stack, receiver, resumed):
     url = receiver.answer("/ack", Answer(202))
     retry = {"max_attempts": 2, "initial_interval": 0}
     run_id, message = prepared_attempt(stack, url, signaling=SIGNALING, retry=retry)

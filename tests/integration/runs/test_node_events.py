@@ -13,7 +13,6 @@ from tests.helpers import DEFAULT_KEY, diamond, http_event
 from tests.integration.engine.test_engine_steps import (
     named,
     node_executions,
-    resumed,  # noqa: F401 (fixture)
     step,
 )
 
@@ -57,7 +56,7 @@ def listed(stack, workflow_id, ref, query=""):
     return payload
 
 
-def test_a_success_emits_its_output_with_the_upstream_events(stack, resumed):  # noqa: F811
+def test_a_success_emits_its_output_with_the_upstream_events(stack, resumed):
     workflow_id = workflow(stack, emitting(diamond(), "abcd"))
     run_id = run(stack, workflow_id, {"n": 2})
     [a] = listed(stack, workflow_id, "a")["data"]
@@ -72,7 +71,7 @@ def test_a_success_emits_its_output_with_the_upstream_events(stack, resumed):  #
     assert a["created_at"] == a["updated_at"] and a["id"] < d["id"]
 
 
-def test_lineage_passes_through_nodes_that_do_not_emit(stack, resumed):  # noqa: F811
+def test_lineage_passes_through_nodes_that_do_not_emit(stack, resumed):
     workflow_id = workflow(stack, emitting(diamond(), "ad"))
     run(stack, workflow_id, {"n": 1})
     [a] = listed(stack, workflow_id, "a")["data"]
@@ -81,7 +80,7 @@ def test_lineage_passes_through_nodes_that_do_not_emit(stack, resumed):  # noqa:
     assert listed(stack, workflow_id, "b")["data"] == []  # b does not emit
 
 
-def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):  # noqa: F811
+def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):
     components.engine().advance.inline_limit = 0
     body = emitting(diamond(), "ab")
     workflow_id = workflow(stack, body)
@@ -97,7 +96,7 @@ def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):  # noqa
     assert a["payload"] == {"n": 5} and b["previous_event_ids"] == [a["id"]]
 
 
-def test_since_id_returns_only_newer_events(stack, resumed):  # noqa: F811
+def test_since_id_returns_only_newer_events(stack, resumed):
     workflow_id = workflow(stack, emitting(diamond(), "a"))
     runs = [run(stack, workflow_id, {"n": n}) for n in range(4)]
     every = listed(stack, workflow_id, "a")["data"]
@@ -123,7 +122,7 @@ def keys_read():
         client.meta.events.unregister("after-call.dynamodb.Query", count)
 
 
-def test_pages_and_meta_across_pages(stack, resumed):  # noqa: F811
+def test_pages_and_meta_across_pages(stack, resumed):
     workflow_id = workflow(stack, emitting(diamond(), "a"))
     runs = [run(stack, workflow_id, {"n": n}) for n in range(5)]
     path = f"/v1/orgs/{ORG}/workflows/{workflow_id}/nodes/a/events"
@@ -157,7 +156,7 @@ def test_pages_and_meta_across_pages(stack, resumed):  # noqa: F811
     assert default["meta"]["per_page"] == 20 and len(default["data"]) == 5
 
 
-def test_a_node_without_emit_event_records_nothing(stack, resumed):  # noqa: F811
+def test_a_node_without_emit_event_records_nothing(stack, resumed):
     workflow_id = workflow(stack, diamond())
     run(stack, workflow_id, {"n": 1})
     page = listed(stack, workflow_id, "a")
@@ -174,7 +173,7 @@ def test_bad_paging_parameters_are_422_naming_them(stack, query):
     assert payload["detail"][0]["loc"] == ["query", query.split("=")[0]]
 
 
-def test_unknown_workflows_and_other_orgs_get_404(stack, resumed):  # noqa: F811
+def test_unknown_workflows_and_other_orgs_get_404(stack, resumed):
     workflow_id = workflow(stack, emitting(diamond(), "a"))
     run(stack, workflow_id, {"n": 1})
     assert events(stack, "wf_missing", "a")[0] == 404
