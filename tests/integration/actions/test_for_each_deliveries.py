@@ -273,3 +273,18 @@ def _b64decode(text: str) -> str:
 
 def _b64encode(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_an_item_cancelled_while_its_message_waits_is_never_posted(stack, receiver, resumed):
+    url = receiver.answer("/cancelled", Answer(200, {}))
+    run_id = fanned_out(stack, url, ["a", "b"])
+    messages = [item_attempt(run_id, index)[1] for index in (0, 1)]
+    # The run ends (finalize_run cancels the items that have not finished) before the dispatcher
+    # reads item 0's message: its lease is refused, nothing is POSTed, nothing resumed.
+    components.store().nodes.cancel_item(ORG, run_id, "call", 0, "the run was cancelled")
+    for message in messages:
+        components.dispatcher().deliver(message)
+    assert [r.payload["data"]["index"] for r in receiver.at("/cancelled")] == [1]
+    assert resumed == [("item-1-1", "delivered")]
+    assert item(run_id, 0).status == "cancelled"
+    assert item(run_id, 0).attempt_record(1).delivery is None
