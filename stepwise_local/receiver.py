@@ -11,7 +11,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -62,6 +63,12 @@ class Receiver:
         self.secrets: dict[str, str] = {}
         self.received: list[Received] = []
         self.callbacks: list[CallbackResult] = []
+        self.responders: dict[str, Callable[[Received], Answer]] = {}
+        # Deliveries a path has not finished with: from the POST until its answer is sent, or
+        # until its last callback is, and the most there ever were at once.
+        self.open: Counter[str] = Counter()
+        self.most_open: Counter[str] = Counter()
+        self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,10 +83,12 @@ class Receiver:
                 if request.verified is False:
                     self._send(401, {"error": "bad signature"}, {})
                     return
-                queue = receiver.script[self.path]
-                answer = queue.popleft() if len(queue) > 1 else (queue[0] if queue else Answer())
+                receiver._opened(self.path)
+                answer = receiver._next_answer(self.path, request)
                 if answer.delay:
                     time.sleep(answer.delay)
+                if not answer.callbacks:
+                    receiver._closed(self.path)
                 self._send(answer.status, answer.body, answer.headers)
                 if answer.callbacks:
                     threading.Thread(
@@ -109,6 +118,27 @@ class Receiver:
         self.script[path].extend(answers)
         return f"{self.url}{path}"
 
+    def respond(self, path: str, responder: Callable[[Received], Answer]) -> str:
+        """Answers every request at ``path`` with ``responder(request)``; its full URL."""
+        self.responders[path] = responder
+        return f"{self.url}{path}"
+
+    def _next_answer(self, path: str, request: Received) -> Answer:
+        responder = self.responders.get(path)
+        if responder is not None:
+            return responder(request)
+        queue = self.script[path]
+        return queue.popleft() if len(queue) > 1 else (queue[0] if queue else Answer())
+
+    def _opened(self, path: str) -> None:
+        with self._lock:
+            self.open[path] += 1
+            self.most_open[path] = max(self.most_open[path], self.open[path])
+
+    def _closed(self, path: str) -> None:
+        with self._lock:
+            self.open[path] -= 1
+
     def verify(self, path: str, signing_secret: str) -> None:
         """Checks every request at ``path`` against the destination's ``whsec_`` secret."""
         self.secrets[path] = signing_secret
@@ -128,8 +158,11 @@ class Receiver:
 
     def _call_back(self, path: str, request: Received, callbacks: tuple[Callback, ...]) -> None:
         url = request.payload["data"]["signal_url"]
-        for callback in callbacks:
+        for number, callback in enumerate(callbacks, 1):
             time.sleep(callback.after)
+            if number == len(callbacks):
+                # Closed before the last signal goes: it may resume the run at once.
+                self._closed(path)
             status, body = post_json(url, callback.body)
             self.callbacks.append(CallbackResult(path, callback.body["signal"], status, body))
 

@@ -162,9 +162,9 @@ def mock_config(
 
 
 class _DeliveryAnswerer(threading.Thread):
-    """Plays the dispatcher: the n-th Deliver message of a node is answered with the result the
-    n-th delivery of that node had on the moto stack (SendTaskSuccess), or left to time out if
-    that one timed out."""
+    """Plays the dispatcher: the n-th Deliver (or ItemDeliver) message of a node is answered with
+    the result the n-th delivery of that node had on the moto stack (SendTaskSuccess), or left
+    to time out if that one timed out."""
 
     def __init__(self, sqs: Any, sfn: Any, queue_url: str, answers: dict[tuple, list[Any]]):
         super().__init__(daemon=True)
@@ -237,10 +237,15 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
                 machines[definition.logical_id] = (definition.name, resources)
             cases = {f"case{i}": r for i, r in enumerate(recorded)}
             config_path.write_text(json.dumps(mock_config(cases, machines), indent=1))
+            # A node's Deliver, or its items' ItemDeliver (in a chunk execution, whose items
+            # the scenarios deliver one at a time, so the n-th message is the n-th recorded).
             answers = {
-                (r.input["run_id"], r.input["node_ref"]): r.outcomes["Deliver"]
+                (r.input["run_id"], r.input["node_ref"]): [
+                    *r.outcomes.get("Deliver", []),
+                    *r.outcomes.get("ItemDeliver", []),
+                ]
                 for r in recorded
-                if "Deliver" in r.outcomes
+                if "Deliver" in r.outcomes or "ItemDeliver" in r.outcomes
             }
             answerer = _DeliveryAnswerer(sqs, sfn, queue_url, answers)
             answerer.start()

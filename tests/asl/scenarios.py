@@ -205,6 +205,63 @@ SCENARIOS = [
         },
         answer=Answer(202),
     ),
+    # for_each over an action node: each item's attempt is a delivery, ItemDeliver's SQS
+    # message resumed by SendTaskSuccess, one item at a time so the order is the engine's.
+    Scenario(
+        "for_each_deliver",
+        [
+            _action(
+                "each",
+                "asl-items",
+                for_each="{{ input.xs }}",
+                max_concurrency=1,
+                args={"x": "{{ item }}"},
+            )
+        ],
+        {"xs": [1, 2]},
+        "succeeded",
+        {
+            "run": RUN,
+            "node each": FAN_OUT,
+            "items each chunk 0": [
+                "Items",
+                *["ItemAttempt", "ItemDecide", "ItemDeliver", "ItemActionSettled", *ITEM[1:]] * 2,
+                "ChunkDone",
+            ],
+        },
+        answer=Answer(200, {"ok": True}),
+    ),
+    # An action item acknowledged and never called back: ItemDeliver's 1 s heartbeat runs out.
+    Scenario(
+        "for_each_deliver_timeout",
+        [
+            _action(
+                "each",
+                "asl-items-timeout",
+                for_each="{{ input.xs }}",
+                retry={"timeout": 1},
+                args={"x": "{{ item }}"},
+            )
+        ],
+        {"xs": [1]},
+        "failed",
+        {
+            "run": RUN,
+            "node each": FAN_OUT,
+            "items each chunk 0": [
+                "Items",
+                "ItemAttempt",
+                "ItemDecide",
+                "ItemDeliver",
+                "ItemDeliveryTimedOut",
+                "ItemActionSettled",
+                "ItemDecide",
+                "ItemDone",
+                "ChunkDone",
+            ],
+        },
+        answer=Answer(202),
+    ),
     # A child run: AwaitChild's token is resumed by the child's finalize_run.
     Scenario(
         "child",

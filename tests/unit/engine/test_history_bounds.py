@@ -15,8 +15,10 @@ walking the ASL files, from the limits the models allow (``retry.max_attempts`` 
 A node loops back to its first state (``NextAttempt`` -> ``Attempt``) once per attempt after
 the first and once for its start delay; an item once per attempt after the first. Within one
 attempt a state is entered at most twice: ``Decide`` runs after ``Attempt`` and after the
-step that ends a wait (``ActionSettled``, ``ChildSettled``, ``ReviewSettled``), which answers
-``again`` or ``done`` only. The walk takes every path under those rules, Catch paths included.
+step that ends a wait (``ActionSettled``, ``ChildSettled``, ``ReviewSettled``,
+``ItemActionSettled``), which answers ``again`` or ``done`` only. The walk takes every path
+under those rules, Catch paths included. A transform's item never takes ``ItemDecide``'s
+``deliver`` branch (only an action node's items deliver), so its count is walked without it.
 """
 
 import json
@@ -88,7 +90,18 @@ def segments(states: dict, start: str, cost) -> tuple[float, float]:
     return best["cycle"], best["tail"]
 
 
-def worst_case(states: dict, start: str, loops: int, items: int, item_attempts: int) -> float:
+def without_delivery(states: dict) -> dict:
+    """The item states a transform's item can take: ItemDecide without its ``deliver`` branch."""
+    pruned = dict(states)
+    decide = dict(pruned["ItemDecide"])
+    decide["Choices"] = [c for c in decide["Choices"] if c.get("StringEquals") != "deliver"]
+    pruned["ItemDecide"] = decide
+    return pruned
+
+
+def worst_case(
+    states: dict, start: str, loops: int, items: int, item_attempts: int, delivers: bool = True
+) -> float:
     """The most events a pass through ``states`` writes with ``loops`` passes back to the start
     (Map states run ``items`` iterations, each with ``item_attempts`` attempts)."""
 
@@ -97,9 +110,8 @@ def worst_case(states: dict, start: str, loops: int, items: int, item_attempts: 
             return task_events(state)
         if state["Type"] == "Map":
             processor = state["ItemProcessor"]
-            iteration = worst_case(
-                processor["States"], processor["StartAt"], item_attempts - 1, 0, 1
-            )
+            inner = processor["States"] if delivers else without_delivery(processor["States"])
+            iteration = worst_case(inner, processor["StartAt"], item_attempts - 1, 0, 1)
             return MAP_EVENTS + items * (ITERATION_EVENTS + iteration)
         if state["Type"] == "Parallel":
             raise AssertionError(f"{name}: Parallel states are not modelled here")
@@ -109,18 +121,19 @@ def worst_case(states: dict, start: str, loops: int, items: int, item_attempts: 
     return max(cycle, 0) * loops + tail
 
 
-def execution_worst_case(name: str, max_attempts: int, items: int) -> float:
+def execution_worst_case(name: str, max_attempts: int, items: int, delivers: bool = True) -> float:
     definition = machine(name)
     # A node loops once per retry and once for its start delay; an item once per retry.
     return EXECUTION_EVENTS + worst_case(
-        definition["States"], definition["StartAt"], max_attempts, items, max_attempts
+        definition["States"], definition["StartAt"], max_attempts, items, max_attempts, delivers
     )
 
 
-def item_segments() -> tuple[float, float]:
+def item_segments(delivers: bool) -> tuple[float, float]:
     processor = machine("items")["States"]["Items"]["ItemProcessor"]
+    states = processor["States"] if delivers else without_delivery(processor["States"])
     return segments(
-        processor["States"],
+        states,
         processor["StartAt"],
         lambda _, s: task_events(s) if s["Type"] == "Task" else 2,
     )
@@ -146,22 +159,35 @@ def test_the_node_machine_no_longer_runs_items_itself():
     assert execution_worst_case("node", 100, items=MAX_FOR_EACH_ITEMS) == few
 
 
-def test_the_engine_s_event_counts_cover_the_items_machine():
-    """fan_out_plan sizes chunks from these counts: each must be at least the ASL's."""
-    cycle, tail = item_segments()
-    assert cycle <= fan_out_plan.ITEM_RETRY_EVENTS
-    assert ITERATION_EVENTS + tail <= fan_out_plan.ITEM_EVENTS
+@pytest.mark.parametrize("delivers", [False, True], ids=["transform", "action"])
+def test_the_engine_s_event_counts_cover_the_items_machine(delivers):
+    """fan_out_plan sizes chunks from these counts: each must be at least the ASL's, for a
+    transform's items and for an action node's (each attempt a delivery)."""
+    cycle, tail = item_segments(delivers)
+    retry_events = (
+        fan_out_plan.DELIVERY_ITEM_RETRY_EVENTS if delivers else fan_out_plan.ITEM_RETRY_EVENTS
+    )
+    events = fan_out_plan.DELIVERY_ITEM_EVENTS if delivers else fan_out_plan.ITEM_EVENTS
+    assert cycle <= retry_events
+    assert ITERATION_EVENTS + tail <= events
     assert execution_worst_case("items", 1, items=0) <= fan_out_plan.CHUNK_EVENTS
     for attempts in (1, 2, 100):
-        one_item = execution_worst_case("items", attempts, items=1)
-        assert one_item <= fan_out_plan.CHUNK_EVENTS + fan_out_plan.item_events(attempts)
+        one_item = execution_worst_case("items", attempts, items=1, delivers=delivers)
+        assert one_item <= fan_out_plan.CHUNK_EVENTS + fan_out_plan.item_events(attempts, delivers)
 
 
+def test_an_action_item_costs_more_history_than_a_transform_item():
+    """The delivery path is walked: without it the action counts would size chunks too big."""
+    assert item_segments(True)[0] > item_segments(False)[0]
+    assert fan_out_plan.chunk_size(1, delivers=True) < fan_out_plan.chunk_size(1)
+
+
+@pytest.mark.parametrize("delivers", [False, True], ids=["transform", "action"])
 @pytest.mark.parametrize("max_attempts", range(1, 101))
-def test_every_chunk_stays_under_the_budget_whatever_the_retry_policy(max_attempts):
+def test_every_chunk_stays_under_the_budget_whatever_the_retry_policy(max_attempts, delivers):
     for items in (1, 7, MAX_FOR_EACH_ITEMS):
-        size = fan_out_plan.plan(items, max_attempts, 40).chunk_size
-        worst = execution_worst_case("items", max_attempts, items=size)
+        size = fan_out_plan.plan(items, max_attempts, 40, delivers=delivers).chunk_size
+        worst = execution_worst_case("items", max_attempts, items=size, delivers=delivers)
         assert worst <= fan_out_plan.HISTORY_BUDGET < HISTORY_LIMIT, (items, size, worst)
 
 

@@ -53,6 +53,7 @@ ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     "await_child": ("children", "await_child", ("acme", "run_1", "run_child", "token-1")),
     "child_settled": ("children", "child_settled", (NODE, "run_child", True)),
     "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"])),
+    "item_action_settled": ("actions", "action_settled", (ITEM, SAMPLE["delivery"])),
     "await_review": ("approvals", "await_review", (NODE, "token-1")),
     "review_settled": ("approvals", "review_settled", (NODE,)),
 }

@@ -93,7 +93,6 @@ def spec(ref, **fields):
         ([spec("a", run_if="input.x")], ["run_if"], "{{ expr }}"),
         ([spec("a", run_if="{{ input.( }}")], ["run_if"], "expression"),
         ([spec("a", for_each="{{ input.xs }}", kind="wait", start_delay=1)], ["for_each"], "loop"),
-        ([spec("a", for_each="{{ input.xs }}", kind="action", action="x")], ["for_each"], "loop"),
         ([spec("a", for_each="{{ input.xs }}", kind="approval")], ["for_each"], "loop"),
         ([spec("a", kind="wait")], ["kind"], "start_delay or wait_until"),
         ([spec("a", wait_until="2026-01-01T00:00:00")], ["wait_until"], "offset"),
@@ -107,6 +106,12 @@ def test_node_field_rules_name_the_field(nodes_, loc, fragment):
     matching = [e for e in errors if e["loc"] == ["body", "nodes", index, *loc]]
     assert matching, errors
     assert fragment in matching[0]["msg"]
+
+
+def test_an_action_node_may_loop_over_items():
+    """One delivery per item; the other waiting kinds still may not."""
+    looping = spec("a", for_each="{{ input.xs }}", kind="action", action="x", max_concurrency=3)
+    assert validation_errors([looping]) == []
 
 
 def test_a_fallback_closing_a_loop_is_a_cycle():

@@ -2,7 +2,8 @@
 dispatcher's lease and the destination's answer, the callback signal or the review, heartbeats.
 
 Each write is conditional on the attempt still being the node's current one and running, so a
-late, duplicate or stale answer changes nothing.
+late, duplicate or stale answer changes nothing. ``index`` names one for_each item of an action
+node instead: each item has its own record, attempts, lease, token and signal.
 """
 
 from datetime import timedelta
@@ -34,6 +35,7 @@ class AttemptState:
         attempt: int,
         action_input: Any,
         action: dict[str, Any],
+        index: int | None = None,
     ) -> None:
         """Keeps what the dispatcher delivers for this attempt: the rendered input, and the
         ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned."""
@@ -42,7 +44,7 @@ class AttemptState:
         payload = self.payloads.write(
             "action_input",
             action_input,
-            keys.attempt_object(org_id, run_id, ref, "action_input", attempt),
+            keys.attempt_object(org_id, run_id, ref, "action_input", attempt, index),
         )
         self._update(
             org_id,
@@ -52,10 +54,18 @@ class AttemptState:
             f"REMOVE {payload.removal(names)}",
             values,
             names=names,
+            index=index,
         )
 
     def claim_delivery(
-        self, org_id: str, run_id: str, ref: str, attempt: int, until: str, task_token: str
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        until: str,
+        task_token: str,
+        index: int | None = None,
     ) -> NodeRecord | None:
         """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
         attempt has an answer. Returns the node item, or None when the claim is not granted.
@@ -79,6 +89,7 @@ class AttemptState:
             "AND (attribute_not_exists(attempts.#n.claimed_until) "
             "OR attempts.#n.claimed_until < :now)",
             names={"#status": "status", "#n": str(attempt)},
+            index=index,
         )
 
     def record_delivery(
@@ -89,6 +100,7 @@ class AttemptState:
         attempt: int,
         delivery: dict[str, Any],
         result: Any,
+        index: int | None = None,
     ) -> bool:
         """What the destination answered for this attempt (once)."""
         names = {"#n": str(attempt)}
@@ -96,7 +108,7 @@ class AttemptState:
         payload = self.payloads.write(
             "delivery_result",
             result,
-            keys.attempt_object(org_id, run_id, ref, "delivery_result", attempt),
+            keys.attempt_object(org_id, run_id, ref, "delivery_result", attempt, index),
         )
         return self._update(
             org_id,
@@ -107,10 +119,18 @@ class AttemptState:
             values,
             condition="attempt = :attempt AND attribute_not_exists(attempts.#n.delivery)",
             names=names,
+            index=index,
         )
 
     def set_attempt_wait(
-        self, org_id: str, run_id: str, ref: str, attempt: int, timeout_at: str, heartbeat: int
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        timeout_at: str,
+        heartbeat: int,
+        index: int | None = None,
     ) -> None:
         """An attempt that waits (a delivery, a callback, an approval): when it times out, and
         how far a heartbeat moves that."""
@@ -121,6 +141,7 @@ class AttemptState:
             "SET attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat",
             {":at": timeout_at, ":beat": heartbeat},
             names={"#n": str(attempt)},
+            index=index,
         )
 
     def store_attempt_token(
@@ -145,6 +166,7 @@ class AttemptState:
         attempt: int,
         signal: dict[str, Any],
         result: Any = None,
+        index: int | None = None,
     ) -> NodeRecord | None:
         """The callback (or review) that settles a waiting attempt, recorded once, only while
         that attempt is the node's current one and still running. The node, or None."""
@@ -158,7 +180,7 @@ class AttemptState:
         payload = self.payloads.write(
             "signal_result",
             result,
-            keys.attempt_object(org_id, run_id, ref, "signal_result", attempt),
+            keys.attempt_object(org_id, run_id, ref, "signal_result", attempt, index),
         )
         return self._returning(
             org_id,
@@ -171,10 +193,17 @@ class AttemptState:
             condition=f"{_WAITING_ATTEMPT} AND (attribute_not_exists(attempts.#n.delivery) "
             "OR attempts.#n.delivery.kind = :ack)",
             names=names,
+            index=index,
         )
 
     def record_heartbeat(
-        self, org_id: str, run_id: str, ref: str, attempt: int, seconds: int
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        seconds: int,
+        index: int | None = None,
     ) -> NodeRecord | None:
         """A waiting attempt is alive: its timeout moves ``seconds`` on. The node, or None."""
         beat = now()
@@ -194,6 +223,7 @@ class AttemptState:
             },
             condition=_WAITING_ATTEMPT,
             names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+            index=index,
         )
 
     def _update(
@@ -205,9 +235,10 @@ class AttemptState:
         values: dict[str, Any],
         condition: str | None = None,
         names: dict[str, str] | None = None,
+        index: int | None = None,
     ) -> bool:
-        """One UpdateItem of the node item; whether its condition held."""
-        key = keys.node(org_id, run_id, ref)
+        """One UpdateItem of the node item (or of item ``index``); whether its condition held."""
+        key = keys.record(org_id, run_id, ref, index)
         return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
 
     def _returning(
@@ -219,8 +250,10 @@ class AttemptState:
         values: dict[str, Any],
         condition: str,
         names: dict[str, str],
+        index: int | None = None,
     ) -> NodeRecord | None:
-        """One conditional UpdateItem; the node as written, or None when the condition fails."""
-        key = keys.node(org_id, run_id, ref)
+        """One conditional UpdateItem of the node (or of item ``index``); the record as written,
+        or None when the condition fails."""
+        key = keys.record(org_id, run_id, ref, index)
         item = dynamo.update_item(self.table, key, expression, values, condition, names, "ALL_NEW")
         return None if item is None else NodeRecord.from_item(item)

@@ -2,7 +2,9 @@
 
 The SQS message carries references and the task token only. The attempt's answer is recorded on
 the node (once), then the waiting execution is resumed; ``action_settled`` decides what follows.
-An ``ack`` answer does not resume: the task waits for the callback to the signal URL.
+An ``ack`` answer does not resume: the task waits for the callback to the signal URL. A message
+with an ``index`` is one item's attempt of a for_each action node: its record, lease, answer,
+``webhook-id`` (``{run}.{ref}[{index}]``) and signal token are the item's own.
 """
 
 import json
@@ -16,6 +18,7 @@ import urllib3
 
 from stepwise.actions.catalog import Catalog
 from stepwise.actions.definitions import ActionDefinitions, resolve_action
+from stepwise.actions.records import record_id as action_record_id
 from stepwise.actions.webhooks.responses import Outcome, Signal, read_response
 from stepwise.actions.webhooks.signal_tokens import SignalTarget, SignalTokens
 from stepwise.actions.webhooks.signing import signature_headers
@@ -55,7 +58,13 @@ class Dispatcher:
         """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
         attempt, token = int(message["attempt"]), message["task_token"]
-        tried = self.store.runs.get_node(org_id, run_id, ref).attempt_record(attempt)
+        index = None if message.get("index") is None else int(message["index"])
+        record = (
+            self.store.runs.get_node(org_id, run_id, ref)
+            if index is None
+            else self.store.nodes.get_item(org_id, run_id, ref, index)
+        )
+        tried = record.attempt_record(attempt)
         answered = tried.delivery if tried is not None else None
         if answered:
             # A duplicate: change nothing. An ack keeps waiting for its callback.
@@ -69,37 +78,36 @@ class Dispatcher:
             self.catalog.get_destination(org_id, destination_id) if destination_id else None
         )
         if destination is None or "deleted_at" in destination:
-            self._record(
-                org_id, run_id, ref, attempt, token, _refused("the destination was deleted")
-            )
+            refused = _refused("the destination was deleted")
+            self._record(org_id, run_id, ref, attempt, token, refused, index)
             return
         sla_seconds = int(destination["response_time_sla_ms"]) / 1000
         until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
-        claimed = self.store.attempts.claim_delivery(org_id, run_id, ref, attempt, until, token)
-        if claimed is None:
-            logger.info("delivery already claimed or answered", extra={"attempt": attempt})
-            return
-        record_id = f"{run_id}.{ref}"
-        body = dumps(
-            {
-                "type": "action.attempt",
-                "timestamp": iso(now()),
-                "data": {
-                    "record": record_id,
-                    "action": action["name"],
-                    "version": action["version"],
-                    "input": self.store.payloads.read(claimed.action_input),
-                    "attempt": attempt,
-                    "run": run_id,
-                    "node": ref,
-                    "signal_url": self._signal_url(
-                        destination, SignalTarget(org_id, run_id, ref, attempt)
-                    ),
-                },
-            }
+        claimed = self.store.attempts.claim_delivery(
+            org_id, run_id, ref, attempt, until, token, index=index
         )
+        if claimed is None:
+            logger.info(
+                "delivery already claimed or answered", extra={"attempt": attempt, "index": index}
+            )
+            return
+        record_id = action_record_id(run_id, ref, index)
+        data = {
+            "record": record_id,
+            "action": action["name"],
+            "version": action["version"],
+            "input": self.store.payloads.read(claimed.action_input),
+            "attempt": attempt,
+            "run": run_id,
+            "node": ref,
+            **({} if index is None else {"index": index}),
+            "signal_url": self._signal_url(
+                destination, SignalTarget(org_id, run_id, ref, attempt, index)
+            ),
+        }
+        body = dumps({"type": "action.attempt", "timestamp": iso(now()), "data": data})
         outcome = self._post(org_id, destination, record_id, body, sla_seconds)
-        self._record(org_id, run_id, ref, attempt, token, outcome)
+        self._record(org_id, run_id, ref, attempt, token, outcome, index)
 
     def _resolve(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """What an attempt prepared before attempts pinned their action (one in flight across
@@ -200,7 +208,14 @@ class Dispatcher:
         return {value["header_name"]: value["header_value"]}
 
     def _record(
-        self, org_id: str, run_id: str, ref: str, attempt: int, token: str, outcome: Outcome
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        token: str,
+        outcome: Outcome,
+        index: int | None = None,
     ) -> None:
         delivery = {
             "kind": outcome.kind.value,
@@ -217,11 +232,13 @@ class Dispatcher:
             attempt,
             {k: v for k, v in delivery.items() if v is not None},
             outcome.result,
+            index=index,
         )
         logger.info(
             "delivery recorded",
             extra={
                 "attempt": attempt,
+                "index": index,
                 "outcome": outcome.kind.value,
                 "error_type": outcome.error_type,
             },

@@ -290,6 +290,11 @@ class ActionRecord(BaseModel):
     action_definition_id: str | None = None
     run_id: str
     node_ref: str
+    index: int | None = Field(
+        None,
+        description="The item of a for_each action node this record delivers (its id is "
+        "`{run_id}.{node_ref}[{index}]`); null for a node's single delivery.",
+    )
     input: Any = None
     output: Any = None
     timeout: int | None = None

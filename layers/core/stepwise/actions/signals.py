@@ -3,7 +3,8 @@
 The API records a signal on its attempt once, as a conditional write: that record is what the
 engine reads. Then it queues a resume on SignalQueue, and the signals function resumes the
 waiting task. A duplicate changes nothing; a signal for an attempt that ended otherwise (timed
-out, superseded, its run over) is refused.
+out, superseded, its run over) is refused. A target with an ``index`` is one item of a for_each
+action node: the item's own record holds its attempts, signal and token.
 """
 
 from typing import Any
@@ -46,6 +47,7 @@ class Signals:
                 t.attempt,
                 _signal_record(body),
                 body.result if body.signal == Signal.SUCCESS else None,
+                index=t.index,
             )
         else:
             node = self._node(t)
@@ -56,12 +58,16 @@ class Signals:
                 t.node_ref,
                 t.attempt,
                 int(seconds or DEFAULT_HEARTBEAT_SECONDS),
+                index=t.index,
             )
         if updated is None:
             return self._not_waiting(t, body.signal)
         self._queue(t, "heartbeat" if body.signal not in _SETTLING else "settle")
         count_signal(t.org_id, "accepted")
-        logger.info("signal accepted", extra={"attempt": t.attempt, "signal": body.signal.value})
+        logger.info(
+            "signal accepted",
+            extra={"attempt": t.attempt, "index": t.index, "signal": body.signal.value},
+        )
         return _receipt(t, body.signal, SignalStatus.ACCEPTED, "the signal was accepted")
 
     def review(
@@ -133,8 +139,9 @@ class Signals:
         raise Conflict(f"{reason}; the signal changed nothing")
 
     def _node(self, t: SignalTarget) -> NodeRecord:
+        """The record the target's attempts are on: the node's, or its item's."""
         try:
-            return self.store.runs.get_node(t.org_id, t.run_id, t.node_ref)
+            return _record_of(self.store, t.org_id, t.run_id, t.node_ref, t.index)
         except NotFound:
             # The token was genuine, so the run existed: it has expired since.
             raise Conflict("the run of this signal no longer exists") from None
@@ -147,6 +154,8 @@ class Signals:
             "attempt": t.attempt,
             "action": action,
         }
+        if t.index is not None:
+            message["index"] = t.index
         queues.send(self.queue_url, message)
 
 
@@ -154,8 +163,9 @@ def resume(store: Store, message: dict[str, Any]) -> None:
     """The signals function: resumes (or heartbeats) the task waiting on a signalled attempt."""
     org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
     number = int(message["attempt"])
+    index = None if message.get("index") is None else int(message["index"])
     try:
-        node = store.runs.get_node(org_id, run_id, ref)
+        node = _record_of(store, org_id, run_id, ref, index)
     except NotFound:
         logger.info("signal for a run that no longer exists")
         return
@@ -171,6 +181,13 @@ def resume(store: Store, message: dict[str, Any]) -> None:
         executions.heartbeat(token)
     else:
         executions.resume_run(token, "signalled")
+
+
+def _record_of(store: Store, org_id: str, run_id: str, ref: str, index: int | None) -> NodeRecord:
+    """A node's record, or one for_each item's when ``index`` is given."""
+    if index is None:
+        return store.runs.get_node(org_id, run_id, ref)
+    return store.nodes.get_item(org_id, run_id, ref, index)
 
 
 def count_signal(org_id: str | None, outcome: str) -> None:

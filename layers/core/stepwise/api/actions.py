@@ -101,8 +101,9 @@ ITS_RUNS = requires(workflows="only runs of its workflows (404 for another)")
     "/actions/records/{record_id}", response_model=Envelope[ActionRecord], openapi_extra=ITS_RUNS
 )
 def get_record(who: CallerDep, record_id: str, records: Records, store: StoreDep):
-    """One action node execution (id ``{run_id}.{node_ref}``, the webhook-id it was sent with):
-    state, definition with destinations, and events per attempt."""
+    """One action node execution (id ``{run_id}.{node_ref}``, the webhook-id it was sent with;
+    ``{run_id}.{node_ref}[{index}]`` for one item of a for_each action node): state, definition
+    with destinations, and events per attempt."""
     record = records.get(who.org_id, record_id)
     if who.workflows is not None:
         run = store.runs.get_run(who.org_id, record.run_id)
@@ -114,7 +115,8 @@ def get_record(who: CallerDep, record_id: str, records: Records, store: StoreDep
     "/runs/{run_id}/actions", response_model=Page[ActionRecord], openapi_extra=ITS_RUNS
 )
 def list_run_records(who: CallerDep, run_id: str, records: Records, store: StoreDep):
-    """The action records of one run, in node order."""
+    """The action records of one run, in node order; a for_each action node's items in its
+    place, one record each, in item order."""
     if who.workflows is not None:
         run = store.runs.get_run(who.org_id, run_id)
         who.check_visible(run.workflow_id, "run", run_id)

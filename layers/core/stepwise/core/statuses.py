@@ -40,6 +40,7 @@ class NodeKind(StrEnum):
     WORKFLOW = "workflow"
 
 
-# Kinds that may fan out over ``for_each`` items. Action items (one delivery per item) are not
-# built yet, so an action node with ``for_each`` is refused at save time rather than failing.
-LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM})
+# Kinds that may fan out over ``for_each`` items: a transform per item, or an action with one
+# delivery per item. Waits, approvals and child runs per item are not built, so a node of those
+# kinds with ``for_each`` is refused at save time rather than failing.
+LOOPABLE_KINDS = frozenset({NodeKind.TRANSFORM, NodeKind.ACTION})

@@ -1,5 +1,6 @@
 """Action nodes (webhooks): an attempt hands a delivery to the queue, then ends with what the
-dispatcher recorded, the destination's signal, or its timeout."""
+dispatcher recorded, the destination's signal, or its timeout. The same steps serve one item of
+a for_each action node (``address.index`` set): the item's record holds its attempts."""
 
 from datetime import timedelta
 from typing import Any
@@ -7,11 +8,12 @@ from typing import Any
 from stepwise.actions.definitions import InputRejected, check_input, resolve_action
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
+from stepwise.core.statuses import NODE_TERMINAL
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
-from stepwise.engine.shared import run_wait_bound
+from stepwise.engine.shared import DONE, run_wait_bound
 from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -30,19 +32,20 @@ class ActionSteps(StepFamily):
         for an answer; each heartbeat signal restarts that wait, up to the run's own timeout.
         """
         org_id, run_id, attempt = address.org_id, address.run_id, address.attempt
+        index = address.index
         try:
             definition = resolve_action(self.deps.definitions, org_id, spec.action or "")
             action_input = render(spec.args, context)
             check_input(definition, action_input)
         except NotFound as exc:
-            return self.attempts.fail(address, spec.kind, "ActionNotFound", str(exc))
+            return self._refuse(address, spec, "ActionNotFound", str(exc))
         except TemplateError as exc:
-            return self.attempts.fail(address, spec.kind, "ExpressionError", str(exc))
+            return self._refuse(address, spec, "ExpressionError", str(exc))
         except InputRejected as exc:
-            return self.attempts.fail(address, spec.kind, "InputRejected", str(exc))
+            return self._refuse(address, spec, "InputRejected", str(exc))
         if definition.deleted_at is not None:
             message = f"action definition {definition.name!r} was deleted"
-            return self.attempts.fail(address, spec.kind, "ActionNotFound", message)
+            return self._refuse(address, spec, "ActionNotFound", message)
         # What this attempt resolved is pinned on it: the dispatcher delivers exactly that, even
         # if the alias moves before it runs.
         link = next((d for d in definition.destinations if d.is_default), None)
@@ -52,7 +55,7 @@ class ActionSteps(StepFamily):
             "destination_id": link.destination_id if link else None,
         }
         self.store.attempts.prepare_delivery(
-            org_id, run_id, spec.ref, attempt, action_input, pinned
+            org_id, run_id, spec.ref, attempt, action_input, pinned, index=index
         )
         sla = max(
             (
@@ -64,7 +67,13 @@ class ActionSteps(StepFamily):
         )
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
         self.store.attempts.set_attempt_wait(
-            org_id, run_id, spec.ref, attempt, iso(now() + timedelta(seconds=heartbeat)), heartbeat
+            org_id,
+            run_id,
+            spec.ref,
+            attempt,
+            iso(now() + timedelta(seconds=heartbeat)),
+            heartbeat,
+            index=index,
         )
         return {
             "next": "deliver",
@@ -73,12 +82,46 @@ class ActionSteps(StepFamily):
             "timeout_seconds": max(heartbeat + 1, run_wait_bound(run)),
         }
 
+    def _refuse(
+        self, address: NodeAddress, spec: NodeSpec, error_type: str, message: str
+    ) -> dict[str, Any]:
+        """Fails the attempt for good before anything is delivered: the node, or only its item
+        (whose failure then fails the node, naming the item, once the items are collected)."""
+        if address.index is None:
+            return self.attempts.fail(address, spec.kind, error_type, message)
+        failure = NodeFailure(error_type, message, retryable=False)
+        return self.attempts.failed(address, spec, failure) or DONE
+
     def action_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
         """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
+        if address.index is not None:
+            return self._item_settled(address, delivery)
         opened = self.open_attempt(address)
         if opened is None:
             return self.advance.node_changed(address)
-        node, spec, tried = opened
+        return self._settle(address, *opened, delivery) or self.advance.node_changed(address)
+
+    def _item_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
+        """One for_each item's attempt ends: retried (the item's outcome), or the item is done;
+        the node itself moves on only once every item has (``collect_items``)."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        item = self.store.nodes.get_item(org_id, run_id, ref, address.index or 0)
+        if item.status in NODE_TERMINAL:
+            return DONE
+        run = self.store.runs.get_run(org_id, run_id)
+        spec = self.deps.workflow(org_id, run).specs[ref]
+        tried = item.attempt_record(address.attempt)
+        return self._settle(address, item, spec, tried, delivery) or DONE
+
+    def _settle(
+        self,
+        address: NodeAddress,
+        node: NodeRecord,
+        spec: NodeSpec,
+        tried: AttemptRecord | None,
+        delivery: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Ends the attempt of ``node`` (the node's record or an item's): None, or the retry."""
         record = tried.delivery if tried is not None else None
         signal = tried.signal if tried is not None else None
         if signal is not None:
@@ -90,7 +133,7 @@ class ActionSteps(StepFamily):
         else:
             failure, min_wait = _delivery_failure(record, tried, delivery)
             outcome = self.attempts.failed(address, spec, failure, min_wait=min_wait)
-        return outcome or self.advance.node_changed(address)
+        return outcome
 
     def _signalled(
         self,

@@ -4,7 +4,8 @@ RunStateMachine: ``start_run`` (stores the resume token, starts the roots) then 
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
 ``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
 ``collect_items``. ItemsStateMachine (one chunk of a for_each node's items): ``item_attempt``
-(``item_crashed``) per item, then ``chunk_done`` (``chunk_crashed``).
+(``item_crashed``) per item, ``item_action_settled`` after an action item's delivery, then
+``chunk_done`` (``chunk_crashed``).
 
 The steps live in one family per concern (run_steps, node_steps, action_steps, approval_steps,
 child_steps, for_each_steps), over attempts (how an attempt ends) and advance (how the run
@@ -77,7 +78,7 @@ class Engine:
         self.children = ChildSteps(deps, self.advance, attempts)
         self.actions = ActionSteps(deps, self.advance, attempts)
         self.approvals = ApprovalSteps(deps, self.advance, attempts)
-        self.for_each = ForEachSteps(deps, self.advance, attempts)
+        self.for_each = ForEachSteps(deps, self.advance, attempts, self.actions)
         self.nodes = NodeSteps(
             deps, self.advance, attempts, self.for_each, self.children, self.actions, self.approvals
         )
@@ -114,6 +115,9 @@ class Engine:
             "node_crashed": lambda e: nodes.node_crashed(attempt(e), *_crash(e)),
             "item_attempt": lambda e: for_each.item_attempt(item(e)),
             "item_crashed": lambda e: for_each.item_crashed(item(e), *_crash(e)),
+            "item_action_settled": lambda e: actions.action_settled(
+                item(e), e.get("delivery") or {}
+            ),
             "start_items": lambda e: for_each.start_items(
                 NodeAddress.of_node(e), event_field(e, "task_token")
             ),

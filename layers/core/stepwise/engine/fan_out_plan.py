@@ -22,16 +22,24 @@ HISTORY_BUDGET = 20_000  # what a chunk may use at worst: 80% of the limit
 CHUNK_EVENTS = 67  # the execution, its Map state, ChunkDone and ChunkCrashed with all their retries
 ITEM_EVENTS = 56  # one item: its iteration, its last attempt and its crash path
 ITEM_RETRY_EVENTS = 38  # each further attempt of an item: backoff, the attempt and its decision
+# An action node's item also waits on its delivery in each attempt: ItemDeliver (a service
+# integration, 4 events a try, with its SQS retries), its timeout path and ItemActionSettled
+# (with its Lambda retries), then ItemDecide once more. Heartbeats write no history event.
+DELIVERY_ITEM_EVENTS = 188  # one action item: its iteration, its last attempt and its crash path
+DELIVERY_ITEM_RETRY_EVENTS = 104  # each further attempt of an action item, with its delivery
 
 
-def item_events(max_attempts: int) -> int:
-    """The most history events one item can write with this retry policy."""
+def item_events(max_attempts: int, delivers: bool = False) -> int:
+    """The most history events one item can write with this retry policy (``delivers``: the
+    item of an action node, whose every attempt waits on a delivery)."""
+    if delivers:
+        return DELIVERY_ITEM_EVENTS + DELIVERY_ITEM_RETRY_EVENTS * (max_attempts - 1)
     return ITEM_EVENTS + ITEM_RETRY_EVENTS * (max_attempts - 1)
 
 
-def chunk_size(max_attempts: int) -> int:
+def chunk_size(max_attempts: int, delivers: bool = False) -> int:
     """The most items one execution may run so that its worst case stays in the budget."""
-    return max(1, (HISTORY_BUDGET - CHUNK_EVENTS) // item_events(max_attempts))
+    return max(1, (HISTORY_BUDGET - CHUNK_EVENTS) // item_events(max_attempts, delivers))
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,9 @@ class FanOutPlan:
         return running
 
 
-def plan(items: int, max_attempts: int, max_concurrency: int) -> FanOutPlan:
+def plan(items: int, max_attempts: int, max_concurrency: int, delivers: bool = False) -> FanOutPlan:
     """Chunks small enough for the history limit; as many lanes as max_concurrency fills."""
-    size = min(chunk_size(max_attempts), max(items, 1))
+    size = min(chunk_size(max_attempts, delivers), max(items, 1))
     chunks = ceil(items / size)
     lanes = max(1, min(chunks, ceil(max_concurrency / size), max_concurrency))
     return FanOutPlan(items, size, lanes, max_concurrency)

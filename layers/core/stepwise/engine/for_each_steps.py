@@ -8,13 +8,14 @@ from typing import Any
 from stepwise.core import settings
 from stepwise.core.errors import QuotaExceeded
 from stepwise.core.observability import logger
-from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.advance import RunView
-from stepwise.engine.attempts import StepFamily, attempt_deadline, output_over_quota
+from stepwise.engine.advance import Advance, RunView
+from stepwise.engine.attempts import Attempts, StepFamily, attempt_deadline, output_over_quota
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.fan_out_plan import FanOutPlan, plan
-from stepwise.engine.shared import DONE, expression, run_wait_bound
+from stepwise.engine.shared import DONE, EngineDeps, expression, run_wait_bound
 from stepwise.infra import executions
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
@@ -27,7 +28,14 @@ MAX_FOR_EACH_ITEMS = settings.MAX_FOR_EACH_ITEMS
 class ForEachSteps(StepFamily):
     """The fan-out, the items' start (``start_items``), each item's attempt (``item_attempt``,
     ``item_crashed``), each chunk's end (``chunk_done``, ``chunk_crashed``), then
-    ``collect_items``."""
+    ``collect_items``. An action node's item attempt is a delivery: ``actions`` starts it, and
+    the items machine's ItemDeliver state waits for it as the node machine's Deliver does."""
+
+    def __init__(
+        self, deps: EngineDeps, advance: Advance, attempts: Attempts, actions: ActionSteps
+    ):
+        super().__init__(deps, advance, attempts)
+        self.actions = actions
 
     def fan_out(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -50,7 +58,12 @@ class ForEachSteps(StepFamily):
             self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
             self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
             return DONE
-        chunks = plan(len(values), spec.retry.max_attempts, spec.max_concurrency)
+        chunks = plan(
+            len(values),
+            spec.retry.max_attempts,
+            spec.max_concurrency,
+            delivers=spec.kind == NodeKind.ACTION,
+        )
         chunking = {
             "chunk_size": chunks.chunk_size,
             "chunk_lanes": chunks.lanes,
@@ -178,6 +191,8 @@ class ForEachSteps(StepFamily):
             org_id, run_id, ref, address.attempt, attempt_deadline(spec), index=index
         ):
             return DONE
+        if spec.kind == NodeKind.ACTION:
+            return self.actions.start(address, run, spec, context)
         return self.attempts.try_once(address, spec, context) or DONE
 
     def item_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:

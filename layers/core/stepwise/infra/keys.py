@@ -304,9 +304,13 @@ ATTEMPT_PAYLOADS = {
 }
 
 
-def attempt_object(org_id: str, run_id: str, ref: str, name: str, attempt: int) -> str:
-    """One attempt's payload ``name`` (a key of ``ATTEMPT_PAYLOADS``)."""
-    return f"{org_id}/{run_id}/nodes/{ref}/{ATTEMPT_PAYLOADS[name]}/{attempt}.json"
+def attempt_object(
+    org_id: str, run_id: str, ref: str, name: str, attempt: int, index: int | None = None
+) -> str:
+    """One attempt's payload ``name`` (a key of ``ATTEMPT_PAYLOADS``), of the node or, when
+    ``index`` is given, of one for_each item."""
+    suffix = "" if index is None else f"/items/{index}"
+    return f"{org_id}/{run_id}/nodes/{ref}{suffix}/{ATTEMPT_PAYLOADS[name]}/{attempt}.json"
 
 
 def batch_chunk_object(org_id: str, batch_id: str, chunk: int) -> str:
