@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.actions.signal_models import Review
-from stepwise.core.fields import ID_FIELD, JSON
+from stepwise.core.fields import ID_FIELD, JSON, TAGS
 from stepwise.core.statuses import NodeKind, NodeStatus, RunStatus
 from stepwise.workflows.models import RetryPolicy, _Input
 
@@ -44,12 +44,23 @@ class RunCreate(_Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t", "input": {"name": "Ada"}}]
+            "examples": [
+                {
+                    "workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t",
+                    "input": {"name": "Ada"},
+                    "tags": {"team": "web", "ticket": "ops-42"},
+                }
+            ]
         },
     )
 
     workflow_id: ID_FIELD
     input: JSON = None
+    tags: TAGS = Field(
+        default_factory=dict,
+        description="Indexed with the run as it is created: GET /runs?tag=key=value finds it "
+        "at once. At most 50.",
+    )
 
 
 class NodeError(BaseModel):
