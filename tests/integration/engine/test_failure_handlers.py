@@ -299,6 +299,25 @@ def test_a_handler_workflow_gone_since_is_recorded(stack, handler, resumed):
     assert handler in failed["handler_error"]["message"]
 
 
+def test_a_replay_after_the_cause_is_gone_starts_the_handler_and_drops_the_error(
+    stack, handler, resumed
+):
+    workflow = save(stack, failing(handler))
+    run_id = start(stack, workflow["id"], {"n": "x"})
+    table = components.store().table
+    head = dynamo.get_item(table, keys.workflow_head(ORG, handler))
+    boto3.client("dynamodb").delete_item(
+        TableName=table, Key=dynamo.to_item(keys.workflow_head(ORG, handler))
+    )
+    run_to_end(stack, run_id)
+    assert get_run(stack, run_id)[1]["handler_error"]["type"] == "WorkflowNotFound"
+    boto3.client("dynamodb").put_item(TableName=table, Item=dynamo.to_item(head))
+    run_to_end(stack, run_id)
+    _, failed = get_run(stack, run_id)
+    assert failed["handler_run_ids"] == [handler_run_id(run_id, 1)]
+    assert failed["handler_error"] is None
+
+
 def test_a_handler_over_the_descendants_quota_is_recorded(stack, handler, resumed, monkeypatch):
     monkeypatch.setenv("QUOTA_DESCENDANTS_PER_RUN", "0")
     settings.clear()

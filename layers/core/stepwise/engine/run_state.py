@@ -193,11 +193,12 @@ class RunTransitions:
 
     def link_handler(self, org_id: str, run_id: str, handler_run_id: str) -> None:
         """Adds a failure handler run to the failed run's ``handler_run_ids``, once (a replay
-        finds it there and changes nothing)."""
+        finds it there and changes nothing), and drops the error of an earlier try."""
         self._update(
             org_id,
             run_id,
-            "SET handler_run_ids = list_append(if_not_exists(handler_run_ids, :none), :ids)",
+            "SET handler_run_ids = list_append(if_not_exists(handler_run_ids, :none), :ids) "
+            "REMOVE handler_error",
             {":none": [], ":ids": [handler_run_id], ":id": handler_run_id},
             condition="attribute_exists(PK) AND (attribute_not_exists(handler_run_ids) OR "
             "NOT contains(handler_run_ids, :id))",
