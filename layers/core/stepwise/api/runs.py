@@ -94,7 +94,12 @@ def _start_run(who: Caller, body: RunCreate, store: Store) -> Envelope[Run]:
         new_id("run"),
         workflow,
         body.input,
-        {"role": "key", "created_by": who.actor, "created_by_key": who.key_id},
+        {
+            "role": "key",
+            "created_by": who.actor,
+            "created_by_key": who.key_id,
+            **({"tags": body.tags} if body.tags else {}),
+        },
     )
     # The run as accepted (queued); its execution may already be moving it on.
     return Envelope(data=views.run_detail(store.payloads, run, nodes, workflow))

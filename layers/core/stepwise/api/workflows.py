@@ -16,6 +16,7 @@ from stepwise.core.ids import new_id
 from stepwise.runs.node_events import EventPage, EventsMeta
 from stepwise.store import Store
 from stepwise.workflows import graph
+from stepwise.workflows.failure_handler import failure_handler_errors
 from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
@@ -135,5 +136,7 @@ def _validate(body: WorkflowCreate, store: Store, org_id: str) -> None:
             store.workflows.get_workflow(org_id, workflow_id)
         except NotFound:
             errors.append(field_error(loc, f"unknown workflow {workflow_id!r}", "unknown_workflow"))
+    if body.on_failure is not None:
+        errors += failure_handler_errors(body.on_failure, store, org_id)
     if errors:
         raise ValidationFailed(errors)

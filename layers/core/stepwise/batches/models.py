@@ -34,7 +34,11 @@ class BatchCreate(BaseModel):
         description=f"One run per input, in order; each at most {MAX_BATCH_INPUT_BYTES} bytes "
         "of JSON. Input i becomes run run_<the batch's id>.<i, 4 digits>.",
     )
-    tags: TAGS = Field(default_factory=dict, description="The batch's own tags.")
+    tags: TAGS = Field(
+        default_factory=dict,
+        description="The batch's tags, which every run of the batch carries from its creation "
+        "(GET /runs?tag=key=value finds them).",
+    )
 
 
 class BatchCounts(BaseModel):

@@ -174,6 +174,8 @@ class Batches:
             org_id, batch["workflow_id"], int(batch["workflow_version"])
         )
         origin = {"role": "batch", "created_by": batch.get("created_by"), "batch_id": batch_id}
+        if batch.get("tags"):  # every run carries the batch's tags, indexed as it is created
+            origin["tags"] = batch["tags"]
         if batch.get("created_by_key"):  # the key that may not approve the batch's runs
             origin["created_by_key"] = batch["created_by_key"]
         created = []

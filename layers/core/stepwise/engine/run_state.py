@@ -191,6 +191,25 @@ class RunTransitions:
             "expires_at < :until)",
         )
 
+    def link_handler(self, org_id: str, run_id: str, handler_run_id: str) -> None:
+        """Adds a failure handler run to the failed run's ``handler_run_ids``, once (a replay
+        finds it there and changes nothing), and drops the error of an earlier try."""
+        self._update(
+            org_id,
+            run_id,
+            "SET handler_run_ids = list_append(if_not_exists(handler_run_ids, :none), :ids) "
+            "REMOVE handler_error",
+            {":none": [], ":ids": [handler_run_id], ":id": handler_run_id},
+            condition="attribute_exists(PK) AND (attribute_not_exists(handler_run_ids) OR "
+            "NOT contains(handler_run_ids, :id))",
+        )
+
+    def record_handler_error(self, org_id: str, run_id: str, error: dict[str, Any]) -> None:
+        """Why the handler of the run's last failure could not be started."""
+        self._update(
+            org_id, run_id, "SET handler_error = :error", {":error": error}, "attribute_exists(PK)"
+        )
+
     def _move_run(
         self,
         org_id: str,

@@ -10,6 +10,7 @@ from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, render
+from stepwise.engine.failure_handlers import FailureHandlers
 from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.shared import EngineDeps, cause_message
 from stepwise.infra import executions
@@ -28,6 +29,7 @@ class RunSteps:
         self.advance = advance
         self.children = children
         self.for_each = for_each
+        self.handlers = FailureHandlers(deps)
 
     def start_run(self, org_id: str, run_id: str, task_token: str) -> dict[str, Any]:
         """Stores the token the run waits on, then starts the root nodes."""
@@ -56,7 +58,8 @@ class RunSteps:
         reason = settle.get("reason", "settled")
         run = self.store.runs.get_run(org_id, run_id)
         if run.status in RUN_TERMINAL:
-            self._announce(run)  # a replay: the event may not be out yet
+            self.handlers.after_finish(run)  # a replay: the handler may not be started yet
+            self._announce(run)  # nor the event out
             if run.parent_token:  # nor the parent have heard
                 executions.resume_run(run.parent_token, run.status)
             return {"status": run.status}
@@ -70,7 +73,9 @@ class RunSteps:
         if self.store.run_state.finish_run(org_id, run_id, status, output, error):
             metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status=str(status))
         logger.info("run finished", extra={"status": str(status)})
-        self._announce(self.store.runs.get_run(org_id, run_id))
+        finished = self.store.runs.get_run(org_id, run_id)
+        self.handlers.after_finish(finished)
+        self._announce(finished)
         if run.parent_token:
             executions.resume_run(run.parent_token, str(status))
         return {"status": str(status)}

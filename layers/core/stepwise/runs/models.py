@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.actions.signal_models import Review
-from stepwise.core.fields import ID_FIELD, JSON
+from stepwise.core.fields import ID_FIELD, JSON, TAGS
 from stepwise.core.statuses import NodeKind, NodeStatus, RunStatus
 from stepwise.workflows.models import RetryPolicy, _Input
 
@@ -44,12 +44,23 @@ class RunCreate(_Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t", "input": {"name": "Ada"}}]
+            "examples": [
+                {
+                    "workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t",
+                    "input": {"name": "Ada"},
+                    "tags": {"team": "web", "ticket": "ops-42"},
+                }
+            ]
         },
     )
 
     workflow_id: ID_FIELD
     input: JSON = None
+    tags: TAGS = Field(
+        default_factory=dict,
+        description="Indexed with the run as it is created: GET /runs?tag=key=value finds it "
+        "at once. At most 50.",
+    )
 
 
 class NodeError(BaseModel):
@@ -125,7 +136,8 @@ class RunSummary(BaseModel):
     kind: str = Field("workflow", description="workflow (executed here) or external (reported).")
     role: str | None = Field(
         None,
-        description="What started it: key (an API key), schedule, parent (a workflow node), batch.",
+        description="What started it: key (an API key), schedule, parent (a workflow node), "
+        "batch, handler (its workflow's on_failure, for the run in handles_run_id).",
     )
     workflow_id: str
     workflow_version: int | None = Field(None, description="The version an engine run pinned.")
@@ -159,6 +171,18 @@ class Run(RunSummary):
     )
     schedule_id: str | None = Field(None, description="The schedule that started it.")
     scheduled_at: datetime | None = Field(None, description="The time its schedule fired for.")
+    # Not on RunSummary: the list indexes do not project them (role handler is).
+    handles_run_id: str | None = Field(
+        None, description="On a failure handler run (role handler): the run whose failure it is."
+    )
+    handler_run_ids: list[str] = Field(
+        default_factory=list,
+        description="The failure handler runs this run's failures started (on_failure), oldest "
+        "first.",
+    )
+    handler_error: NodeError | None = Field(
+        None, description="Why the handler of this run's last failure could not be started."
+    )
     input: Any = None
     output: Any = None
     nodes: list[NodeExecution]

@@ -191,6 +191,9 @@ class RunRecord(NamedTuple):
     schedule_id: str | None = None
     scheduled_at: str | None = None
     batch_id: str | None = None
+    handles_run_id: str | None = None  # a failure handler run's failed run
+    handler_run_ids: tuple[str, ...] = ()  # the handler runs its failures started, in order
+    handler_error: dict[str, Any] | None = None  # why its last failure's handler did not start
     started_at: str | None = None
     finished_at: str | None = None
     error: dict[str, Any] | None = None
@@ -215,6 +218,7 @@ class RunRecord(NamedTuple):
         values = _values(cls._fields, item, ints=_RUN_INTS, payloads=_RUN_PAYLOADS)
         values["tags"] = dict(item.get("tags") or {})
         values["actions"] = tuple(_plain(item.get("actions") or []))
+        values["handler_run_ids"] = tuple(item.get("handler_run_ids") or ())
         return cls(**values)
 
     @property

@@ -40,7 +40,8 @@ class RunStore:
         """Writes the node items, then the run item: a run is visible only once complete.
 
         ``origin`` says who started it (``role``, ``created_by``) and, for a child run, its
-        parent (``parent_run_id``, ``parent_node_ref``, ``depth``).
+        parent (``parent_run_id``, ``parent_node_ref``, ``depth``); its ``tags`` are indexed in
+        the run's own transaction, so a tag filter finds the run as soon as it exists.
 
         Returns the items as written (the run and its nodes).
         """
@@ -93,6 +94,9 @@ class RunStore:
                         run_id,
                         {keys.BATCH_RUNS: 1, keys.status_counter(queued): 1},
                         expires_at,
+                    ),
+                    *tags.index_writes(
+                        self.table, org_id, run_id, {}, run_item.get("tags") or {}, expires_at
                     ),
                 ]
             )

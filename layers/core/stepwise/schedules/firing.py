@@ -120,6 +120,8 @@ class ScheduledRuns:
         }
         if schedule.get("created_by_key"):  # the key that may not approve the schedule's runs
             origin["created_by_key"] = schedule["created_by_key"]
+        if schedule.get("tags"):  # as the schedule has them when it fires
+            origin["tags"] = schedule["tags"]
         start_workflow_run(
             self.store,
             self.run_state_machine_arn,

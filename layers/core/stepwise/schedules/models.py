@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from stepwise.core.fields import JSON
+from stepwise.core.fields import JSON, TAGS
 from stepwise.infra.payloads import dumps
 from stepwise.schedules import expressions
 
@@ -55,6 +55,7 @@ _EXAMPLE = {
     "workflow_id": "wf_01jf3v8k9q2m7x4c5b6n1p0r8t",
     "input": {"report": "daily"},
     "overlap": "skip",
+    "tags": {"team": "finance"},
 }
 
 
@@ -78,6 +79,10 @@ class ScheduleCreate(BaseModel):
         OverlapPolicy.ALLOW,
         description="skip: no new run while this schedule's previous run is still going.",
     )
+    tags: TAGS = Field(
+        default_factory=dict,
+        description="The schedule's tags, which every run it starts carries from its creation.",
+    )
 
     _check_expression = field_validator("expression")(_expression)
     _check_timezone = field_validator("timezone")(_timezone)
@@ -98,6 +103,7 @@ class ScheduleUpdate(BaseModel):
     input: JSON = None
     enabled: bool | None = None
     overlap: OverlapPolicy | None = None
+    tags: TAGS | None = Field(None, description="Replaces the tags of the runs it starts next.")
 
     _check_expression = field_validator("expression")(_expression)
     _check_timezone = field_validator("timezone")(_timezone)
@@ -116,6 +122,7 @@ class Schedule(BaseModel):
     input: Any = None
     enabled: bool
     overlap: OverlapPolicy
+    tags: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     created_by: str | None = None
     updated_at: datetime | None = None

@@ -34,6 +34,7 @@ _FIELDS = (
     "input",
     "enabled",
     "overlap",
+    "tags",
 )
 
 
@@ -96,6 +97,7 @@ class Schedules:
         merged = {**current, **changes}
         if {"workflow_id", "workflow_version"} & changes.keys():
             self._check_workflow(org_id, merged["workflow_id"], merged.get("workflow_version"))
+        merged["tags"] = merged.get("tags") or {}  # null clears them
         for name in ("name", "expression", "timezone", "enabled", "overlap", "workflow_id"):
             if merged.get(name) is None:
                 raise ValidationFailed(

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stepwise.core.fields import JSON
+from stepwise.core.fields import ID_FIELD, JSON
 from stepwise.core.settings import MAX_NODES_PER_WORKFLOW
 from stepwise.core.statuses import NodeKind
 from stepwise.engine.joins import JoinStrategy
@@ -78,6 +78,21 @@ class NodeSpec(_Input):
     )
 
 
+class OnFailure(_Input):
+    """A workflow started when a run of this one fails or times out (engine.md, Failure
+    handlers)."""
+
+    workflow_id: ID_FIELD = Field(
+        description="The handler workflow (its latest version when a run fails); must exist."
+    )
+    input: JSON = Field(
+        None,
+        description="The handler run's input: JSON with {{ expr }} templates over {run: {id, "
+        "status, workflow_id, version, error, failed_nodes: [{ref, error}], tags}}. Default "
+        "(absent or null): {run: ...} itself.",
+    )
+
+
 class WorkflowCreate(_Input):
     model_config = ConfigDict(
         extra="forbid",
@@ -101,6 +116,10 @@ class WorkflowCreate(_Input):
                         },
                     ],
                     "timeout": 3600,
+                    "on_failure": {
+                        "workflow_id": "wf_01jf3v9a7c4n2m8x5b6k1p0r3s",
+                        "input": {"failed": "{{ run.id }}", "nodes": "{{ run.failed_nodes }}"},
+                    },
                 }
             ]
         },
@@ -118,6 +137,11 @@ class WorkflowCreate(_Input):
         le=MAX_RUN_TIMEOUT_SECONDS,
         description="Seconds a run may take before it ends timed_out.",
     )
+    on_failure: OnFailure | None = Field(
+        None,
+        description="A workflow to start when a run of this one fails or times out (not when "
+        "cancelled), with the failed run in its input.",
+    )
 
 
 class Workflow(BaseModel):
@@ -129,4 +153,5 @@ class Workflow(BaseModel):
     nodes: list[NodeSpec]
     returns: Any
     timeout: int
+    on_failure: OnFailure | None = None
     created_at: datetime

@@ -122,6 +122,7 @@ class WorkflowStore:
             description=item.get("description"),
             nodes=[NodeSpec.model_validate(n) for n in definition["nodes"]],
             returns=definition.get("returns"),
+            on_failure=definition.get("on_failure"),
             timeout=int(item["timeout"]),
             created_at=item["created_at"],
         )
