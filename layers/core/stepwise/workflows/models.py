@@ -130,3 +130,14 @@ class Workflow(BaseModel):
     returns: Any
     timeout: int
     created_at: datetime
+
+
+class WorkflowSummary(BaseModel):
+    """A workflow in the list: its latest version's name, without the nodes."""
+
+    id: str
+    name: str
+    description: str | None = None
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime | None = None
