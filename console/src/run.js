@@ -21,13 +21,17 @@ export function RunView({ runId, go }) {
   const [selected, setSelected] = useState(null);
   const [flash, setFlash] = useState(null);
   const [ask, dialog] = useConfirm();
-  const tick = useRef(0);
+  // The pinned version read so far: a ref, because the poll's closure outlives renders. A
+  // version is immutable, so it is read once per page, not on every poll.
+  const pinned = useRef(null);
 
   async function load() {
     const fetched = (await get(`/runs/${encodeURIComponent(runId)}`)).data;
     setRun(fetched);
-    if (fetched.workflow_version && (!workflow || workflow.version !== fetched.workflow_version)) {
+    const version = fetched.workflow_version && `${fetched.workflow_id}@${fetched.workflow_version}`;
+    if (version && pinned.current !== version) {
       const wf = await get(`/workflows/${encodeURIComponent(fetched.workflow_id)}${query({ version: fetched.workflow_version })}`);
+      pinned.current = version;
       setWorkflow(wf.data);
     }
     return fetched;
@@ -47,7 +51,6 @@ export function RunView({ runId, go }) {
         if (live) setError(err.status === 404 ? `Run ${runId} not found (404).` : err.message);
         if (err.status === 404) return;
       }
-      tick.current += 1;
       if (live && !(current && ENDED.has(current.status))) timer = setTimeout(poll, POLL_MS);
     };
     poll();

@@ -136,8 +136,15 @@ def test_cancelling_in_the_console_stops_the_run(page, api, console_key):
     run_id = start(api, create_workflow(api, GATED))
     sign_in(page, DEFAULT_ORG, console_key)
     page.wait_for_selector('[data-test="signed-in-org"]')
+    calls = []
+    page.on("request", lambda r: calls.append(r.url.split("?")[0]) if "/v1/" in r.url else None)
     page.goto(f"/console#/runs/{run_id}")
     page.wait_for_selector('[data-node-ref="gate"][data-status="running"]')
+    for _ in range(3):  # the page polls the run while it goes ...
+        with page.expect_request(lambda r: r.url.endswith(f"/runs/{run_id}")):
+            pass
+    # ... and reads its pinned workflow version once, not on every poll.
+    assert sum("/workflows/" in url for url in calls) == 1
     assert page.locator('[data-test="redrive"]').count() == 0  # not for a running run
     page.click('[data-test="cancel"]')
     page.click('[data-test="confirm-no"]')  # backing out changes nothing

@@ -4,10 +4,12 @@ bodies base64-encoded (API Gateway decodes them back to bytes), no key needed fo
 import base64
 import gzip
 import json
+from collections import Counter
 
 import pytest
 
 from stepwise.api import console
+from stepwise.infra import aws
 from tests.conftest import OTHER_KEY
 from tests.helpers import diamond, http_event
 
@@ -125,3 +127,26 @@ def test_another_org_lists_none_of_them_and_bad_input_names_the_field(stack):
     assert status == 422 and error["detail"][0]["loc"] == ["query", "limit"]
     status, error = call(stack, "GET", "/v1/orgs/acme/workflows", query="cursor=forged")
     assert status == 400, error
+
+
+def test_a_poll_of_an_open_run_page_costs_two_gets_a_query_and_the_rate_counter(stack):
+    """What the README's live-update cost counts: the console polls ``GET /runs/{id}`` every
+    2 s while the run goes. One poll: the key, the run, one Query of the run's partition (its
+    nodes), and the org's rate-limit counter."""
+    status, workflow = call(stack, "POST", "/v1/orgs/acme/workflows", diamond())
+    assert status == 201
+    body = {"workflow_id": workflow["data"]["id"], "input": {"name": "ada", "n": 2}}
+    status, run = call(stack, "POST", "/v1/orgs/acme/runs", body)
+    assert status == 201
+    calls: Counter = Counter()
+    client = aws.client("dynamodb")
+    count = lambda model, **_: calls.update([model.name])  # noqa: E731
+    client.meta.events.register("before-call.dynamodb.*", count)
+    try:
+        for _ in range(3):
+            calls.clear()
+            status, _ = call(stack, "GET", f"/v1/orgs/acme/runs/{run['data']['id']}")
+            assert status == 200
+            assert calls == {"GetItem": 2, "Query": 1, "UpdateItem": 1}
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.*", count)
