@@ -14,7 +14,7 @@ function edgePath(a, b) {
 
 function detail(node, state) {
   if (!state) return node.kind;
-  if (state.item_count) return `${state.item_count} items · ${state.status}`;
+  if (state.item_count) return `${state.items_done ?? 0}/${state.item_count} items · ${state.status}`;
   if (state.attempt > 1) return `${state.status} · attempt ${state.attempt}`;
   return state.status;
 }

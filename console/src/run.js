@@ -174,7 +174,7 @@ function NodePanel({ run, node, spec, act, go, setRun }) {
       <dt>Scheduled</dt><dd>${time(node.scheduled_at)}</dd>
       <dt>Started</dt><dd>${time(node.started_at)}</dd>
       <dt>Finished</dt><dd>${time(node.finished_at)}</dd>
-      ${node.item_count ? html`<dt>Items</dt><dd data-test="items">${node.item_count} items${node.status === "succeeded" ? ", all done" : ` (${node.status})`}</dd>` : null}
+      ${node.item_count ? html`<dt>Items</dt><dd data-test="items">${node.items_done ?? 0} of ${node.item_count} done <small>(counted as their chunks finish)</small></dd>` : null}
       ${node.child_run_id ? html`<dt>Child run</dt><dd><a data-test="child-run" href=${`#/runs/${node.child_run_id}`}>${node.child_run_id}</a></dd>` : null}
       ${node.skip_reason ? html`<dt>Skipped</dt><dd>${node.skip_reason}</dd>` : null}
     </dl>
