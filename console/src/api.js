@@ -74,7 +74,9 @@ export async function request(method, path, body, creds = session()) {
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401 && creds === session()) onUnauthorized(error);
+    // A key refused after sign-in (revoked) signs the tab out; a key being tried does not.
+    const current = session();
+    if (response.status === 401 && current && current.key === creds.key) onUnauthorized(error);
     throw error;
   }
   return data;

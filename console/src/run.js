@@ -41,8 +41,11 @@ export function RunView({ runId, go }) {
   useEffect(() => {
     let live = true;
     let timer = null;
+    let busy = false; // one poll at a time, whatever wakes it
     const poll = async () => {
-      if (!live) return;
+      if (!live || busy) return;
+      busy = true;
+      clearTimeout(timer);
       let current = null;
       try {
         if (document.visibilityState !== "hidden") current = await load();
@@ -50,11 +53,14 @@ export function RunView({ runId, go }) {
       } catch (err) {
         if (live) setError(err.status === 404 ? `Run ${runId} not found (404).` : err.message);
         if (err.status === 404) return;
+      } finally {
+        busy = false;
       }
       if (live && !(current && ENDED.has(current.status))) timer = setTimeout(poll, POLL_MS);
     };
     poll();
-    const wake = () => document.visibilityState === "visible" && clearTimeout(timer) === undefined && poll();
+    // A tab that comes back polls at once instead of waiting out its timer.
+    const wake = () => document.visibilityState === "visible" && poll();
     document.addEventListener("visibilitychange", wake);
     return () => {
       live = false;
@@ -90,11 +96,14 @@ export function RunView({ runId, go }) {
       act("Cancel", `Cancel run ${run.id}? Running nodes are stopped.`, () => post(`/runs/${id}/cancel`, {}),
         (a) => a && a.data && setRun({ ...run, ...a.data }))}>Cancel</button>`);
   }
-  if (run.status === "running") {
+  // Pause and resume are landing from other work: a paused run is status "paused" (or a
+  // running run marked paused), and the buttons follow either.
+  const paused = run.status === "paused" || run.paused === true;
+  if (run.status === "running" && !paused) {
     buttons.push(html`<button data-test="pause" class="secondary" onClick=${() =>
       act("Pause", "Pause this run? Running nodes finish; nothing new starts.", () => post(`/runs/${id}/pause`, {}))}>Pause</button>`);
   }
-  if (run.status === "paused") {
+  if (paused) {
     buttons.push(html`<button data-test="resume" onClick=${() =>
       act("Resume", "Resume this run?", () => post(`/runs/${id}/resume`, {}))}>Resume</button>`);
   }

@@ -292,3 +292,15 @@ def test_the_key_never_reaches_a_url_or_the_page_request(page, console_key, loca
     assert all("authorization" not in r.headers for r in requests if "/console" in r.url)
     page_answer = httpx.get(f"{local_stack.base_url}/console", headers={"accept-encoding": "gzip"})
     assert page_answer.headers["content-encoding"] == "gzip"
+
+
+def test_a_key_revoked_while_signed_in_signs_the_tab_out(page, api):
+    made = api.post("/keys", json={"name": "short-lived", "scopes": ["read"]})
+    assert made.status_code == 201, made.text
+    key = made.json()["data"]
+    sign_in(page, DEFAULT_ORG, key["key"])
+    page.wait_for_selector('[data-test="signed-in-org"]')
+    assert api.delete(f"/keys/{key['id']}").status_code < 300
+    page.click("text=Workflows")
+    page.wait_for_selector('[data-test="sign-in-error"]:has-text("refused the key (401)")')
+    assert page.evaluate("() => Object.keys(sessionStorage)") == []
