@@ -2,8 +2,9 @@
 local stack: sign in, the runs table, a run's graph changing live, approve, cancel, redrive,
 starting a run from a workflow, a wrong key, and another org's run never shown.
 
-Without /usr/bin/chromium the tests skip, saying so; under CI (``CI`` set) they fail instead,
-so the browser checks never silently stop running there."""
+Without /usr/bin/chromium the tests skip, saying so; under CI (``CI`` set, or
+``STEPWISE_BROWSER_TESTS=required``, which .ci/run sets) they fail instead, so the browser
+checks never silently stop running there."""
 
 import json
 import os
@@ -35,7 +36,7 @@ WAIT_MS = 30_000
 def browser():
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         reason = f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver"
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("STEPWISE_BROWSER_TESTS") == "required":
             pytest.fail(f"CI must run the console's browser tests: {reason}")
         pytest.skip(reason)
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
