@@ -89,6 +89,17 @@ $(ASL_VENV)/.installed: tools/asl/requirements-localstack.txt
 	$(ASL_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/asl/requirements-localstack.txt
 	touch $@
 
+## console: rebuild the console (console/ -> layers/core/stepwise/api/console_assets/, committed)
+## with esbuild from npm; needs Node and npm, which `make run` and `make test` do not
+.PHONY: console
+CONSOLE_NODE := console/node_modules
+console: $(CONSOLE_NODE)/.installed
+	cd console && node build.mjs
+
+$(CONSOLE_NODE)/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## openapi-snapshot: after an intended API change, rewrite tests/openapi.snapshot.json (review its diff)
 .PHONY: openapi-snapshot
 openapi-snapshot: $(VENV)/.installed
@@ -116,7 +127,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(ASL_VENV) $(ASL_NODE) $(AUDIT_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(ASL_VENV) $(ASL_NODE) $(CONSOLE_NODE) $(AUDIT_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
 
 ## audit: issue 14's attack tests (-m attack) and checkov on template.yaml with the reasoned
 ## suppressions of tools/audit/checkov-suppressions.txt; CI runs it. See docs/security.md

@@ -10,6 +10,7 @@ BANNER = """
 Stepwise local stack is up (moto, in-process; no Docker, no AWS account).
 
   API      {url}
+  console  {url}/console  (sign in with the org and key below)
   org      {org}
   API key  {key}
 

@@ -41,6 +41,7 @@ def test_items_run_in_chunks_over_lanes_and_come_back_in_order(api, local_stack)
     assert run["status"] == "succeeded", run["error"]
     assert nodes["each"]["output"] == [{"i": i, "twice": [100 + i] * 2} for i in range(12)]
     assert nodes["each"]["item_count"] == 12
+    assert nodes["each"]["items_done"] == 12  # every chunk finished
     done = items_executions(local_stack, run["id"], "each", 3)
     assert done == {items_execution_name(run["id"], "each", c): "SUCCEEDED" for c in range(3)}
     # The node's execution waited on one task: no Map, no item events, only references.

@@ -54,6 +54,9 @@ def test_the_local_stack_serves_with_the_printed_key_and_stops_on_ctrl_c():
             except httpx.ConnectError:
                 time.sleep(0.1)
         assert health is not None and health.json() == {"status": "ok"}
+        assert f"console  {base}/console" in text
+        page = httpx.get(f"{base}/console")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         runs = httpx.get(f"{base}/v1/orgs/initech/runs", headers={"x-api-key": "swk_from_env"})
         assert runs.status_code == 200 and runs.json()["data"] == []
         process.send_signal(signal.SIGINT)

@@ -52,6 +52,7 @@ ROUTE_GROUPS = (
     RouteGroup("stepwise.api.schedules", ("router",), ("/v1/orgs/{org_id}/schedules",)),
     RouteGroup("stepwise.api.batches", ("router",), ("/v1/orgs/{org_id}/batches",)),
     RouteGroup("stepwise.api.health", ("router",), ("/healthz",)),
+    RouteGroup("stepwise.api.console", ("router",), ("/console",)),
 )
 
 

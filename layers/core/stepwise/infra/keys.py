@@ -67,8 +67,13 @@ def node_event(org_id: str, workflow_id: str, ref: str, event_id: str) -> dict[s
     return {"PK": node_events_pk(org_id, workflow_id, ref), "SK": event_id}
 
 
+def workflows_index_pk(org_id: str) -> str:
+    """GSI1's partition of an org's workflow heads, sorted by workflow id (time-ordered)."""
+    return f"ORG#{org_id}#WORKFLOWS"
+
+
 def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
-    return {"GSI1PK": f"ORG#{org_id}#WORKFLOWS", "GSI1SK": workflow_id}
+    return {"GSI1PK": workflows_index_pk(org_id), "GSI1SK": workflow_id}
 
 
 def run_pk(org_id: str, run_id: str) -> str:

@@ -111,6 +111,10 @@ class NodeExecution(BaseModel):
     skip_reason: str | None = None
     child_run_id: str | None = Field(None, description="A workflow node's current child run.")
     item_count: int | None = Field(None, description="A for_each node's number of items.")
+    items_done: int | None = Field(
+        None,
+        description="A for_each node's items whose chunk has finished (progress by chunk).",
+    )
     attempts: list[Attempt] = Field(default_factory=list)
     scheduled_at: datetime | None = None
     started_at: datetime | None = None

@@ -95,6 +95,7 @@ def node_execution(
         skip_reason=node.skip_reason,
         child_run_id=node.child_run_id,
         item_count=node.item_count,
+        items_done=_items_done(node),
         # Attempt keeps only its declared fields: task tokens and leases never leave the table.
         attempts=[Attempt.model_validate(record, from_attributes=True) for record in attempts],
         scheduled_at=node.scheduled_at,
@@ -106,6 +107,15 @@ def node_execution(
         error=node.error or node.last_error,
         review=Review.model_validate(reviews[-1]) if reviews else None,
     )
+
+
+def _items_done(node: NodeRecord) -> int | None:
+    """The items of a for_each node's finished chunks: chunk ``c`` holds items
+    ``[c * chunk_size, (c + 1) * chunk_size)``, the last one fewer (engine/fan_out_plan.py)."""
+    if not node.item_count or not node.chunk_size:
+        return None
+    size, count = node.chunk_size, node.item_count
+    return sum(max(0, min(size, count - c * size)) for c in node.chunks_done)
 
 
 def history_page(payloads: PayloadStore, events: list[dict[str, Any]]) -> list[HistoryEvent]:

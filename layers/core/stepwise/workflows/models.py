@@ -155,3 +155,14 @@ class Workflow(BaseModel):
     timeout: int
     on_failure: OnFailure | None = None
     created_at: datetime
+
+
+class WorkflowSummary(BaseModel):
+    """A workflow in the list: its latest version's name, without the nodes."""
+
+    id: str
+    name: str
+    description: str | None = None
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime | None = None

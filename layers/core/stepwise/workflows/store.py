@@ -9,7 +9,7 @@ from stepwise.core.clock import iso, now
 from stepwise.core.errors import Conflict, NotFound
 from stepwise.infra import aws, dynamo, keys
 from stepwise.infra.payloads import PayloadStore
-from stepwise.workflows.models import NodeSpec, Workflow, WorkflowCreate
+from stepwise.workflows.models import NodeSpec, Workflow, WorkflowCreate, WorkflowSummary
 
 
 class WorkflowStore:
@@ -100,6 +100,36 @@ class WorkflowStore:
             raise NotFound("workflow", workflow_id)
         more = "LastEvaluatedKey" in page and len(versions) == limit
         return versions, (versions[-1].version if more else None)
+
+    def list_workflows(
+        self, org_id: str, limit: int, after: str | None
+    ) -> tuple[list[WorkflowSummary], str | None]:
+        """Newest first: a page of GSI1 (the heads), and one BatchGetItem for the names their
+        latest versions carry; the last id when more may follow."""
+        heads, following = dynamo.query_index(
+            self.table, keys.workflows_index_pk(org_id), limit, after, newest_first=True
+        )
+        version_keys = [
+            keys.workflow_version(org_id, h["workflow_id"], int(h["latest_version"])) for h in heads
+        ]
+        named = {
+            item["workflow_id"]: item
+            for item in dynamo.batch_get(
+                self.table, version_keys, ("workflow_id", "name", "description")
+            )
+        }
+        page = [
+            WorkflowSummary(
+                id=head["workflow_id"],
+                name=named.get(head["workflow_id"], {}).get("name", head["workflow_id"]),
+                description=named.get(head["workflow_id"], {}).get("description"),
+                latest_version=int(head["latest_version"]),
+                created_at=head["created_at"],
+                updated_at=head.get("updated_at"),
+            )
+            for head in heads
+        ]
+        return page, following
 
     def get_workflow(self, org_id: str, workflow_id: str, version: int | None = None) -> Workflow:
         if version is None:
