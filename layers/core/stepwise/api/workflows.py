@@ -16,7 +16,7 @@ from stepwise.core.ids import new_id
 from stepwise.runs.node_events import EventPage, EventsMeta
 from stepwise.store import Store
 from stepwise.workflows import graph
-from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate
+from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate, WorkflowSummary
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/workflows", tags=["workflows"], responses=ORG_ERRORS)
 ITS_WORKFLOWS = requires(workflows="only its workflows (404 for another)")
@@ -48,6 +48,23 @@ def create_workflow(
         return Envelope(data=store.workflows.create_workflow(org_id, new_id("wf"), body))
 
     return idempotency.respond_once(request, org_id, "workflows", idempotency_key, body, create)
+
+
+@router.get("", response_model=Page[WorkflowSummary])
+def list_workflows(
+    org_id: Org,
+    store: StoreDep,
+    codec: CodecDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: CursorParam = None,
+) -> Page[WorkflowSummary]:
+    """The org's workflows, newest first, each as its latest version without its nodes."""
+    return cursor_page(
+        codec,
+        f"workflows:{org_id}",
+        cursor,
+        lambda after: store.workflows.list_workflows(org_id, limit, after),
+    )
 
 
 @router.put("/{workflow_id}", response_model=Envelope[Workflow])

@@ -68,7 +68,12 @@ def node_event(org_id: str, workflow_id: str, ref: str, event_id: str) -> dict[s
 
 
 def workflows_index(org_id: str, workflow_id: str) -> dict[str, str]:
-    return {"GSI1PK": f"ORG#{org_id}#WORKFLOWS", "GSI1SK": workflow_id}
+    return {"GSI1PK": workflows_index_pk(org_id), "GSI1SK": workflow_id}
+
+
+def workflows_index_pk(org_id: str) -> str:
+    """An org's workflows (their head items), listed by id."""
+    return f"ORG#{org_id}#WORKFLOWS"
 
 
 def run_pk(org_id: str, run_id: str) -> str:

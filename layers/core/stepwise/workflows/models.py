@@ -120,6 +120,34 @@ class WorkflowCreate(_Input):
     )
 
 
+class WorkflowSummary(BaseModel):
+    """A workflow in a list: its latest version without the graph (GET /workflows/{id} has it)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "wf_01jd3k9x2m4n5p6q7r8s9t0v1w",
+                    "org_id": "acme",
+                    "name": "diamond",
+                    "description": "a feeds b and c; d joins them",
+                    "version": 3,
+                    "timeout": 3600,
+                    "created_at": "2026-11-30T09:12:44.120000Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    org_id: str
+    name: str
+    description: str | None
+    version: int = Field(description="The latest version.")
+    timeout: int
+    created_at: datetime = Field(description="When the latest version was saved.")
+
+
 class Workflow(BaseModel):
     id: str
     org_id: str
