@@ -58,13 +58,13 @@ class Client:
         err: TextIO,
         verbose: bool = False,
         timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         self.settings = settings
         self.err = err
         self.verbose = verbose  # one line per request and answer (never a header) on err
         self.timeout = timeout
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
 
     def org_path(self, path: str) -> str:
         return f"/v1/orgs/{urllib.parse.quote(self.settings.org, safe='')}{path}"
