@@ -269,5 +269,7 @@ def main(
         return Exit.UNREACHABLE
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
-    except BrokenPipeError:  # `stepwise runs list | head`
+    except BrokenPipeError:  # `stepwise runs list | head`: the reader has all it wanted
+        if out is sys.stdout:  # nothing left to flush at exit, so no second error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.OK

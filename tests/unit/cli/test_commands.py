@@ -244,3 +244,12 @@ def test_wait_follows_the_run_and_exits_by_its_outcome(api):
     code, out, _ = cli(api, "runs", "resume", "run_1", "--wait")
     assert code == 1
     assert "run_1 timed_out in -: RunTimedOut: late" in out
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date():
+    assert client_module.retry_after_seconds("3") == 3.0
+    date = "Tue, 01 Dec 2026 20:00:05 GMT"
+    now = client_module.email.utils.parsedate_to_datetime(date).timestamp() - 5
+    assert client_module.retry_after_seconds(date, now=now) == 5.0
+    assert client_module.retry_after_seconds("soon") is None
+    assert client_module.retry_after_seconds(None) is None
