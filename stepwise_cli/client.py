@@ -17,6 +17,8 @@ from stepwise_cli.config import Settings
 Query = Sequence[tuple[str, Any]]
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is shown, not slept through
 RATE_LIMIT_RETRIES = 5
+TRANSIENT = frozenset({502, 503, 504})  # a GET answered so is sent again, after these waits
+TRANSIENT_BACKOFF = (0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Client:
         self.verbose = verbose  # one line per request and answer (never a header) on err
         self.timeout = timeout
         self.sleep = sleep or time.sleep
+        self.reached = False  # the API has answered once: a later silence may be a blip
 
     def org_path(self, path: str) -> str:
         return f"/v1/orgs/{urllib.parse.quote(self.settings.org, safe='')}{path}"
@@ -84,19 +87,40 @@ class Client:
         if params:
             url += "?" + urllib.parse.urlencode(params, doseq=True)
         data = None if body is None else json.dumps(body).encode()
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
+        transient = limited = 0
+        while True:
             try:
-                return self._send(method, url, data, headers or {})
+                answer = self._send(method, url, data, headers or {})
+                self.reached = True
+                return answer
+            except Unreachable:
+                # A read is safe to send again, once the API has answered this process: a long
+                # --wait outlives a blip, and a wrong URL still fails at once.
+                if method != "GET" or not self.reached or transient == len(TRANSIENT_BACKOFF):
+                    raise
+                self._note(f"no answer: trying again in {TRANSIENT_BACKOFF[transient]:g}s")
+                self.sleep(TRANSIENT_BACKOFF[transient])
+                transient += 1
             except ApiError as exc:
+                self.reached = True
                 exc.path = full
+                if (
+                    exc.status in TRANSIENT
+                    and method == "GET"
+                    and transient < len(TRANSIENT_BACKOFF)
+                ):
+                    self._note(f"{exc.status}: trying again in {TRANSIENT_BACKOFF[transient]:g}s")
+                    self.sleep(TRANSIENT_BACKOFF[transient])
+                    transient += 1
+                    continue
                 wait = exc.retry_after
                 if exc.status != 429 or wait is None or wait > MAX_RETRY_AFTER:
                     raise
-                if attempt == RATE_LIMIT_RETRIES:
+                if limited == RATE_LIMIT_RETRIES:
                     raise
                 self._note(f"rate limited (429): retrying in {wait:g}s as Retry-After asks")
                 self.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+                limited += 1
 
     def _send(self, method: str, url: str, data: bytes | None, extra: dict[str, str]) -> Any:
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http(s) only: checked in main)

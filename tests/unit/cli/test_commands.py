@@ -253,3 +253,24 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date():
     assert client_module.retry_after_seconds(date, now=now) == 5.0
     assert client_module.retry_after_seconds("soon") is None
     assert client_module.retry_after_seconds(None) is None
+
+
+def test_a_read_answered_502_is_sent_again_and_a_write_is_not(api, monkeypatch):
+    slept = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    api.answer("GET", "/runs/run_1", 502, "Bad Gateway")
+    api.answer("GET", "/runs/run_1", 200, {"data": RUN})
+    code, _, err = cli(api, "runs", "get", "run_1")
+    assert code == 0 and slept == [0.5] and "502: trying again in 0.5s" in err
+    api.answer("POST", "/runs/run_1/cancel", 503, "Unavailable")
+    code, _, _ = cli(api, "runs", "cancel", "run_1")
+    assert code == 3 and [r["method"] for r in api.requests].count("POST") == 1
+
+
+def test_a_url_that_never_answered_fails_at_once_with_exit_4(monkeypatch):
+    slept = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    out, err = io.StringIO(), io.StringIO()
+    env = {"STEPWISE_URL": "http://127.0.0.1:9", "STEPWISE_ORG": "acme", "STEPWISE_API_KEY": KEY}
+    assert main(["runs", "list"], out=out, err=err, env=env) == 4
+    assert slept == [] and "cannot reach http://127.0.0.1:9" in err.getvalue()
