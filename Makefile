@@ -116,9 +116,12 @@ deploy: build
 venv: $(VENV)/.installed
 sam: $(SAM_VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
+# The project itself, editable and without dependencies (requirements-dev.txt pins them): the
+# `stepwise` command, .venv/bin/stepwise, running this checkout's stepwise_cli (docs/cli.md).
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

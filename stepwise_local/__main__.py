@@ -14,6 +14,10 @@ Stepwise local stack is up (moto, in-process; no Docker, no AWS account).
   org      {org}
   API key  {key}
 
+Point the stepwise command at it (in another terminal, from this checkout):
+  export STEPWISE_URL={url} STEPWISE_ORG={org} STEPWISE_API_KEY={key}
+  .venv/bin/stepwise runs list
+
 Try it:
   curl -s {url}/v1/orgs/{org}/runs -H "Authorization: Bearer {key}"
 

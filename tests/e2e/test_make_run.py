@@ -45,6 +45,8 @@ def test_the_local_stack_serves_with_the_printed_key_and_stops_on_ctrl_c():
         text = "".join(banner)
         assert f"http://127.0.0.1:{port}" in text
         assert "initech" in text and "swk_from_env" in text
+        exports = f"STEPWISE_URL=http://127.0.0.1:{port} STEPWISE_ORG=initech"
+        assert f"export {exports} STEPWISE_API_KEY=swk_from_env" in text  # the CLI's settings
         base = f"http://127.0.0.1:{port}"
         health = None
         for _ in range(100):  # uvicorn binds just after the banner

@@ -10,7 +10,6 @@ import pytest
 
 from stepwise.api import console
 from stepwise.infra import aws
-from tests.conftest import OTHER_KEY
 from tests.helpers import diamond, http_event
 
 
@@ -88,45 +87,6 @@ def test_only_the_built_assets_are_served(stack, path):
 def call(stack, method, path, body=None, key="swk_local_dev_key", query=""):
     response = stack.invoke("ApiFunction", http_event(method, path, body, key, query))
     return response["statusCode"], json.loads(response["body"])
-
-
-def named(name):
-    return {**diamond(), "name": name}
-
-
-def test_workflows_are_listed_newest_first_with_their_latest_name(stack):
-    ids = []
-    for name in ("first", "second", "third"):
-        status, made = call(stack, "POST", "/v1/orgs/acme/workflows", named(name))
-        assert status == 201, made
-        ids.append(made["data"]["id"])
-    status, _ = call(stack, "PUT", f"/v1/orgs/acme/workflows/{ids[0]}", named("first, renamed"))
-    assert status == 200
-
-    status, page = call(stack, "GET", "/v1/orgs/acme/workflows", query="limit=2")
-    assert status == 200, page
-    assert [w["id"] for w in page["data"]] == [ids[2], ids[1]]
-    assert page["data"][0]["name"] == "third" and page["data"][0]["latest_version"] == 1
-    status, rest = call(
-        stack, "GET", "/v1/orgs/acme/workflows", query=f"limit=2&cursor={page['next_page']}"
-    )
-    assert status == 200, rest
-    assert [(w["id"], w["name"], w["latest_version"]) for w in rest["data"]] == [
-        (ids[0], "first, renamed", 2)
-    ]
-    assert rest["next_page"] is None
-
-
-def test_another_org_lists_none_of_them_and_bad_input_names_the_field(stack):
-    assert call(stack, "POST", "/v1/orgs/acme/workflows", named("mine"))[0] == 201
-    status, _ = call(stack, "GET", "/v1/orgs/acme/workflows", key=OTHER_KEY)
-    assert status == 404
-    status, theirs = call(stack, "GET", "/v1/orgs/globex/workflows", key=OTHER_KEY)
-    assert status == 200 and theirs["data"] == []
-    status, error = call(stack, "GET", "/v1/orgs/acme/workflows", query="limit=0")
-    assert status == 422 and error["detail"][0]["loc"] == ["query", "limit"]
-    status, error = call(stack, "GET", "/v1/orgs/acme/workflows", query="cursor=forged")
-    assert status == 400, error
 
 
 def test_a_poll_of_an_open_run_page_costs_two_gets_a_query_and_the_rate_counter(stack):

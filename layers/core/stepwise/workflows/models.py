@@ -158,7 +158,23 @@ class Workflow(BaseModel):
 
 
 class WorkflowSummary(BaseModel):
-    """A workflow in the list: its latest version's name, without the nodes."""
+    """A workflow in a list: its latest version's name, without the graph (GET /workflows/{id}
+    has it)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "wf_01jd3k9x2m4n5p6q7r8s9t0v1w",
+                    "name": "diamond",
+                    "description": "a feeds b and c; d joins them",
+                    "latest_version": 3,
+                    "created_at": "2026-11-28T16:02:10.512000Z",
+                    "updated_at": "2026-11-30T09:12:44.120000Z",
+                }
+            ]
+        }
+    )
 
     id: str
     name: str
