@@ -183,7 +183,7 @@ class Advance:
         spec = view.compiled.specs[ref]
         if _inlinable(spec) and budget.take():
             return self._run_inline(view, spec)
-        self._schedule(view.org_id, view.run_id, ref)
+        self._schedule(view.org_id, view.run_id, ref, view.run.generation)
         return None
 
     @staticmethod
@@ -223,7 +223,7 @@ class Advance:
                 # Retries wait, so it needs an execution after all.
                 if edge is not None:
                     self.store.nodes.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
-                self._schedule(org_id, run_id, spec.ref)
+                self._schedule(org_id, run_id, spec.ref, view.run.generation)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
         item = self.store.nodes.settle_pending(
@@ -246,14 +246,15 @@ class Advance:
         if run.status == RunStatus.RUNNING and run.task_token:
             executions.resume_run(run.task_token, (run.settle_reason or reason))
 
-    def _schedule(self, org_id: str, run_id: str, ref: str) -> None:
-        """pending -> scheduled, then start its execution; a replay re-sends the start."""
+    def _schedule(self, org_id: str, run_id: str, ref: str, generation: int = 0) -> None:
+        """pending -> scheduled, then start its execution (named for the run's generation: a
+        redrive starts it anew); a replay re-sends the start."""
         if not self.store.nodes.schedule_node(org_id, run_id, ref):
             node = self.store.runs.get_node(org_id, run_id, ref)
             if node.status != NodeStatus.SCHEDULED:
                 return
         self.starts.take()
-        executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref)
+        executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref, generation)
 
     def context(self, view: RunView, ref: str) -> dict[str, Any]:
         """What a node's templates see: the run input and its ancestors' outcomes (the settled

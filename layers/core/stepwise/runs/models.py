@@ -38,6 +38,9 @@ class HistoryEvent(BaseModel):
     reason: str | None = None
     available_at: datetime | None = None
     timeout_at: datetime | None = None
+    by: str | None = Field(None, description="On RUN_REDRIVEN: who asked (key:<name>).")
+    key_id: str | None = Field(None, description="On RUN_REDRIVEN: the id of that API key.")
+    workflow_version: int | None = Field(None, description="On RUN_REDRIVEN: the version run.")
 
 
 class RunCreate(_Input):
@@ -144,6 +147,10 @@ class RunSummary(BaseModel):
     created_by: str | None = None
     updated_at: datetime | None = None
     updated_by: str | None = None
+    redrive_count: int = Field(0, description="How often the run was redriven.")
+    redriven_at: datetime | None = Field(None, description="Its last redrive.")
+    rerun_of: str | None = Field(None, description="The run this one reruns (from a node).")
+    reruns: list[str] = Field(default_factory=list, description="The runs that rerun this one.")
 
 
 class ExternalActionView(BaseModel):

@@ -42,6 +42,10 @@ def run_summary(run: RunRecord) -> RunSummary:
         created_by=run.created_by,
         updated_at=run.updated_at,
         updated_by=run.updated_by,
+        redrive_count=run.generation,
+        redriven_at=run.redriven_at,
+        rerun_of=run.rerun_of,
+        reruns=list(run.reruns),
     )
 
 
