@@ -209,7 +209,7 @@ class RepairStore:
     def copy_node(self, org_id: str, run_id: str, source: NodeRecord, expires_at: int) -> None:
         """A rerun's node whose outcome is copied from the run it reruns: the same status,
         output, error and attempts, in the new run (pending only, so a replay is harmless)."""
-        names = {"#status": "status", "#error": "error", "#attempts": "attempts"}
+        names = {"#status": "status", "#attempts": "attempts"}
         values: dict[str, Any] = {
             ":status": source.status,
             ":pending": str(NodeStatus.PENDING),
@@ -233,6 +233,7 @@ class RepairStore:
         if source.error is not None:
             sets.append("#error = :error")
             values[":error"] = source.error
+            names["#error"] = "error"
         if source.output:
             # A large output is copied to the new run's own object: each run expires alone.
             where = keys.node_object(org_id, run_id, source.ref)
