@@ -191,7 +191,9 @@ def test_a_redrive_is_refused_for_runs_it_does_not_take(stack, resumed):
     assert status == 409 and "queued" in answer["errors"][0]["message"]
 
     workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", diamond())["data"]
-    ok = api(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}})
+    ok = api(
+        stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
+    )
     ok_id = ok["data"]["id"]
     for ref in ("start_run", "a", "b", "c", "d"):
         if ref == "start_run":
