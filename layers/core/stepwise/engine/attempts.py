@@ -111,6 +111,8 @@ class Attempts:
         """The attempts the node (or item) had before its redrive (read once, on a failure)."""
         if address.base is not None:
             return address.base
+        if address.attempt == 1:
+            return 0  # a redrive's first attempt is at least 2
         org_id, run_id, ref = address.org_id, address.run_id, address.ref
         if address.index is None:
             record = self.store.runs.get_node(org_id, run_id, ref)

@@ -147,10 +147,6 @@ class RunSummary(BaseModel):
     created_by: str | None = None
     updated_at: datetime | None = None
     updated_by: str | None = None
-    redrive_count: int = Field(0, description="How often the run was redriven.")
-    redriven_at: datetime | None = Field(None, description="Its last redrive.")
-    rerun_of: str | None = Field(None, description="The run this one reruns (from a node).")
-    reruns: list[str] = Field(default_factory=list, description="The runs that rerun this one.")
 
 
 class ExternalActionView(BaseModel):
@@ -174,3 +170,9 @@ class Run(RunSummary):
         default_factory=list, description="An external run's actions and their phases."
     )
     outputs: Any = Field(None, description="What an external run reported as its outputs.")
+    # Repairs (runs/redrive.py, runs/rerun.py): on the run itself, not in lists (the run
+    # indexes do not project them).
+    redrive_count: int = Field(0, description="How often the run was redriven.")
+    redriven_at: datetime | None = Field(None, description="Its last redrive.")
+    rerun_of: str | None = Field(None, description="The run this one reruns (from a node).")
+    reruns: list[str] = Field(default_factory=list, description="The runs that rerun this one.")

@@ -42,10 +42,6 @@ def run_summary(run: RunRecord) -> RunSummary:
         created_by=run.created_by,
         updated_at=run.updated_at,
         updated_by=run.updated_by,
-        redrive_count=run.generation,
-        redriven_at=run.redriven_at,
-        rerun_of=run.rerun_of,
-        reruns=list(run.reruns),
     )
 
 
@@ -76,6 +72,10 @@ def run_detail(
         args=payloads.read(run.args),
         actions=run.actions,
         outputs=payloads.read(run.outputs),
+        redrive_count=run.generation,
+        redriven_at=run.redriven_at,
+        rerun_of=run.rerun_of,
+        reruns=list(run.reruns),
     )
 
 
