@@ -253,6 +253,10 @@ def test_a_redrive_onto_a_new_version_checks_what_it_keeps(stack, resumed):
 
     fixed = failing_diamond()
     fixed["nodes"][1]["args"] = {"double": "{{ [input.n, input.n] }}"}
+    # c is dropped (d no longer needs it), e is new.
+    fixed["nodes"] = [n for n in fixed["nodes"] if n["ref"] != "c"]
+    fixed["nodes"][-1]["depends_on"] = ["b"]
+    fixed["nodes"][-1]["args"] = {"from_b": "{{ nodes.b.output.double }}"}
     fixed["nodes"].append(
         {"ref": "e", "kind": "transform", "args": {"done": True}, "depends_on": ["d"]}
     )
@@ -262,7 +266,6 @@ def test_a_redrive_onto_a_new_version_checks_what_it_keeps(stack, resumed):
     assert {n["ref"]: n["status"] for n in answer["data"]["nodes"]} == {
         "a": "succeeded",
         "b": "pending",
-        "c": "succeeded",
         "d": "pending",
         "e": "pending",
     }
