@@ -357,3 +357,30 @@ def test_a_rerun_copies_what_is_upstream_and_runs_the_rest(stack, resumed):
         stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
     )["data"]["id"]
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{running}/rerun", {"from": "a"})[0] == 409
+
+
+def test_inline_nodes_a_redrive_runs_again_number_their_attempts_on(stack, resumed):
+    components.engine().advance.inline_limit = 100  # every node here runs inline
+    workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", failing_diamond())["data"]
+    run_id = api(
+        stack,
+        "POST",
+        f"/v1/orgs/{ORG}/runs",
+        {"workflow_id": workflow["id"], "input": {"n": "three"}},
+    )["data"]["id"]
+    step(stack, "start_run", run_id, task_token="t0")
+    step(stack, "finalize_run", run_id, settle={"reason": resumed[-1][1]})
+    assert statuses(run_id)["b"] == (NodeStatus.FAILED, 1)
+    started = node_executions(stack)
+    call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {"input": {"n": 3}})
+    step(stack, "start_run", run_id, task_token="t1")
+    assert node_executions(stack) == started  # inline again: no execution
+    step(stack, "finalize_run", run_id, settle={"reason": resumed[-1][1]})
+    run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
+    assert run["status"] == "succeeded"
+    nodes = {n["ref"]: n for n in run["nodes"]}
+    assert [(a["attempt"], a["status"]) for a in nodes["b"]["attempts"]] == [
+        (1, "failed"),
+        (2, "succeeded"),
+    ]
+    assert [a["attempt"] for a in nodes["a"]["attempts"]] == [1]

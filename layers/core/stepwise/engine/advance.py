@@ -226,15 +226,19 @@ class Advance:
                 self._schedule(org_id, run_id, spec.ref, view.run.generation)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
+        # A redrive numbers the attempts of a node it runs again on (one read, in a redrive only).
+        attempt = 1
+        if view.run.generation:
+            attempt = self.store.runs.get_node(org_id, run_id, spec.ref).attempt + 1
         item = self.store.nodes.settle_pending(
-            org_id, run_id, spec.ref, status, output, error, reason, edge
+            org_id, run_id, spec.ref, status, output, error, reason, edge, attempt
         )
         if item is not None:
             view.known[spec.ref] = item
             if status != NodeStatus.SKIPPED:
                 count_attempt(org_id, spec.kind, failed=status == NodeStatus.FAILED)
             if error is not None:
-                address = NodeAddress(org_id, run_id, spec.ref)
+                address = NodeAddress(org_id, run_id, spec.ref, attempt)
                 self.deps.log_failure(address, error["type"], error["message"])
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
