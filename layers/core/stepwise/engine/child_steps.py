@@ -83,6 +83,7 @@ class ChildSteps(StepFamily):
                 self.store,
                 org_id,
                 child_id,
+                state_machine_arn=None,  # AwaitChild starts it
                 actor=f"run:{run_id}",
                 reason=f"its parent run {run_id} was redriven",
             )

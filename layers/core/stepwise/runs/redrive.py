@@ -32,27 +32,30 @@ def redrive_run(
     org_id: str,
     run_id: str,
     *,
+    state_machine_arn: str | None,
     run_input: Any = _UNSET,
     workflow_version: int | None = None,
     reason: str | None = None,
     key_id: str | None = None,
     key_name: str | None = None,
     actor: str | None = None,
-    state_machine_arn: str | None = None,
 ) -> RunRecord:
     """Redrives the run; the run as it is now (queued, its new execution started).
 
     ``run_input`` replaces the input for the nodes that run again; ``workflow_version`` moves
     the run onto that (newer) version of its workflow. ``key_id``/``key_name`` (or ``actor``,
-    for the engine) say who asked. Without ``state_machine_arn`` the caller starts the
-    execution (a parent run's AwaitChild starts its child's). NotFound, Conflict (409: not in
-    a status a redrive takes, external, or changed meanwhile), ValidationFailed (422 naming the
-    field)."""
+    for the engine) say who asked. ``state_machine_arn`` is the RunStateMachine the redrive's
+    execution starts in; None only for a parent run's AwaitChild, which starts its child's
+    itself (and whose child is not held to the open-runs quota, as a child run never is).
+    NotFound, Conflict (409: not in a status a redrive takes, external, or changed meanwhile),
+    ValidationFailed (422 naming the field), QuotaExceeded (413 input, 429 open runs)."""
     run, records = store.runs.get_run_with_nodes(org_id, run_id)
     check_redrivable(run)
     replaced = run_input is not _UNSET
     if replaced:
         quotas.check_run_input(run_input)
+    if state_machine_arn:
+        quotas.check_open_runs(store, org_id)  # the run is open again
     old, target = versions(store, org_id, run, workflow_version, "workflow_version")
     nodes = {node.ref: node for node in records}
     plan = plan_repair(old, target, nodes, replaced)
