@@ -20,6 +20,7 @@ STORE_SPLIT = {
     "actions/attempt_state.py": "an action attempt's state transitions",
     "runs/counters.py": "the run totals' transaction items (for runs/store.py and run_state)",
     "runs/tags.py": "a run's tag index items (for runs/store.py)",
+    "runs/repair_store.py": "a redrive's and a rerun's writes on the run and its nodes",
 }
 # Modules besides ``infra/`` that may call AWS themselves (boto3, ``aws.client``, ``dynamo``).
 DATA_ACCESS = {

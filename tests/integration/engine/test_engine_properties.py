@@ -109,7 +109,7 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
     started: list[str] = []
     real_start = executions.start_node
 
-    def start_node(arn, org_id, run_id, ref):
+    def start_node(arn, org_id, run_id, ref, generation=0):
         # No node starts before its join allows: check against the parents' recorded outcomes.
         store = components.store()
         workflow_nodes = {n["ref"]: n for n in workflow["nodes"]}
@@ -133,7 +133,7 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
             )
             assert decision == Decision.RUN, (ref, parents)
         started.append(ref)
-        real_start(arn, org_id, run_id, ref)
+        real_start(arn, org_id, run_id, ref, generation)
 
     monkeypatch.setattr(executions, "start_node", start_node)
 
@@ -188,3 +188,118 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
     else:
         assert run["status"] == "succeeded", run["error"]
         assert statuses == expected
+
+
+# A failure that a redrive can heal: the node fails while its input key is not a number.
+def heals(ref: str) -> dict:
+    return {"v": "{{ abs(input." + ref + ") }}"}
+
+
+@st.composite
+def healable_workflows(draw):
+    """Random DAGs whose failing nodes fail on the first input only (``heals``)."""
+    workflow = draw(workflows())
+    failing = []
+    for node in workflow["nodes"]:
+        if node["args"] == FAILS:
+            node["args"] = heals(node["ref"])
+            failing.append(node["ref"])
+    return workflow, failing
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    drawn=healable_workflows(),
+    seed=st.integers(0, 2**32 - 1),
+    inline_limit=st.sampled_from([0, 2, 100]),
+)
+def test_redriving_random_failures_until_success_never_runs_a_succeeded_node_twice(
+    module_stack, drawn, seed, inline_limit
+):
+    """Random failures, then redrives (each healing some of them) until the run succeeds: no
+    node that succeeded is started again, attempts number on, and the run ends succeeded."""
+    components.engine().advance.inline_limit = inline_limit
+    workflow, failing = drawn
+    with pytest.MonkeyPatch.context() as patch:
+        check_redrives(module_stack, patch, workflow, failing, random.Random(seed))
+
+
+def check_redrives(module_stack, monkeypatch, workflow, failing, rng):
+    resumed: list[str] = []
+    monkeypatch.setattr(
+        executions, "resume_run", lambda token, reason: resumed.append(reason) or True
+    )
+    succeeded_before: set[str] = set()  # nodes that had succeeded when the redrive began
+    real_start = executions.start_node
+
+    def start_node(arn, org_id, run_id, ref, generation=0):
+        assert ref not in succeeded_before, f"{ref} succeeded already, and starts again"
+        real_start(arn, org_id, run_id, ref, generation)
+
+    monkeypatch.setattr(executions, "start_node", start_node)
+
+    def api(method, path, body=None):
+        answer = module_stack.invoke("ApiFunction", http_event(method, path, body))
+        return answer["statusCode"], json.loads(answer["body"])
+
+    def step(name, **fields):
+        return module_stack.invoke(
+            "EngineFunction", {"step": name, "org_id": ORG, "run_id": run_id, **fields}
+        )
+
+    nodes = workflow["nodes"]
+    run_input = {ref: "not a number" for ref in failing}
+    _, created = api("POST", f"/v1/orgs/{ORG}/workflows", workflow)
+    _, started = api(
+        "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": created["data"]["id"], "input": run_input}
+    )
+    run_id = started["data"]["id"]
+
+    def drive(generation: int) -> dict:
+        names = {
+            executions.node_execution_name(run_id, n["ref"], generation): n["ref"] for n in nodes
+        }
+        step("start_run", task_token=f"t{generation}")
+        done: list[str] = []
+        while True:
+            listed = [e["name"] for e in module_stack.executions("NodeStateMachine")]
+            pending = sorted(names[n] for n in listed if n in names and names[n] not in done)
+            if not pending:
+                break
+            ref = rng.choice(pending)
+            step("attempt", node_ref=ref, attempt=1, prepared=False)
+            done.append(ref)
+            if rng.random() < 0.3:  # a replayed step changes nothing
+                step("attempt", node_ref=rng.choice(done), attempt=1, prepared=False)
+        reason = resumed[-1]
+        step("finalize_run", settle={"reason": reason})
+        return api("GET", f"/v1/orgs/{ORG}/runs/{run_id}")[1]["data"]
+
+    run = drive(0)
+    for generation in range(1, len(failing) + 2):
+        if run["status"] == "succeeded":
+            break
+        assert run["status"] == "failed", run
+        statuses = {n["ref"]: n["status"] for n in run["nodes"]}
+        succeeded_before |= {r for r, s in statuses.items() if s == "succeeded"}
+        # Heal the failure that failed the run, and some others.
+        heal = {run["error"]["node"]} | {r for r in failing if rng.random() < 0.5}
+        run_input = {**run_input, **{r: 1 for r in heal}}
+        status, answer = api("POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {"input": run_input})
+        assert status == 202, answer
+        assert answer["data"]["redrive_count"] == generation
+        run = drive(generation)
+    assert run["status"] == "succeeded", run["error"]
+    for node in run["nodes"]:
+        assert node["status"] in NODE_TERMINAL
+        numbers = [a["attempt"] for a in node["attempts"]]
+        assert numbers == list(range(1, node["attempt"] + 1)), node  # numbered on, no gaps
+        wins = [a for a in node["attempts"] if a["status"] == "succeeded"]
+        assert len(wins) <= 1, node  # a node succeeds once, whatever the redrives
+        if node["ref"] in succeeded_before:
+            assert node["status"] == "succeeded" and len(wins) == 1

@@ -94,7 +94,7 @@ def test_a_settling_run_starts_no_further_chunk(stack, resumed, monkeypatch):
     monkeypatch.setattr(
         executions,
         "stop_items",
-        lambda arn, run, ref, chunk, cause: stopped.append(chunk),
+        lambda arn, run, ref, chunk, cause, generation=0: stopped.append(chunk),
     )
     step(stack, "chunk_done", run_id, node_ref="each", chunk=1)
     assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})

@@ -10,6 +10,7 @@ from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import Attempts
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.shared import EngineDeps
+from stepwise.runs.records import NodeRecord
 from stepwise.workflows.models import NodeSpec
 
 
@@ -20,6 +21,9 @@ class FakeNodes:
     def __init__(self, wins: bool = True):
         self.calls: list[tuple] = []
         self.wins = wins
+
+    def get_item(self, org_id, run_id, ref, index):
+        return NodeRecord(ref, "running", index=index)  # no redrive: attempts count from 1
 
     def schedule_retry(self, org_id, run_id, ref, attempt, error, available_at, index=None):
         self.calls.append(("schedule_retry", ref, attempt, error, available_at, index))
@@ -42,7 +46,10 @@ class FakeLogs:
 
 def attempts(wins: bool = True) -> tuple[Attempts, FakeNodes, FakeLogs]:
     nodes, logs = FakeNodes(wins), FakeLogs()
-    deps = EngineDeps(SimpleNamespace(nodes=nodes), None, "node-arn", "run-arn", logs=logs)
+    # The node as read on a failure: no redrive, so its attempts count from 1.
+    runs = SimpleNamespace(get_node=lambda org_id, run_id, ref: NodeRecord(ref, "running"))
+    store = SimpleNamespace(nodes=nodes, runs=runs)
+    deps = EngineDeps(store, None, "node-arn", "run-arn", logs=logs)
     return Attempts(deps, advance=None), nodes, logs
 
 

@@ -20,6 +20,8 @@ class NodeAddress:
     ref: str
     attempt: int = 1
     index: int | None = None
+    # Attempts of the node (or item) before the redrive it runs in; None: not read yet.
+    base: int | None = None
 
     @property
     def where(self) -> str:

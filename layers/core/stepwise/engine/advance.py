@@ -183,7 +183,7 @@ class Advance:
         spec = view.compiled.specs[ref]
         if _inlinable(spec) and budget.take():
             return self._run_inline(view, spec)
-        self._schedule(view.org_id, view.run_id, ref)
+        self._schedule(view.org_id, view.run_id, ref, view.run.generation)
         return None
 
     @staticmethod
@@ -223,18 +223,22 @@ class Advance:
                 # Retries wait, so it needs an execution after all.
                 if edge is not None:
                     self.store.nodes.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
-                self._schedule(org_id, run_id, spec.ref)
+                self._schedule(org_id, run_id, spec.ref, view.run.generation)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
+        # A redrive numbers the attempts of a node it runs again on (one read, in a redrive only).
+        attempt = 1
+        if view.run.generation:
+            attempt = self.store.runs.get_node(org_id, run_id, spec.ref).attempt + 1
         item = self.store.nodes.settle_pending(
-            org_id, run_id, spec.ref, status, output, error, reason, edge
+            org_id, run_id, spec.ref, status, output, error, reason, edge, attempt
         )
         if item is not None:
             view.known[spec.ref] = item
             if status != NodeStatus.SKIPPED:
                 count_attempt(org_id, spec.kind, failed=status == NodeStatus.FAILED)
             if error is not None:
-                address = NodeAddress(org_id, run_id, spec.ref)
+                address = NodeAddress(org_id, run_id, spec.ref, attempt)
                 self.deps.log_failure(address, error["type"], error["message"])
             return status
         # Not pending any more: a replay (it ran already) or cancelled; go on from what it is.
@@ -246,14 +250,15 @@ class Advance:
         if run.status == RunStatus.RUNNING and run.task_token:
             executions.resume_run(run.task_token, (run.settle_reason or reason))
 
-    def _schedule(self, org_id: str, run_id: str, ref: str) -> None:
-        """pending -> scheduled, then start its execution; a replay re-sends the start."""
+    def _schedule(self, org_id: str, run_id: str, ref: str, generation: int = 0) -> None:
+        """pending -> scheduled, then start its execution (named for the run's generation: a
+        redrive starts it anew); a replay re-sends the start."""
         if not self.store.nodes.schedule_node(org_id, run_id, ref):
             node = self.store.runs.get_node(org_id, run_id, ref)
             if node.status != NodeStatus.SCHEDULED:
                 return
         self.starts.take()
-        executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref)
+        executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref, generation)
 
     def context(self, view: RunView, ref: str) -> dict[str, Any]:
         """What a node's templates see: the run input and its ancestors' outcomes (the settled

@@ -1,6 +1,7 @@
 """How one attempt of a node (or of a for_each item) ends: it succeeds, is tried again after a
 wait, or fails for good. Shared by every kind of node."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ class Attempts:
         """Runs one attempt of a node (or of one item) and records it; an outcome if it retries."""
         try:
             output = execute(spec, context)
-            _check_retry_until(spec, context, output, address.attempt)
+            _check_retry_until(spec, context, output, address.attempt - (address.base or 0))
         except NodeFailure as failure:
             return self.failed(address, spec, failure)
         self.succeeded(address, spec, output)
@@ -76,7 +77,8 @@ class Attempts:
         org_id, run_id = address.org_id, address.run_id
         attempt, index = address.attempt, address.index
         retryable = failure.retryable and failure.type not in spec.retry.non_retryable_errors
-        delay = retry_delay(spec.retry, attempt) if retryable else None
+        # A redrive gives the node its retry policy afresh: its attempts count from the redrive.
+        delay = retry_delay(spec.retry, attempt - self._base(address)) if retryable else None
         if delay is not None and min_wait:
             delay = max(delay, min_wait)
         if delay is not None:
@@ -104,6 +106,19 @@ class Attempts:
             count_attempt(org_id, spec.kind, failed=True)
             self.deps.log_failure(address, failure.type, failure.message)
         return None
+
+    def _base(self, address: NodeAddress) -> int:
+        """The attempts the node (or item) had before its redrive (read once, on a failure)."""
+        if address.base is not None:
+            return address.base
+        if address.attempt == 1:
+            return 0  # a redrive's first attempt is at least 2
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        if address.index is None:
+            record = self.store.runs.get_node(org_id, run_id, ref)
+        else:
+            record = self.store.nodes.get_item(org_id, run_id, ref, address.index)
+        return record.attempt_base or 0
 
     def fail(
         self, address: NodeAddress, kind: NodeKind | None, error_type: str, message: str
@@ -141,6 +156,15 @@ class Attempts:
             kind = self.store.runs.get_node(address.org_id, address.run_id, address.ref).kind
             if kind:
                 count_attempt(address.org_id, NodeKind(kind), failed=True)
+
+
+def rebased(address: NodeAddress, base: int | None) -> NodeAddress:
+    """The address with the attempts before a redrive counted: an execution starts at attempt 1,
+    and a node (or item) a redrive runs again numbers its attempts on from ``base``."""
+    base = base or 0
+    if address.attempt <= base:
+        return replace(address, attempt=address.attempt + base, base=base)
+    return replace(address, base=base)
 
 
 def attempt_deadline(spec: NodeSpec) -> str | None:

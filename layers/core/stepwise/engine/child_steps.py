@@ -4,7 +4,7 @@ import contextlib
 from typing import Any
 
 from stepwise.core import metrics
-from stepwise.core.errors import Conflict, NotFound, QuotaExceeded
+from stepwise.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from stepwise.core.ids import child_run_id
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, RunStatus
 from stepwise.engine.address import NodeAddress
@@ -13,7 +13,7 @@ from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE
 from stepwise.infra import executions
-from stepwise.runs import cancel, quotas
+from stepwise.runs import cancel, quotas, redrive
 from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -44,7 +44,7 @@ class ChildSteps(StepFamily):
             workflow = self.store.workflows.get_workflow(org_id, workflow_id, args.get("version"))
         except NotFound as exc:
             return self.attempts.fail(address, spec.kind, "WorkflowNotFound", str(exc))
-        child_id = child_run_id(run_id, spec.ref, attempt)
+        child_id = self._redriven_child(address) or child_run_id(run_id, spec.ref, attempt)
         if not self.store.runs.run_exists(org_id, child_id):
             parent = {
                 "parent_run_id": run_id,
@@ -69,6 +69,30 @@ class ChildSteps(StepFamily):
             "timeout_seconds": timeout,
         }
 
+    def _redriven_child(self, address: NodeAddress) -> str | None:
+        """On the first attempt of a redrive, the node's failed child run, redriven (its
+        succeeded nodes are not run again); None to start a fresh child."""
+        if not address.base or address.attempt != address.base + 1:
+            return None
+        org_id, run_id = address.org_id, address.run_id
+        child_id = self.store.runs.get_node(org_id, run_id, address.ref).redrive_child
+        if child_id is None:
+            return None
+        try:
+            redrive.redrive_run(
+                self.store,
+                org_id,
+                child_id,
+                state_machine_arn=None,  # AwaitChild starts it
+                actor=f"run:{run_id}",
+                reason=f"its parent run {run_id} was redriven",
+            )
+        except Conflict:
+            pass  # a replay: redriven already (AwaitChild starts it, or hears it has ended)
+        except (NotFound, ValidationFailed):
+            return None
+        return child_id
+
     def await_child(
         self, org_id: str, run_id: str, child_id: str, task_token: str
     ) -> dict[str, Any]:
@@ -77,7 +101,8 @@ class ChildSteps(StepFamily):
         if child.status in RUN_TERMINAL:
             executions.resume_run(task_token, child.status)
             return {}
-        executions.start_run(self.deps.run_state_machine_arn, org_id, child_id, child.timeout)
+        machine = self.deps.run_state_machine_arn
+        executions.start_run(machine, org_id, child_id, child.timeout, child.generation)
         return {}
 
     def child_settled(

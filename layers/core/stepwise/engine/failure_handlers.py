@@ -41,9 +41,9 @@ def handler_run_id(run_id: str, failure: int) -> str:
 
 
 def failure_number(run: RunRecord) -> int:
-    """Which failure of the run this is: one more than its redrives (a run carries
-    ``redrive_count`` once it can be redriven; before that every run fails at most once)."""
-    return int(getattr(run, "redrive_count", 0) or 0) + 1
+    """Which failure of the run this is: one more than its redrives (each redrive of a failed
+    run can end in a failure of its own)."""
+    return (run.redrive_count or 0) + 1
 
 
 def failure_context(

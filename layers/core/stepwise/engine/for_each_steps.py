@@ -12,9 +12,16 @@ from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatu
 from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
-from stepwise.engine.attempts import Attempts, StepFamily, attempt_deadline, output_over_quota
+from stepwise.engine.attempts import (
+    Attempts,
+    StepFamily,
+    attempt_deadline,
+    output_over_quota,
+    rebased,
+)
 from stepwise.engine.expressions import TemplateError
 from stepwise.engine.fan_out_plan import FanOutPlan, plan
+from stepwise.engine.kept_items import keep_settled_items
 from stepwise.engine.shared import DONE, EngineDeps, expression, run_wait_bound
 from stepwise.infra import executions
 from stepwise.runs.records import NodeRecord, RunRecord
@@ -42,7 +49,7 @@ class ForEachSteps(StepFamily):
     ) -> dict[str, Any]:
         """One record per item and the plan of their chunks; the machine then starts them."""
         org_id, run_id = address.org_id, address.run_id
-        node = replace(address, attempt=1)  # the node has one attempt: its items retry
+        node = address  # the node has one attempt (per redrive): its items retry
         try:
             values = expression(spec.for_each or "", context)
         except TemplateError as exc:
@@ -55,9 +62,12 @@ class ForEachSteps(StepFamily):
             exceeded = QuotaExceeded("for_each_items", limit, f"for_each gave {len(values)} items")
             return self.attempts.fail(node, spec.kind, "QuotaExceeded", str(exceeded))
         if not values:
-            self.store.nodes.settle_node(org_id, run_id, spec.ref, 1, NodeStatus.SUCCEEDED, [])
+            succeeded = NodeStatus.SUCCEEDED
+            self.store.nodes.settle_node(org_id, run_id, spec.ref, address.attempt, succeeded, [])
             self.advance.settled(org_id, run_id, [(spec.ref, NodeStatus.SUCCEEDED)])
             return DONE
+        if address.base and keep_settled_items(self.store, address, values):
+            return {"next": "map", "timeout_seconds": run_wait_bound(run)}  # a redrive
         chunks = plan(
             len(values),
             spec.retry.max_attempts,
@@ -86,7 +96,7 @@ class ForEachSteps(StepFamily):
         if run.status != RunStatus.RUNNING or run.settle_requested_at:
             return {}  # the run is ending: finalize_run stops this execution
         for chunk in chunks.running(node.chunks_done):
-            self._start_chunk(address, chunks, chunk)
+            self._start_chunk(address, chunks, chunk, node.generation or 0)
         return {}
 
     def chunk_done(self, address: NodeAddress, chunk: int) -> dict[str, Any]:
@@ -104,7 +114,7 @@ class ForEachSteps(StepFamily):
         ):
             run = self.store.runs.get_run(org_id, run_id)
             if run.status == RunStatus.RUNNING and not run.settle_requested_at:
-                self._start_chunk(address, chunks, following)
+                self._start_chunk(address, chunks, following, node.generation or 0)
         if self._all_done(node, chunks) and node.items_token:
             executions.resume_run(node.items_token, "items_done")
         return {}
@@ -135,9 +145,10 @@ class ForEachSteps(StepFamily):
         done: list[str] = []
         for chunk in chunks.running(node.chunks_done):
             arn = self.deps.items_state_machine_arn
-            execution = executions.describe_items(arn, run_id, node.ref, chunk)
+            generation = node.generation or 0
+            execution = executions.describe_items(arn, run_id, node.ref, chunk, generation)
             if execution is None:
-                self._start_chunk(address, chunks, chunk)
+                self._start_chunk(address, chunks, chunk, generation)
                 done.append(f"started chunk {chunk}")
             elif execution["status"] != "RUNNING":
                 status = execution["status"]
@@ -154,10 +165,18 @@ class ForEachSteps(StepFamily):
             return
         for chunk in chunks.running(node.chunks_done):
             executions.stop_items(
-                self.deps.items_state_machine_arn, run_id, node.ref, chunk, reason
+                self.deps.items_state_machine_arn,
+                run_id,
+                node.ref,
+                chunk,
+                reason,
+                node.generation or 0,
             )
 
-    def _start_chunk(self, address: NodeAddress, chunks: FanOutPlan, chunk: int) -> None:
+    def _start_chunk(
+        self, address: NodeAddress, chunks: FanOutPlan, chunk: int, generation: int = 0
+    ) -> None:
+        """A chunk's execution, named for the redrive the node runs in (``generation``)."""
         logger.info("items chunk starts", extra={"chunk": chunk, "chunks": chunks.chunks})
         executions.start_items(
             self.deps.items_state_machine_arn,
@@ -167,6 +186,7 @@ class ForEachSteps(StepFamily):
             chunk,
             chunks.indices(chunk),
             chunks.concurrency(chunk),
+            generation,
         )
 
     @staticmethod
@@ -179,6 +199,7 @@ class ForEachSteps(StepFamily):
         item = self.store.nodes.get_item(org_id, run_id, ref, index)
         if item.status in NODE_TERMINAL:
             return DONE
+        address = rebased(address, item.attempt_base)
         run = self.store.runs.get_run(org_id, run_id)
         if run.status != RunStatus.RUNNING or run.settle_requested_at:
             self.store.nodes.cancel_item(org_id, run_id, ref, index, "the run is settling")
@@ -207,6 +228,7 @@ class ForEachSteps(StepFamily):
         if node.status in NODE_TERMINAL:
             self.advance.settled(org_id, run_id, [(ref, node.status)])
             return DONE
+        address = replace(address, attempt=max(node.attempt, 1))  # its one attempt (per redrive)
         records = self.store.nodes.list_items(org_id, run_id, ref)
         unfinished = [r for r in records if r.status != NodeStatus.SUCCEEDED]
         if unfinished:
@@ -219,7 +241,8 @@ class ForEachSteps(StepFamily):
         over = output_over_quota(outputs)  # each item's output was within it; all together?
         if over is not None:
             return self.attempts.fail(address, None, "QuotaExceeded", over)
-        self.store.nodes.settle_node(org_id, run_id, ref, 1, NodeStatus.SUCCEEDED, outputs)
+        attempt = address.attempt
+        self.store.nodes.settle_node(org_id, run_id, ref, attempt, NodeStatus.SUCCEEDED, outputs)
         return self.advance.node_changed(address)
 
 

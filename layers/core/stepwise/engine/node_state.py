@@ -88,11 +88,13 @@ class NodeTransitions:
         error: dict[str, str] | None = None,
         skip_reason: str | None = None,
         edge: tuple[str, str] | None = None,
+        attempt: int = 1,
     ) -> NodeRecord | None:
         """pending -> succeeded|failed|skipped in one write: a node the engine ran inline, in the
         step that made it ready, without an execution of its own. ``edge`` (outcome, key) is the
-        incoming edge that made it ready, recorded in the same write. The node item as written, or
-        None if it was not pending."""
+        incoming edge that made it ready, recorded in the same write. ``attempt`` is 1 but in a
+        redrive, which numbers attempts on. The node item as written, or None if it was not
+        pending."""
         at = now_iso()
         values: dict[str, Any] = {
             ":status": str(status),
@@ -105,7 +107,7 @@ class NodeTransitions:
             sets.append("skip_reason = :reason")
             values[":reason"] = skip_reason or "skipped"
         else:
-            sets += _single_attempt(status, at, error, names, values)
+            sets += _single_attempt(status, at, error, names, values, attempt)
             if status == NodeStatus.SUCCEEDED:
                 # A pending node has no output yet: nothing stale to remove.
                 payload = self.payloads.write(
@@ -378,10 +380,11 @@ def _single_attempt(
     error: dict[str, str] | None,
     names: dict[str, str],
     values: dict[str, Any],
+    attempt: int = 1,
 ) -> list[str]:
     """The SET clauses of a node's one attempt, started and completed ``at``."""
     record: dict[str, Any] = {
-        "attempt": 1,
+        "attempt": attempt,
         "status": str(status),
         "started_at": at,
         "completed_at": at,
@@ -392,6 +395,6 @@ def _single_attempt(
         sets.append("#error = :error")
         values[":error"] = error
         names["#error"] = "error"
-    values.update({":one": 1, ":record": record})
-    names["#one"] = "1"
+    values.update({":one": attempt, ":record": record})
+    names["#one"] = str(attempt)
     return sets

@@ -12,7 +12,7 @@ from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.approval_steps import ApprovalSteps
-from stepwise.engine.attempts import Attempts, attempt_deadline
+from stepwise.engine.attempts import Attempts, attempt_deadline, rebased
 from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.expressions import TemplateError, single_expression
 from stepwise.engine.for_each_steps import ForEachSteps
@@ -51,12 +51,14 @@ class NodeSteps:
 
     def attempt(self, address: NodeAddress, prepared: bool = False) -> dict[str, Any]:
         """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
-        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
         node = self.store.runs.get_node(org_id, run_id, ref)
         if node.status in NODE_TERMINAL:
             # A replay: finish the job.
             self.advance.settled(org_id, run_id, [(ref, node.status)])
             return DONE
+        address = rebased(address, node.attempt_base)  # a redrive numbers attempts on
+        attempt = address.attempt
         tried = node.attempt_record(attempt)
         if tried is not None and tried.status == "retry_scheduled" and tried.available_at:
             # A replay of an attempt that already scheduled its retry: wait as it said.
@@ -68,7 +70,7 @@ class NodeSteps:
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]
         context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
-        if attempt == 1 and not prepared and node.status == NodeStatus.SCHEDULED:
+        if attempt == address.base + 1 and not prepared and node.status == NodeStatus.SCHEDULED:
             prepared_outcome = self._prepare(address, spec, context)
             if prepared_outcome is not None:
                 return prepared_outcome
@@ -103,12 +105,12 @@ class NodeSteps:
             delay = _delay_seconds(spec, context)
         except TemplateError as exc:
             # Recorded as a first attempt that failed for good (expressions are not retried).
-            self.store.nodes.start_attempt(org_id, run_id, spec.ref, 1, None)
+            self.store.nodes.start_attempt(org_id, run_id, spec.ref, address.attempt, None)
             return self.attempts.fail(address, spec.kind, "ExpressionError", str(exc))
         if delay <= 0:
             return None
         self.store.nodes.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
-        return {"next": "again", "attempt": 1, "wait_seconds": delay}
+        return {"next": "again", "attempt": address.attempt, "wait_seconds": delay}
 
 
 def _again(attempt: int, available_at: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.failure_handlers import FailureHandlers
 from stepwise.engine.for_each_steps import ForEachSteps
+from stepwise.engine.partial_start import start_from_state
 from stepwise.engine.shared import EngineDeps, cause_message
 from stepwise.infra import executions
 from stepwise.runs import lifecycle_events
@@ -44,6 +45,9 @@ class RunSteps:
             return {}
         view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
         budget = self.advance.budget()
+        if run.generation or run.rerun_of:  # some nodes have settled already
+            start_from_state(self.advance, view, budget)
+            return {}
         inlined = []
         for ref in view.compiled.roots:
             status = self.advance.start_ready(view, ref, budget)
@@ -68,7 +72,7 @@ class RunSteps:
         reason = (run.settle_reason or reason) if reason == "settled" else reason
         run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
-            self._stop_node(org_id, run_id, node, reason)
+            self._stop_node(org_id, run, node, reason)
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
         if self.store.run_state.finish_run(org_id, run_id, status, output, error):
             metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status=str(status))
@@ -80,10 +84,12 @@ class RunSteps:
             executions.resume_run(run.parent_token, str(status))
         return {"status": str(status)}
 
-    def _stop_node(self, org_id: str, run_id: str, node: NodeRecord, reason: str) -> None:
+    def _stop_node(self, org_id: str, run: RunRecord, node: NodeRecord, reason: str) -> None:
         """A node the ending run leaves unfinished: its execution, child run and items stop."""
+        run_id = run.run_id
         if node.status in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
-            executions.stop_node(self.deps.node_state_machine_arn, run_id, node.ref, reason)
+            machine = self.deps.node_state_machine_arn
+            executions.stop_node(machine, run_id, node.ref, reason, run.generation)
             if node.item_count:
                 self.for_each.stop_chunks(node, run_id, reason)
         if node.status not in NODE_TERMINAL:

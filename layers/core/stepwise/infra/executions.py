@@ -19,38 +19,54 @@ class StartRefused(Exception):
     """Step Functions would not start an execution; the message is its answer's."""
 
 
-def start_run(state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int) -> None:
+def generation_parts(run_id: str, generation: int = 0) -> tuple[str, ...]:
+    """The identity of a run's executions in one generation: the run's first execution is
+    generation 0, and its redrive ``n`` runs generation ``n``, whose run, node and chunk
+    executions need names of their own (the closed ones keep theirs for 90 days)."""
+    return (run_id,) if not generation else (run_id, f"redrive{generation}")
+
+
+def run_execution_name(run_id: str, generation: int = 0) -> str:
+    return execution_name(*generation_parts(run_id, generation))
+
+
+def start_run(
+    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int, generation: int = 0
+) -> None:
     _start(
         state_machine_arn,
-        execution_name(run_id),
+        run_execution_name(run_id, generation),
         {"org_id": org_id, "run_id": run_id, "timeout_seconds": timeout_seconds},
     )
 
 
 def start_run_or_refuse(
-    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int
+    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int, generation: int = 0
 ) -> None:
     """``start_run``, with Step Functions' refusal raised as StartRefused."""
     try:
-        start_run(state_machine_arn, org_id, run_id, timeout_seconds)
+        start_run(state_machine_arn, org_id, run_id, timeout_seconds, generation)
     except ClientError as exc:
         raise StartRefused(exc.response["Error"].get("Message", "unknown")) from exc
 
 
-def start_node(state_machine_arn: str, org_id: str, run_id: str, ref: str) -> None:
+def start_node(
+    state_machine_arn: str, org_id: str, run_id: str, ref: str, generation: int = 0
+) -> None:
+    """A node's execution; its attempt step numbers a redriven node's attempts on."""
     _start(
         state_machine_arn,
-        node_execution_name(run_id, ref),
+        node_execution_name(run_id, ref, generation),
         {"org_id": org_id, "run_id": run_id, "node_ref": ref, "attempt": 1, "prepared": False},
     )
 
 
-def node_execution_name(run_id: str, ref: str) -> str:
-    return execution_name(run_id, ref)
+def node_execution_name(run_id: str, ref: str, generation: int = 0) -> str:
+    return execution_name(*generation_parts(run_id, generation), ref)
 
 
-def items_execution_name(run_id: str, ref: str, chunk: int) -> str:
-    return execution_name(run_id, ref, f"items{chunk}")
+def items_execution_name(run_id: str, ref: str, chunk: int, generation: int = 0) -> str:
+    return execution_name(*generation_parts(run_id, generation), ref, f"items{chunk}")
 
 
 def start_items(
@@ -61,11 +77,12 @@ def start_items(
     chunk: int,
     indices: list[int],
     max_concurrency: int,
+    generation: int = 0,
 ) -> None:
     """One chunk of a for_each node's items (a repeated start of the same chunk is harmless)."""
     _start(
         state_machine_arn,
-        items_execution_name(run_id, ref, chunk),
+        items_execution_name(run_id, ref, chunk, generation),
         {
             "org_id": org_id,
             "run_id": run_id,
@@ -77,14 +94,19 @@ def start_items(
     )
 
 
-def describe_items(state_machine_arn: str, run_id: str, ref: str, chunk: int) -> dict | None:
+def describe_items(
+    state_machine_arn: str, run_id: str, ref: str, chunk: int, generation: int = 0
+) -> dict | None:
     """A chunk's execution, or None if it was never started."""
-    return _describe(_execution_arn(state_machine_arn, items_execution_name(run_id, ref, chunk)))
+    name = items_execution_name(run_id, ref, chunk, generation)
+    return _describe(_execution_arn(state_machine_arn, name))
 
 
-def stop_items(state_machine_arn: str, run_id: str, ref: str, chunk: int, cause: str) -> None:
+def stop_items(
+    state_machine_arn: str, run_id: str, ref: str, chunk: int, cause: str, generation: int = 0
+) -> None:
     """Stops a chunk's execution if it is still running; a missing or closed one is fine."""
-    name = items_execution_name(run_id, ref, chunk)
+    name = items_execution_name(run_id, ref, chunk, generation)
     _stop_first(state_machine_arn, [name], "Stepwise.RunSettled", cause)
 
 
@@ -96,24 +118,31 @@ def legacy_execution_name(*parts: str) -> str | None:
     return name if len(name) <= 80 and name != execution_name(*parts) else None
 
 
-def _names(*parts: str) -> list[str]:
+def _names(*parts: str, generation: int = 0) -> list[str]:
+    if generation:  # redrives came after the old names
+        return [execution_name(*generation_parts(parts[0], generation), *parts[1:])]
     legacy = legacy_execution_name(*parts)
     return [execution_name(*parts), *([legacy] if legacy else [])]
 
 
-def stop_node(state_machine_arn: str, run_id: str, ref: str, cause: str) -> None:
+def stop_node(
+    state_machine_arn: str, run_id: str, ref: str, cause: str, generation: int = 0
+) -> None:
     """Stops a node's execution if it is still running; a missing or closed one is fine."""
-    _stop_first(state_machine_arn, _names(run_id, ref), "Stepwise.RunSettled", cause)
+    names = _names(run_id, ref, generation=generation)
+    _stop_first(state_machine_arn, names, "Stepwise.RunSettled", cause)
 
 
-def describe_run(state_machine_arn: str, run_id: str) -> dict | None:
+def describe_run(state_machine_arn: str, run_id: str, generation: int = 0) -> dict | None:
     """The run's execution (status, stopDate, error, cause), or None if it was never started."""
-    return _describe_first(state_machine_arn, _names(run_id))
+    return _describe_first(state_machine_arn, _names(run_id, generation=generation))
 
 
-def describe_node(state_machine_arn: str, run_id: str, ref: str) -> dict | None:
+def describe_node(
+    state_machine_arn: str, run_id: str, ref: str, generation: int = 0
+) -> dict | None:
     """The node's execution, or None if it was never started."""
-    return _describe_first(state_machine_arn, _names(run_id, ref))
+    return _describe_first(state_machine_arn, _names(run_id, ref, generation=generation))
 
 
 def _describe_first(state_machine_arn: str, names: list[str]) -> dict | None:
@@ -133,9 +162,9 @@ def _describe(execution_arn: str) -> dict | None:
         raise
 
 
-def stop_run(state_machine_arn: str, run_id: str, cause: str) -> None:
+def stop_run(state_machine_arn: str, run_id: str, cause: str, generation: int = 0) -> None:
     """Stops a run's execution if it is still running; a missing or closed one is fine."""
-    _stop_first(state_machine_arn, _names(run_id), "Stepwise.Janitor", cause)
+    _stop_first(state_machine_arn, _names(run_id, generation=generation), "Stepwise.Janitor", cause)
 
 
 def _stop_first(state_machine_arn: str, names: list[str], error: str, cause: str) -> None:

@@ -130,14 +130,16 @@ class Janitor:
             return None
         if run.status in RUN_TERMINAL or run.kind == "external":
             return None  # external runs are settled by their client, never here
-        started = datetime.fromisoformat(run.started_at or run.created_at)
+        # A redriven run's timeout counts from its redrive, as its new execution's does.
+        started = datetime.fromisoformat(run.redriven_at or run.started_at or run.created_at)
         deadline = started + timedelta(seconds=run.timeout or 0)
         if now > deadline + self.grace:
-            executions.stop_run(self.run_state_machine_arn, run_id, "past its timeout")
+            machine = self.run_state_machine_arn
+            executions.stop_run(machine, run_id, "past its timeout", run.generation)
             return self._settle(run, {"reason": "timed_out"}, "past its timeout")
-        execution = executions.describe_run(self.run_state_machine_arn, run_id)
+        execution = executions.describe_run(self.run_state_machine_arn, run_id, run.generation)
         if execution is None:
-            created = datetime.fromisoformat(run.created_at)
+            created = datetime.fromisoformat(run.redriven_at or run.created_at)
             if now < created + self.grace:
                 return None  # its start may still be on the way
             cause = "the run's execution was never started"
@@ -157,7 +159,7 @@ class Janitor:
     def _heal_nodes(self, org_id: str, run_id: str, now: datetime) -> list[dict[str, str]]:
         """Starts nodes whose execution never started; fails nodes whose execution ended."""
         healed: list[dict[str, str]] = []
-        _, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
+        run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:
             if node.status not in (NodeStatus.SCHEDULED, NodeStatus.RUNNING):
                 continue
@@ -169,10 +171,10 @@ class Janitor:
             self._nodes_described += 1
             ref = node.ref
             machine = self.engine.node_state_machine_arn
-            execution = executions.describe_node(machine, run_id, ref)
+            execution = executions.describe_node(machine, run_id, ref, run.generation)
             if execution is None and node.status == NodeStatus.SCHEDULED:
                 logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
-                executions.start_node(machine, org_id, run_id, ref)
+                executions.start_node(machine, org_id, run_id, ref, run.generation)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
             elif execution is not None and execution["status"] == "RUNNING" and node.item_count:
                 # A for_each node waits on its chunks: a lane that stalled must not hang it.

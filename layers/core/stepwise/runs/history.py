@@ -15,6 +15,7 @@ from stepwise.workflows.models import NodeSpec
 class EventType(StrEnum):
     RUN_CREATED = "RUN_CREATED"
     RUN_STARTED = "RUN_STARTED"
+    RUN_REDRIVEN = "RUN_REDRIVEN"
     NODE_SCHEDULED = "NODE_SCHEDULED"
     NODE_STARTED = "NODE_STARTED"
     NODE_RETRY_SCHEDULED = "NODE_RETRY_SCHEDULED"
@@ -54,6 +55,7 @@ def run_history(
     events: list[dict[str, Any]] = [_event(EventType.RUN_CREATED, run.created_at)]
     if run.started_at:
         events.append(_event(EventType.RUN_STARTED, run.started_at))
+    events += _redrives(run)
     for node in nodes:
         ref = node.ref
         if node.scheduled_at:
@@ -81,6 +83,10 @@ def run_history(
                         available_at=attempt.available_at,
                     )
                 )
+            if attempt.status in _NODE_END and number <= (node.attempt_base or 0):
+                # An end before the redrive that runs the node again.
+                kind, at = _NODE_END[attempt.status], attempt.completed_at
+                events.append(_event(kind, at, ref, attempt=number, failure=attempt.error))
         end = _NODE_END.get(node.status)
         if end and node.finished_at:
             details: dict[str, Any] = {"attempt": node.attempt or None}
@@ -97,6 +103,27 @@ def run_history(
     events.sort(key=lambda e: (e["event_time"], _RANK[e["event_type"]], e["node_ref"] or ""))
     for number, event in enumerate(events, start=1):
         event["event_id"] = number
+    return events
+
+
+def _redrives(run: RunRecord) -> list[dict[str, Any]]:
+    """Each redrive: how the run had ended before it, then RUN_REDRIVEN with who and why."""
+    events: list[dict[str, Any]] = []
+    for redrive in run.redrives:
+        end = _RUN_END.get(redrive.get("previous_status", ""))
+        if end and redrive.get("previous_finished_at"):
+            failure = redrive.get("previous_error")
+            events.append(_event(end, redrive["previous_finished_at"], failure=failure))
+        events.append(
+            _event(
+                EventType.RUN_REDRIVEN,
+                redrive["at"],
+                reason=redrive.get("reason"),
+                by=redrive.get("by"),
+                key_id=redrive.get("key_id"),
+                workflow_version=redrive.get("to_version"),
+            )
+        )
     return events
 
 

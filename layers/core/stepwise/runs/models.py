@@ -38,6 +38,9 @@ class HistoryEvent(BaseModel):
     reason: str | None = None
     available_at: datetime | None = None
     timeout_at: datetime | None = None
+    by: str | None = Field(None, description="On RUN_REDRIVEN: who asked (key:<name>).")
+    key_id: str | None = Field(None, description="On RUN_REDRIVEN: the id of that API key.")
+    workflow_version: int | None = Field(None, description="On RUN_REDRIVEN: the version run.")
 
 
 class RunCreate(_Input):
@@ -195,3 +198,9 @@ class Run(RunSummary):
         default_factory=list, description="An external run's actions and their phases."
     )
     outputs: Any = Field(None, description="What an external run reported as its outputs.")
+    # Repairs (runs/redrive.py, runs/rerun.py): on the run itself, not in lists (the run
+    # indexes do not project them).
+    redrive_count: int = Field(0, description="How often the run was redriven.")
+    redriven_at: datetime | None = Field(None, description="Its last redrive.")
+    rerun_of: str | None = Field(None, description="The run this one reruns (from a node).")
+    reruns: list[str] = Field(default_factory=list, description="The runs that rerun this one.")

@@ -101,6 +101,8 @@ _NODE_INTS = (
     "max_concurrency",
     "index",
     "expires_at",
+    "attempt_base",
+    "generation",
 )
 _NODE_PAYLOADS = ("output", "item", "action_input", "delivery_result", "signal_result")
 _NODE_SETS = ("satisfied_edges", "failed_edges", "skipped_edges")
@@ -134,6 +136,11 @@ class NodeRecord(NamedTuple):
     chunks_done: frozenset[int] = frozenset()
     items_token: str | None = None
     expires_at: int | None = None
+    # A node or item a redrive runs again: its attempts before (numbered on from there), the
+    # run's redrive it runs in, and the failed child run a workflow node redrives.
+    attempt_base: int | None = None
+    generation: int | None = None
+    redrive_child: str | None = None
     satisfied_edges: frozenset[str] = frozenset()
     failed_edges: frozenset[str] = frozenset()
     skipped_edges: frozenset[str] = frozenset()
@@ -162,7 +169,7 @@ class NodeRecord(NamedTuple):
         return self.attempts.get(number)
 
 
-_RUN_INTS = ("workflow_version", "node_count", "timeout", "expires_at", "depth")
+_RUN_INTS = ("workflow_version", "node_count", "timeout", "expires_at", "depth", "redrive_count")
 _RUN_PAYLOADS = ("input", "output", "args", "outputs")
 
 
@@ -205,6 +212,12 @@ class RunRecord(NamedTuple):
     event_published_at: str | None = None
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    redrive_count: int | None = None  # its redrives (runs/redrive.py), each a generation
+    redriven_at: str | None = None
+    redrives: tuple[dict[str, Any], ...] = ()
+    rerun_of: str | None = None  # the run it reruns (runs/rerun.py), from which node
+    rerun_from: str | None = None
+    reruns: tuple[str, ...] = ()
     tags: Mapping[str, str] = _NOTHING
     flow_type: str | None = None
     actions: tuple[dict[str, Any], ...] = ()
@@ -219,7 +232,14 @@ class RunRecord(NamedTuple):
         values["tags"] = dict(item.get("tags") or {})
         values["actions"] = tuple(_plain(item.get("actions") or []))
         values["handler_run_ids"] = tuple(item.get("handler_run_ids") or ())
+        values["redrives"] = tuple(_plain(item.get("redrives") or []))
+        values["reruns"] = tuple(item.get("reruns") or [])
         return cls(**values)
+
+    @property
+    def generation(self) -> int:
+        """Which of its executions the run is on: 0, then one more per redrive."""
+        return self.redrive_count or 0
 
     @property
     def settling(self) -> bool:

@@ -75,6 +75,10 @@ def run_detail(
         args=payloads.read(run.args),
         actions=run.actions,
         outputs=payloads.read(run.outputs),
+        redrive_count=run.generation,
+        redriven_at=run.redriven_at,
+        rerun_of=run.rerun_of,
+        reruns=list(run.reruns),
     )
 
 
