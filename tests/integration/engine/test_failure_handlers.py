@@ -333,19 +333,29 @@ def test_a_handler_over_the_descendants_quota_is_recorded(stack, handler, resume
     assert runs_of(stack, handler) == []
 
 
-def test_the_failure_number_follows_the_redrive_count():
-    """After redrive lands, a run carries ``redrive_count``: its second failure is failure 2,
-    whose handler has its own id."""
+def test_a_redriven_run_that_fails_again_starts_a_second_handler(stack, handler, resumed):
+    """Each failure of a run has its handler: the redrive's failure is failure 2, whose handler
+    has its own id, and the first handler is not started again."""
+    workflow = save(stack, failing(handler))
+    run_id = start(stack, workflow["id"], {"n": "x"})
+    run_to_end(stack, run_id)
+    first = handler_run_id(run_id, 1)
+    assert get_run(stack, run_id)[1]["handler_run_ids"] == [first]
 
-    class Redriven:
-        redrive_count = 1
-
-    class Never:
-        pass
-
-    assert failure_number(Never()) == 1
-    assert failure_number(Redriven()) == 2
-    assert handler_run_id("run_x", 2) == "run_x-handler-2"
+    status, answer = call(stack, "POST", f"/runs/{run_id}/redrive", {"reason": "try again"})
+    assert status == 202, answer
+    step(stack, "start_run", run_id, task_token=f"token-{run_id}-2")
+    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
+        "status": "failed"
+    }
+    _, run = get_run(stack, run_id)
+    second = handler_run_id(run_id, 2)
+    assert run["handler_run_ids"] == [first, second]
+    assert failure_number(components.store().runs.get_run(ORG, run_id)) == 2
+    for handler_id, number in ((first, 1), (second, 2)):
+        _, handled = get_run(stack, handler_id)
+        assert handled["handles_run_id"] == run_id, number
+        assert handled["input"]["run"]["failed_nodes"][0]["ref"] == "boom"
 
 
 def test_a_run_the_janitor_settles_starts_its_handler(stack, handler, resumed):
