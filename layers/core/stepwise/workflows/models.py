@@ -75,6 +75,7 @@ class NodeSpec(_Input):
         None,
         ge=1,
         le=MAX_REQUIRED_APPROVALS,
+        examples=[2],
         description="An approval node: how many distinct API keys must approve (default 1); "
         "one rejection fails the node.",
     )
