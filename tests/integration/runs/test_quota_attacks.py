@@ -7,6 +7,7 @@ import pytest
 
 from stepwise import components
 from stepwise.core.statuses import RunStatus
+from stepwise.engine.address import NodeAddress
 from stepwise.infra import dynamo, keys
 from tests.integration.runs.test_quotas import ORG, call, quota, transform, workflow
 
@@ -87,3 +88,25 @@ def test_a_short_lived_child_does_not_make_the_descendants_count_expire_early(st
     counted = dynamo.get_item(store.table, keys.descendants(ORG, "run_longroot"))
     root_ends = datetime.fromisoformat(root_run.created_at) + timedelta(seconds=root.timeout)
     assert counted["expires_at"] > (root_ends + store.runs.retention).timestamp()
+
+
+def test_child_runs_are_refused_over_the_open_runs_quota(stack, quota):
+    """Before: child runs counted towards the open runs but were never refused, so an org could
+    hold open_runs_per_org roots that each started descendants_per_run more (10,000 x 1,000 with
+    the defaults). Over the quota, the workflow node fails naming it."""
+    quota("QUOTA_OPEN_RUNS_PER_ORG", 2)
+    leaf = workflow(stack, {"name": "leaf", "nodes": [transform()]})
+    nodes = [{"ref": f"c{i}", "kind": "workflow", "args": {"workflow_id": leaf}} for i in range(2)]
+    parent = workflow(stack, {"name": "parent", "nodes": nodes})
+    status, answer = call(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": parent})
+    assert status == 201, answer
+    run_id = answer["data"]["id"]
+    engine = components.engine()
+    engine.runs.start_run(ORG, run_id, "run-token")
+    first = engine.nodes.attempt(NodeAddress(ORG, run_id, "c0", 1))
+    assert first["next"] == "child"  # the root and this child: 2 open runs, the quota
+    engine.nodes.attempt(NodeAddress(ORG, run_id, "c1", 1))
+    node = components.store().runs.get_node(ORG, run_id, "c1")
+    assert node.status == "failed" and node.error["type"] == "QuotaExceeded"
+    assert "open_runs_per_org (QuotaOpenRunsPerOrg = 2)" in node.error["message"]
+    assert not components.store().runs.run_exists(ORG, f"{run_id}.c1.1")
