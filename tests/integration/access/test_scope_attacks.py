@@ -269,3 +269,60 @@ def test_a_workflow_limited_key_sees_and_starts_only_its_workflows_runs(stack):
     body = {"name": "w", "nodes": nodes}
     assert call(stack, "PUT", f"/workflows/{mine}", body, key=limited)[0] == 403
     assert call(stack, "GET", "/destinations", key=limited)[0] == 403
+
+
+def test_a_key_limited_to_several_workflows_lists_all_their_runs_and_no_others(stack):
+    """Before: such a key had to name one workflow per list (403 without workflow_id). Now its
+    list merges its workflows' runs, newest first, paged both ways, and never shows another
+    workflow's run, nor a total that counts them."""
+    nodes = [{"ref": "a", "kind": "transform", "args": 1}]
+    one, two, theirs = (
+        api(stack, "POST", "/workflows", {"name": n, "nodes": nodes})["data"]["id"]
+        for n in ("one", "two", "theirs")
+    )
+    order = (one, theirs, two, one, theirs, two, two)
+    started = [(api(stack, "POST", "/runs", {"workflow_id": w})["data"]["id"], w) for w in order]
+    mine = [run for run, w in started if w != theirs]
+    body = {"name": "ci", "scopes": ["read"], "workflows": [one, two]}
+    status, made = call(stack, "POST", "/keys", body)
+    assert status == 201, made
+    limited = made["data"]["key"]
+
+    seen, cursor, pages = [], None, []
+    while True:
+        path = "/runs?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = call(stack, "GET", path, key=limited)
+        assert status == 200, page
+        pages.append(page)
+        seen += [r["id"] for r in page["data"]]
+        assert page["total"] == len(mine)
+        cursor = page["next_page"]
+        if not cursor:
+            break
+    assert seen == list(reversed(mine))  # newest first, every run of its workflows, once
+    # Back from the last page: the page before it, in the same order.
+    path = f"/runs?limit=2&cursor={pages[-1]['previous_page']}"
+    back = call(stack, "GET", path, key=limited)[1]
+    assert [r["id"] for r in back["data"]] == [r["id"] for r in pages[-2]["data"]]
+    # Filters still apply; a total with no counter of its own is null, not the org's.
+    queued = call(stack, "GET", "/runs?status=queued&limit=100", key=limited)[1]
+    assert {r["id"] for r in queued["data"]} == set(mine) and queued["total"] is None
+    # A cursor of the org-wide list does not page this one.
+    org_page = call(stack, "GET", "/runs?limit=2")[1]
+    path = f"/runs?limit=2&cursor={org_page['next_page']}"
+    assert call(stack, "GET", path, key=limited)[0] == 400
+    assert call(stack, "GET", f"/runs?workflow_id={theirs}", key=limited)[0] == 403
+    listed = call(stack, "GET", f"/runs?workflow_id={two}", key=limited)[1]["data"]
+    assert [r["id"] for r in listed] == [run for run, w in reversed(started) if w == two]
+
+
+def test_a_key_limited_to_more_workflows_than_a_list_merges_names_one(stack):
+    nodes = [{"ref": "a", "kind": "transform", "args": 1}]
+    ids = [
+        api(stack, "POST", "/workflows", {"name": f"w{i}", "nodes": nodes})["data"]["id"]
+        for i in range(11)
+    ]
+    made = call(stack, "POST", "/keys", {"name": "many", "scopes": ["read"], "workflows": ids})[1]
+    status, payload = call(stack, "GET", "/runs", key=made["data"]["key"])
+    assert status == 403 and "workflow_id" in message_of(payload)
+    assert call(stack, "GET", f"/runs?workflow_id={ids[3]}", key=made["data"]["key"])[0] == 200

@@ -91,6 +91,14 @@ def test_a_credential_with_the_wrong_fields_is_a_422(stack, body, fragment):
         ),
         ({"type": "basic", "username": "a:b", "password": "p"}, "username"),
         ({"type": "basic", "username": "a", "password": "tok-secret\x00"}, "password"),
+        # Beyond Latin-1: http.client (and urllib3's basic auth) cannot encode it, so every
+        # delivery raised instead of failing its attempt.
+        ({"type": "bearer", "token": "tok-secret\u20ac"}, "token"),
+        ({"type": "basic", "username": "a", "password": "tok-secret\u0416"}, "password"),
+        (
+            {"type": "header", "header_name": "X-Key", "header_value": "tok-secret\u2028"},
+            "header_value",
+        ),
     ],
 )
 @pytest.mark.attack

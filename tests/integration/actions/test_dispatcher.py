@@ -92,8 +92,9 @@ def test_the_credential_is_presented_and_never_stored_in_the_record(stack, recei
 
 
 @pytest.mark.attack
+@pytest.mark.parametrize("bad", ["tok-bad\n", "tok-bad\u20ac"])
 def test_a_stored_credential_with_a_newline_fails_the_attempt_without_quoting_it(
-    stack, receiver, resumed, caplog
+    stack, receiver, resumed, caplog, bad
 ):
     # Stored before credentials were checked: put the bad value straight into its secret.
     url = receiver.answer("/nl", Answer(200, {}))
@@ -102,7 +103,7 @@ def test_a_stored_credential_with_a_newline_fails_the_attempt_without_quoting_it
     [made] = [c for c in components.catalog().list_credentials(ORG, 50, None)[0] if c.name == "c"]
     stored = components.catalog().get_credential(ORG, made.id)
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=stored["secret_arn"], SecretString=json.dumps({"token": "tok-bad\n"})
+        SecretId=stored["secret_arn"], SecretString=json.dumps({"token": bad})
     )
     components.dispatcher().deliver(message)
     assert receiver.at("/nl") == []

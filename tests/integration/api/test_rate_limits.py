@@ -77,3 +77,22 @@ def test_health_and_unlimited_stacks_are_never_limited(stack, limited, monkeypat
         assert response["statusCode"] == 200
     monkeypatch.setenv(rate_limits.LIMIT_ENV, "0")
     assert {get(stack, "acme", DEFAULT_KEY)[0] for _ in range(LIMIT + 1)} == {200}
+
+
+def test_a_revoked_key_spends_nothing_of_its_orgs_budget(stack, limited, monkeypatch):
+    """Before: the limiter counted any key the table knew, revoked ones too (and a warm
+    function remembered a key's org for good), so whoever kept a revoked key could flood with
+    it and starve the org's live keys with 429s."""
+    from stepwise import components
+
+    made = components.api_keys()
+    made.store("swk_test_leaked", "acme", "leaked", ["read"], "test")
+    assert get(stack, "acme", "swk_test_leaked")[0] == 200  # counted while live: 1 of LIMIT
+    [key] = [k for k in made.list("acme", 100, None)[0] if k["name"] == "leaked"]
+    made.revoke("acme", key["id"])
+    later = rate_limits.time.monotonic() + 3600  # an hour on: past any cached entry
+    monkeypatch.setattr(rate_limits.time, "monotonic", lambda: later)  # past the cached entry
+    for _ in range(LIMIT * 2):
+        assert get(stack, "acme", "swk_test_leaked")[0] == 401
+    assert [get(stack, "acme", DEFAULT_KEY)[0] for _ in range(LIMIT - 1)] == [200] * (LIMIT - 1)
+    assert get(stack, "acme", DEFAULT_KEY)[0] == 429  # the live key's own requests, no more

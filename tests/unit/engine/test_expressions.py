@@ -156,3 +156,54 @@ def test_the_rendered_bytes_quota_cannot_pass_the_hard_maximum(monkeypatch):
     finally:
         monkeypatch.undo()
         settings.clear()
+
+
+# -- issue 14 row 6, second pass: values an expression multiplies, not only text ----------------
+
+
+def doubled(steps: int, step: str) -> str:
+    return "{{ input.v" + step * steps + " }}"
+
+
+@pytest.mark.attack
+def test_a_value_doubled_by_shared_references_is_refused_before_it_is_written_out():
+    """``[@,@]`` 26 deep is 52 small objects in memory and about 1.3 GB of JSON: render gave it
+    back, and the output quota's json.dumps then built the whole text (the engine step ran
+    out of time and memory). Now render refuses it, naming the quotas."""
+    with pytest.raises(TemplateError, match="node_output_bytes"):
+        render(doubled(26, " | [@,@]"), {"input": {"v": "x" * 10}})
+
+
+@pytest.mark.attack
+def test_a_list_doubled_by_flattening_is_refused_within_the_budget():
+    """``[@,@][]`` copies: 21 steps built a list of 2 million elements in 5 s."""
+    with pytest.raises(TemplateError, match="flattening builds too large a list"):
+        render(doubled(21, " | [@,@][]"), {"input": {"v": [1]}})
+
+
+@pytest.mark.attack
+def test_many_flattening_expressions_in_one_template_share_one_budget():
+    """Each of ten expressions flattens 1 million elements in all: under a budget of its own
+    each passed, and ten of them took ten times as long."""
+    template = {
+        f"k{i}": doubled(19, " | [@,@][]").replace(" }}", " | length(@) }}") for i in range(10)
+    }
+    with pytest.raises(TemplateError, match="flattening builds too large a list"):
+        render(template, {"input": {"v": [1]}})
+    # One of them alone is within the budget, and its value is small.
+    assert render(template["k0"], {"input": {"v": [1]}}) == 2**19
+
+
+@pytest.mark.attack
+def test_join_of_a_doubling_string_stops_at_the_rendered_limit():
+    with pytest.raises(TemplateError, match="rendered_bytes"):
+        render(doubled(20, " | join('', [@,@])"), {"input": {"v": "ab"}})
+
+
+@pytest.mark.attack
+def test_a_template_repeating_a_large_value_is_refused_as_a_whole():
+    """Each placeholder's value fits (the context's own 600 KB), two of them do not."""
+    context = {"input": {"v": "x" * 600_000}}
+    assert len(render("{{ input.v }}", context)) == 600_000
+    with pytest.raises(TemplateError, match="the rendered value would pass"):
+        render({"a": "{{ input.v }}", "b": "{{ input.v }}"}, context)

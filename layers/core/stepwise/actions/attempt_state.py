@@ -196,6 +196,52 @@ class AttemptState:
             index=index,
         )
 
+    def record_review(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        review: dict[str, Any],
+        seen: int,
+        required: int,
+        settles: bool,
+    ) -> NodeRecord | None:
+        """Appends a review to a waiting approval attempt's ``reviews``, on condition that the
+        list still holds the ``seen`` reviews the caller read (so two reviews at once cannot
+        both be counted as the same one, nor the Nth twice). A review that ``settles`` the
+        attempt (a rejection, or the last approval needed) is also its ``signal``, in the same
+        write. The node, or None when the attempt moved on or another review landed first."""
+        names = {"#status": "status", "#signal": "signal", "#n": str(attempt)}
+        values: dict[str, Any] = {
+            ":new": [review],
+            ":empty": [],
+            ":required": required,
+            ":attempt": attempt,
+            ":running": str(NodeStatus.RUNNING),
+        }
+        update = (
+            "SET attempts.#n.reviews = list_append(if_not_exists(attempts.#n.reviews, :empty), "
+            ":new), attempts.#n.approvals_required = :required"
+        )
+        if settles:
+            update += ", attempts.#n.#signal = :signal"
+            values[":signal"] = review
+        if seen:
+            counted = "size(attempts.#n.reviews) = :seen"
+            values[":seen"] = seen
+        else:
+            counted = "attribute_not_exists(attempts.#n.reviews)"
+        return self._returning(
+            org_id,
+            run_id,
+            ref,
+            update,
+            values,
+            condition=f"{_WAITING_ATTEMPT} AND {counted}",
+            names=names,
+        )
+
     def record_heartbeat(
         self,
         org_id: str,

@@ -33,7 +33,7 @@ from stepwise.store import Store
 from stepwise.workflows.models import NodeSpec
 
 MAX_RESPONSE_BYTES = 1024 * 1024
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NOT_HEADER_TEXT = re.compile(r"[^\t\x20-\x7e\xa0-\xff]")  # as actions/models.py HEADER_VALUE
 CLAIM_MARGIN_SECONDS = 30
 
 
@@ -195,11 +195,11 @@ class Dispatcher:
             return {}
         item = self.catalog.get_credential(destination["org_id"], credential_id)
         value = self.catalog.vault.read(item["secret_arn"])
-        if any(_CONTROL.search(str(v)) for v in value.values()):
+        if any(_NOT_HEADER_TEXT.search(str(v)) for v in value.values()):
             # Stored before credentials were checked for them: refuse, and never echo the value.
             raise DestinationRefused(
-                f"credential {credential_id} holds control characters and cannot be sent in a"
-                " header; replace it"
+                f"credential {credential_id} holds control characters or text beyond Latin-1 and"
+                " cannot be sent in a header; replace it"
             )
         if item["type"] == "bearer":
             return {"authorization": f"Bearer {value['token']}"}

@@ -10,8 +10,10 @@ from stepwise.actions.webhooks.responses import Signal
 from stepwise.core.fields import TAGS
 
 HEADER_NAME = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")]
-# No control characters (a CR or LF would split the header: header injection); tab is allowed.
-HEADER_VALUE = Annotated[str, Field(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
+# Header text only: tab, printable ASCII and printable Latin-1. No control characters (a CR or
+# LF would split the header: header injection), and nothing beyond Latin-1, which http.client
+# and urllib3 (basic auth) cannot encode: such a value made every delivery raise.
+HEADER_VALUE = Annotated[str, Field(max_length=4096, pattern=r"^[\t\x20-\x7e\xa0-\xff]*$")]
 
 
 class _Input(BaseModel):
@@ -19,7 +21,7 @@ class _Input(BaseModel):
 
 
 # Basic auth joins username and password with ':', so the username may not hold one.
-_USERNAME = Annotated[str, Field(max_length=512, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f:]*$")]
+_USERNAME = Annotated[str, Field(max_length=512, pattern=r"^[\t\x20-\x39\x3b-\x7e\xa0-\xff]*$")]
 
 
 class CredentialType(StrEnum):

@@ -9,6 +9,7 @@ action node: the item's own record holds its attempts, signal and token.
 
 from typing import Any
 
+from stepwise.actions import approvals
 from stepwise.actions.signal_models import (
     ReviewCreate,
     SignalBody,
@@ -80,12 +81,15 @@ class Signals:
         reviewer_key: str | None = None,
     ) -> NodeRecord:
         """Records an approval node's review, with the reviewing key's id; the node. Conflict
-        unless it is waiting."""
+        unless it is waiting, or when the same key reviewed this attempt before.
+
+        The attempt counts its reviews (``approvals.py``): a rejection, or the approval that
+        makes ``required_approvals`` distinct keys, settles it and queues the resume; an
+        approval short of that is recorded and the node keeps waiting."""
         node = self.store.runs.get_node(org_id, run_id, ref)
         if node.kind != NodeKind.APPROVAL:
             raise Conflict(f"node {ref!r} is a {node.kind} node; only approval nodes are reviewed")
-        number = node.attempt
-        current = _attempt(node, number)
+        required = self._required_approvals(org_id, run_id, ref)
         review = {
             "kind": "review",
             "decision": decision.decision.value,
@@ -94,25 +98,54 @@ class Signals:
             "reviewed_at": now_iso(),
             **({"comment": decision.comment} if decision.comment is not None else {}),
         }
-        updated = None
-        if current.status == "running":
-            updated = self.store.attempts.record_signal(org_id, run_id, ref, number, review)
-        if updated is None:
-            node = self.store.runs.get_node(org_id, run_id, ref)
-            earlier = _attempt(node, number).signal
-            if earlier:
+        reviewer_id = reviewer_key or reviewer
+        # Each round reads the attempt and writes on condition that no other review landed in
+        # between; one that did makes the next round count it. Every round that fails saw one
+        # more review, so the bound (the most reviews an attempt can take) is never reached.
+        for _ in range(approvals.MAX_ROUNDS):
+            number = node.attempt
+            current = _attempt(node, number)
+            earlier = approvals.by_reviewer(current, reviewer_id)
+            if earlier is not None:
                 count_signal(org_id, "duplicate")
                 raise Conflict(
-                    f"node {ref!r} was already reviewed ({earlier['decision']} by "
-                    f"{earlier['reviewed_by']} at {earlier['reviewed_at']})"
+                    f"node {ref!r} was already reviewed ({approvals.describe(earlier)}): "
+                    "a key reviews an attempt once"
                 )
-            count_signal(org_id, "late")
-            raise Conflict(f"node {ref!r} is {node.status}; it is not waiting for a review")
+            if current.signal:
+                count_signal(org_id, "duplicate")
+                raise Conflict(
+                    f"node {ref!r} was already reviewed ({approvals.describe(current.signal)})"
+                )
+            if current.status != "running" or node.status != NodeStatus.RUNNING:
+                count_signal(org_id, "late")
+                raise Conflict(f"node {ref!r} is {node.status}; it is not waiting for a review")
+            seen = approvals.reviews_of(current)
+            settles = approvals.settles(review, seen, required)
+            updated = self.store.attempts.record_review(
+                org_id, run_id, ref, number, review, len(seen), required, settles
+            )
+            if updated is not None:
+                break
+            node = self.store.runs.get_node(org_id, run_id, ref)
+        else:
+            raise Conflict(f"node {ref!r} is taking too many reviews at once; try again")
         self.store.run_state.record_review(org_id, run_id, review)
-        self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
+        if settles:
+            self._queue(SignalTarget(org_id, run_id, ref, number), "settle")
         count_signal(org_id, "accepted")
-        logger.info("review recorded", extra={"decision": review["decision"]})
+        logger.info(
+            "review recorded",
+            extra={"decision": review["decision"], "approvals": len(seen) + 1, "settles": settles},
+        )
         return updated
+
+    def _required_approvals(self, org_id: str, run_id: str, ref: str) -> int:
+        """How many distinct keys must approve the node, from the run's workflow version."""
+        run = self.store.runs.get_run(org_id, run_id)
+        workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
+        spec = next((n for n in workflow.nodes if n.ref == ref), None)
+        return approvals.required(spec)
 
     def _not_waiting(self, t: SignalTarget, signal: Signal) -> SignalReceipt:
         """Why a signal was not recorded: a repeat (200) or too late (Conflict, 409)."""

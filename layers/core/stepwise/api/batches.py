@@ -8,7 +8,7 @@ from stepwise import components
 from stepwise.api import idempotency
 from stepwise.api.dependencies import CallerDep, requires
 from stepwise.api.envelopes import Envelope
-from stepwise.api.errors import ORG_ERRORS
+from stepwise.api.errors import ORG_ERRORS, RUN_START_QUOTA_ERRORS
 from stepwise.api.idempotency import IdempotencyKey
 from stepwise.batches.models import Batch, BatchCreate
 from stepwise.batches.service import Batches
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/batches", tags=["batches"], respons
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Envelope[Batch],
+    responses={429: RUN_START_QUOTA_ERRORS[429]},
     openapi_extra=requires(workflows="only batches of its workflows (403 for another)"),
 )
 def create_batch(

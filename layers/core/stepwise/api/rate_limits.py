@@ -9,8 +9,8 @@ with ``Retry-After``, before any route runs.
 Counted: requests under ``/v1/orgs/`` that carry a key the table knows, against the key's org
 (not the org in the path: a key of another org, or none, must not spend an org's budget).
 Not counted: signal callbacks (``/v1/signals/``: the token authorises them, and the template
-throttles their route apart), ``/healthz``, and requests with no key or an unknown one (API
-Gateway's route throttle bounds those, and they get 401 at once).
+throttles their route apart), ``/healthz``, and requests with no key, an unknown one or a
+revoked one (API Gateway's route throttle bounds those, and they get 401 at once).
 """
 
 import os
@@ -33,6 +33,7 @@ LIMIT_ENV = "ORG_RATE_LIMIT"  # requests per second per org; 0 turns the limit o
 PARAMETER = "OrgRateLimit"  # the template parameter that sets it, named in every 429
 COUNTED_PREFIX = "/v1/orgs/"
 _KNOWN_KEYS = 1024  # key hash -> org: a key's org never changes, so a warm function keeps it
+KEY_ORG_SECONDS = 60  # how long a warm function trusts that a key it saw is not revoked
 
 
 def limit() -> int:
@@ -40,24 +41,33 @@ def limit() -> int:
 
 
 class _KeyOrgs:
-    """The org of each key seen lately (found keys only), so a warm request costs no read."""
+    """The org of each live key seen lately, so a warm request costs no read.
+
+    A revoked key is not counted (its requests get 401 anyway): otherwise whoever still holds
+    one, a leaked key or a former employee's, could spend its org's whole budget and starve the
+    org's live keys. An entry is trusted for ``KEY_ORG_SECONDS`` only, so a key revoked while a
+    function holds it stops counting within that time."""
 
     def __init__(self, size: int):
         self._size = size
-        self._orgs: OrderedDict[str, str] = OrderedDict()
+        self._orgs: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._lock = Lock()
 
     def org_of(self, key: str) -> str | None:
         digest = hash_api_key(key)
+        now = time.monotonic()
         with self._lock:
-            if digest in self._orgs:
+            cached = self._orgs.get(digest)
+            if cached is not None and now - cached[1] < KEY_ORG_SECONDS:
                 self._orgs.move_to_end(digest)
-                return self._orgs[digest]
+                return cached[0]
         item = components.api_keys().find(key)
-        if item is None:
-            return None
         with self._lock:
-            self._orgs[digest] = item["org_id"]
+            if item is None or "revoked_at" in item:
+                self._orgs.pop(digest, None)
+                return None
+            self._orgs[digest] = (item["org_id"], now)
+            self._orgs.move_to_end(digest)
             while len(self._orgs) > self._size:
                 self._orgs.popitem(last=False)
         return item["org_id"]

@@ -23,7 +23,16 @@ from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdat
 from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
 from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, RunCreate, RunSummary
-from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
+from stepwise.runs.queries import (
+    MAX_MERGED_WORKFLOWS,
+    MAX_TAG_FILTERS,
+    Position,
+    RunFilter,
+    merged_total,
+    page_runs,
+    page_runs_of,
+    parse_tags,
+)
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 from stepwise.workflows.models import REF_PATTERN, Workflow
@@ -33,8 +42,8 @@ router = APIRouter(prefix="/v1/orgs/{org_id}/runs", tags=["runs"], responses=ORG
 STARTS = requires(workflows="only runs of its workflows (403 for another)")
 ITS_RUNS = requires(workflows="only runs of its workflows (404 for another)")
 LISTED = requires(
-    workflows="only runs of its workflows: workflow_id defaults to its one workflow and must be "
-    "one of them (403 for another)"
+    workflows="only runs of its workflows: without workflow_id, the runs of all of them (up to "
+    "10 workflows; a key limited to more names one); another workflow_id is 403"
 )
 REVIEW = requires(
     Scope.APPROVE,
@@ -341,6 +350,7 @@ def list_runs(
     batch (with or without a status)."""
     org_id = who.org_id
     workflow_id = _limited_filter(who, workflow_id)
+    merged = sorted(who.workflows) if who.workflows is not None and not workflow_id else None
     query = RunFilter(
         status=str(status) if status else None,
         workflow_id=workflow_id,
@@ -350,12 +360,15 @@ def list_runs(
         tags=parse_tags(tag),
         batch_id=batch_id,
     )
-    scope = f"runs:{org_id}:{query.scope()}"
+    scope = f"runs:{org_id}:{query.scope()}" + (f"|of={','.join(merged)}" if merged else "")
     position = None
     if cursor:
         at = codec.decode(scope, cursor)
         position = Position(at["at"], newer=bool(at.get("newer")), inclusive=bool(at.get("incl")))
-    items, more = page_runs(store.table, org_id, query, limit, position)
+    if merged:
+        items, more = page_runs_of(store.table, org_id, query, merged, limit, position)
+    else:
+        items, more = page_runs(store.table, org_id, query, limit, position)
     page = Page[RunSummary](data=[views.run_summary(i) for i in items], current_page=cursor)
     if items:
         first, last = items[0].run_id, items[-1].run_id
@@ -367,6 +380,9 @@ def list_runs(
         page.current_page = codec.encode(scope, {"at": first, "incl": True})
         page.current_page_backwards = codec.encode(scope, {"at": last, "newer": True, "incl": True})
     counted = query.counted()
+    if merged:
+        page.total = merged_total(store.runs.run_counts(org_id), query, merged)
+        return page
     if counted is not None:
         page.total = store.runs.run_counts(org_id).get(counted, 0)
     batch_counted = query.batch_counted()
@@ -378,12 +394,14 @@ def list_runs(
 
 def _limited_filter(who: Caller, workflow_id: str | None) -> str | None:
     """The workflow filter of a workflow-limited key's list: its own (the one it is limited to
-    when it gives none), never another's. A list spans one workflow's index, so a key limited to
-    several names the one it lists."""
+    when it gives none), never another's. None for a key limited to several (at most
+    ``MAX_MERGED_WORKFLOWS``) that names none: its list merges theirs."""
     if who.workflows is None:
         return workflow_id
     if workflow_id is None and len(who.workflows) == 1:
         return next(iter(who.workflows))
+    if workflow_id is None and len(who.workflows) <= MAX_MERGED_WORKFLOWS:
+        return None
     if workflow_id is None or workflow_id not in who.workflows:
         allowed = ", ".join(sorted(who.workflows))
         raise Forbidden(

@@ -32,6 +32,7 @@ from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
 from stepwise.infra import executions, keys, queues
 from stepwise.infra.payloads import dumps
+from stepwise.runs import quotas
 from stepwise.runs.starts import start_workflow_run
 from stepwise.store import Store
 from stepwise.workflows.models import Workflow
@@ -59,6 +60,9 @@ class Batches:
         If it cannot be queued, nothing is left behind and the caller gets ServiceUnavailable."""
         workflow = self._workflow(org_id, body.workflow_id)
         _check_sizes(body.inputs)
+        # Every input becomes an open run: refused whole (429 naming the quota) rather than
+        # accepted and then started past it in the background.
+        quotas.check_open_runs(self.store, org_id, adding=len(body.inputs))
         batch_id = new_id("bat")
         at = now()
         chunks = [

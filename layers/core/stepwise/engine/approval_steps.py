@@ -3,12 +3,13 @@ review in time retries or fails."""
 
 from typing import Any
 
+from stepwise.actions import approvals
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.shared import run_wait_bound
 from stepwise.infra import executions
-from stepwise.runs.records import RunRecord
+from stepwise.runs.records import AttemptRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
 
@@ -34,7 +35,8 @@ class ApprovalSteps(StepFamily):
         return {}
 
     def review_settled(self, address: NodeAddress) -> dict[str, Any]:
-        """Ends an approval attempt: approve succeeds, reject fails, no review retries or fails."""
+        """Ends an approval attempt: the last approval it needed succeeds, a rejection fails, no
+        settling review in time retries or fails (and the next attempt counts afresh)."""
         opened = self.open_attempt(address)
         if opened is None:
             return self.advance.node_changed(address)
@@ -45,12 +47,23 @@ class ApprovalSteps(StepFamily):
             failure = NodeFailure("Timeout", "no review came before the approval timed out")
             outcome = self.attempts.failed(address, spec, failure)
         elif review["decision"] == "approve":
-            fields = ("decision", "comment", "reviewed_by", "reviewed_at")
-            output = {k: review.get(k) for k in fields}
-            self.attempts.succeeded(address, spec, output)
+            self.attempts.succeeded(address, spec, approved_output(tried, spec))
         else:
             message = f"rejected by {review['reviewed_by']}"
             if review.get("comment"):
                 message += f": {review['comment']}"
             return self.attempts.fail(address, spec.kind, "Rejected", message)
         return outcome or self.advance.node_changed(address)
+
+
+def approved_output(tried: AttemptRecord, spec: NodeSpec) -> dict[str, Any]:
+    """An approved node's output: the settling review's fields (as before reviews were
+    counted), and every review of the attempt with the count."""
+    review = tried.signal or {}
+    reviews = approvals.reviews_of(tried)
+    return {
+        **{k: review.get(k) for k in ("decision", "comment", "reviewed_by", "reviewed_at")},
+        "reviews": [approvals.shown(r) for r in reviews],
+        "approvals_required": tried.approvals_required or approvals.required(spec),
+        "approvals_received": approvals.approvals(reviews),
+    }

@@ -56,6 +56,9 @@ class ChildSteps(StepFamily):
             }
             try:
                 quotas.check_run_input(args.get("input"))
+                # Child runs are open runs too: without this, every root an org may have open
+                # could start descendants_per_run more, far past the org's quota.
+                quotas.check_open_runs(self.store, org_id)
                 self.store.runs.create_run(org_id, child_id, workflow, args.get("input"), parent)
             except QuotaExceeded as exc:
                 return self.attempts.fail(address, spec.kind, "QuotaExceeded", str(exc))

@@ -6,11 +6,12 @@ list); ``{{ expr }}`` inside longer text is interpolated as text (JSON for non-s
 
 import json
 from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 import jmespath
-from jmespath import functions
+from jmespath import functions, visitor
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
@@ -36,12 +37,28 @@ class TemplateError(Exception):
         self.reason = reason
 
 
+def value_limit() -> int:
+    """The most JSON one expression's value, or one rendered template, may stand for: as much
+    as any node output or run input may be (``QuotaNodeOutputBytes``, ``QuotaRunInputBytes``),
+    so a value read from the context always fits and one an expression multiplies does not."""
+    quotas = settings.quotas()
+    return max(quotas.node_output_bytes, quotas.run_input_bytes)
+
+
 class _Functions(functions.Functions):
-    """JMESPath's built-in functions, with ``to_string`` bounded in size."""
+    """JMESPath's built-in functions, with ``to_string`` and ``join`` bounded in size."""
 
     @functions.signature({"types": []})
     def _func_to_string(self, arg: Any) -> str:
         return arg if isinstance(arg, str) else bounded_json(arg, rendered_limit())
+
+    @functions.signature({"types": ["string"]}, {"types": ["array-string"]})
+    def _func_join(self, separator: str, array: list[str]) -> str:
+        # join('', [@, @]) doubles a string at every level, as to_string doubles JSON.
+        size = sum(len(s) for s in array) + len(separator) * max(len(array) - 1, 0)
+        if size > rendered_limit():
+            raise _TooLarge(f"join would pass {rendered_limit()} characters (quota rendered_bytes)")
+        return separator.join(array)
 
 
 _OPTIONS = jmespath.Options(custom_functions=_Functions())
@@ -49,6 +66,70 @@ _OPTIONS = jmespath.Options(custom_functions=_Functions())
 
 class _TooLarge(Exception):
     pass
+
+
+class _Interpreter(visitor.TreeInterpreter):
+    """JMESPath's interpreter with a budget on the list elements that flattening builds.
+
+    ``[@, @]`` only repeats a reference, but ``[]`` (flatten) copies: ``l | [@,@][] | [@,@][]``
+    doubles a real list at every step, so 22 steps (227 characters) took 10 s and 4 million
+    elements. Every flatten spends its result's length from the budget, which a flatten of any
+    list read from the context fits many times over."""
+
+    def __init__(self, budget: "_Budget"):
+        super().__init__(_OPTIONS)
+        self.budget = budget
+
+    def visit_flatten(self, node: dict[str, Any], value: Any) -> Any:
+        base = self.visit(node["children"][0], value)
+        if not isinstance(base, list):
+            return None
+        size = sum(len(e) if isinstance(e, list) else 1 for e in base)
+        self.budget.left -= size
+        if self.budget.left < 0:
+            raise _TooLarge("flattening builds too large a list (quotas node_output_bytes)")
+        merged: list[Any] = []
+        for element in base:
+            if isinstance(element, list):
+                merged.extend(element)
+            else:
+                merged.append(element)
+        return merged
+
+
+class _Budget:
+    """List elements flattening may still build: one budget for a whole template, so that
+    many expressions in one template cannot each spend a full one."""
+
+    def __init__(self, left: int):
+        self.left = left
+
+
+_TEMPLATE_BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
+
+
+def larger_than(value: Any, limit: int) -> bool:
+    """Whether ``value``'s compact JSON surely passes ``limit`` bytes, found by walking it with
+    a budget: a value built of shared references (``[@,@]`` nested 26 deep is 52 objects) can
+    be small in memory and a gigabyte as text, which ``json.dumps`` would build in full. Each
+    value counts the bytes it takes at least, so the walk stops after ``limit`` of them."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            total += 2 + sum(len(k) + 3 for k in item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, str):
+            total += len(item) + 2
+        else:
+            total += 1
+        if total > limit:
+            return True
+    return False
 
 
 def bounded_json(value: Any, limit: int) -> str:
@@ -77,8 +158,17 @@ def compile_expression(expression: str) -> ParsedResult:
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
+    limit = value_limit()
     try:
-        return compile_expression(expression).search(context, options=_OPTIONS)
+        # ParsedResult.search, with the bounded interpreter (it builds a TreeInterpreter).
+        budget = _TEMPLATE_BUDGET.get() or _Budget(limit)
+        value = _Interpreter(budget).visit(compile_expression(expression).parsed, context)
+        if larger_than(value, limit):
+            raise _TooLarge(
+                f"its value would pass {limit} bytes of JSON, more than any node output or run "
+                "input may hold (quotas node_output_bytes, run_input_bytes)"
+            )
+        return value
     except JMESPathError as exc:
         raise TemplateError(expression, _first_line(exc)) from None
     except _TooLarge as exc:
@@ -88,13 +178,32 @@ def evaluate(expression: str, context: dict[str, Any]) -> Any:
 
 
 def render(template: Any, context: dict[str, Any]) -> Any:
-    """The template with every placeholder replaced, walking lists and objects."""
+    """The template with every placeholder replaced, walking lists and objects. TemplateError
+    when the whole passes ``value_limit`` (each placeholder fits, but a template may repeat a
+    large one many times)."""
+    limit = value_limit()
+    token = _TEMPLATE_BUDGET.set(_Budget(limit))
+    try:
+        rendered = _render(template, context)
+    finally:
+        _TEMPLATE_BUDGET.reset(token)
+    # A string is one value evaluate checked, or interpolated text bounded by rendered_bytes.
+    if not isinstance(template, str) and larger_than(rendered, limit):
+        reason = (
+            f"the rendered value would pass {limit} bytes of JSON (quotas node_output_bytes, "
+            "run_input_bytes)"
+        )
+        raise TemplateError("args", reason)
+    return rendered
+
+
+def _render(template: Any, context: dict[str, Any]) -> Any:
     if isinstance(template, str):
         return _render_string(template, context)
     if isinstance(template, list):
-        return [render(item, context) for item in template]
+        return [_render(item, context) for item in template]
     if isinstance(template, dict):
-        return {key: render(value, context) for key, value in template.items()}
+        return {key: _render(value, context) for key, value in template.items()}
     return template
 
 

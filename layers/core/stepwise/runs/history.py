@@ -8,6 +8,7 @@ write, cannot disagree with the state, and cannot hold an event twice after a re
 from enum import StrEnum
 from typing import Any
 
+from stepwise.actions import approvals
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -18,6 +19,7 @@ class EventType(StrEnum):
     RUN_REDRIVEN = "RUN_REDRIVEN"
     NODE_SCHEDULED = "NODE_SCHEDULED"
     NODE_STARTED = "NODE_STARTED"
+    NODE_REVIEWED = "NODE_REVIEWED"
     NODE_RETRY_SCHEDULED = "NODE_RETRY_SCHEDULED"
     NODE_SUCCEEDED = "NODE_SUCCEEDED"
     NODE_FAILED = "NODE_FAILED"
@@ -72,6 +74,16 @@ def run_history(
                     timeout_at=attempt.timeout_at,
                 )
             )
+            for review in approvals.reviews_of(attempt):
+                events.append(
+                    _event(
+                        EventType.NODE_REVIEWED,
+                        review["reviewed_at"],
+                        ref,
+                        attempt=number,
+                        review=approvals.shown(review),
+                    )
+                )
             if attempt.status == "retry_scheduled":
                 events.append(
                     _event(

@@ -41,6 +41,7 @@ class HistoryEvent(BaseModel):
     by: str | None = Field(None, description="On RUN_REDRIVEN: who asked (key:<name>).")
     key_id: str | None = Field(None, description="On RUN_REDRIVEN: the id of that API key.")
     workflow_version: int | None = Field(None, description="On RUN_REDRIVEN: the version run.")
+    review: Review | None = Field(None, description="On NODE_REVIEWED: the review.")
 
 
 class RunCreate(_Input):
@@ -87,6 +88,9 @@ class Attempt(BaseModel):
     signal: dict[str, Any] | None = Field(
         None, description="The callback signal or the review that settled this attempt."
     )
+    reviews: list[Review] | None = Field(
+        None, description="An approval attempt's reviews, in the order they were recorded."
+    )
 
 
 class NodeLink(BaseModel):
@@ -130,7 +134,18 @@ class NodeExecution(BaseModel):
         "GET /runs/{run_id}/nodes/{ref} has it.",
     )
     error: NodeError | None = None
-    review: Review | None = Field(None, description="An approval node's review.")
+    review: Review | None = Field(None, description="An approval node's latest review.")
+    reviews: list[Review] | None = Field(
+        None,
+        description="An approval node's reviews of its current attempt, in order (a retry "
+        "after a timeout counts afresh).",
+    )
+    approvals_required: int | None = Field(
+        None, description="An approval node: the distinct keys that must approve."
+    )
+    approvals_received: int | None = Field(
+        None, description="An approval node: the approvals its current attempt has."
+    )
 
 
 class RunError(NodeError):

@@ -12,7 +12,7 @@ its run's id, so a page by tag reads its runs with one BatchGetItem and checks t
 filters on them. A position is a run id, so paging stays stable while new runs arrive.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -263,3 +263,43 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return iso(moment.astimezone(UTC))
+
+
+# A key limited to at most this many workflows lists all their runs at once (one Query per
+# workflow and page); one limited to more names the workflow it lists.
+MAX_MERGED_WORKFLOWS = 10
+
+
+def page_runs_of(
+    table: str,
+    org_id: str,
+    query: RunFilter,
+    workflow_ids: list[str],
+    limit: int,
+    position: Position | None,
+) -> tuple[list[RunRecord], bool]:
+    """``page_runs`` over the runs of several workflows: each workflow's page from the same
+    position, merged. A position is a run id and every index sorts by run id, so the first
+    ``limit`` runs of the union in the direction of travel are among the first ``limit`` of
+    each workflow; a run belongs to one workflow, so none repeats. Costs one page per workflow."""
+    newer = bool(position and position.newer)
+    found: list[RunRecord] = []
+    more = False
+    for workflow_id in workflow_ids:
+        runs, has_more = page_runs(
+            table, org_id, replace(query, workflow_id=workflow_id), limit, position
+        )
+        found.extend(runs)
+        more = more or has_more
+    found.sort(key=lambda run: run.run_id, reverse=True)  # newest first, as every page
+    more = more or len(found) > limit
+    # Travelling to newer runs, the page is the ``limit`` nearest the position: the oldest.
+    return (found[-limit:] if newer else found[:limit]), more
+
+
+def merged_total(counts: dict[str, int], query: RunFilter, workflow_ids: list[str]) -> int | None:
+    """The total of a list over several workflows: their counters summed, when the list has
+    no other filter (none is kept per workflow and status, batch, tag or time)."""
+    if replace(query, workflow_id=None).counted() != keys.ALL_RUNS:
+        return None
+    return sum(counts.get(keys.workflow_counter(w), 0) for w in workflow_ids)

@@ -64,7 +64,7 @@ def _values(
     return values
 
 
-_ATTEMPT_INTS = ("attempt", "heartbeats", "heartbeat_seconds")
+_ATTEMPT_INTS = ("attempt", "heartbeats", "heartbeat_seconds", "approvals_required")
 
 
 class AttemptRecord(NamedTuple):
@@ -86,6 +86,8 @@ class AttemptRecord(NamedTuple):
     claimed_until: str | None = None
     task_token: str | None = None
     action: dict[str, Any] | None = None  # what an action attempt resolved and delivers to
+    reviews: list[dict[str, Any]] | None = None  # an approval attempt's reviews, in order
+    approvals_required: int | None = None  # the approvals its node needed when it was reviewed
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "AttemptRecord":

@@ -16,7 +16,7 @@ from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore, PayloadWrite
 from stepwise.runs import counters, tags
 from stepwise.runs.records import NodeRecord, RunRecord
-from stepwise.workflows.models import Workflow
+from stepwise.workflows.models import MAX_RUN_TIMEOUT_SECONDS, Workflow
 
 PROGRESS_BUCKET_SIZE = 100  # node positions per progress item: well under 1 KB
 
@@ -79,7 +79,17 @@ class RunStore:
         # The run and its counts (the org's, its batch's, its root run's descendants) in one
         # transaction: no total drifts, and a replay that finds the run created counts nothing.
         queued = str(RunStatus.QUEUED)
-        descendants = [] if root_id is None else [self._descendant(org_id, root_id, expires_at)]
+        # The count must outlive every start under its root, and the root can start children
+        # until it ends (at most MAX_RUN_TIMEOUT_SECONDS after it was created, before this
+        # child): so it expires that long after this child, plus the retention. That is later
+        # with every child; a TTL from the child's own timeout was not (a short-lived child of a
+        # long-lived root let the count expire, and the quota start over, while the root ran).
+        descendants_expire = int(
+            (created_at + timedelta(seconds=MAX_RUN_TIMEOUT_SECONDS) + self.retention).timestamp()
+        )
+        descendants = (
+            [] if root_id is None else [self._descendant(org_id, root_id, descendants_expire)]
+        )
         try:
             dynamo.write_all(
                 [
@@ -117,7 +127,7 @@ class RunStore:
 
     def _descendant(self, org_id: str, root_id: str, expires_at: int) -> dict[str, Any]:
         """The transaction item that counts one more descendant of ``root_id``, on condition
-        that the root is under its quota. It lives as long as the newest descendant."""
+        that the root is under its quota. It expires when no descendant can start any more."""
         return dynamo.update_request(
             self.table,
             keys.descendants(org_id, root_id),

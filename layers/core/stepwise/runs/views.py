@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from stepwise.actions import approvals
 from stepwise.actions.signal_models import Review
 from stepwise.core.ids import batch_of
+from stepwise.core.statuses import NodeKind
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs.models import (
     Attempt,
@@ -15,7 +17,7 @@ from stepwise.runs.models import (
 )
 from stepwise.runs.records import NodeRecord, PayloadRef, RunRecord
 from stepwise.workflows import graph
-from stepwise.workflows.models import Workflow
+from stepwise.workflows.models import NodeSpec, Workflow
 
 
 def run_summary(run: RunRecord) -> RunSummary:
@@ -89,7 +91,10 @@ def node_execution(
     (``output_omitted``)."""
     omitted = not load_stored and node.output.s3_key is not None and node.output.text is None
     attempts = [node.attempts[number] for number in sorted(node.attempts)]
-    reviews = [a.signal for a in attempts if a.signal and a.signal.get("kind") == "review"]
+    approval = node.kind == NodeKind.APPROVAL
+    reviewed = [r for a in attempts for r in approvals.reviews_of(a)] if approval else []
+    current = node.attempt_record(node.attempt) if approval else None
+    reviews = approvals.reviews_of(current) if current is not None else []
     return NodeExecution(
         ref=node.ref,
         kind=node.kind,
@@ -109,7 +114,10 @@ def node_execution(
         output=None if omitted else payloads.read(node.output),
         output_omitted=omitted,
         error=node.error or node.last_error,
-        review=Review.model_validate(reviews[-1]) if reviews else None,
+        review=Review.model_validate(reviewed[-1]) if reviewed else None,
+        reviews=[Review.model_validate(r) for r in reviews] if approval else None,
+        approvals_required=current.approvals_required if current is not None else None,
+        approvals_received=approvals.approvals(reviews) if approval else None,
     )
 
 
@@ -167,7 +175,15 @@ def _with_graph(views: list[NodeExecution], workflow: Workflow) -> list[NodeExec
                     "retry": spec.retry,
                     "children": links,
                     "next": [link.ref for link in links if link.on == outcome],
+                    **_approvals_required(view, spec),
                 }
             )
         )
     return enriched
+
+
+def _approvals_required(view: NodeExecution, spec: NodeSpec) -> dict[str, Any]:
+    """An approval node not reviewed yet takes its count from its spec."""
+    if view.kind != NodeKind.APPROVAL or view.approvals_required is not None:
+        return {}
+    return {"approvals_required": approvals.required(spec)}

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from stepwise.core.errors import NotFound
+from stepwise.core.errors import NotFound, QuotaExceeded
 from stepwise.core.ids import new_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
 from stepwise.infra import executions
+from stepwise.runs import quotas
 from stepwise.runs.starts import start_workflow_run
 from stepwise.schedules.models import OverlapPolicy
 from stepwise.schedules.service import Schedules
@@ -58,19 +59,22 @@ class ScheduledRuns:
         if record is None:
             if not schedule.get("enabled"):
                 return {"outcome": "ignored", "reason": "the schedule is disabled"}
-            outcome, run_id = self._decide(schedule)
-            record = self.schedules.record_fire(org_id, schedule_id, at, outcome, run_id)
+            outcome, run_id, reason = self._decide(schedule)
+            record = self.schedules.record_fire(org_id, schedule_id, at, outcome, run_id, reason)
             ours = record is not None
             if record is None:  # another invocation recorded it first, or the schedule is gone
                 record = self.schedules.fire_record(org_id, schedule_id, at)
             if record is None:
                 return {"outcome": "ignored", "reason": "the schedule was deleted"}
         if record["outcome"] != "started":
-            return {"outcome": record["outcome"], "run_id": record.get("run_id")}
+            answer = {"outcome": record["outcome"], "run_id": record.get("run_id")}
+            return {**answer, **({"reason": record["reason"]} if record.get("reason") else {})}
         outcome = self._ensure_run(schedule, firing, record, ours)
         return {"outcome": outcome, "run_id": record["run_id"]}
 
-    def _decide(self, schedule: dict[str, Any]) -> tuple[str, str | None]:
+    def _decide(self, schedule: dict[str, Any]) -> tuple[str, str | None, str | None]:
+        """Start a run (with its id), or skip (with why): the overlap policy, or the org's
+        open-runs quota, which a scheduled run would pass."""
         previous = schedule.get("last_run_id")
         if schedule["overlap"] == OverlapPolicy.SKIP and previous:
             try:
@@ -82,8 +86,16 @@ class ScheduledRuns:
                     "scheduled run skipped: the previous one is still going",
                     extra={"schedule_id": schedule["id"], "previous_run_id": previous},
                 )
-                return "skipped", None
-        return "started", new_id("run")
+                return "skipped", None, "overlap: the previous run is still going"
+        try:
+            quotas.check_open_runs(self.store, schedule["org_id"])
+        except QuotaExceeded as over:
+            logger.warning(
+                "scheduled run skipped: over a quota",
+                extra={"schedule_id": schedule["id"], "error": str(over)},
+            )
+            return "skipped", None, str(over)
+        return "started", new_id("run"), None
 
     def _ensure_run(
         self, schedule: dict[str, Any], firing: Firing, record: dict[str, Any], ours: bool

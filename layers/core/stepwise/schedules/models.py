@@ -133,4 +133,11 @@ class Schedule(BaseModel):
     last_fired_at: datetime | None = Field(None, description="The last scheduled time handled.")
     last_run_id: str | None = Field(None, description="The run its last firing started.")
     runs_started: int = 0
-    runs_skipped: int = Field(0, description="Scheduled times skipped by the overlap policy.")
+    runs_skipped: int = Field(
+        0, description="Scheduled times that started no run: the overlap policy, or a quota."
+    )
+    last_skip_reason: str | None = Field(
+        None,
+        description="Why the last firing started no run (the overlap policy, or the quota "
+        "open_runs_per_org by name); cleared when a firing starts one.",
+    )

@@ -123,7 +123,13 @@ class Schedules:
         return self.schedule_store.fire_record(org_id, schedule_id, scheduled)
 
     def record_fire(
-        self, org_id: str, schedule_id: str, scheduled: str, outcome: str, run_id: str | None
+        self,
+        org_id: str,
+        schedule_id: str,
+        scheduled: str,
+        outcome: str,
+        run_id: str | None,
+        reason: str | None = None,
     ) -> dict[str, Any] | None:
         """Writes what a scheduled time did and counts it on the schedule, both or neither;
         the record as written. None if that time was recorded already (a retried or repeated
@@ -134,6 +140,7 @@ class Schedules:
             "run_id": run_id,
             "recorded_at": now_iso(),
             "expires_at": int((now + self.store.retention).timestamp()),
+            **({"reason": reason} if reason else {}),
         }
         counter = "runs_started" if outcome == "started" else "runs_skipped"
         return self.schedule_store.record_fire(org_id, schedule_id, scheduled, fire, counter)

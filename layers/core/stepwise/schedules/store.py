@@ -65,11 +65,19 @@ class ScheduleStore:
         ``last_fired_at``, and ``last_run_id`` when it started one), both or neither; the
         record as written. None if that time was recorded already or the schedule is gone."""
         fire = {**keys.schedule_fire(org_id, schedule_id, scheduled), **fields}
-        expression = f"SET last_fired_at = :at ADD {counter} :one"
+        sets = ["last_fired_at = :at"]
         named: dict[str, Any] = {":at": scheduled, ":one": 1}
         if fields.get("run_id") is not None:
-            expression = expression.replace("SET ", "SET last_run_id = :run, ")
+            sets.insert(0, "last_run_id = :run")
             named[":run"] = fields["run_id"]
+        # Why the last firing started no run (an operator's first question), until one starts.
+        removed = ""
+        if fields.get("reason"):
+            sets.append("last_skip_reason = :why")
+            named[":why"] = fields["reason"]
+        else:
+            removed = " REMOVE last_skip_reason"
+        expression = f"SET {', '.join(sets)} ADD {counter} :one{removed}"
         try:
             dynamo.write_all(
                 [

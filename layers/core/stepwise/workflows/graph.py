@@ -130,6 +130,14 @@ def _node_errors(node: NodeSpec, loc: Loc) -> list[dict[str, Any]]:
                 "missing",
             )
         )
+    if node.required_approvals is not None and node.kind != NodeKind.APPROVAL:
+        errors.append(
+            field_error(
+                [*loc, "required_approvals"],
+                "only approval nodes take required_approvals",
+                "required_approvals",
+            )
+        )
     if node.fallback == node.ref:
         errors.append(field_error([*loc, "fallback"], "a node cannot be its own fallback", "cycle"))
     return errors

@@ -21,6 +21,7 @@ class _Input(BaseModel):
 
 MAX_DELAY_SECONDS = MAX_RUN_TIMEOUT_SECONDS
 MAX_FOR_EACH_CONCURRENCY = 40
+MAX_REQUIRED_APPROVALS = 20
 
 
 class RetryPolicy(_Input):
@@ -70,6 +71,14 @@ class NodeSpec(_Input):
         None, max_length=2000, description="ISO 8601 time with offset, or '{{ expr }}' giving one."
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    required_approvals: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_REQUIRED_APPROVALS,
+        examples=[2],
+        description="An approval node: how many distinct API keys must approve (default 1); "
+        "one rejection fails the node.",
+    )
     emit_event: bool = Field(
         False,
         description="On success, record an event: the output as payload, listed under GET "
