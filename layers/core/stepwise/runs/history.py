@@ -15,6 +15,8 @@ from stepwise.workflows.models import NodeSpec
 class EventType(StrEnum):
     RUN_CREATED = "RUN_CREATED"
     RUN_STARTED = "RUN_STARTED"
+    RUN_PAUSED = "RUN_PAUSED"
+    RUN_RESUMED = "RUN_RESUMED"
     NODE_SCHEDULED = "NODE_SCHEDULED"
     NODE_STARTED = "NODE_STARTED"
     NODE_RETRY_SCHEDULED = "NODE_RETRY_SCHEDULED"
@@ -54,6 +56,12 @@ def run_history(
     events: list[dict[str, Any]] = [_event(EventType.RUN_CREATED, run.created_at)]
     if run.started_at:
         events.append(_event(EventType.RUN_STARTED, run.started_at))
+    for pause in run.pauses:
+        paused = {"by": pause.get("paused_by"), "reason": pause.get("reason")}
+        events.append(_event(EventType.RUN_PAUSED, pause["paused_at"], **paused))
+        if pause.get("resumed_at"):
+            resumed = {"by": pause.get("resumed_by")}
+            events.append(_event(EventType.RUN_RESUMED, pause["resumed_at"], **resumed))
     for node in nodes:
         ref = node.ref
         if node.scheduled_at:

@@ -36,6 +36,9 @@ class HistoryEvent(BaseModel):
     )
     failure: dict[str, Any] | None = None
     reason: str | None = None
+    by: str | None = Field(
+        None, description="Who paused or resumed the run (RUN_PAUSED, RUN_RESUMED)."
+    )
     available_at: datetime | None = None
     timeout_at: datetime | None = None
 

@@ -205,6 +205,7 @@ class RunRecord(NamedTuple):
     tags: Mapping[str, str] = _NOTHING
     flow_type: str | None = None
     actions: tuple[dict[str, Any], ...] = ()
+    pauses: tuple[dict[str, Any], ...] = ()  # each {paused_at, paused_by, reason, resumed_*}
     input: PayloadRef = PayloadRef()
     output: PayloadRef = PayloadRef()
     args: PayloadRef = PayloadRef()
@@ -215,6 +216,7 @@ class RunRecord(NamedTuple):
         values = _values(cls._fields, item, ints=_RUN_INTS, payloads=_RUN_PAYLOADS)
         values["tags"] = dict(item.get("tags") or {})
         values["actions"] = tuple(_plain(item.get("actions") or []))
+        values["pauses"] = tuple(_plain(item.get("pauses") or []))
         return cls(**values)
 
     @property
