@@ -36,7 +36,17 @@ DATA_ACCESS = {
     "schedules/store.py": "schedules and their firings in the table",
     "schedules/bridge.py": "EventBridge Scheduler's schedules",
 }
-DOMAINS = ("workflows", "engine", "runs", "actions", "schedules", "batches", "bulk", "access", "ops")
+DOMAINS = (
+    "workflows",
+    "engine",
+    "runs",
+    "actions",
+    "schedules",
+    "batches",
+    "bulk",
+    "access",
+    "ops",
+)
 
 KEY_PREFIXES = ("ORG#", "ORGS", "APIKEY#", "IDEMPOTENCY#")
 KEY_PARTS = ("#RUN#", "#WF#")
