@@ -71,15 +71,13 @@ class BulkActions:
         store: Store, org_id: str, run: RunRecord, reason: str | None, caller: BulkCaller
     ) -> None:
         text = reason or f"paused by bulk job {caller.job_id}"
-        _, changed = pause.pause_run(store, org_id, run.run_id, caller.actor, text)
-        if not changed:
+        if not pause.pause_run(store, org_id, run.run_id, caller.actor, text):
             raise Skip("already_paused")
 
     def resume(
         self, store: Store, org_id: str, run: RunRecord, reason: str | None, caller: BulkCaller
     ) -> None:
-        _, changed = pause.resume_run(store, org_id, run.run_id, caller.actor, self.release)
-        if not changed:
+        if not pause.resume_run(store, org_id, run.run_id, caller.actor, self.release):
             raise Skip("not_paused")
 
     @staticmethod

@@ -117,22 +117,18 @@ class RunTransitions:
             names={"#status": "status"},
         )
 
-    def pause(self, org_id: str, run_id: str, pause: dict[str, Any]) -> bool:
-        """queued|running -> paused, the pause (who, when, why) appended to ``pauses``; False
-        when the run is not executing, is settling, or is external."""
-        values = {":pause": [pause], ":none": [], ":external": "external"}
-        return any(
-            self._move_run(
-                org_id,
-                run_id,
-                old,
-                RunStatus.PAUSED,
-                "SET pauses = list_append(if_not_exists(pauses, :none), :pause)",
-                values,
-                condition="attribute_not_exists(settle_requested_at) AND "
-                "(attribute_not_exists(kind) OR kind <> :external)",
-            )
-            for old in (RunStatus.RUNNING, RunStatus.QUEUED)
+    def pause(self, org_id: str, run_id: str, pause: dict[str, Any], old: RunStatus) -> bool:
+        """queued|running (``old``) -> paused, the pause (who, when, why) appended to
+        ``pauses``; False when the run is not in ``old``, is settling, or is external."""
+        return self._move_run(
+            org_id,
+            run_id,
+            old,
+            RunStatus.PAUSED,
+            "SET pauses = list_append(if_not_exists(pauses, :none), :pause)",
+            {":pause": [pause], ":none": [], ":external": "external"},
+            condition="attribute_not_exists(settle_requested_at) AND "
+            "(attribute_not_exists(kind) OR kind <> :external)",
         )
 
     def resume(self, org_id: str, run_id: str, number: int, by: str) -> bool:

@@ -23,35 +23,34 @@ from stepwise.store import Store
 Release = Callable[[str, str], object]  # (org_id, run_id): start what the pause held
 
 
-def pause_run(
-    store: Store, org_id: str, run_id: str, by: str, reason: str | None
-) -> tuple[RunRecord, bool]:
-    """Pauses a queued or running run; the run, and whether this call paused it."""
+def pause_run(store: Store, org_id: str, run_id: str, by: str, reason: str | None) -> bool:
+    """Pauses a queued or running run; whether this call paused it (False: paused already)."""
     pause = {"paused_at": now_iso(), "paused_by": by, "reason": reason or "paused"}
-    for _ in range(2):  # once more if it moved from queued to running in between
-        if store.run_state.pause(org_id, run_id, pause):
-            return store.runs.get_run(org_id, run_id), True
+    for _ in range(3):  # again if it moved from queued to running in between
         current = store.runs.get_run(org_id, run_id)
-        if current.status == RunStatus.PAUSED and not current.settle_requested_at:
-            return current, False
+        # An external run may report a paused phase: _refuse answers it.
+        repeat = current.status == RunStatus.PAUSED and current.kind != "external"
+        if repeat and not current.settle_requested_at:
+            return False
         _refuse(current, "paused")
+        # One transaction from the status just read: a failed one costs as much as a write.
+        if store.run_state.pause(org_id, run_id, pause, RunStatus(current.status)):
+            return True
     raise Conflict("the run changed while it was being paused: try again")
 
 
-def resume_run(
-    store: Store, org_id: str, run_id: str, by: str, release: Release
-) -> tuple[RunRecord, bool]:
-    """Resumes a paused run and releases what it held; the run, and whether this call
-    resumed it."""
+def resume_run(store: Store, org_id: str, run_id: str, by: str, release: Release) -> bool:
+    """Resumes a paused run and releases what it held; whether this call resumed it (False: a
+    repeat, whose release is queued again)."""
     current = store.runs.get_run(org_id, run_id)
     if current.status == RunStatus.PAUSED and not current.settle_requested_at and current.pauses:
         if store.run_state.resume(org_id, run_id, len(current.pauses) - 1, by):
             release(org_id, run_id)
-            return store.runs.get_run(org_id, run_id), True
+            return True
         current = store.runs.get_run(org_id, run_id)
     if resumed_already(current):
         release(org_id, run_id)  # harmless, and heals a release that never went out
-        return current, False
+        return False
     _refuse(current, "resumed")
     raise Conflict(f"the run is {current.status}, not paused")
 
@@ -76,3 +75,5 @@ def _refuse(run: RunRecord, what: str) -> None:
         raise Conflict(f"the run is already finishing ({run.settle_reason})")
     if what == "resumed" and run.status != RunStatus.PAUSED:
         raise Conflict(f"the run is {run.status}, not paused")
+    if what == "paused" and run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        raise Conflict(f"the run is {run.status}")
