@@ -22,7 +22,15 @@ from stepwise.runs import cancel, pause, quotas, starts, views
 from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
-from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, RunCreate, RunSummary
+from stepwise.runs.models import (
+    HistoryEvent,
+    NodeExecution,
+    Run,
+    RunCancel,
+    RunCreate,
+    RunPause,
+    RunSummary,
+)
 from stepwise.runs.queries import MAX_TAG_FILTERS, Position, RunFilter, page_runs, parse_tags
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
@@ -222,7 +230,7 @@ PAUSE_CONFLICT = {409: {"description": "The run has ended, is finishing, or is e
     openapi_extra=ITS_RUNS,
 )
 def pause_run(
-    who: CallerDep, run_id: str, store: StoreDep, body: RunCancel | None = None
+    who: CallerDep, run_id: str, store: StoreDep, body: RunPause | None = None
 ) -> Envelope[Run]:
     """Pauses the run: nodes already started finish, nothing new starts until it is resumed
     (status ``paused``). Pausing a paused run changes nothing (200). The run's ``timeout``
