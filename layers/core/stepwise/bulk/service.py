@@ -24,7 +24,7 @@ from stepwise.bulk.actions import BulkActions, BulkCaller, Skip
 from stepwise.bulk.models import BulkCreate, BulkFilter, BulkJob, BulkStatus
 from stepwise.bulk.store import SKIP_PREFIX, BulkStore
 from stepwise.core.clock import now, now_iso
-from stepwise.core.errors import ServiceUnavailable, ValidationFailed
+from stepwise.core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from stepwise.core.ids import new_id
 from stepwise.core.observability import logger
 from stepwise.infra import queues
@@ -131,7 +131,11 @@ class Bulk:
             self.jobs.fail(org_id, job_id, page, f"{type(exc).__name__}: {exc}")
 
     def _page(self, org_id: str, job_id: str, page: int, after: str | None) -> None:
-        job = self.jobs.get(org_id, job_id)
+        try:
+            job = self.jobs.get(org_id, job_id)
+        except NotFound:  # expired (after 7 days), or never saved
+            logger.warning("page of an unknown bulk job ignored", extra={"job_id": job_id})
+            return
         if job["status"] not in (BulkStatus.QUEUED, BulkStatus.RUNNING):
             return
         if int(job["next_page"]) != page:
