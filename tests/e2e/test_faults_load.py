@@ -106,7 +106,6 @@ def test_a_hundred_concurrent_runs_all_succeed_under_faults(local_stack):
         "": RUNS,
         "queued": 0,
         "running": 0,
-        "paused": 0,
         "succeeded": RUNS,
         "failed": 0,
         "cancelled": 0,
