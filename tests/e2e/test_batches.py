@@ -26,6 +26,7 @@ def test_a_batch_of_twenty_runs_all_succeed_and_are_counted(api):
     assert batch["counts"] == {
         "queued": 0,
         "running": 0,
+        "paused": 0,
         "succeeded": 20,
         "failed": 0,
         "cancelled": 0,

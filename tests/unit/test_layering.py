@@ -29,6 +29,7 @@ DATA_ACCESS = {
     "access/rate_limit_store.py": "per-org request counts (the API's rate limit) in the table",
     "actions/store.py": "action definitions, credentials and destinations in the table",
     "batches/store.py": "batches and their chunks in the table",
+    "bulk/store.py": "bulk jobs and their per-run markers in the table",
     "ops/store.py": "what the janitor walks: the orgs, their active runs, where it stopped",
     "runs/log_store.py": "a run's log lines in the table",
     "runs/node_event_store.py": "node events in the table",
@@ -36,7 +37,17 @@ DATA_ACCESS = {
     "schedules/store.py": "schedules and their firings in the table",
     "schedules/bridge.py": "EventBridge Scheduler's schedules",
 }
-DOMAINS = ("workflows", "engine", "runs", "actions", "schedules", "batches", "access", "ops")
+DOMAINS = (
+    "workflows",
+    "engine",
+    "runs",
+    "actions",
+    "schedules",
+    "batches",
+    "bulk",
+    "access",
+    "ops",
+)
 
 KEY_PREFIXES = ("ORG#", "ORGS", "APIKEY#", "IDEMPOTENCY#")
 KEY_PARTS = ("#RUN#", "#WF#")

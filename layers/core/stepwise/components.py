@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from stepwise.actions.signals import Signals
     from stepwise.actions.webhooks.signal_tokens import SignalTokens
     from stepwise.batches.service import Batches
+    from stepwise.bulk.service import Bulk
     from stepwise.engine.engine import Engine
+    from stepwise.engine.held_nodes import HeldNodes
     from stepwise.ops.janitor import Janitor
     from stepwise.runs.external import ExternalRuns
     from stepwise.runs.logs import RunLogs
@@ -182,6 +184,32 @@ def batches() -> "Batches":
     return Batches(store(), config.batch_queue_url, config.run_state_machine_arn)
 
 
+@cache
+def bulk() -> "Bulk":
+    """The API's side of bulk jobs: create, read, queue a resumed run's release."""
+    from stepwise.bulk.service import Bulk
+
+    return Bulk(store(), settings.bulk_settings().bulk_queue_url)
+
+
+@cache
+def held_nodes() -> "HeldNodes":
+    from stepwise.engine.held_nodes import HeldNodes
+
+    built = engine()
+    return HeldNodes(built.advance, built.for_each)
+
+
+@cache
+def bulk_worker() -> "Bulk":
+    """The bulk function's side: pages of jobs through the action table, and releases."""
+    from stepwise.bulk.actions import BulkActions
+    from stepwise.bulk.service import Bulk
+
+    actions = BulkActions(store(), held_nodes().release)
+    return Bulk(store(), settings.bulk_settings().bulk_queue_url, actions)
+
+
 def clear() -> None:
     """Forget the built objects (tests and the local stack change the environment)."""
     store.cache_clear()
@@ -200,3 +228,6 @@ def clear() -> None:
     scheduled_runs.cache_clear()
     janitor.cache_clear()
     batches.cache_clear()
+    bulk.cache_clear()
+    held_nodes.cache_clear()
+    bulk_worker.cache_clear()

@@ -96,6 +96,7 @@ def test_a_thousand_inputs_are_accepted_then_started_one_run_each(stack, workflo
     assert started["counts"] == {
         "queued": 1000,
         "running": 0,
+        "paused": 0,
         "succeeded": 0,
         "failed": 0,
         "cancelled": 0,
@@ -270,6 +271,7 @@ def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflo
     assert batch(stack, accepted["id"])["counts"] == {
         "queued": 1,
         "running": 1,
+        "paused": 0,
         "succeeded": 1,
         "failed": 1,
         "cancelled": 1,
@@ -286,6 +288,7 @@ def test_the_counts_follow_every_status_change_of_the_batchs_runs(stack, workflo
     assert settled["counts"] == {
         "queued": 0,
         "running": 0,
+        "paused": 0,
         "succeeded": 2,
         "failed": 1,
         "cancelled": 1,

@@ -104,6 +104,7 @@ def test_concurrent_runs_leave_exact_totals_over_many_shards(stack, workflow):
     assert body["data"]["counts"] == {
         "queued": 0,
         "running": 0,
+        "paused": 0,
         "succeeded": batch_ended["succeeded"],
         "failed": batch_ended["failed"],
         "cancelled": 0,

@@ -9,6 +9,7 @@ from stepwise import components
 from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise.workflows.models import WorkflowCreate
+from tests.helpers import http_event
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
@@ -108,6 +109,7 @@ def test_every_event_file_is_covered():
         "trigger",
         "janitor",
         "batches",
+        "bulk",
     }
 
 
@@ -161,3 +163,34 @@ def test_the_batches_event_starts_its_chunks_runs_once(stack):
     assert (started["status"], started["runs"], started["status:queued"]) == ("started", 2, 2)
     run = components.store().runs.get_run(message["org_id"], batch_run_id(batch["batch_id"], 1))
     assert (run.role, run.batch_id) == ("batch", batch["batch_id"])
+
+
+def test_the_bulk_event_works_its_jobs_page_once(stack):
+    """The sample page, for a job of that id: its runs are paused once, however often it is
+    delivered; the sample itself names a job that does not exist, which is dropped."""
+    from stepwise.bulk.models import BulkCreate
+
+    event = load("bulk/page.json")
+    message = json.loads(event["Records"][0]["body"])
+    org_id = message["org_id"]
+    workflow = components.store().workflows.create_workflow(
+        org_id, "wf_01bulk", WorkflowCreate(name="b", nodes=[{"ref": "a", "kind": "transform"}])
+    )
+    run = components.store().runs.get_run  # the runs, as the job will see them
+    started = [
+        stack.invoke(
+            "ApiFunction",
+            http_event("POST", f"/v1/orgs/{org_id}/runs", {"workflow_id": workflow.id}),
+        )
+        for _ in range(3)
+    ]
+    ids = [json.loads(answer["body"])["data"]["id"] for answer in started]
+    body = BulkCreate(action="pause", filter={"workflow_id": workflow.id})
+    job = components.bulk().create(org_id, body, "key:test", None)
+    assert stack.invoke("BulkFunction", load("bulk/page.json")) == {"batchItemFailures": []}
+    event["Records"][0]["body"] = json.dumps({**message, "job_id": job["id"]})
+    for _ in range(2):
+        assert stack.invoke("BulkFunction", event) == {"batchItemFailures": []}
+    done = components.bulk().get(org_id, job["id"])
+    assert (done["status"], done["matched"], done["done"]) == ("succeeded", 3, 3)
+    assert {run(org_id, run_id).status for run_id in ids} == {"paused"}

@@ -21,21 +21,24 @@ FUNCTIONS = {
     "TriggerFunction": "trigger",
     "JanitorFunction": "janitor",
     "BatchesFunction": "batches",
+    "BulkFunction": "bulk",
 }
 # The settings classes each function reads (the janitor finalises runs as the engine does).
 SETTINGS = {
-    "ApiFunction": ("ApiSettings", "ScheduleSettings", "BatchSettings"),
+    "ApiFunction": ("ApiSettings", "ScheduleSettings", "BatchSettings", "BulkSettings"),
     "EngineFunction": ("EngineSettings",),
     "DispatcherFunction": ("DispatcherSettings",),
     "SignalsFunction": ("CoreSettings",),
     "TriggerFunction": ("TriggerSettings",),
     "JanitorFunction": ("EngineSettings",),
     "BatchesFunction": ("BatchSettings",),
+    "BulkFunction": ("BulkSettings", "EngineSettings"),
 }
 QUEUES = {
     "WebhookQueue": "WebhookDeadLetterQueue",
     "SignalQueue": "SignalDeadLetterQueue",
     "BatchQueue": "BatchDeadLetterQueue",
+    "BulkQueue": "BulkDeadLetterQueue",
 }
 FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "states:*"}
 PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
@@ -343,6 +346,7 @@ TASK_TOKEN_CALLS = {
     "JanitorFunction": {"states:SendTaskSuccess"},
     "TriggerFunction": set(),
     "BatchesFunction": set(),
+    "BulkFunction": {"states:SendTaskSuccess"},  # a bulk cancel resumes the run's execution
 }
 
 
@@ -450,6 +454,7 @@ RETAINED = {
     "WebhookDeadLetterQueue",
     "SignalDeadLetterQueue",
     "BatchDeadLetterQueue",
+    "BulkDeadLetterQueue",
     "ScheduleDeadLetterQueue",
     "HttpApiAccessLogGroup",
     "ApiFunctionLogGroup",
@@ -457,6 +462,7 @@ RETAINED = {
     "DispatcherFunctionLogGroup",
     "SignalsFunctionLogGroup",
     "BatchesFunctionLogGroup",
+    "BulkFunctionLogGroup",
     "TriggerFunctionLogGroup",
     "JanitorFunctionLogGroup",
 }

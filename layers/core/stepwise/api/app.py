@@ -39,6 +39,8 @@ class RouteGroup:
 # In the order the routes are listed (and matched, and documented in the OpenAPI document).
 ROUTE_GROUPS = (
     RouteGroup("stepwise.api.workflows", ("router",), ("/v1/orgs/{org_id}/workflows",)),
+    # Before runs: /runs/bulk is not a run id.
+    RouteGroup("stepwise.api.bulk", ("router",), ("/v1/orgs/{org_id}/runs/bulk",)),
     RouteGroup(
         "stepwise.api.repair",
         ("router",),

@@ -18,11 +18,19 @@ from stepwise.core import settings
 from stepwise.core.errors import Forbidden
 from stepwise.core.ids import BATCH_ID_PATTERN, new_id
 from stepwise.core.statuses import RunStatus
-from stepwise.runs import cancel, quotas, starts, views
+from stepwise.runs import cancel, pause, quotas, starts, views
 from stepwise.runs.external import EXTERNAL, ExternalRunCreate, ExternalRunUpdate
 from stepwise.runs.history import run_history
 from stepwise.runs.logs import LogCreate, LogLine
-from stepwise.runs.models import HistoryEvent, NodeExecution, Run, RunCancel, RunCreate, RunSummary
+from stepwise.runs.models import (
+    HistoryEvent,
+    NodeExecution,
+    Run,
+    RunCancel,
+    RunCreate,
+    RunPause,
+    RunSummary,
+)
 from stepwise.runs.queries import (
     MAX_MERGED_WORKFLOWS,
     MAX_TAG_FILTERS,
@@ -223,6 +231,49 @@ def cancel_run(
         _visible_run(store, who, run_id)
     reason = (body.reason if body else None) or "cancelled by the API"
     cancel.cancel_run(store, who.org_id, run_id, reason)
+    return _run(store, who.org_id, run_id)
+
+
+PAUSE_CONFLICT = {409: {"description": "The run has ended, is finishing, or is external."}}
+
+
+@router.post(
+    "/{run_id}/pause",
+    response_model=Envelope[Run],
+    responses=PAUSE_CONFLICT,
+    openapi_extra=ITS_RUNS,
+)
+def pause_run(
+    who: CallerDep, run_id: str, store: StoreDep, body: RunPause | None = None
+) -> Envelope[Run]:
+    """Pauses the run: nodes already started finish, nothing new starts until it is resumed
+    (status ``paused``). Pausing a paused run changes nothing (200). The run's ``timeout``
+    keeps counting; cancel still ends it."""
+    if who.workflows is not None:
+        _visible_run(store, who, run_id)
+    reason = body.reason if body else None
+    pause.pause_run(store, who.org_id, run_id, who.actor, reason)
+    return _run(store, who.org_id, run_id)
+
+
+@router.post(
+    "/{run_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Envelope[Run],
+    responses={
+        409: {
+            "description": "The run is not paused: it is running, has ended, is "
+            "finishing, or is external."
+        }
+    },
+    openapi_extra=ITS_RUNS,
+)
+def resume_run(who: CallerDep, run_id: str, store: StoreDep) -> Envelope[Run]:
+    """Resumes a paused run (status ``running``); what became ready while it was paused starts
+    within moments. Resuming a run whose last pause was resumed already changes nothing (202)."""
+    if who.workflows is not None:
+        _visible_run(store, who, run_id)
+    pause.resume_run(store, who.org_id, run_id, who.actor, components.bulk().queue_release)
     return _run(store, who.org_id, run_id)
 
 

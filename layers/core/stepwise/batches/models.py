@@ -46,6 +46,7 @@ class BatchCounts(BaseModel):
 
     queued: int = 0
     running: int = 0
+    paused: int = 0
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0

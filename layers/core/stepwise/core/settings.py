@@ -101,6 +101,12 @@ class EngineSettings(CoreSettings):
     )
 
 
+class BulkSettings(CoreSettings):
+    """Where bulk jobs and releases of resumed runs are queued (the API and the bulk function)."""
+
+    bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
+
+
 class DispatcherSettings(CoreSettings):
     secrets_prefix: str = Field(alias="SECRETS_PREFIX")
     allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
@@ -148,6 +154,11 @@ def batch_settings() -> BatchSettings:
     return BatchSettings.model_validate(os.environ)
 
 
+@cache
+def bulk_settings() -> BulkSettings:
+    return BulkSettings.model_validate(os.environ)
+
+
 def clear() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
     for reader in (
@@ -159,5 +170,6 @@ def clear() -> None:
         schedule_settings,
         trigger_settings,
         batch_settings,
+        bulk_settings,
     ):
         reader.cache_clear()

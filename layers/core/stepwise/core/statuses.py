@@ -6,6 +6,7 @@ from enum import StrEnum
 class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -15,6 +16,9 @@ class RunStatus(StrEnum):
 RUN_TERMINAL = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
 )
+# A run the engine is executing: running, or paused (its running nodes finish, nothing new
+# starts until it is resumed). Both may settle: a failure, a cancel or the timeout ends them.
+RUN_EXECUTING = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
 
 
 class NodeStatus(StrEnum):

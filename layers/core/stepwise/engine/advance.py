@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepwise.core.ids import event_id
-from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, RUN_EXECUTING, NodeKind, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.executors import NodeFailure, execute
@@ -111,7 +111,8 @@ class Advance:
                 )  # a fresh look: is it settling now?
                 read_at = time.monotonic()
             run = view.run
-            settling = run.status != RunStatus.RUNNING or bool(run.settle_requested_at)
+            # A paused run still resolves edges (resume starts what they made ready).
+            settling = run.status not in RUN_EXECUTING or bool(run.settle_requested_at)
             unhandled = status == NodeStatus.FAILED and ref not in compiled.handled
             # An unhandled failure fails the run: its children stay pending and are cancelled.
             for child, edge in [] if unhandled or settling else compiled.outgoing[ref]:
@@ -137,7 +138,7 @@ class Advance:
         this step (for the work list), else None."""
         compiled = view.compiled
         outcome = edge_outcome(edge.kind, status)
-        if self._single_edge_inline(compiled, child, edge, outcome, budget):
+        if not _held(view) and self._single_edge_inline(compiled, child, edge, outcome, budget):
             # Its only edge decides, and it runs inline: edge and outcome in one write.
             return self._run_inline(view, compiled.specs[child], (outcome, edge.key))
         item = self.store.nodes.record_edge(view.org_id, view.run_id, child, edge.key, outcome)
@@ -181,8 +182,10 @@ class Advance:
         """Starts a node whose join allows it: inline when it needs no execution (its terminal
         status, for the work list), else as an execution of its own (None)."""
         spec = view.compiled.specs[ref]
-        if _inlinable(spec) and budget.take():
+        if _inlinable(spec) and not _held(view) and budget.take():
             return self._run_inline(view, spec)
+        # Paused (as last read): the schedule's transaction checks the run is running, so the
+        # node is held pending until resume (engine/held_nodes.py) starts it.
         self._schedule(view.org_id, view.run_id, ref, view.run.generation)
         return None
 
@@ -247,7 +250,7 @@ class Advance:
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.run_state.request_settle(org_id, run_id, reason)
-        if run.status == RunStatus.RUNNING and run.task_token:
+        if run.status in RUN_EXECUTING and run.task_token:
             executions.resume_run(run.task_token, (run.settle_reason or reason))
 
     def _schedule(self, org_id: str, run_id: str, ref: str, generation: int = 0) -> None:
@@ -282,6 +285,12 @@ class Advance:
             for item in ancestors
         }
         return {"input": self.store.payloads.read(view.run.input), "nodes": nodes}
+
+
+def _held(view: RunView) -> bool:
+    """The run was paused when last read: nothing runs inline, every start goes through the
+    schedule transaction, which holds the node while the run is paused."""
+    return view.run.status == RunStatus.PAUSED
 
 
 def _inlinable(spec: NodeSpec) -> bool:

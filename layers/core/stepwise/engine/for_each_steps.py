@@ -8,7 +8,7 @@ from typing import Any
 from stepwise.core import settings
 from stepwise.core.errors import QuotaExceeded
 from stepwise.core.observability import logger
-from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, RUN_EXECUTING, NodeKind, NodeStatus, RunStatus
 from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
@@ -94,7 +94,8 @@ class ForEachSteps(StepFamily):
             return {}
         run = self.store.runs.get_run(org_id, run_id)
         if run.status != RunStatus.RUNNING or run.settle_requested_at:
-            return {}  # the run is ending: finalize_run stops this execution
+            # Ending: finalize_run stops this execution. Paused: resume starts the chunks.
+            return {}
         for chunk in chunks.running(node.chunks_done):
             self._start_chunk(address, chunks, chunk, node.generation or 0)
         return {}
@@ -158,6 +159,16 @@ class ForEachSteps(StepFamily):
                 done.append(f"ended chunk {chunk}")
         return done
 
+    def start_lanes(self, org_id: str, run_id: str, node: NodeRecord) -> None:
+        """Starts the chunk each lane is on (a resumed run: chunks were held while it was
+        paused). A chunk already running or ended is not started twice: names are fixed."""
+        chunks = _plan_of(node)
+        if chunks is None or node.status in NODE_TERMINAL or not node.items_token:
+            return
+        address = NodeAddress(org_id, run_id, node.ref)
+        for chunk in chunks.running(node.chunks_done):
+            self._start_chunk(address, chunks, chunk)
+
     def stop_chunks(self, node: NodeRecord, run_id: str, reason: str) -> None:
         """Stops the chunk each lane is on (the run is ending; its items are cancelled)."""
         chunks = _plan_of(node)
@@ -201,7 +212,8 @@ class ForEachSteps(StepFamily):
             return DONE
         address = rebased(address, item.attempt_base)
         run = self.store.runs.get_run(org_id, run_id)
-        if run.status != RunStatus.RUNNING or run.settle_requested_at:
+        # Items of a chunk that started before a pause go on; later chunks are held.
+        if run.status not in RUN_EXECUTING or run.settle_requested_at:
             self.store.nodes.cancel_item(org_id, run_id, ref, index, "the run is settling")
             return DONE
         compiled = self.deps.workflow(org_id, run)

@@ -7,7 +7,7 @@ from typing import Any
 
 from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
-from stepwise.core.statuses import NODE_TERMINAL, NodeKind, NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, RUN_EXECUTING, NodeKind, NodeStatus
 from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
@@ -64,7 +64,8 @@ class NodeSteps:
             # A replay of an attempt that already scheduled its retry: wait as it said.
             return _again(attempt, tried.available_at)
         run = self.store.runs.get_run(org_id, run_id)
-        if run.status != RunStatus.RUNNING or run.settle_requested_at:
+        # A paused run's nodes that have an execution go on (delays and retries included).
+        if run.status not in RUN_EXECUTING or run.settle_requested_at:
             self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
             return self.advance.node_changed(address)
         compiled = self.deps.workflow(org_id, run)

@@ -51,9 +51,14 @@ class RunTransitions:
         return self._returning(
             org_id,
             run_id,
-            "SET task_token = :token",
-            {":running": str(RunStatus.RUNNING), ":token": token},
-            condition="#status = :running",
+            "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
+            {
+                ":running": str(RunStatus.RUNNING),
+                ":paused": str(RunStatus.PAUSED),  # paused while queued: it starts held
+                ":token": token,
+                ":now": now_iso(),
+            },
+            condition="#status IN (:running, :paused)",
             names={"#status": "status"},
         )
 
@@ -102,13 +107,41 @@ class RunTransitions:
                 ":reason": reason,
                 ":queued": str(RunStatus.QUEUED),
                 ":running": str(RunStatus.RUNNING),
+                ":paused": str(RunStatus.PAUSED),
                 ":external": "external",
             },
             # An external run is not executed here: nothing to cancel.
             condition="attribute_not_exists(settle_requested_at) AND "
-            "#status IN (:queued, :running) AND "
+            "#status IN (:queued, :running, :paused) AND "
             "(attribute_not_exists(kind) OR kind <> :external)",
             names={"#status": "status"},
+        )
+
+    def pause(self, org_id: str, run_id: str, pause: dict[str, Any], old: RunStatus) -> bool:
+        """queued|running (``old``) -> paused, the pause (who, when, why) appended to
+        ``pauses``; False when the run is not in ``old``, is settling, or is external."""
+        return self._move_run(
+            org_id,
+            run_id,
+            old,
+            RunStatus.PAUSED,
+            "SET pauses = list_append(if_not_exists(pauses, :none), :pause)",
+            {":pause": [pause], ":none": [], ":external": "external"},
+            condition="attribute_not_exists(settle_requested_at) AND "
+            "(attribute_not_exists(kind) OR kind <> :external)",
+        )
+
+    def resume(self, org_id: str, run_id: str, number: int, by: str) -> bool:
+        """paused -> running, closing pause ``number`` (its index in ``pauses``) with who and
+        when; False when the run is not paused with that many pauses, or is settling."""
+        return self._move_run(
+            org_id,
+            run_id,
+            RunStatus.PAUSED,
+            RunStatus.RUNNING,
+            f"SET pauses[{number}].resumed_at = :now, pauses[{number}].resumed_by = :by",
+            {":now": now_iso(), ":by": by, ":count": number + 1},
+            condition="attribute_not_exists(settle_requested_at) AND size(pauses) = :count",
         )
 
     def record_review(self, org_id: str, run_id: str, review: dict[str, Any]) -> None:
@@ -176,7 +209,7 @@ class RunTransitions:
         expression = "SET " + ", ".join(sets)
         return any(
             self._move_run(org_id, run_id, old, status, expression, values, names, removals)
-            for old in (RunStatus.RUNNING, RunStatus.QUEUED)
+            for old in (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.QUEUED)
         )
 
     def keep_settled_run(self, org_id: str, run_id: str) -> None:
@@ -220,9 +253,11 @@ class RunTransitions:
         values: dict[str, Any],
         names: dict[str, str] | None = None,
         removals: list[str] | None = None,
+        condition: str | None = None,
     ) -> bool:
-        """One run status change (conditional on ``old``), its status index and the org's
-        totals, in one transaction. False when the run was not in ``old``."""
+        """One run status change (conditional on ``old``, and ``condition`` when given), its
+        status index and the org's totals, in one transaction. False when the run was not in
+        ``old``."""
         index = keys.runs_by_status(org_id, str(new), run_id)
         expression += f", #status = :new, {keys.STATUS_INDEX_PK} = :index_pk"
         if removals:
@@ -240,7 +275,7 @@ class RunTransitions:
                         ":old": str(old),
                         ":index_pk": index[keys.STATUS_INDEX_PK],
                     },
-                    condition="#status = :old",
+                    condition="#status = :old" + (f" AND {condition}" if condition else ""),
                     names={**(names or {}), "#status": "status"},
                 ),
                 counters.org_totals(self.table, org_id, run_id, move),

@@ -259,6 +259,23 @@ def batch_chunk(org_id: str, batch_id: str, chunk: int) -> dict[str, str]:
     return {"PK": batch_pk(org_id, batch_id), "SK": f"CHUNK#{chunk:04d}"}
 
 
+def bulk_job_pk(org_id: str, job_id: str) -> str:
+    return f"ORG#{org_id}#BULK#{job_id}"
+
+
+BULK_JOB_SK = "BULK"
+
+
+def bulk_job(org_id: str, job_id: str) -> dict[str, str]:
+    """A bulk action: its request, where its pages are, and its counts."""
+    return {"PK": bulk_job_pk(org_id, job_id), "SK": BULK_JOB_SK}
+
+
+def bulk_marker(org_id: str, job_id: str, run_id: str) -> dict[str, str]:
+    """What a bulk action did to one run (written once: a page seen twice acts once)."""
+    return {"PK": bulk_job_pk(org_id, job_id), "SK": f"RUN#{run_id}"}
+
+
 ORGS_PK = "ORGS"
 
 

@@ -30,7 +30,7 @@ from stepwise.store import Store
 if TYPE_CHECKING:
     from stepwise.engine.engine import Engine
 
-ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 # How long past its deadline (or, queued, past its creation) before the janitor steps in: the
 # execution's own timeout and the API's start are given the time to act first.
 GRACE = timedelta(minutes=5)
@@ -176,7 +176,12 @@ class Janitor:
                 logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
                 executions.start_node(machine, org_id, run_id, ref, run.generation)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "started"})
-            elif execution is not None and execution["status"] == "RUNNING" and node.item_count:
+            elif (
+                execution is not None
+                and execution["status"] == "RUNNING"
+                and node.item_count
+                and run.status != RunStatus.PAUSED  # its chunks are held until resume
+            ):
                 # A for_each node waits on its chunks: a lane that stalled must not hang it.
                 for action in self.engine.for_each.heal_chunks(org_id, run_id, node):
                     logger.warning("janitor moves a for_each lane on", extra={"node_ref": ref})

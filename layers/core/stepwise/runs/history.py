@@ -17,6 +17,8 @@ class EventType(StrEnum):
     RUN_CREATED = "RUN_CREATED"
     RUN_STARTED = "RUN_STARTED"
     RUN_REDRIVEN = "RUN_REDRIVEN"
+    RUN_PAUSED = "RUN_PAUSED"
+    RUN_RESUMED = "RUN_RESUMED"
     NODE_SCHEDULED = "NODE_SCHEDULED"
     NODE_STARTED = "NODE_STARTED"
     NODE_REVIEWED = "NODE_REVIEWED"
@@ -58,6 +60,12 @@ def run_history(
     if run.started_at:
         events.append(_event(EventType.RUN_STARTED, run.started_at))
     events += _redrives(run)
+    for pause in run.pauses:
+        paused = {"by": pause.get("paused_by"), "reason": pause.get("reason")}
+        events.append(_event(EventType.RUN_PAUSED, pause["paused_at"], **paused))
+        if pause.get("resumed_at"):
+            resumed = {"by": pause.get("resumed_by")}
+            events.append(_event(EventType.RUN_RESUMED, pause["resumed_at"], **resumed))
     for node in nodes:
         ref = node.ref
         if node.scheduled_at:

@@ -19,6 +19,15 @@ class RunCancel(_Input):
     reason: str | None = Field(None, max_length=1000)
 
 
+class RunPause(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "the payments API is down: hold new charges"}]},
+    )
+
+    reason: str | None = Field(None, max_length=1000)
+
+
 class HistoryEvent(BaseModel):
     """One typed event of a run (seed 001): what happened, when, to which node and attempt."""
 
@@ -36,6 +45,9 @@ class HistoryEvent(BaseModel):
     )
     failure: dict[str, Any] | None = None
     reason: str | None = None
+    by: str | None = Field(
+        None, description="Who paused or resumed the run (RUN_PAUSED, RUN_RESUMED)."
+    )
     available_at: datetime | None = None
     timeout_at: datetime | None = None
     by: str | None = Field(None, description="On RUN_REDRIVEN: who asked (key:<name>).")

@@ -10,7 +10,7 @@ from stepwise.infra import keys
 from stepwise.infra.payloads import dumps
 from stepwise.store import Store
 
-OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 def open_runs(store: Store, org_id: str) -> int:

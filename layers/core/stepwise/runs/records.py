@@ -223,6 +223,7 @@ class RunRecord(NamedTuple):
     tags: Mapping[str, str] = _NOTHING
     flow_type: str | None = None
     actions: tuple[dict[str, Any], ...] = ()
+    pauses: tuple[dict[str, Any], ...] = ()  # each {paused_at, paused_by, reason, resumed_*}
     input: PayloadRef = PayloadRef()
     output: PayloadRef = PayloadRef()
     args: PayloadRef = PayloadRef()
@@ -236,6 +237,7 @@ class RunRecord(NamedTuple):
         values["handler_run_ids"] = tuple(item.get("handler_run_ids") or ())
         values["redrives"] = tuple(_plain(item.get("redrives") or []))
         values["reruns"] = tuple(item.get("reruns") or [])
+        values["pauses"] = tuple(_plain(item.get("pauses") or []))
         return cls(**values)
 
     @property
