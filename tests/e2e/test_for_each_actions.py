@@ -124,3 +124,44 @@ def test_an_item_whose_input_breaks_the_schema_fails_the_node_naming_it(api, rec
     assert 1 not in indices
     bad = api.get(f"/actions/records/{run['id']}.each[1]").json()["data"]
     assert bad["state"]["status"] == "failed" and bad["state"]["attempt"] == 1
+
+
+def test_a_redrive_delivers_again_only_the_items_that_failed(api, receiver):
+    """Items 2 and 5 fail for good (400) on the first run, so the node and the run fail; once the
+    destination takes them, a redrive delivers those two items again, and only those, numbered
+    on from their first attempt, and the node's output has every item in order."""
+    down = {2, 5}
+    tries: Counter[int] = Counter()
+
+    def answer(request):
+        data = request.payload["data"]
+        index = data["index"]
+        tries[index] += 1
+        if index in down:
+            return Answer(400, {"error": "not yet"})
+        return Answer(200, {"result": {"i": index, "try": tries[index]}})
+
+    destination(api, receiver, "/redriven-items", answer)
+    node = each_node("redriven-items", max_concurrency=3)
+    workflow = create_workflow(api, {"name": "each-redriven", "nodes": [node]})
+    run_id = start_run(api, workflow, {"xs": list(range(8))})
+    run = wait_for_run(api, run_id, timeout=120)
+    assert run["status"] == "failed" and run["error"]["node"] == "each"
+    assert tries == Counter({i: 1 for i in range(8)})
+    first_ids = {r.headers["webhook-id"] for r in receiver.at("/redriven-items")}
+
+    down.clear()
+    answer_ = api.post(f"/runs/{run_id}/redrive", json={"reason": "the items' service is fixed"})
+    assert answer_.status_code == 202, answer_.text
+    run = wait_for_run(api, run_id, timeout=120)
+    assert run["status"] == "succeeded", run["error"]
+    # Only the two failed items were delivered again, under the ids they had.
+    assert tries == Counter({i: 2 if i in (2, 5) else 1 for i in range(8)})
+    assert {r.headers["webhook-id"] for r in receiver.at("/redriven-items")} == first_ids
+    [each] = run["nodes"]
+    assert each["output"] == [{"i": i, "try": 2 if i in (2, 5) else 1} for i in range(8)]
+    records = api.get(f"/runs/{run_id}/actions").json()["data"]
+    attempts = {
+        r["index"]: [e["attempt"] for e in r["events"] if e.get("attempt")] for r in records
+    }
+    assert max(attempts[2]) == 2 and max(attempts[0]) == 1
