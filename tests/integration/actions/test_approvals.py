@@ -241,3 +241,22 @@ def test_a_key_counts_once_even_when_its_name_is_another_keys(stack, resumed):
     with pytest.raises(signals_module.Conflict):
         signals.review(ORG, run_id, "gate", ReviewCreate(decision="approve"), "key:x", "key_a")
     assert gate(run_id).attempt_record(1).signal is None
+
+
+def test_a_replayed_attempt_step_keeps_the_reviews_its_attempt_already_has(stack, resumed):
+    """Step Functions runs a task again when Lambda's answer is lost. The attempt step of an
+    approval node that runs again must not write its attempt afresh: a review recorded in
+    between would be gone (the reviewer told 202, the node waiting until its timeout)."""
+    run_id = approval_run(stack, required=2)
+    assert review(stack, run_id, "ann")[0] == 202
+    started = gate(run_id).attempt_record(1).started_at
+
+    engine = components.engine()
+    assert engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))["next"] == "review"
+    record = gate(run_id).attempt_record(1)
+    assert [r["reviewed_by"] for r in record.reviews] == ["key:ann"]
+    assert record.started_at == started
+    assert review(stack, run_id, "bob")[0] == 202
+    stack.drain("SignalsFunction")
+    settle(run_id)
+    assert gate(run_id).status == "succeeded"

@@ -165,14 +165,19 @@ class NodeTransitions:
         timeout_at: str | None,
         index: int | None = None,
     ) -> bool:
-        """scheduled|running -> running with this attempt, recorded in ``attempts`` (replayable)."""
+        """scheduled|running -> running with this attempt, recorded in ``attempts`` (replayable).
+
+        A replay (Step Functions runs the step again when Lambda's answer was lost) keeps the
+        attempt's record as the first run wrote it, with what has landed on it since: a
+        review, a signal, a delivery's lease or token. Writing it afresh would lose them."""
         started = now_iso()
         record = {"attempt": attempt, "status": "running", "started_at": started}
         if timeout_at:
             record["timeout_at"] = timeout_at
         return self._update(
             keys.record(org_id, run_id, ref, index),
-            "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
+            "SET #status = :running, attempt = :attempt, "
+            "attempts.#n = if_not_exists(attempts.#n, :record), "
             "started_at = if_not_exists(started_at, :now) REMOVE available_at",
             {
                 ":running": str(NodeStatus.RUNNING),
