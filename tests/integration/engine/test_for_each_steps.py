@@ -163,3 +163,33 @@ def test_the_janitor_moves_a_stalled_lane_on(stack, resumed, monkeypatch):
     assert {i.status for i in items[5:10]} == {NodeStatus.FAILED}
     assert components.store().runs.get_node(ORG, run_id, "each").chunks_done == {0, 1}
     assert resumed == []  # chunk 2 is running now
+
+
+def test_a_replayed_item_attempt_that_scheduled_its_retry_waits_as_it_said(stack, monkeypatch):
+    """Step Functions runs an item's attempt step again when Lambda's answer is lost. If the
+    first run had scheduled the item's retry, the replay must answer the same wait, not
+    ``done``: done would end the item's loop in the chunk, and the node would fail on an
+    item that never finished."""
+    from stepwise.engine import attempts as attempts_module
+    from stepwise.engine.executors import NodeFailure
+
+    real_execute = attempts_module.execute
+    failures = iter([NodeFailure("Flaky", "try again")])
+
+    def flaky(spec, context):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        return real_execute(spec, context)
+
+    monkeypatch.setattr(attempts_module, "execute", flaky)
+    run_id = fanned_out(stack)
+    item = {"node_ref": "each", "index": 0}
+    first = step(stack, "item_attempt", run_id, **item, attempt=1)
+    assert first["next"] == "again" and first["attempt"] == 2
+    replayed = step(stack, "item_attempt", run_id, **item, attempt=1)
+    assert replayed["next"] == "again" and replayed["attempt"] == 2
+    assert 0 <= replayed["wait_seconds"] <= first["wait_seconds"]
+    assert step(stack, "item_attempt", run_id, **item, attempt=2) == {"next": "done"}
+    [record] = [r for r in components.store().nodes.list_items(ORG, run_id, "each") if r.index == 0]
+    assert (record.status, record.attempt) == (NodeStatus.SUCCEEDED, 2)

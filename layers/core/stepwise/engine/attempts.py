@@ -2,7 +2,7 @@
 wait, or fails for good. Shared by every kind of node."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepwise.core.clock import iso, now
@@ -165,6 +165,13 @@ def rebased(address: NodeAddress, base: int | None) -> NodeAddress:
     if address.attempt <= base:
         return replace(address, attempt=address.attempt + base, base=base)
     return replace(address, base=base)
+
+
+def again_at(attempt: int, available_at: str) -> dict[str, Any]:
+    """The answer of a replayed attempt step whose attempt already scheduled its retry: wait
+    (what is left of) the same backoff, then the next attempt, as the first answer said."""
+    seconds = (datetime.fromisoformat(available_at) - now()).total_seconds()
+    return {"next": "again", "attempt": attempt + 1, "wait_seconds": max(0, int(-(-seconds // 1)))}
 
 
 def attempt_deadline(spec: NodeSpec) -> str | None:

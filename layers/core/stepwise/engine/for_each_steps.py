@@ -15,6 +15,7 @@ from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.attempts import (
     Attempts,
     StepFamily,
+    again_at,
     attempt_deadline,
     output_over_quota,
     rebased,
@@ -211,6 +212,10 @@ class ForEachSteps(StepFamily):
         if item.status in NODE_TERMINAL:
             return DONE
         address = rebased(address, item.attempt_base)
+        tried = item.attempt_record(address.attempt)
+        if tried is not None and tried.status == "retry_scheduled" and tried.available_at:
+            # A replay of an attempt that already scheduled its retry: wait as it said.
+            return again_at(address.attempt, tried.available_at)
         run = self.store.runs.get_run(org_id, run_id)
         # Items of a chunk that started before a pause go on; later chunks are held.
         if run.status not in RUN_EXECUTING or run.settle_requested_at:

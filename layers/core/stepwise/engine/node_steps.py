@@ -12,7 +12,7 @@ from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.approval_steps import ApprovalSteps
-from stepwise.engine.attempts import Attempts, attempt_deadline, rebased
+from stepwise.engine.attempts import Attempts, again_at, attempt_deadline, rebased
 from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.expressions import TemplateError, single_expression
 from stepwise.engine.for_each_steps import ForEachSteps
@@ -62,7 +62,7 @@ class NodeSteps:
         tried = node.attempt_record(attempt)
         if tried is not None and tried.status == "retry_scheduled" and tried.available_at:
             # A replay of an attempt that already scheduled its retry: wait as it said.
-            return _again(attempt, tried.available_at)
+            return again_at(attempt, tried.available_at)
         run = self.store.runs.get_run(org_id, run_id)
         # A paused run's nodes that have an execution go on (delays and retries included).
         if run.status not in RUN_EXECUTING or run.settle_requested_at:
@@ -112,11 +112,6 @@ class NodeSteps:
             return None
         self.store.nodes.delay_node(org_id, run_id, spec.ref, iso(now() + timedelta(seconds=delay)))
         return {"next": "again", "attempt": address.attempt, "wait_seconds": delay}
-
-
-def _again(attempt: int, available_at: str) -> dict[str, Any]:
-    seconds = (datetime.fromisoformat(available_at) - now()).total_seconds()
-    return {"next": "again", "attempt": attempt + 1, "wait_seconds": max(0, int(-(-seconds // 1)))}
 
 
 def _delay_seconds(spec: NodeSpec, context: dict[str, Any]) -> int:
