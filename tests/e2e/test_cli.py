@@ -72,7 +72,7 @@ def test_apply_creates_a_workflow_from_yaml_then_adds_a_version_to_it(local_stac
 
     code, out, _ = cli(local_stack, "workflows", "list", "--json")
     listed = [w for w in json.loads(out) if w["name"] == name]
-    assert [(w["id"], w["version"]) for w in listed] == [(created["id"], 2)]
+    assert [(w["id"], w["latest_version"]) for w in listed] == [(created["id"], 2)]
 
     code, out, _ = cli(local_stack, "runs", "start", name, "--input", '{"who": "ada"}', "--wait")
     assert code == 0, out
