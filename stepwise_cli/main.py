@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from stepwise_cli import __version__, runs, workflows
 from stepwise_cli.client import ApiError, Client, Unreachable
 from stepwise_cli.config import ConfigError, resolve
-from stepwise_cli.context import Context, Failure, parse_input
+from stepwise_cli.context import Context, Failure
 from stepwise_cli.errors import Exit, describe
 from stepwise_cli.render import Style, _isatty
 
@@ -93,7 +93,7 @@ def build_parser(err: TextIO = sys.stderr) -> argparse.ArgumentParser:
     p.add_argument("workflow", help="id (wf_…) or name")
     _input(p)
     _wait(p)
-    p.add_argument("--idempotency-key", help="a retry with the same key starts no second run")
+    _idempotency(p, "starts no second run")
     p = sub(rs, "list", "runs, newest first")
     p.add_argument(
         "--status", choices=["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
@@ -129,6 +129,7 @@ def build_parser(err: TextIO = sys.stderr) -> argparse.ArgumentParser:
     p.add_argument("--workflow-version", type=_positive)
     p.add_argument("--reason")
     _wait(p)
+    _idempotency(p, "redrives once")
     p = sub(
         rs,
         "rerun",
@@ -139,6 +140,7 @@ def build_parser(err: TextIO = sys.stderr) -> argparse.ArgumentParser:
     _input(p)
     p.add_argument("--workflow-version", type=_positive)
     _wait(p)
+    _idempotency(p, "starts no second rerun")
     sub(rs, "pause", "let running nodes finish and start nothing new").add_argument("run")
     p = sub(rs, "resume", "continue a paused run")
     p.add_argument("run")
@@ -166,6 +168,10 @@ def _wait(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="follow the run to its end (exit 0 when it succeeds, else 1)",
     )
+
+
+def _idempotency(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--idempotency-key", help=f"a retry with the same key {what}")
 
 
 def _positive(value: str) -> int:
@@ -201,12 +207,7 @@ def dispatch(ctx: Context, args: argparse.Namespace) -> int:
         case ("runs", "cancel"):
             return runs.act(ctx, args.run, "cancel", {"reason": args.reason}, args.wait)
         case ("runs", "redrive"):
-            body = {
-                "input": parse_input(args.input),
-                "workflow_version": args.workflow_version,
-                "reason": args.reason,
-            }
-            return runs.act(ctx, args.run, "redrive", body, args.wait)
+            return runs.redrive(ctx, args)
         case ("runs", "rerun"):
             return runs.rerun(ctx, args)
         case ("runs", "pause"):

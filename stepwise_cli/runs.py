@@ -154,23 +154,47 @@ def history(ctx: Context, run_id: str, limit: int | None) -> int:
 
 
 def act(ctx: Context, run_id: str, action: str, body: dict[str, Any] | None, wait: bool) -> int:
-    """cancel, pause, resume, redrive: the run as the API answers, then optionally waits."""
+    """cancel, pause, resume: the run as the API answers, then optionally waits."""
     body = {k: v for k, v in (body or {}).items() if v is not None}
     answer = ctx.client.call("POST", f"/runs/{seg(run_id)}/{action}", body or None)
     run = (answer or {}).get("data") or {"id": run_id, "status": "?"}
     return _after_action(ctx, run, f"{run_id}: {action} accepted (run {run['status']})", wait)
 
 
-def rerun(ctx: Context, args: Any) -> int:
-    body = {
-        "from": args.from_ref,
-        "input": parse_input(args.input),
-        "workflow_version": args.workflow_version,
-    }
-    body = {k: v for k, v in body.items() if v is not None}
-    run = ctx.client.call("POST", f"/runs/{seg(args.run)}/rerun", body)["data"]
-    message = f"started {run['id']} ({run['status']}), a rerun of {args.run} from {args.from_ref}"
+def redrive(ctx: Context, args: Any) -> int:
+    """``POST /runs/{id}/redrive`` (202): the same run, queued again; --wait follows it."""
+    body = _repair_body(args, workflow_version=args.workflow_version, reason=args.reason)
+    run = ctx.client.call(
+        "POST", f"/runs/{seg(args.run)}/redrive", body or None, headers=_once(args)
+    )["data"]
+    message = f"{args.run}: redrive accepted (run {run['status']}"
+    message += f", redrive {run['redrive_count']})" if run.get("redrive_count") else ")"
     return _after_action(ctx, run, message, args.wait)
+
+
+def rerun(ctx: Context, args: Any) -> int:
+    """``POST /runs/{id}/rerun`` (201): a new run, ``rerun_of`` the old; --wait follows it."""
+    body = _repair_body(args, workflow_version=args.workflow_version)
+    body = {"from": args.from_ref, **body}
+    run = ctx.client.call("POST", f"/runs/{seg(args.run)}/rerun", body, headers=_once(args))["data"]
+    rerun_of = run.get("rerun_of") or args.run
+    message = f"started {run['id']} ({run['status']}), a rerun of {rerun_of} from {args.from_ref}"
+    return _after_action(ctx, run, message, args.wait)
+
+
+def _repair_body(args: Any, **fields: Any) -> dict[str, Any]:
+    """The fields given; ``input`` whenever --input is, even ``null`` (it replaces the input:
+    leaving --input out keeps the run's)."""
+    body = {k: v for k, v in fields.items() if v is not None}
+    if args.input is not None:
+        body["input"] = parse_input(args.input)
+    return body
+
+
+def _once(args: Any) -> dict[str, str]:
+    """An Idempotency-Key: a 429 retried by the client redrives (or reruns) once, and a script
+    that passes its own key can run the whole command again safely."""
+    return {"Idempotency-Key": args.idempotency_key or str(uuid.uuid4())}
 
 
 def approve(ctx: Context, run_id: str, ref: str, reject: bool, comment: str | None) -> int:

@@ -8,7 +8,8 @@ export const POLL_MS = 2000;
 const ENDED = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 const REPAIRABLE = new Set(["failed", "cancelled", "timed_out"]);
 
-// What a route that has not landed on this stack yet answers (404 Not Found or 405).
+// What a route that has not landed on this stack yet answers (404 Not Found or 405): pause and
+// resume, or any action on a stack deployed before it.
 function actionMessage(name, err) {
   if (err.noRoute) return `This stack's API has no ${name} yet (HTTP ${err.status}).`;
   return `${name} refused: ${err.message}`;
@@ -75,16 +76,21 @@ export function RunView({ runId, go }) {
   const states = new Map(run.nodes.map((n) => [n.ref, n]));
   const nodes = runGraphNodes(run, workflow);
 
+  // `after` sees the answer; when it opens another page (a rerun opens its new run) it returns
+  // true, and this page, about to go, neither reads its run again nor says anything.
   function act(label, text, send, after) {
     ask(text, async () => {
       setFlash(null);
       try {
         const answer = await send();
-        if (after) after(answer);
+        if (after && after(answer)) return;
         setFlash({ ok: true, text: `${label}: done.` });
         await load();
       } catch (err) {
         setFlash({ ok: false, text: actionMessage(label, err) });
+        // A 409 says the run moved on since this page read it (another tab, the CLI): show
+        // where it is now, and poll again if it goes.
+        if (err.status === 409) await load().catch(() => {});
       }
     });
   }
@@ -120,6 +126,9 @@ export function RunView({ runId, go }) {
       <dt>Finished</dt><dd>${time(run.finished_at)}</dd>
       ${run.parent_run_id ? html`<dt>Parent</dt><dd><a href=${`#/runs/${run.parent_run_id}`}>${run.parent_run_id}</a></dd>` : null}
       ${run.batch_id ? html`<dt>Batch</dt><dd>${run.batch_id}</dd>` : null}
+      ${run.rerun_of ? html`<dt>Rerun of</dt><dd><a data-test="rerun-of" href=${`#/runs/${run.rerun_of}`}>${run.rerun_of}</a></dd>` : null}
+      ${run.reruns && run.reruns.length ? html`<dt>Reruns</dt><dd data-test="reruns">${run.reruns.map((r, i) => html`${i ? ", " : ""}<a href=${`#/runs/${r}`}>${r}</a>`)}</dd>` : null}
+      ${run.redrive_count ? html`<dt>Redriven</dt><dd data-test="redrives">${run.redrive_count === 1 ? "once" : `${run.redrive_count} times`}, last ${time(run.redriven_at)}</dd>` : null}
       ${run.error ? html`<dt>Error</dt><dd class="error">${run.error.node ? `${run.error.node}: ` : ""}${run.error.type}: ${run.error.message}</dd>` : null}
     </dl>
     <div class="actions">${buttons}</div>
@@ -166,7 +175,11 @@ function NodePanel({ run, node, spec, act, go, setRun }) {
   const rerun = () =>
     act("Rerun", `Start a new run from ${node.ref}? Nodes not downstream of it keep their outputs.`,
       () => post(`/runs/${runId}/rerun`, { from: node.ref }),
-      (a) => a && a.data && a.data.id && go(`/runs/${a.data.id}`));
+      (a) => {
+        if (!(a && a.data && a.data.id)) return false;
+        go(`/runs/${a.data.id}`);
+        return true;
+      });
   const input = records && records.length ? records[0].input : undefined;
 
   return html`<aside class="panel" data-test="node-panel" data-node=${node.ref}>

@@ -72,7 +72,7 @@ def test_apply_creates_a_workflow_from_yaml_then_adds_a_version_to_it(local_stac
 
     code, out, _ = cli(local_stack, "workflows", "list", "--json")
     listed = [w for w in json.loads(out) if w["name"] == name]
-    assert [(w["id"], w["version"]) for w in listed] == [(created["id"], 2)]
+    assert [(w["id"], w["latest_version"]) for w in listed] == [(created["id"], 2)]
 
     code, out, _ = cli(local_stack, "runs", "start", name, "--input", '{"who": "ada"}', "--wait")
     assert code == 0, out
@@ -234,6 +234,100 @@ def test_cancel_wait_exits_1_once_the_run_is_cancelled(local_stack, api):
     assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "cancelled"
     code, _, err = cli(local_stack, "runs", "cancel", run_id)
     assert code == 3 and "409" in err and "already ended" in err
+
+
+def fixable(name):
+    """a reads the input's name, b fails on an ``n`` that is not a number, c joins them."""
+    return {
+        "name": name,
+        "nodes": [
+            {"ref": "a", "kind": "transform", "args": {"who": "{{ input.name }}"}},
+            {"ref": "b", "kind": "transform", "args": "{{ abs(input.n) }}", "depends_on": ["a"]},
+            {
+                "ref": "c",
+                "kind": "transform",
+                "args": {"who": "{{ nodes.a.output.who }}", "n": "{{ nodes.b.output }}"},
+                "depends_on": ["b"],
+            },
+        ],
+    }
+
+
+def test_redrive_with_a_fixed_input_resumes_the_same_run_and_wait_exits_0(local_stack, api):
+    workflow = create_workflow(api, fixable(unique("redrive")))
+    run_id = start_run(api, workflow, {"name": "ada", "n": "x"})
+    assert wait_for_run(api, run_id)["error"]["node"] == "b"
+
+    code, _, err = cli(local_stack, "runs", "redrive", run_id, key=OTHER_KEY, org="globex")
+    assert code == 3 and "404" in err  # another org's run: not found, not redriven
+    fixed = '{"name": "bob", "n": -3}'
+    code, out, err = cli(
+        local_stack, "runs", "redrive", run_id, "--input", fixed, "--reason", "n fixed", "--wait"
+    )
+    assert code == 0, err
+    assert f"{run_id}: redrive accepted (run queued, redrive 1)" in out
+    assert re.search(r"^\d\d:\d\d:\d\d  b succeeded  \[attempt 2\]$", out, re.M), out
+    assert f"{run_id} succeeded in" in out
+    run = api.get(f"/runs/{run_id}").json()["data"]
+    # a had succeeded: kept with the output it made from the old input; b ran again, attempt 2.
+    assert run["output"] == {"c": {"who": "ada", "n": 3}}
+    attempts = {n["ref"]: [a["attempt"] for a in n["attempts"]] for n in run["nodes"]}
+    assert attempts == {"a": [1], "b": [1, 2], "c": [1]}
+    assert run["redrive_count"] == 1
+    history = api.get(f"/runs/{run_id}/history").json()["data"]
+    assert [e.get("reason") for e in history if e["event_type"] == "RUN_REDRIVEN"] == ["n fixed"]
+
+    # A succeeded run is not redriven: the API's reason, exit 3, nothing on stdout.
+    code, out, err = cli(local_stack, "runs", "redrive", run_id, "--wait")
+    assert (code, out) == (3, "")
+    assert "409 (conflict)" in err and "only a failed, timed_out or cancelled run" in err
+    assert "Traceback" not in err
+    assert api.get(f"/runs/{run_id}").json()["data"]["redrive_count"] == 1
+
+
+def test_a_running_run_is_neither_redriven_nor_rerun(local_stack, api):
+    slow = {"name": unique("slow"), "nodes": [{"ref": "nap", "kind": "wait", "start_delay": 60}]}
+    run_id = start_run(api, create_workflow(api, slow))
+    try:
+        code, out, err = cli(local_stack, "runs", "redrive", run_id)
+        assert (code, out) == (3, "") and "409 (conflict)" in err and "the run is " in err
+        code, out, err = cli(local_stack, "runs", "rerun", run_id, "--from", "nap")
+        assert (code, out) == (3, "") and "409 (conflict)" in err
+    finally:
+        assert api.post(f"/runs/{run_id}/cancel", json={}).status_code == 202
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
+
+
+def test_rerun_from_a_node_starts_a_new_run_linked_to_the_old(local_stack, api):
+    workflow = create_workflow(api, {**diamond(), "name": unique("rerun")})
+    old = wait_for_run(api, start_run(api, workflow, {"name": "ada", "n": 2}))
+    assert old["status"] == "succeeded"
+
+    code, out, err = cli(local_stack, "runs", "rerun", old["id"], "--from", "c", "--wait")
+    assert code == 0, err
+    new_id = re.search(rf"^started (run_\w+) \(queued\), a rerun of {old['id']} from c$", out, re.M)
+    assert new_id, out
+    new_id = new_id.group(1)
+    assert new_id != old["id"] and f"{new_id} succeeded in" in out
+    new = api.get(f"/runs/{new_id}").json()["data"]
+    assert new["rerun_of"] == old["id"] and new["output"] == old["output"]
+    assert api.get(f"/runs/{old['id']}").json()["data"]["reruns"] == [new_id]
+
+    # --json: the new run as the API answers it; the same Idempotency-Key starts no second one.
+    args = ["runs", "rerun", old["id"], "--from", "b", "--idempotency-key", unique("k"), "--json"]
+    code, out, err = cli(local_stack, *args)
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["rerun_of"] == old["id"] and first["id"] not in (old["id"], new_id)
+    code, out, err = cli(local_stack, *args)
+    assert code == 0, err
+    assert json.loads(out)["id"] == first["id"]
+    wait_for_run(api, first["id"])
+    reruns = api.get(f"/runs/{old['id']}").json()["data"]["reruns"]
+    assert sorted(reruns) == sorted([new_id, first["id"]])
+
+    code, out, err = cli(local_stack, "runs", "rerun", old["id"], "--from", "nope")
+    assert (code, out) == (3, "") and "422" in err and "body.from" in err
 
 
 def test_another_orgs_key_gets_404_and_no_key_is_ever_printed(local_stack, api):

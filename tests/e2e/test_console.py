@@ -1,6 +1,6 @@
 """The console in a real browser (Debian's headless Chromium, driven by Playwright) against the
 local stack: sign in, the runs table, a run's graph changing live, approve, cancel, redrive,
-starting a run from a workflow, a wrong key, and another org's run never shown.
+rerun from a node, starting a run from a workflow, a wrong key, and another org's run never shown.
 
 Without /usr/bin/chromium the tests skip, saying so; under CI (``CI`` set, or
 ``STEPWISE_BROWSER_TESTS=required``, which .ci/run sets) they fail instead, so the browser
@@ -9,6 +9,7 @@ checks never silently stop running there."""
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -158,38 +159,126 @@ def test_cancelling_in_the_console_stops_the_run(page, api, console_key):
     assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
-def test_a_failed_run_offers_redrive_and_rerun_and_says_when_the_stack_lacks_them(
-    page, api, console_key, local_stack
+REVIEWED = {
+    "name": "console-reviewed",
+    "nodes": [
+        {"ref": "first", "kind": "transform", "args": {"n": 1}},
+        {"ref": "gate", "kind": "approval", "depends_on": ["first"]},
+        {"ref": "after", "kind": "transform", "depends_on": ["gate"], "args": {"ok": True}},
+    ],
+}
+
+
+def rejected_run(api, approver_api) -> str:
+    """A run of REVIEWED whose gate was rejected: failed at gate, first succeeded."""
+    run_id = start(api, create_workflow(api, REVIEWED))
+    wait_for_review(api, run_id)
+    decision = {"decision": "reject", "comment": "not yet"}
+    answer = approver_api.post(f"/runs/{run_id}/nodes/gate/approval", json=decision)
+    assert answer.status_code == 202, answer.text
+    run = wait_for_run(api, run_id)
+    assert run["status"] == "failed" and run["error"]["node"] == "gate"
+    return run_id
+
+
+def wait_for_review(api, run_id):
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while api.get(f"/runs/{run_id}/nodes/gate").json()["data"]["status"] != "running":
+        assert time.monotonic() < deadline, "the gate never waited for its review"
+        time.sleep(0.05)
+
+
+def test_redriving_a_failed_run_in_the_page_runs_it_again_and_keeps_what_succeeded(
+    page, api, console_key, approver_api
 ):
-    failing = {
-        "name": "console-failing",
-        "nodes": [
-            {"ref": "ok", "kind": "transform", "args": {"n": 1}},
-            {"ref": "bad", "kind": "transform", "depends_on": ["ok"], "args": "{{ abs('x') }}"},
-        ],
-    }
-    run_id = start(api, create_workflow(api, failing))
-    assert wait_for_run(api, run_id)["status"] == "failed"
+    run_id = rejected_run(api, approver_api)
     sign_in(page, DEFAULT_ORG, console_key)
     page.wait_for_selector('[data-test="signed-in-org"]')
     page.goto(f"/console#/runs/{run_id}")
-    page.wait_for_selector('[data-node-ref="bad"][data-status="failed"]')
-    page.click('[data-node-ref="bad"]')
-    assert "abs" in page.locator('[data-test="node-error"]').inner_text()
-    assert page.locator('[data-test="cancel"]').count() == 0
-    routes = httpx.get(f"{local_stack.base_url}/openapi.json").json()["paths"]
+    page.wait_for_selector('[data-node-ref="gate"][data-status="failed"]')
+    assert page.locator('[data-node-ref="after"]').get_attribute("data-status") == "cancelled"
+    assert page.locator('[data-test="redrives"]').count() == 0
+    # Whatever the page shows from now on, first must never leave succeeded.
+    page.evaluate(
+        """() => { window.firstStatuses = [];
+            const note = () => { const n = document.querySelector('[data-node-ref="first"]');
+                if (n) window.firstStatuses.push(n.dataset.status); };
+            new MutationObserver(note).observe(document.body,
+                {subtree: true, childList: true, attributes: true});
+            note(); }"""
+    )
     page.click('[data-test="redrive"]')
     confirm(page)
-    if "/v1/orgs/{org_id}/runs/{run_id}/redrive" in routes:
-        page.wait_for_selector('[data-test="flash"]:has-text("Redrive: done")')
-    else:  # not merged yet: the console says so instead of failing
-        page.wait_for_selector('[data-test="flash"]:has-text("has no Redrive yet (HTTP 404)")')
-        page.click('[data-test="rerun"]')
-        confirm(page)
-        if "/v1/orgs/{org_id}/runs/{run_id}/rerun" in routes:  # opens the new run
-            page.wait_for_function(f"() => !location.hash.endsWith({json.dumps(run_id)})")
-        else:
-            page.wait_for_selector('[data-test="flash"]:has-text("has no Rerun yet (HTTP 404)")')
+    page.wait_for_selector('[data-test="flash"]:has-text("Redrive: done")')
+    # The run goes again in the open page: running, with the gate waiting for a new review.
+    page.wait_for_selector('[data-test="run-status"][data-status="running"]')
+    page.wait_for_selector('[data-node-ref="gate"][data-status="running"]')
+    assert "once" in page.locator('[data-test="redrives"]').inner_text()
+    assert page.locator('[data-test="redrive"]').count() == 0  # not for a running run
+
+    answer = approver_api.post(f"/runs/{run_id}/nodes/gate/approval", json={"decision": "approve"})
+    assert answer.status_code == 202, answer.text
+    page.wait_for_selector('[data-test="run-status"][data-status="succeeded"]')
+    page.wait_for_selector('[data-node-ref="after"][data-status="succeeded"]')
+    assert set(page.evaluate("() => window.firstStatuses")) == {"succeeded"}
+    run = api.get(f"/runs/{run_id}").json()["data"]
+    attempts = {n["ref"]: [a["attempt"] for a in n["attempts"]] for n in run["nodes"]}
+    assert attempts == {"first": [1], "gate": [1, 2], "after": [1]}
+    assert run["redrive_count"] == 1
+
+
+def test_a_redrive_made_elsewhere_first_is_refused_and_the_page_catches_up(
+    page, api, console_key, approver_api
+):
+    run_id = rejected_run(api, approver_api)
+    sign_in(page, DEFAULT_ORG, console_key)
+    page.wait_for_selector('[data-test="signed-in-org"]')
+    page.goto(f"/console#/runs/{run_id}")
+    page.wait_for_selector('[data-test="run-status"][data-status="failed"]')
+    # The page stopped polling when the run ended; the run is redriven from elsewhere.
+    assert api.post(f"/runs/{run_id}/redrive", json={}).status_code == 202
+    wait_for_review(api, run_id)
+    page.click('[data-test="redrive"]')
+    confirm(page)
+    flash = page.locator('[data-test="flash"]:has-text("Redrive refused")')
+    flash.wait_for()
+    assert "the run is running" in flash.inner_text()
+    page.wait_for_selector('[data-test="run-status"][data-status="running"]')
+    page.wait_for_selector('[data-node-ref="gate"][data-status="running"]')
+    assert api.get(f"/runs/{run_id}").json()["data"]["redrive_count"] == 1  # one redrive only
+    assert api.post(f"/runs/{run_id}/cancel", json={}).status_code == 202
+    page.wait_for_selector('[data-test="run-status"][data-status="cancelled"]')
+
+
+def test_rerunning_from_a_node_opens_the_new_run(page, api, console_key):
+    diamond = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples/diamond.json").read_text()
+    )
+    old = wait_for_run(api, start(api, create_workflow(api, diamond), {"name": "ada", "n": 2}))
+    assert old["status"] == "succeeded"
+    sign_in(page, DEFAULT_ORG, console_key)
+    page.wait_for_selector('[data-test="signed-in-org"]')
+    page.goto(f"/console#/runs/{old['id']}")
+    page.wait_for_selector('[data-node-ref="c"][data-status="succeeded"]')
+    assert page.locator('[data-test="redrive"]').count() == 0  # a succeeded run is rerun
+    page.click('[data-node-ref="c"]')
+    page.click('[data-test="rerun"]')
+    confirm(page)
+    page.wait_for_function(  # the page opens the new run
+        "old => location.hash.startsWith('#/runs/run_') && location.hash !== `#/runs/${old}`",
+        arg=old["id"],
+    )
+    new_id = page.evaluate("() => location.hash").removeprefix("#/runs/")
+    page.wait_for_selector('[data-test="run-status"][data-status="succeeded"]')
+    assert page.locator('[data-test="rerun-of"]').inner_text() == old["id"]
+    assert page.locator("[data-node-ref]").count() == 4
+    assert page.locator('[data-node-ref][data-status="succeeded"]').count() == 4
+    new = wait_for_run(api, new_id)
+    assert new["rerun_of"] == old["id"] and new["output"] == old["output"]
+
+    page.click('[data-test="rerun-of"]')  # back to the old run, which lists its rerun
+    page.wait_for_selector(f'[data-test="reruns"] a[href="#/runs/{new_id}"]')
+    assert page.locator('[data-test="run-status"]').get_attribute("data-status") == "succeeded"
 
 
 def test_the_runs_table_filters_and_pages_both_ways(page, api, console_key):

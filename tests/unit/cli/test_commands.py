@@ -82,19 +82,55 @@ def test_run_actions_post_the_documented_shapes(api, args, path, body):
 
 
 def test_rerun_posts_from_and_shows_the_new_run(api):
-    api.answer(
-        "POST", "/runs/run_1/rerun", 201, {"data": {**RUN, "id": "run_2", "status": "queued"}}
-    )
+    made = {**RUN, "id": "run_2", "status": "queued", "rerun_of": "run_1"}
+    api.answer("POST", "/runs/run_1/rerun", 201, {"data": made})
     code, out, _ = cli(api, "runs", "rerun", "run_1", "--from", "b", "--input", '{"x": 1}')
     assert code == 0
     assert api.requests[0]["body"] == {"from": "b", "input": {"x": 1}}
     assert out.startswith("started run_2 (queued), a rerun of run_1 from b")
 
 
+def test_an_input_of_null_is_sent_and_no_input_keeps_the_runs(api):
+    """--input null replaces the input with null; leaving --input out sends no input at all
+    (the API then keeps the run's)."""
+    api.answer("POST", "/runs/run_1/redrive", 202, {"data": {**RUN, "status": "queued"}})
+    api.answer("POST", "/runs/run_1/rerun", 201, {"data": {**RUN, "id": "run_2"}})
+    assert cli(api, "runs", "redrive", "run_1", "--input", "null")[0] == 0
+    assert cli(api, "runs", "rerun", "run_1", "--from", "a", "--input", "null")[0] == 0
+    assert cli(api, "runs", "rerun", "run_1", "--from", "a")[0] == 0
+    assert [r["body"] for r in api.requests] == [
+        {"input": None},
+        {"from": "a", "input": None},
+        {"from": "a"},
+    ]
+
+
+@pytest.mark.parametrize("action", ["redrive", "rerun"])
+def test_a_repair_sends_an_idempotency_key_new_per_command_or_the_one_given(api, action):
+    status = 202 if action == "redrive" else 201
+    api.answer("POST", f"/runs/run_1/{action}", status, {"data": {**RUN, "status": "queued"}})
+    args = ["runs", action, "run_1", *(["--from", "a"] if action == "rerun" else [])]
+    cli(api, *args)
+    cli(api, *args)
+    cli(api, *args, "--idempotency-key", "nightly-fix")
+    keys = [r["headers"]["Idempotency-Key"] for r in api.requests]
+    assert len(set(keys[:2])) == 2 and keys[2] == "nightly-fix"
+
+
+def test_a_redrive_the_api_refuses_shows_why_and_exits_3(api):
+    message = "the run is succeeded: only a failed, timed_out or cancelled run can be redriven"
+    refused = {"data": None, "errors": [{"code": "conflict", "message": message}]}
+    api.answer("POST", "/runs/run_1/redrive", 409, refused)
+    code, out, err = cli(api, "runs", "redrive", "run_1", "--wait")
+    assert (code, out) == (3, "")
+    assert "redrive answered 409 (conflict)" in err and f"conflict: {message}" in err
+    assert [r["method"] for r in api.requests] == ["POST"]  # --wait follows no refused run
+
+
 def test_a_route_the_stack_lacks_is_said_plainly(api):
-    code, _, err = cli(api, "runs", "redrive", "run_1")
+    code, _, err = cli(api, "runs", "pause", "run_1")
     assert code == 3
-    assert "has no route POST /v1/orgs/acme/runs/run_1/redrive (404)" in err
+    assert "has no route POST /v1/orgs/acme/runs/run_1/pause (404)" in err
 
 
 def test_a_run_that_is_not_there_is_a_404_with_the_apis_message(api):
