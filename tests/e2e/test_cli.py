@@ -394,3 +394,36 @@ def wait_for_node_status(api, run_id, ref, status, timeout=30):
     while json_status(api, run_id, ref) != status:
         assert time.monotonic() < deadline, f"{ref} never {status}"
         time.sleep(0.05)
+
+
+def test_pause_holds_what_becomes_ready_and_resume_wait_runs_it_to_the_end(local_stack, api):
+    made = api.post("/keys", json={"name": "cli-pause-approver", "scopes": ["approve"]})
+    approver = made.json()["data"]["key"]
+    gated = {
+        "name": unique("held"),
+        "nodes": [
+            {"ref": "gate", "kind": "approval"},
+            {"ref": "ship", "kind": "transform", "args": "shipped", "depends_on": ["gate"]},
+        ],
+    }
+    run_id = start_run(api, create_workflow(api, gated))
+    wait_for_node_status(api, run_id, "gate", "running")
+
+    code, out, err = cli(local_stack, "runs", "pause", run_id)
+    assert code == 0, err
+    assert out.strip() == f"{run_id}: pause accepted (run paused)"
+    # The approval lands while paused: the gate finishes, ship is held.
+    code, _, err = cli(local_stack, "approve", run_id, "gate", key=approver)
+    assert code == 0, err
+    wait_for_node_status(api, run_id, "gate", "succeeded")
+    run = api.get(f"/runs/{run_id}").json()["data"]
+    assert run["status"] == "paused"
+    assert {n["ref"]: n["status"] for n in run["nodes"]}["ship"] == "pending"
+
+    code, out, err = cli(local_stack, "runs", "resume", run_id, "--wait")
+    assert code == 0, err
+    assert f"{run_id}: resume accepted" in out
+    run = wait_for_run(api, run_id)
+    assert run["status"] == "succeeded" and run["output"] == {"ship": "shipped"}
+    code, _, err = cli(local_stack, "runs", "resume", run_id)
+    assert code == 3 and "409" in err
