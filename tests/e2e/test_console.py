@@ -159,6 +159,34 @@ def test_cancelling_in_the_console_stops_the_run(page, api, console_key):
     assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
+def test_pausing_holds_the_next_node_and_resuming_runs_it(page, api, console_key):
+    run_id = start(api, create_workflow(api, GATED))
+    sign_in(page, DEFAULT_ORG, console_key)
+    page.wait_for_selector('[data-test="signed-in-org"]')
+    page.goto(f"/console#/runs/{run_id}")
+    page.wait_for_selector('[data-node-ref="gate"][data-status="running"]')
+    assert page.locator('[data-test="resume"]').count() == 0  # not for a running run
+    page.click('[data-test="pause"]')
+    confirm(page)
+    page.wait_for_selector('[data-test="run-status"][data-status="paused"]')
+    assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "paused"
+    assert page.locator('[data-test="pause"]').count() == 0
+
+    # The review lands while paused: the gate succeeds in the page, the next node is held.
+    page.click('[data-node-ref="gate"]')
+    page.click('[data-test="approve"]')
+    confirm(page)
+    page.wait_for_selector('[data-node-ref="gate"][data-status="succeeded"]')
+    assert page.locator('[data-node-ref="after"]').get_attribute("data-status") == "pending"
+    assert page.locator('[data-test="run-status"]').get_attribute("data-status") == "paused"
+
+    page.click('[data-test="resume"]')
+    confirm(page)
+    page.wait_for_selector('[data-node-ref="after"][data-status="succeeded"]')
+    page.wait_for_selector('[data-test="run-status"][data-status="succeeded"]')
+    assert wait_for_run(api, run_id)["status"] == "succeeded"
+
+
 REVIEWED = {
     "name": "console-reviewed",
     "nodes": [
