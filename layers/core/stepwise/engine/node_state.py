@@ -148,7 +148,8 @@ class NodeTransitions:
 
     def delay_node(self, org_id: str, run_id: str, ref: str, available_at: str) -> bool:
         """A scheduled node waits for its start_delay / wait_until until ``available_at``."""
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.node(org_id, run_id, ref),
             "SET available_at = :at",
             {":at": available_at, ":scheduled": str(NodeStatus.SCHEDULED)},
@@ -174,7 +175,8 @@ class NodeTransitions:
         record = {"attempt": attempt, "status": "running", "started_at": started}
         if timeout_at:
             record["timeout_at"] = timeout_at
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.record(org_id, run_id, ref, index),
             "SET #status = :running, attempt = :attempt, "
             "attempts.#n = if_not_exists(attempts.#n, :record), "
@@ -202,7 +204,8 @@ class NodeTransitions:
         index: int | None = None,
     ) -> bool:
         """Closes a failed attempt that will be tried again at ``available_at``."""
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.record(org_id, run_id, ref, index),
             "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
             "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
@@ -259,7 +262,8 @@ class NodeTransitions:
         expression = "SET " + ", ".join(sets)
         if removals:
             expression += " REMOVE " + ", ".join(removals)
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.record(org_id, run_id, ref, index),
             expression,
             values,
@@ -269,7 +273,8 @@ class NodeTransitions:
 
     def set_child_run(self, org_id: str, run_id: str, ref: str, attempt: int, child: str) -> None:
         """Links a workflow node (and its attempt record) to the child run it started."""
-        self._update(
+        dynamo.update_if(
+            self.table,
             keys.node(org_id, run_id, ref),
             "SET child_run_id = :child, attempts.#n.child_run_id = :child",
             {":child": child},
@@ -313,7 +318,9 @@ class NodeTransitions:
         dynamo.put_all(self.table, records)
         sets = ", ".join(f"{name} = :{name}" for name in chunking)
         values_ = {":n": len(values), **{f":{name}": value for name, value in chunking.items()}}
-        self._update(keys.node(org_id, run_id, ref), f"SET item_count = :n, {sets}", values_)
+        dynamo.update_if(
+            self.table, keys.node(org_id, run_id, ref), f"SET item_count = :n, {sets}", values_
+        )
 
     def store_items_token(self, org_id: str, run_id: str, ref: str, token: str) -> NodeRecord:
         """Keeps the token of the node's FanOut task, which the last chunk resumes."""
@@ -341,7 +348,8 @@ class NodeTransitions:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _cancel(self, key: dict[str, str], reason: str) -> bool:
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             key,
             "SET #status = :cancelled, finished_at = :now, #error = :error",
             {
@@ -366,17 +374,6 @@ class NodeTransitions:
         if item is None:
             raise NotFound("node", key["SK"])
         return NodeRecord.from_item(item)
-
-    def _update(
-        self,
-        key: dict[str, str],
-        expression: str,
-        values: dict[str, Any],
-        condition: str | None = None,
-        names: dict[str, str] | None = None,
-    ) -> bool:
-        """One UpdateItem; whether its condition held."""
-        return dynamo.update_item(self.table, key, expression, values, condition, names) is not None
 
 
 def _single_attempt(

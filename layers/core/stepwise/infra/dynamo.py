@@ -107,6 +107,19 @@ def update_item(
     return from_item(answer.get("Attributes", {}))
 
 
+def update_if(
+    table: str,
+    key: dict[str, str],
+    expression: str,
+    attribute_values: dict[str, Any],
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+) -> bool:
+    """One conditional UpdateItem; whether its condition held."""
+    found = update_item(table, key, expression, attribute_values, condition, names)
+    return found is not None
+
+
 def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
     found = aws.client("dynamodb").get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
     return from_item(found["Item"]) if "Item" in found else None

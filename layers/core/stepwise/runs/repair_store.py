@@ -154,7 +154,8 @@ class RepairStore:
         if redrive_child is not None:
             sets.append("redrive_child = :child")
             values[":child"] = redrive_child
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.node(org_id, run_id, node.ref),
             "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removals),
             values,
@@ -167,7 +168,8 @@ class RepairStore:
     ) -> bool:
         """A node whose outcome stands: its place in the (new) version, and it lives as long as
         the run now does."""
-        return self._update(
+        return dynamo.update_if(
+            self.table,
             keys.node(org_id, run_id, ref),
             "SET #position = :position, expires_at = :expires",
             {":position": position, ":expires": expires_at, ":status": status},
@@ -240,7 +242,8 @@ class RepairStore:
             payload = self.payloads.write("output", self.payloads.read(source.output), where)
             sets.append(payload.update(names, values))
         values[":attempts"] = _clean(values[":attempts"])
-        self._update(
+        dynamo.update_if(
+            self.table,
             keys.node(org_id, run_id, source.ref),
             "SET " + ", ".join(sets),
             values,
@@ -277,7 +280,8 @@ class RepairStore:
 
     def add_rerun(self, org_id: str, run_id: str, rerun_id: str) -> None:
         """The run lists its reruns (``rerun_of`` on each names it back)."""
-        self._update(
+        dynamo.update_if(
+            self.table,
             keys.run(org_id, run_id),
             "SET reruns = list_append(if_not_exists(reruns, :none), :id)",
             {":none": [], ":id": [rerun_id]},
@@ -293,7 +297,8 @@ class RepairStore:
         for item in items:
             if item.status == NodeStatus.SUCCEEDED:
                 continue
-            self._update(
+            dynamo.update_if(
+                self.table,
                 keys.item(org_id, run_id, ref, item.index or 0),
                 "SET #status = :scheduled, attempt_base = :base REMOVE finished_at, #error, "
                 "available_at, last_error",
@@ -311,17 +316,6 @@ class RepairStore:
             sets = "SET items_kept_at = :now, chunks_done = :done REMOVE items_token"
             values[":done"] = done_chunks
         dynamo.update_item(self.table, keys.node(org_id, run_id, ref), sets, values)
-
-    def _update(
-        self,
-        key: dict[str, str],
-        expression: str,
-        values: dict[str, Any],
-        condition: str | None = None,
-        names: dict[str, str] | None = None,
-    ) -> bool:
-        found = dynamo.update_item(self.table, key, expression, values, condition, names)
-        return found is not None
 
 
 def _clean(value: Any) -> Any:
