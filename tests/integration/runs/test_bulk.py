@@ -267,6 +267,12 @@ def test_a_bulk_redrive_redrives_the_failed_runs_and_skips_the_rest_with_their_s
         redriven = [e for e in history["data"] if e["event_type"] == "RUN_REDRIVEN"]
         assert [e["reason"] for e in redriven] == ["fixed"]
 
+    # The batch's counts moved with each redrive: the four failed runs are queued again.
+    status, counted = call(stack, "GET", f"/batches/{batch_id}")
+    assert status == 200, counted
+    counts = {k: v for k, v in counted["data"]["counts"].items() if v}
+    assert counts == {"queued": 4, "succeeded": 1}
+
     again = bulk(stack, {"action": "redrive", "filter": {"batch_id": batch_id}})
     stack.drain("BulkFunction")
     done = job(stack, again)
