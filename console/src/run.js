@@ -8,8 +8,8 @@ export const POLL_MS = 2000;
 const ENDED = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 const REPAIRABLE = new Set(["failed", "cancelled", "timed_out"]);
 
-// What a route that has not landed on this stack yet answers (404 Not Found or 405): pause and
-// resume, or any action on a stack deployed before it.
+// What a route this stack's API does not have answers (404 Not Found or 405): an action on a
+// stack deployed before the route existed.
 function actionMessage(name, err) {
   if (err.noRoute) return `This stack's API has no ${name} yet (HTTP ${err.status}).`;
   return `${name} refused: ${err.message}`;
@@ -102,9 +102,8 @@ export function RunView({ runId, go }) {
       act("Cancel", `Cancel run ${run.id}? Running nodes are stopped.`, () => post(`/runs/${id}/cancel`, {}),
         (a) => a && a.data && setRun({ ...run, ...a.data }))}>Cancel</button>`);
   }
-  // Pause and resume are landing from other work: a paused run is status "paused" (or a
-  // running run marked paused), and the buttons follow either.
-  const paused = run.status === "paused" || run.paused === true;
+  // A paused run is status "paused" (POST /runs/{id}/pause); Resume continues it.
+  const paused = run.status === "paused";
   if (run.status === "running" && !paused) {
     buttons.push(html`<button data-test="pause" class="secondary" onClick=${() =>
       act("Pause", "Pause this run? Running nodes finish; nothing new starts.", () => post(`/runs/${id}/pause`, {}))}>Pause</button>`);
