@@ -297,7 +297,8 @@ def test_a_cancelled_run_redrives_its_unreached_nodes(stack, resumed):
     }
 
 
-def test_a_redrive_with_nothing_left_to_run_finishes_at_once(stack, resumed):
+def every_node_succeeded(stack) -> tuple[dict, str]:
+    """A diamond run whose four nodes all succeeded, not yet finalised."""
     workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", diamond())["data"]
     run_id = api(
         stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
@@ -305,6 +306,11 @@ def test_a_redrive_with_nothing_left_to_run_finishes_at_once(stack, resumed):
     step(stack, "start_run", run_id, task_token="t0")
     for ref in "abcd":
         step(stack, "attempt", run_id, node_ref=ref, attempt=1)
+    return workflow, run_id
+
+
+def test_a_redrive_with_nothing_left_to_run_finishes_at_once(stack, resumed):
+    _, run_id = every_node_succeeded(stack)
     # Cancelled after every node succeeded, before it finalised.
     api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel", {})
     step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
@@ -316,13 +322,7 @@ def test_a_redrive_with_nothing_left_to_run_finishes_at_once(stack, resumed):
 
 
 def test_a_rerun_copies_what_is_upstream_and_runs_the_rest(stack, resumed):
-    workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", diamond())["data"]
-    run_id = api(
-        stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
-    )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
-    for ref in "abcd":
-        step(stack, "attempt", run_id, node_ref=ref, attempt=1)
+    workflow, run_id = every_node_succeeded(stack)
     step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
     path = f"/v1/orgs/{ORG}/runs/{run_id}/rerun"
 
