@@ -6,10 +6,12 @@ from typing import Any
 
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import NotFound
-from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs.records import NodeRecord
+
+_SETTLED = frozenset(str(s) for s in NODE_TERMINAL)
 
 
 class NodeTransitions:
@@ -318,8 +320,12 @@ class NodeTransitions:
         dynamo.put_all(self.table, records)
         sets = ", ".join(f"{name} = :{name}" for name in chunking)
         values_ = {":n": len(values), **{f":{name}": value for name, value in chunking.items()}}
+        values_[":none"] = {}
         dynamo.update_if(
-            self.table, keys.node(org_id, run_id, ref), f"SET item_count = :n, {sets}", values_
+            self.table,
+            keys.node(org_id, run_id, ref),
+            f"SET item_count = :n, {sets}, chunk_starts = if_not_exists(chunk_starts, :none)",
+            values_,
         )
 
     def store_items_token(self, org_id: str, run_id: str, ref: str, token: str) -> NodeRecord:
@@ -332,6 +338,44 @@ class NodeTransitions:
         return self._returning(
             keys.node(org_id, run_id, ref), "ADD chunks_done :c", {":c": {chunk}}
         )
+
+    def claim_chunk_start(
+        self, org_id: str, run_id: str, ref: str, key: str, at: str, stale_before: str
+    ) -> bool:
+        """Records that chunk ``key`` (``{generation}.{chunk}``) starts ``at``, unless a start
+        newer than ``stale_before`` is recorded: of the steps that would start the same Express
+        chunk (a repeated ChunkDone, a retried FanOut, the janitor), one wins."""
+        return dynamo.update_if(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            "SET chunk_starts.#k = :at",
+            {":at": at, ":stale": stale_before},
+            condition="attribute_exists(chunk_starts) AND "
+            "(attribute_not_exists(chunk_starts.#k) OR chunk_starts.#k < :stale)",
+            names={"#k": key},
+        )
+
+    def release_chunk_start(self, org_id: str, run_id: str, ref: str, key: str, at: str) -> None:
+        """Drops the claim ``at`` of a chunk whose start failed, so that a retry may start it."""
+        dynamo.update_if(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            "REMOVE chunk_starts.#k",
+            {":at": at},
+            condition="chunk_starts.#k = :at",
+            names={"#k": key},
+        )
+
+    def unfinished_items(self, org_id: str, run_id: str, ref: str, indices: list[int]) -> list[int]:
+        """Which of ``indices`` are not settled yet (consistent reads of their status only)."""
+        found = dynamo.batch_get(
+            self.table,
+            [keys.item(org_id, run_id, ref, i) for i in indices],
+            attributes=("index", "status"),
+            consistent=True,
+        )
+        settled = {int(i["index"]) for i in found if i.get("status") in _SETTLED}
+        return [i for i in indices if i not in settled]
 
     def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> NodeRecord:
         key = keys.item(org_id, run_id, ref, index)
