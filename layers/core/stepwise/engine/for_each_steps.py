@@ -3,7 +3,7 @@ chunk of items each, a few lanes at a time, where each item has its own attempts
 node's output is collected in item order."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepwise.actions.definitions import resolve_action
@@ -181,7 +181,9 @@ class ForEachSteps(StepFamily):
                 self.attempts.record_crash(at, error, cause)
         return self.chunk_done(address, chunk)
 
-    def heal_chunks(self, org_id: str, run_id: str, node: NodeRecord) -> list[str]:
+    def heal_chunks(
+        self, org_id: str, run_id: str, node: NodeRecord, at: datetime | None = None
+    ) -> list[str]:
         """For the janitor, on a node whose FanOut has waited a while: a lane whose chunk never
         started (its start kept failing) starts it, and a chunk whose execution ended without
         counting its chunk ends as ChunkCrashed ends it. What was done, one line per chunk."""
@@ -190,7 +192,7 @@ class ForEachSteps(StepFamily):
             return []
         address = NodeAddress(org_id, run_id, node.ref)
         if chunks.express:
-            return self._heal_express_chunks(address, node, chunks)
+            return self._heal_express_chunks(address, node, chunks, at or now())
         done: list[str] = []
         for chunk in chunks.running(node.chunks_done):
             arn = self.deps.items_state_machine_arn
@@ -208,7 +210,7 @@ class ForEachSteps(StepFamily):
         return done
 
     def _heal_express_chunks(
-        self, address: NodeAddress, node: NodeRecord, chunks: FanOutPlan
+        self, address: NodeAddress, node: NodeRecord, chunks: FanOutPlan, at: datetime
     ) -> list[str]:
         """Express executions cannot be described (on AWS only CloudWatch Logs sees them), so
         time decides: a lane's chunk that has no start, or whose last start is older than 5
@@ -218,7 +220,7 @@ class ForEachSteps(StepFamily):
         done: list[str] = []
         for chunk in chunks.running(node.chunks_done):
             started = node.chunk_starts.get(_start_key(generation, chunk))
-            if self._start_chunk(address, chunks, chunk, generation):
+            if self._start_express_chunk(address, chunks, chunk, generation, at):
                 done.append(f"{'restarted' if started else 'started'} chunk {chunk}")
         return done
 
@@ -270,12 +272,17 @@ class ForEachSteps(StepFamily):
         return True
 
     def _start_express_chunk(
-        self, address: NodeAddress, chunks: FanOutPlan, chunk: int, generation: int
+        self,
+        address: NodeAddress,
+        chunks: FanOutPlan,
+        chunk: int,
+        generation: int,
+        at: datetime | None = None,
     ) -> bool:
         """Claims the chunk's start on the node (one of the steps that would start it wins),
         then starts it; a start that fails drops the claim, so that its retry starts it."""
         org_id, run_id, ref = address.org_id, address.run_id, address.ref
-        at = now()
+        at = at or now()
         started_at, stale = iso(at), iso(at - timedelta(seconds=EXPRESS_RESTART_SECONDS))
         key = _start_key(generation, chunk)
         if not self.store.nodes.claim_chunk_start(org_id, run_id, ref, key, started_at, stale):
