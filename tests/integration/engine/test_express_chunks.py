@@ -239,3 +239,38 @@ def test_the_retry_policy_chooses_the_machine(stack, resumed, retry, machine):
     else:
         assert (express_starts(stack, run_id), len(standard_starts(stack, run_id))) == ([], 1)
     assert fan_out_plan.EXPRESS_BUDGET_SECONDS == 240
+
+
+def test_a_transform_item_attempt_is_recorded_in_one_write(stack, resumed, monkeypatch):
+    """The attempt starts and ends within its step: one conditional UpdateItem records it whole
+    (it was a start and an end: 2 writes an item), and its record is what the two gave."""
+    from stepwise.infra import dynamo
+
+    run_id = fanned_out(stack)
+    real = dynamo.update_item
+    writes: list[str] = []
+
+    def counted(table, key, *args, **kwargs):
+        writes.append(key["SK"])
+        return real(table, key, *args, **kwargs)
+
+    monkeypatch.setattr(dynamo, "update_item", counted)
+    assert step(stack, "item_attempt", run_id, node_ref="each", index=3, attempt=1) == {
+        "next": "done"
+    }
+    assert writes == ["ITEM#000003"]
+    monkeypatch.setattr(dynamo, "update_item", real)
+    item = components.store().nodes.get_item(ORG, run_id, "each", 3)
+    assert (item.status, item.attempt, item.started_at is not None) == ("succeeded", 1, True)
+    tried = item.attempt_record(1)
+    assert (tried.status, tried.started_at, tried.completed_at) == (
+        "succeeded",
+        item.finished_at,
+        item.finished_at,
+    )
+    assert components.store().payloads.read(item.output) == {"i": 3, "twice": [103, 103]}
+    # Run again (a duplicate execution): nothing is written, the item stays as it was.
+    writes.clear()
+    monkeypatch.setattr(dynamo, "update_item", counted)
+    step(stack, "item_attempt", run_id, node_ref="each", index=3, attempt=1)
+    assert writes == []

@@ -328,13 +328,15 @@ class ForEachSteps(StepFamily):
         spec = compiled.specs[ref]
         context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
         context.update(item=self.store.payloads.read(item.item), index=index)
+        if spec.kind != NodeKind.ACTION:
+            # A transform item's attempt starts and ends within this step: its end records it
+            # whole, in one conditional write instead of a start and an end.
+            return self.attempts.try_once(address, spec, context, opening=True) or DONE
         if not self.store.nodes.start_attempt(
             org_id, run_id, ref, address.attempt, attempt_deadline(spec), index=index
         ):
             return DONE
-        if spec.kind == NodeKind.ACTION:
-            return self.actions.start(address, run, spec, context)
-        return self.attempts.try_once(address, spec, context) or DONE
+        return self.actions.start(address, run, spec, context)
 
     def item_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:
         """An item's attempt step kept failing: the item fails (and so, later, the node)."""
