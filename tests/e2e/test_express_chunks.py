@@ -27,7 +27,7 @@ def chunk_executions(local_stack, machine: str, run_id: str) -> list[dict]:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
         payload = json.loads(described["input"])
         if payload["run_id"] == run_id:
-            found.append({"status": described["status"], **payload})
+            found.append({"status": described["status"], "name": execution["name"], **payload})
     return found
 
 
