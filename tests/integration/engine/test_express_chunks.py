@@ -274,3 +274,35 @@ def test_a_transform_item_attempt_is_recorded_in_one_write(stack, resumed, monke
     monkeypatch.setattr(dynamo, "update_item", counted)
     step(stack, "item_attempt", run_id, node_ref="each", index=3, attempt=1)
     assert writes == []
+
+
+def test_an_engine_process_reads_a_node_s_ancestors_once_for_all_its_items(
+    stack, resumed, monkeypatch
+):
+    workflow = {
+        "name": "rooted fan",
+        "nodes": [
+            {"ref": "root", "kind": "transform", "args": {"k": "{{ input.k }}"}},
+            {
+                **WORKFLOW["nodes"][0],
+                "depends_on": ["root"],
+                "args": "{{ [item, nodes.root.output.k] }}",
+            },
+        ],
+    }
+    run_id = start_run(stack, workflow, {"xs": [1, 2, 3, 4], "k": "K"})
+    step(stack, "start_run", run_id, task_token="run-token")
+    step(stack, "attempt", run_id, node_ref="root", attempt=1)
+    assert step(stack, "attempt", run_id, node_ref="each", attempt=1)["next"] == "map"
+    runs = components.store().runs
+    real = runs.get_nodes
+    reads: list[list[str]] = []
+    monkeypatch.setattr(
+        runs, "get_nodes", lambda o, r, refs: reads.append(refs) or real(o, r, refs)
+    )
+    for index in range(4):
+        step(stack, "item_attempt", run_id, node_ref="each", index=index, attempt=1)
+    assert reads == [["root"]]
+    items = components.store().nodes.list_items(ORG, run_id, "each")
+    outputs = [components.store().payloads.read(i.output) for i in items]
+    assert outputs == [[1, "K"], [2, "K"], [3, "K"], [4, "K"]]

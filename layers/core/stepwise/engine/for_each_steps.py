@@ -2,6 +2,7 @@
 chunk of items each, a few lanes at a time, where each item has its own attempts; then the
 node's output is collected in item order."""
 
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ MAX_FOR_EACH_ITEMS = settings.MAX_FOR_EACH_ITEMS
 # An Express chunk is started again once this long has passed since its start without it being
 # counted: Express ends every execution at 5 minutes, so by then no earlier one still runs.
 EXPRESS_RESTART_SECONDS = fan_out_plan.EXPRESS_LIMIT_SECONDS + 60
+CACHED_CONTEXTS = 8  # nodes whose items' context one engine process keeps
 
 
 class ForEachSteps(StepFamily):
@@ -51,6 +53,11 @@ class ForEachSteps(StepFamily):
     ):
         super().__init__(deps, advance, attempts)
         self.actions = actions
+        # What a node's items' templates see but item and index, by (org, run, generation,
+        # node): its ancestors have all settled before it fans out, and settled nodes do not
+        # change within a generation, so an engine process reads them once per node, not per
+        # item. A redrive is a new generation (its input and version may differ).
+        self._contexts: OrderedDict[tuple[str, str, int, str], dict[str, Any]] = OrderedDict()
 
     def fan_out(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -326,8 +333,11 @@ class ForEachSteps(StepFamily):
             return DONE
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]
-        context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
-        context.update(item=self.store.payloads.read(item.item), index=index)
+        context = {
+            **self._items_context(RunView(org_id, run_id, run, compiled), ref),
+            "item": self.store.payloads.read(item.item),
+            "index": index,
+        }
         if spec.kind != NodeKind.ACTION:
             # A transform item's attempt starts and ends within this step: its end records it
             # whole, in one conditional write instead of a start and an end.
@@ -337,6 +347,21 @@ class ForEachSteps(StepFamily):
         ):
             return DONE
         return self.actions.start(address, run, spec, context)
+
+    def _items_context(self, view: RunView, ref: str) -> dict[str, Any]:
+        """The run's input and the node's ancestors' outcomes, read once per process and node
+        when every ancestor has settled (kept for the last few nodes only: outputs are large)."""
+        key = (view.org_id, view.run_id, view.run.generation, ref)
+        found = self._contexts.get(key)
+        if found is not None:
+            self._contexts.move_to_end(key)
+            return found
+        context = self.advance.context(view, ref)
+        if all(r in view.known for r in view.compiled.ancestors(ref)):
+            self._contexts[key] = context
+            while len(self._contexts) > CACHED_CONTEXTS:
+                self._contexts.popitem(last=False)
+        return context
 
     def item_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:
         """An item's attempt step kept failing: the item fails (and so, later, the node)."""
