@@ -24,6 +24,8 @@ ONE_PASS = ["Attempt", "Decide", "Done"]
 TWO_PASSES = ["Attempt", "Decide", "Backoff", "NextAttempt", "Attempt", "Decide", "Done"]
 ITEM = ["ItemAttempt", "ItemDecide", "ItemDone"]
 FAN_OUT = ["Attempt", "Decide", "FanOut", "CollectItems", "Done"]
+# An attempt that may take 5 minutes: the items run in Standard chunks (engine/fan_out_plan.py).
+STANDARD_ITEMS = {"timeout": 300}
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
@@ -119,10 +121,20 @@ SCENARIOS = [
         throttle={"start_attempt": 4},
     ),
     # for_each over three items, one at a time so the order is the engine's: the node's FanOut
-    # waits (task token) while the items run in a chunk execution of the items machine.
+    # waits (task token) while the items run in a chunk execution of the items machine. Their
+    # retry.timeout (an attempt may take 5 minutes) keeps them out of Express chunks: these
+    # scenarios measure the Standard chunk's history.
     Scenario(
         "for_each",
-        [_t("each", for_each="{{ input.xs }}", max_concurrency=1, args={"x": "{{ item }}"})],
+        [
+            _t(
+                "each",
+                for_each="{{ input.xs }}",
+                max_concurrency=1,
+                retry=STANDARD_ITEMS,
+                args={"x": "{{ item }}"},
+            )
+        ],
         {"xs": [1, 2, 3]},
         "succeeded",
         {
@@ -134,7 +146,7 @@ SCENARIOS = [
     # 25 items ten at a time: the history's size per item (the 25,000-event limit).
     Scenario(
         "for_each_25",
-        [_t("each", for_each="{{ input.xs }}", args={"x": "{{ item }}"})],
+        [_t("each", for_each="{{ input.xs }}", retry=STANDARD_ITEMS, args={"x": "{{ item }}"})],
         {"xs": list(range(25))},
         "succeeded",
         {
@@ -154,6 +166,7 @@ SCENARIOS = [
                 max_concurrency=3,
                 args={"x": "{{ item }}"},
                 retry={
+                    **STANDARD_ITEMS,
                     "max_attempts": 2,
                     "initial_interval": 1,
                     "retry_until": "{{ attempt >= `2` }}",
@@ -172,6 +185,19 @@ SCENARIOS = [
             ],
         },
         unordered=True,
+    ),
+    # Items whose worst case fits in 4 minutes run in an Express chunk: the same Map, then
+    # ChunkDone (LocalStack replays the definition as a Standard machine: the paths match).
+    Scenario(
+        "for_each_express",
+        [_t("each", for_each="{{ input.xs }}", max_concurrency=1, args={"x": "{{ item }}"})],
+        {"xs": [1, 2, 3]},
+        "succeeded",
+        {
+            "run": RUN,
+            "node each": FAN_OUT,
+            "items express each chunk 0": ["Items", *ITEM * 3, "ChunkDone"],
+        },
     ),
     # A webhook answered at once: Deliver's SQS message, resumed by SendTaskSuccess.
     Scenario(
@@ -355,7 +381,11 @@ def _label(machine: str, data: dict[str, Any], own: bool) -> str:
     """How a scenario's expected paths name an execution: "run", "child run", "node <ref>"..."""
     if machine == "RunStateMachine":
         return "run" if own else "child run"
-    kind = {"NodeStateMachine": "node", "ItemsStateMachine": "items"}.get(machine, machine)
+    kind = {
+        "NodeStateMachine": "node",
+        "ItemsStateMachine": "items",
+        "ItemsExpressStateMachine": "items express",
+    }.get(machine, machine)
     name = f"{kind} {data['node_ref']}" if "node_ref" in data else kind
     if "chunk" in data:
         name += f" chunk {data['chunk']}"

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from stepwise.infra.executions import items_execution_name, node_execution_name
+from stepwise.infra.executions import node_execution_name
 from tests.e2e.conftest import wait_for_run
 
 
@@ -217,10 +217,14 @@ def test_for_each_gives_one_result_per_item_in_order(api, local_stack):
     ]
     assert nodes["after"]["output"] == {"count": 5}
     # Only indices crossed Step Functions: neither the node's execution nor its chunk's holds
-    # an item value.
+    # an item value. The items fit in minutes: their chunk is an Express execution.
+    from tests.e2e.test_express_chunks import chunk_executions
+
+    [chunk] = chunk_executions(local_stack, "ItemsExpressStateMachine", run["id"])
+    assert chunk["indices"] == [0, 1, 2, 3, 4]
     for machine, name in (
         ("NodeStateMachine", node_execution_name(run["id"], "each")),
-        ("ItemsStateMachine", items_execution_name(run["id"], "each", 0)),
+        ("ItemsExpressStateMachine", chunk["name"]),
     ):
         sfn_history = local_stack.execution_history(machine, name)
         assert '"xs"' not in sfn_history and '"a"' not in sfn_history

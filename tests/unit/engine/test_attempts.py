@@ -25,12 +25,23 @@ class FakeNodes:
     def get_item(self, org_id, run_id, ref, index):
         return NodeRecord(ref, "running", index=index)  # no redrive: attempts count from 1
 
-    def schedule_retry(self, org_id, run_id, ref, attempt, error, available_at, index=None):
+    def schedule_retry(
+        self, org_id, run_id, ref, attempt, error, available_at, index=None, opening=False
+    ):
         self.calls.append(("schedule_retry", ref, attempt, error, available_at, index))
         return self.wins
 
     def settle_node(
-        self, org_id, run_id, ref, attempt, status, output=None, error=None, index=None
+        self,
+        org_id,
+        run_id,
+        ref,
+        attempt,
+        status,
+        output=None,
+        error=None,
+        index=None,
+        opening=False,
     ):
         self.calls.append(("settle_node", ref, attempt, str(status), output, error, index))
         return self.wins

@@ -33,24 +33,33 @@ class Attempts:
         self.advance = advance
 
     def try_once(
-        self, address: NodeAddress, spec: NodeSpec, context: dict[str, Any]
+        self,
+        address: NodeAddress,
+        spec: NodeSpec,
+        context: dict[str, Any],
+        opening: bool = False,
     ) -> dict[str, Any] | None:
-        """Runs one attempt of a node (or of one item) and records it; an outcome if it retries."""
+        """Runs one attempt of a node (or of one item) and records it; an outcome if it retries.
+        ``opening``: the attempt was not started by ``start_attempt``; its end records it whole
+        (one write instead of two)."""
         try:
             output = execute(spec, context)
             _check_retry_until(spec, context, output, address.attempt - (address.base or 0))
         except NodeFailure as failure:
-            return self.failed(address, spec, failure)
-        self.succeeded(address, spec, output)
+            return self.failed(address, spec, failure, opening=opening)
+        self.succeeded(address, spec, output, opening=opening)
         return None
 
-    def succeeded(self, address: NodeAddress, spec: NodeSpec, output: Any) -> None:
+    def succeeded(
+        self, address: NodeAddress, spec: NodeSpec, output: Any, opening: bool = False
+    ) -> None:
         """Ends the attempt (of the node or of one item) with its output; an output over the
         quota ``node_output_bytes`` fails it instead (for good: the same attempt would give it
         again)."""
         over = output_over_quota(output)
         if over is not None:
-            self.failed(address, spec, NodeFailure("QuotaExceeded", over, retryable=False))
+            failure = NodeFailure("QuotaExceeded", over, retryable=False)
+            self.failed(address, spec, failure, opening=opening)
             return
         if self.store.nodes.settle_node(
             address.org_id,
@@ -60,6 +69,7 @@ class Attempts:
             NodeStatus.SUCCEEDED,
             output,
             index=address.index,
+            opening=opening,
         ):
             count_attempt(address.org_id, spec.kind, failed=False)
 
@@ -69,6 +79,7 @@ class Attempts:
         spec: NodeSpec,
         failure: NodeFailure,
         min_wait: int | None = None,
+        opening: bool = False,
     ) -> dict[str, Any] | None:
         """Schedules the next attempt (the outcome to return), or fails for good (None).
 
@@ -84,7 +95,14 @@ class Attempts:
         if delay is not None:
             available_at = iso(now() + timedelta(seconds=delay))
             if self.store.nodes.schedule_retry(
-                org_id, run_id, spec.ref, attempt, failure.as_error(), available_at, index=index
+                org_id,
+                run_id,
+                spec.ref,
+                attempt,
+                failure.as_error(),
+                available_at,
+                index=index,
+                opening=opening,
             ):
                 count_attempt(org_id, spec.kind, failed=True)
                 self.deps.log(
@@ -102,6 +120,7 @@ class Attempts:
             NodeStatus.FAILED,
             error=failure.as_error(),
             index=index,
+            opening=opening,
         ):
             count_attempt(org_id, spec.kind, failed=True)
             self.deps.log_failure(address, failure.type, failure.message)

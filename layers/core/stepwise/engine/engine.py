@@ -62,6 +62,7 @@ class Engine:
         event_bus_name: str | None = None,
         node_start_rate: float = NODE_START_RATE,
         items_state_machine_arn: str = "",
+        items_express_state_machine_arn: str = "",
     ):
         deps = EngineDeps(
             store,
@@ -71,6 +72,7 @@ class Engine:
             logs,
             event_bus_name,
             items_state_machine_arn,
+            items_express_state_machine_arn,
         )
         self.node_state_machine_arn = node_state_machine_arn  # the janitor restarts nodes
         self.advance = Advance(deps, inline_limit, node_start_rate)

@@ -6,10 +6,17 @@ from typing import Any
 
 from stepwise.core.clock import now_iso
 from stepwise.core.errors import NotFound
-from stepwise.core.statuses import NodeStatus, RunStatus
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus, RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs.records import NodeRecord
+
+_SETTLED = frozenset(str(s) for s in NODE_TERMINAL)
+# start_attempt's condition: the record is ready for this attempt, which has not ended.
+_OPENS = (
+    "#status IN (:scheduled, :running) AND attempt <= :attempt "
+    "AND attribute_not_exists(attempts.#n.completed_at)"
+)
 
 
 class NodeTransitions:
@@ -202,25 +209,54 @@ class NodeTransitions:
         error: dict[str, str],
         available_at: str,
         index: int | None = None,
+        opening: bool = False,
     ) -> bool:
-        """Closes a failed attempt that will be tried again at ``available_at``."""
+        """Closes a failed attempt that will be tried again at ``available_at``. ``opening``:
+        the attempt was not started by ``start_attempt`` (an item attempt that ran within this
+        step): this one write records it whole, on ``start_attempt``'s condition."""
+        at = now_iso()
+        values = {
+            ":error": error,
+            ":at": available_at,
+            ":now": at,
+            ":retrying": "retry_scheduled",
+            ":attempt": attempt,
+            ":running": str(NodeStatus.RUNNING),
+        }
+        names = {"#status": "status", "#error": "error", "#n": str(attempt)}
+        if opening:
+            record = {
+                "attempt": attempt,
+                "status": "retry_scheduled",
+                "started_at": at,
+                "completed_at": at,
+                "error": error,
+                "available_at": available_at,
+            }
+            return dynamo.update_if(
+                self.table,
+                keys.record(org_id, run_id, ref, index),
+                "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
+                "started_at = if_not_exists(started_at, :now), last_error = :error, "
+                "available_at = :at",
+                {
+                    **{k: v for k, v in values.items() if k != ":retrying"},
+                    ":record": record,
+                    ":scheduled": str(NodeStatus.SCHEDULED),
+                },
+                condition=_OPENS,
+                names={"#status": "status", "#n": str(attempt)},  # DynamoDB refuses unused ones
+            )
         return dynamo.update_if(
             self.table,
             keys.record(org_id, run_id, ref, index),
             "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
             "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
             "attempts.#n.available_at = :at",
-            {
-                ":error": error,
-                ":at": available_at,
-                ":now": now_iso(),
-                ":retrying": "retry_scheduled",
-                ":attempt": attempt,
-                ":running": str(NodeStatus.RUNNING),
-            },
+            values,
             condition="#status = :running AND attempt = :attempt "
             "AND attribute_not_exists(attempts.#n.completed_at)",
-            names={"#status": "status", "#error": "error", "#n": str(attempt)},
+            names=names,
         )
 
     def settle_node(
@@ -233,11 +269,16 @@ class NodeTransitions:
         output: Any = None,
         error: dict[str, str] | None = None,
         index: int | None = None,
+        opening: bool = False,
     ) -> bool:
-        """running (this attempt) -> succeeded|failed, with the output or the error."""
+        """running (this attempt) -> succeeded|failed, with the output or the error.
+        ``opening``: the attempt was not started by ``start_attempt`` (an item attempt that ran
+        within this step): this one write records it whole, on ``start_attempt``'s condition,
+        instead of two writes."""
+        at = now_iso()
         values: dict[str, Any] = {
             ":status": str(status),
-            ":now": now_iso(),
+            ":now": at,
             ":running": str(NodeStatus.RUNNING),
             ":attempt": attempt,
         }
@@ -248,7 +289,27 @@ class NodeTransitions:
             "attempts.#n.#status = :status",
             "attempts.#n.completed_at = :now",
         ]
+        condition = "#status = :running AND attempt = :attempt"
         removals: list[str] = []
+        if opening:
+            record: dict[str, Any] = {
+                "attempt": attempt,
+                "status": str(status),
+                "started_at": at,
+                "completed_at": at,
+            }
+            if error is not None:
+                record["error"] = error
+            sets = [
+                "#status = :status",
+                "finished_at = :now",
+                "attempt = :attempt",
+                "attempts.#n = :record",
+                "started_at = if_not_exists(started_at, :now)",
+            ]
+            values.update({":record": record, ":scheduled": str(NodeStatus.SCHEDULED)})
+            condition = _OPENS
+            removals.append("available_at")
         if status == NodeStatus.SUCCEEDED:
             payload = self.payloads.write(
                 "output", output, keys.node_object(org_id, run_id, ref, index)
@@ -256,7 +317,7 @@ class NodeTransitions:
             sets.append(payload.update(names, values))
             removals.append(payload.removal(names))
         if error is not None:
-            sets += ["#error = :error", "attempts.#n.#error = :error"]
+            sets += ["#error = :error"] + ([] if opening else ["attempts.#n.#error = :error"])
             values[":error"] = error
             names["#error"] = "error"
         expression = "SET " + ", ".join(sets)
@@ -267,7 +328,7 @@ class NodeTransitions:
             keys.record(org_id, run_id, ref, index),
             expression,
             values,
-            condition="#status = :running AND attempt = :attempt",
+            condition=condition,
             names=names,
         )
 
@@ -318,8 +379,12 @@ class NodeTransitions:
         dynamo.put_all(self.table, records)
         sets = ", ".join(f"{name} = :{name}" for name in chunking)
         values_ = {":n": len(values), **{f":{name}": value for name, value in chunking.items()}}
+        values_[":none"] = {}
         dynamo.update_if(
-            self.table, keys.node(org_id, run_id, ref), f"SET item_count = :n, {sets}", values_
+            self.table,
+            keys.node(org_id, run_id, ref),
+            f"SET item_count = :n, {sets}, chunk_starts = if_not_exists(chunk_starts, :none)",
+            values_,
         )
 
     def store_items_token(self, org_id: str, run_id: str, ref: str, token: str) -> NodeRecord:
@@ -332,6 +397,44 @@ class NodeTransitions:
         return self._returning(
             keys.node(org_id, run_id, ref), "ADD chunks_done :c", {":c": {chunk}}
         )
+
+    def claim_chunk_start(
+        self, org_id: str, run_id: str, ref: str, key: str, at: str, stale_before: str
+    ) -> bool:
+        """Records that chunk ``key`` (``{generation}.{chunk}``) starts ``at``, unless a start
+        newer than ``stale_before`` is recorded: of the steps that would start the same Express
+        chunk (a repeated ChunkDone, a retried FanOut, the janitor), one wins."""
+        return dynamo.update_if(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            "SET chunk_starts.#k = :at",
+            {":at": at, ":stale": stale_before},
+            condition="attribute_exists(chunk_starts) AND "
+            "(attribute_not_exists(chunk_starts.#k) OR chunk_starts.#k < :stale)",
+            names={"#k": key},
+        )
+
+    def release_chunk_start(self, org_id: str, run_id: str, ref: str, key: str, at: str) -> None:
+        """Drops the claim ``at`` of a chunk whose start failed, so that a retry may start it."""
+        dynamo.update_if(
+            self.table,
+            keys.node(org_id, run_id, ref),
+            "REMOVE chunk_starts.#k",
+            {":at": at},
+            condition="chunk_starts.#k = :at",
+            names={"#k": key},
+        )
+
+    def unfinished_items(self, org_id: str, run_id: str, ref: str, indices: list[int]) -> list[int]:
+        """Which of ``indices`` are not settled yet (consistent reads of their status only)."""
+        found = dynamo.batch_get(
+            self.table,
+            [keys.item(org_id, run_id, ref, i) for i in indices],
+            attributes=("index", "status"),
+            consistent=True,
+        )
+        settled = {int(i["index"]) for i in found if i.get("status") in _SETTLED}
+        return [i for i in indices if i not in settled]
 
     def get_item(self, org_id: str, run_id: str, ref: str, index: int) -> NodeRecord:
         key = keys.item(org_id, run_id, ref, index)

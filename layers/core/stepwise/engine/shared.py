@@ -31,12 +31,15 @@ class EngineDeps:
         logs: RunLogs | None = None,
         event_bus_name: str | None = None,
         items_state_machine_arn: str = "",
+        items_express_state_machine_arn: str = "",
     ):
         self.store = store
         self.definitions = definitions
         self.node_state_machine_arn = node_state_machine_arn
         self.run_state_machine_arn = run_state_machine_arn
         self.items_state_machine_arn = items_state_machine_arn  # for_each chunks
+        # for_each chunks that fit in 5 minutes ("" keeps every chunk Standard)
+        self.items_express_state_machine_arn = items_express_state_machine_arn
         self.logs = logs
         self.event_bus_name = event_bus_name
         self._compiled = lru_cache(maxsize=256)(self._compile)

@@ -94,6 +94,43 @@ def start_items(
     )
 
 
+def express_items_execution_name(
+    run_id: str, ref: str, chunk: int, started_at: str, generation: int = 0
+) -> str:
+    """An Express chunk's name, one per start: Express does not deduplicate names (a second
+    start runs a second execution), so the name only tells starts apart in the logs."""
+    stamp = "".join(c for c in started_at if c.isdigit())
+    parts = (*generation_parts(run_id, generation), ref, f"items{chunk}", f"at{stamp}")
+    return execution_name(*parts)
+
+
+def start_items_express(
+    state_machine_arn: str,
+    org_id: str,
+    run_id: str,
+    ref: str,
+    chunk: int,
+    indices: list[int],
+    max_concurrency: int,
+    started_at: str,
+    generation: int = 0,
+) -> None:
+    """One chunk of a for_each node's items as an Express execution. Unlike ``start_items``, a
+    repeat starts another execution: the caller starts a chunk once per claim of it."""
+    _start(
+        state_machine_arn,
+        express_items_execution_name(run_id, ref, chunk, started_at, generation),
+        {
+            "org_id": org_id,
+            "run_id": run_id,
+            "node_ref": ref,
+            "chunk": chunk,
+            "indices": indices,
+            "max_concurrency": max_concurrency,
+        },
+    )
+
+
 def describe_items(
     state_machine_arn: str, run_id: str, ref: str, chunk: int, generation: int = 0
 ) -> dict | None:

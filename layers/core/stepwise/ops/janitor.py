@@ -183,7 +183,7 @@ class Janitor:
                 and run.status != RunStatus.PAUSED  # its chunks are held until resume
             ):
                 # A for_each node waits on its chunks: a lane that stalled must not hang it.
-                for action in self.engine.for_each.heal_chunks(org_id, run_id, node):
+                for action in self.engine.for_each.heal_chunks(org_id, run_id, node, now):
                     logger.warning("janitor moves a for_each lane on", extra={"node_ref": ref})
                     healed.append({"run_id": run_id, "node_ref": ref, "action": action})
             elif execution is not None and execution["status"] != "RUNNING":

@@ -137,6 +137,10 @@ class NodeRecord(NamedTuple):
     max_concurrency: int | None = None
     chunks_done: frozenset[int] = frozenset()
     items_token: str | None = None
+    # "express" when the chunks run as Express executions, and when each was last started
+    # (``{generation}.{chunk}`` -> time): Express neither dedupes names nor can be described.
+    chunk_machine: str | None = None
+    chunk_starts: Mapping[str, str] = _NOTHING
     expires_at: int | None = None
     # A node or item a redrive runs again: its attempts before (numbered on from there), the
     # run's redrive it runs in, and the failed child run a workflow node redrives.
