@@ -25,6 +25,7 @@ from stepwise_local import (
     atomicity,
     call_log,
     execution_names,
+    express,
     faults,
     lambdas,
     limits,
@@ -111,6 +112,7 @@ class LocalStack:
         self._mock.start()
         atomicity.install()
         transactions.install()
+        express.install()  # wrapped by execution_names: the caller's name is checked
         execution_names.install()
         stops.install()
         limits.install()
@@ -181,6 +183,7 @@ class LocalStack:
             atomicity.uninstall()
             transactions.uninstall()
             execution_names.uninstall()
+            express.uninstall()
             stops.uninstall()
             limits.uninstall()
             faults.uninstall()

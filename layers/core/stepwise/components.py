@@ -106,6 +106,7 @@ def engine() -> "Engine":
         event_bus_name=engine_settings.event_bus_name,
         node_start_rate=engine_settings.node_start_rate,
         items_state_machine_arn=engine_settings.items_state_machine_arn,
+        node_express_state_machine_arn=engine_settings.node_express_state_machine_arn,
     )
 
 

@@ -275,9 +275,11 @@ def test_no_policy_statement_grants_wildcard_actions(template):
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
 def test_state_machines_are_standard_traced_and_logged(resources, machine):
-    """STANDARD type (task tokens, long waits), X-Ray on, ERROR logs to a log group of the stack."""
+    """STANDARD type (task tokens, long waits) but for the Express node machine (its nodes wait
+    for nothing and fit in five minutes), X-Ray on, ERROR logs to a log group of the stack (all
+    an Express execution leaves behind)."""
     props = resources[machine]["Properties"]
-    assert props["Type"] == "STANDARD"
+    assert props["Type"] == ("EXPRESS" if machine == "NodeExpressStateMachine" else "STANDARD")
     assert props["Tracing"] == {"Enabled": True}
     logging = props["Logging"]
     assert logging["Level"] in ("ALL", "ERROR", "FATAL")
@@ -291,7 +293,12 @@ def test_state_machines_are_standard_traced_and_logged(resources, machine):
 def test_arns_built_from_names_match_the_state_machine_names(template, resources):
     """Env vars and policies build machine ARNs by name: the names must match."""
     names = {resources[machine]["Properties"]["Name"]["Fn::Sub"] for machine in STATE_MACHINES}
-    assert names == {"${AWS::StackName}-run", "${AWS::StackName}-node", "${AWS::StackName}-items"}
+    assert names == {
+        "${AWS::StackName}-run",
+        "${AWS::StackName}-node",
+        "${AWS::StackName}-node-express",
+        "${AWS::StackName}-items",
+    }
     subs = [node["Fn::Sub"] for node in _walk(template) if isinstance(node.get("Fn::Sub"), str)]
     built = [sub for sub in subs if re.search(r":(stateMachine|execution):", sub)]
     assert built, "no state machine ARN is built by name"
@@ -308,6 +315,10 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     assert env["EngineFunction"]["NODE_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
         ":stateMachine:${AWS::StackName}-node"
     )
+    for function in ("EngineFunction", "BulkFunction", "JanitorFunction"):
+        assert env[function]["NODE_EXPRESS_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
+            ":stateMachine:${AWS::StackName}-node-express"
+        )
 
 
 def test_every_function_of_the_template_is_checked_here(resources):

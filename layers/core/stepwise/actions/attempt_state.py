@@ -64,21 +64,24 @@ class AttemptState:
         ref: str,
         attempt: int,
         until: str,
-        task_token: str,
+        task_token: str | None,
         index: int | None = None,
     ) -> NodeRecord | None:
         """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
         attempt has an answer. Returns the node item, or None when the claim is not granted.
 
         The waiting task's token is kept on the attempt (never shown) before the POST, so a
-        callback that overtakes the destination's own answer can still resume it."""
+        callback that overtakes the destination's own answer can still resume it. An Express
+        execution's synchronous delivery has no token (``None``): nothing waits on one."""
+        token = {":token": task_token} if task_token is not None else {}
         return self._returning(
             org_id,
             run_id,
             ref,
-            "SET attempts.#n.claimed_until = :until, attempts.#n.task_token = :token",
+            "SET attempts.#n.claimed_until = :until"
+            + (", attempts.#n.task_token = :token" if token else ""),
             {
-                ":token": task_token,
+                **token,
                 ":until": until,
                 ":now": now_iso(),
                 ":attempt": attempt,
