@@ -9,21 +9,26 @@ execution is delivered at least once. Here each Express start runs under a name 
 """
 
 import itertools
+import re
 import threading
 from typing import Any
 
+from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from stepwise_local import faults
 
-_original = StepFunctionsParserBackend.__dict__["start_execution"]
+_BACKENDS = (StepFunctionBackend, StepFunctionsParserBackend)
+_originals = {backend: backend.__dict__["start_execution"] for backend in _BACKENDS}
 _numbers = itertools.count(1)
 _lock = threading.Lock()
+_LOCAL_SUFFIX = re.compile(r"-x[0-9]+$")
 
 
 def _express(backend: Any, state_machine_arn: str) -> bool:
     machine = backend.describe_state_machine(state_machine_arn)
-    return (getattr(machine, "sm_type", None) or getattr(machine, "type", None)) == "EXPRESS"
+    # ``type`` is what CreateStateMachine was given (moto's executor keeps ``sm_type`` STANDARD).
+    return getattr(machine, "type", None) == "EXPRESS"
 
 
 def _own(name: Any) -> str:
@@ -32,21 +37,31 @@ def _own(name: Any) -> str:
     return f"{name or 'express'}-x{number}"
 
 
-def start_execution(
-    self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, *args, **kw
-) -> Any:
-    if not _express(self, state_machine_arn):
-        return _original(self, state_machine_arn, name, execution_input, *args, **kw)
-    execution = _original(self, state_machine_arn, _own(name), execution_input, *args, **kw)
-    if faults.express_replay(state_machine_arn.rsplit(":", 1)[-1]):
-        _original(self, state_machine_arn, _own(name), execution_input, *args, **kw)
-    return execution
+def given_name(local_name: str) -> str:
+    """The name the caller gave an execution (an Express one runs under it plus a suffix)."""
+    return _LOCAL_SUFFIX.sub("", local_name)
+
+
+def _starting(original: Any) -> Any:
+    def start_execution(
+        self: Any, machine_arn: str, name: Any = None, execution_input: Any = None, *args, **kw
+    ) -> Any:
+        if not _express(self, machine_arn):
+            return original(self, machine_arn, name, execution_input, *args, **kw)
+        execution = original(self, machine_arn, _own(name), execution_input, *args, **kw)
+        if faults.express_replay(machine_arn.rsplit(":", 1)[-1]):
+            original(self, machine_arn, _own(name), execution_input, *args, **kw)
+        return execution
+
+    return start_execution
 
 
 def install() -> None:
     """Before execution_names.install: the name checked is the caller's, not the local one."""
-    StepFunctionsParserBackend.start_execution = start_execution
+    for backend, original in _originals.items():
+        backend.start_execution = _starting(original)
 
 
 def uninstall() -> None:
-    StepFunctionsParserBackend.start_execution = _original
+    for backend, original in _originals.items():
+        backend.start_execution = original

@@ -345,6 +345,16 @@ class LocalStack:
         )
         return [execution for page in pages for execution in page["executions"]]
 
+    def node_executions(self) -> list[dict[str, Any]]:
+        """Every node execution, Standard and Express, each under the name its starter gave
+        (tests and benches only: AWS lists no Express execution)."""
+        found = []
+        for machine in ("NodeStateMachine", "NodeExpressStateMachine"):
+            for execution in self.executions(machine):
+                name = express.given_name(execution["name"])
+                found.append({**execution, "name": name, "machine": machine})
+        return found
+
     def execution_history(self, logical_id: str, name: str) -> str:
         """The raw event history (JSON text) of one execution, for asserting what it carried."""
         assert self.stack is not None, "start the stack first"
