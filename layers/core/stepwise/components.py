@@ -114,12 +114,13 @@ def engine() -> "Engine":
 def dispatcher() -> "Dispatcher":
     from stepwise.actions.catalog import Catalog
     from stepwise.actions.dispatcher import Dispatcher
-    from stepwise.infra.vault import Vault
+    from stepwise.infra.vault import SECRET_CACHE_SECONDS, Vault
 
     config = settings.dispatcher_settings()
-    catalog = Catalog(
-        config.table_name, Vault(config.secrets_prefix), config.allow_loopback_destinations
-    )
+    # Secrets are read on every delivery: kept for SECRET_CACHE_SECONDS (rotation and
+    # deletion still act at once: actions/catalog.py, dispatcher.py).
+    vault = Vault(config.secrets_prefix, cache_seconds=SECRET_CACHE_SECONDS)
+    catalog = Catalog(config.table_name, vault, config.allow_loopback_destinations)
     return Dispatcher(
         store(),
         catalog,

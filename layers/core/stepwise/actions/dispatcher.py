@@ -221,6 +221,10 @@ class Dispatcher:
         if not credential_id:
             return {}
         item = self.catalog.get_credential(destination["org_id"], credential_id)
+        if "deleted_at" in item:
+            # Read from the table on every delivery: a deletion stops its use at once, whatever
+            # the dispatcher still holds of the value.
+            raise DestinationRefused(f"credential {credential_id} was deleted")
         value = self.catalog.vault.read(item["secret_arn"])
         if any(_NOT_HEADER_TEXT.search(str(v)) for v in value.values()):
             # Stored before credentials were checked for them: refuse, and never echo the value.
