@@ -36,11 +36,18 @@ class AttemptState:
         action_input: Any,
         action: dict[str, Any],
         index: int | None = None,
+        wait: tuple[str, int] | None = None,
     ) -> None:
         """Keeps what the dispatcher delivers for this attempt: the rendered input, and the
-        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned."""
+        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned; with
+        ``wait`` (``timeout_at``, ``heartbeat_seconds``), how long the attempt waits for its
+        answer too, in the same write (``set_attempt_wait``)."""
         names: dict[str, str] = {"#n": str(attempt), "#action": "action"}  # a reserved word
         values: dict[str, Any] = {":action": action}
+        waits = ""
+        if wait is not None:
+            values[":at"], values[":beat"] = wait
+            waits = "attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat, "
         payload = self.payloads.write(
             "action_input",
             action_input,
@@ -50,7 +57,7 @@ class AttemptState:
             org_id,
             run_id,
             ref,
-            f"SET attempts.#n.#action = :action, {payload.update(names, values)} "
+            f"SET {waits}attempts.#n.#action = :action, {payload.update(names, values)} "
             f"REMOVE {payload.removal(names)}",
             values,
             names=names,

@@ -56,9 +56,6 @@ class ActionSteps(StepFamily):
             "version": definition.version,
             "destination_id": link.destination_id if link else None,
         }
-        self.store.attempts.prepare_delivery(
-            org_id, run_id, spec.ref, attempt, action_input, pinned, index=index
-        )
         sla = max(
             (
                 d.destination.config.response_time_sla_ms
@@ -68,14 +65,16 @@ class ActionSteps(StepFamily):
             default=10_000,
         )
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        self.store.attempts.set_attempt_wait(
+        # One write: what the dispatcher delivers and how long the attempt waits for it.
+        self.store.attempts.prepare_delivery(
             org_id,
             run_id,
             spec.ref,
             attempt,
-            iso(now() + timedelta(seconds=heartbeat)),
-            heartbeat,
+            action_input,
+            pinned,
             index=index,
+            wait=(iso(now() + timedelta(seconds=heartbeat)), heartbeat),
         )
         return {
             "next": "deliver",
