@@ -20,7 +20,7 @@ from stepwise.api import dependencies, rate_limits
 from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
-from stepwise.infra import aws
+from stepwise.infra import aws, vault
 from stepwise_local import (
     atomicity,
     call_log,
@@ -63,6 +63,7 @@ def reset_process_caches() -> None:
     components.clear()
     dependencies.clear_caches()
     rate_limits.clear()
+    vault.clear_cache()
 
 
 class LocalStack:

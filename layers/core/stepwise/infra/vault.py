@@ -16,6 +16,17 @@ DELETE_RECOVERY_DAYS = 7
 SECRET_CACHE_SECONDS = 300
 
 
+# One per process (a Lambda container), whatever builds a Vault in it.
+_cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every secret value kept in this process."""
+    with _lock:
+        _cache.clear()
+
+
 class Vault:
     def __init__(self, prefix: str, cache_seconds: float = 0):
         """``cache_seconds`` > 0: values read are kept that long in this process (the
@@ -23,22 +34,20 @@ class Vault:
         knows a value changed passes a new ``stamp`` and reads it afresh."""
         self.prefix = prefix
         self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str, str], tuple[float, dict[str, Any] | None]] = {}
-        self._lock = threading.Lock()
 
     def _cached(self, key: tuple[str, str, str], load: Any) -> Any:
         if self.cache_seconds <= 0:
             return load()
-        with self._lock:
-            found = self._cache.get(key)
+        with _lock:
+            found = _cache.get(key)
         if found is not None and time.monotonic() < found[0]:
             return found[1]
         value = load()
-        with self._lock:
-            if len(self._cache) >= 1024:  # a bound on memory; the oldest entries go first
-                for stale in list(self._cache)[:256]:
-                    del self._cache[stale]
-            self._cache[key] = (time.monotonic() + self.cache_seconds, value)
+        with _lock:
+            if len(_cache) >= 1024:  # a bound on memory; the oldest entries go first
+                for stale in list(_cache)[:256]:
+                    del _cache[stale]
+            _cache[key] = (time.monotonic() + self.cache_seconds, value)
         return value
 
     def create(self, name: str, value: dict[str, Any], description: str) -> str:
