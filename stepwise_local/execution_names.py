@@ -42,8 +42,9 @@ def _checking(original: Any) -> Any:
 
 
 def install() -> None:
-    for backend, original in _originals.items():
-        backend.start_execution = _checking(original)
+    # Wraps what is installed now (stepwise_local/express.py's start, on the executing backend).
+    for backend in _BACKENDS:
+        backend.start_execution = _checking(backend.__dict__["start_execution"])
 
 
 def uninstall() -> None:

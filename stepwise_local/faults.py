@@ -14,6 +14,9 @@ sets the share of calls that fail:
 - ``lambda_lost``: a Lambda invocation by Step Functions runs the handler to its end, then fails
   as ``Lambda.ServiceException`` (its answer lost on the way back), so Step Functions runs a
   step again that has already done its work: every step must tolerate it.
+- ``express_replay``: an Express execution is started a second time, concurrently, with the
+  same input, as AWS may (asynchronous Express executions run at least once): every step of an
+  Express machine must tolerate a whole second execution.
 
 Calls fail where the real error would surface: at moto's request dispatch (``before-send``, the
 point where botocore would have put the request on the wire, so botocore's retries see the fault)
@@ -37,7 +40,7 @@ from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
 ENVIRONMENT_VARIABLE = "STEPWISE_FAULTS"
-KINDS = ("transaction_conflict", "throttle", "lambda_error", "lambda_lost")
+KINDS = ("transaction_conflict", "throttle", "lambda_error", "lambda_lost", "express_replay")
 _EXEMPT_HEADER = "x-stepwise-local-plumbing"
 
 # The throttling error each service returns: (protocol, HTTP status, code, message). Step
@@ -80,6 +83,7 @@ class FaultSpec:
     throttle: float = 0.0
     lambda_error: float = 0.0
     lambda_lost: float = 0.0
+    express_replay: float = 0.0
     seed: int | None = None
 
     def active(self) -> bool:
@@ -171,6 +175,10 @@ class FaultInjector:
         if not self._draw("lambda_lost", function_name):
             return None
         return _LAMBDA_SERVICE_ERRORS[0]
+
+    def express_replay(self, machine_name: str) -> bool:
+        """Whether this Express start is to run twice."""
+        return self._draw("express_replay", machine_name)
 
     def _cancelled(self, body: bytes | str | None, reason: str) -> tuple[int, dict, str]:
         """DynamoDB's TransactionCanceledException with ``reason`` on one of the items."""
@@ -309,6 +317,12 @@ def lost_answer(function_name: str) -> tuple[str, str] | None:
     """The Lambda service error replacing this invocation's answer, if one is drawn."""
     injector = _active
     return injector.lost_answer(function_name) if injector is not None else None
+
+
+def express_replay(machine_name: str) -> bool:
+    """Whether this Express execution is started a second time, if faults are on and drawn."""
+    injector = _active
+    return injector.express_replay(machine_name) if injector is not None else False
 
 
 def exempt(client: Any) -> Any:

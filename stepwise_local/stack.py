@@ -20,11 +20,12 @@ from stepwise.api import dependencies, rate_limits
 from stepwise.api.app import create_app
 from stepwise.core import settings
 from stepwise.core.observability import logger
-from stepwise.infra import aws
+from stepwise.infra import aws, vault
 from stepwise_local import (
     atomicity,
     call_log,
     execution_names,
+    express,
     faults,
     lambdas,
     limits,
@@ -62,6 +63,7 @@ def reset_process_caches() -> None:
     components.clear()
     dependencies.clear_caches()
     rate_limits.clear()
+    vault.clear_cache()
 
 
 class LocalStack:
@@ -111,6 +113,7 @@ class LocalStack:
         self._mock.start()
         atomicity.install()
         transactions.install()
+        express.install()  # wrapped by execution_names: the caller's name is checked
         execution_names.install()
         stops.install()
         limits.install()
@@ -181,6 +184,7 @@ class LocalStack:
             atomicity.uninstall()
             transactions.uninstall()
             execution_names.uninstall()
+            express.uninstall()
             stops.uninstall()
             limits.uninstall()
             faults.uninstall()
@@ -341,6 +345,16 @@ class LocalStack:
             .paginate(stateMachineArn=self.stack.names[logical_id])
         )
         return [execution for page in pages for execution in page["executions"]]
+
+    def node_executions(self) -> list[dict[str, Any]]:
+        """Every node execution, Standard and Express, each under the name its starter gave
+        (tests and benches only: AWS lists no Express execution)."""
+        found = []
+        for machine in ("NodeStateMachine", "NodeExpressStateMachine"):
+            for execution in self.executions(machine):
+                name = express.given_name(execution["name"])
+                found.append({**execution, "name": name, "machine": machine})
+        return found
 
     def execution_history(self, logical_id: str, name: str) -> str:
         """The raw event history (JSON text) of one execution, for asserting what it carried."""

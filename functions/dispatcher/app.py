@@ -1,4 +1,5 @@
-"""WebhookQueue -> destinations: one signed POST per action attempt (partial batch failures)."""
+"""WebhookQueue -> destinations: one signed POST per action attempt (partial batch failures);
+and the same delivery called synchronously by an Express node execution (``mode: now``)."""
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -22,6 +23,8 @@ def deliver(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @log_metrics
 def handler(event: dict, context: object) -> dict:
+    if event.get("mode") == "now":
+        return dispatcher().deliver_now(event)
     return process_partial_response(
         event=event, record_handler=deliver, processor=processor, context=context
     )

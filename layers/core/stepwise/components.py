@@ -107,6 +107,7 @@ def engine() -> "Engine":
         node_start_rate=engine_settings.node_start_rate,
         items_state_machine_arn=engine_settings.items_state_machine_arn,
         items_express_state_machine_arn=engine_settings.items_express_state_machine_arn,
+        node_express_state_machine_arn=engine_settings.node_express_state_machine_arn,
     )
 
 
@@ -114,12 +115,13 @@ def engine() -> "Engine":
 def dispatcher() -> "Dispatcher":
     from stepwise.actions.catalog import Catalog
     from stepwise.actions.dispatcher import Dispatcher
-    from stepwise.infra.vault import Vault
+    from stepwise.infra.vault import SECRET_CACHE_SECONDS, Vault
 
     config = settings.dispatcher_settings()
-    catalog = Catalog(
-        config.table_name, Vault(config.secrets_prefix), config.allow_loopback_destinations
-    )
+    # Secrets are read on every delivery: kept for SECRET_CACHE_SECONDS (rotation and
+    # deletion still act at once: actions/catalog.py, dispatcher.py).
+    vault = Vault(config.secrets_prefix, cache_seconds=SECRET_CACHE_SECONDS)
+    catalog = Catalog(config.table_name, vault, config.allow_loopback_destinations)
     return Dispatcher(
         store(),
         catalog,

@@ -107,9 +107,22 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
         executions, "resume_run", lambda token, reason: resumed.append(reason) or True
     )
     started: list[str] = []
+    express_started: list[str] = []
     real_start = executions.start_node
+    real_express_start = executions.start_express_node
+
+    def start_express_node(arn, org_id, run_id, ref, generation=0, attempt=1):
+        check_join(org_id, run_id, ref)
+        started.append(ref)
+        express_started.append(ref)
+        real_express_start(arn, org_id, run_id, ref, generation, attempt)
 
     def start_node(arn, org_id, run_id, ref, generation=0):
+        check_join(org_id, run_id, ref)
+        started.append(ref)
+        real_start(arn, org_id, run_id, ref, generation)
+
+    def check_join(org_id, run_id, ref):
         # No node starts before its join allows: check against the parents' recorded outcomes.
         store = components.store()
         workflow_nodes = {n["ref"]: n for n in workflow["nodes"]}
@@ -132,10 +145,9 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
                 {k for k, o in outcomes.items() if o == "skipped"},
             )
             assert decision == Decision.RUN, (ref, parents)
-        started.append(ref)
-        real_start(arn, org_id, run_id, ref, generation)
 
     monkeypatch.setattr(executions, "start_node", start_node)
+    monkeypatch.setattr(executions, "start_express_node", start_express_node)
 
     def api(method, path, body=None):
         return json.loads(
@@ -154,7 +166,7 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
     def executions_of_run() -> list[str]:
         """The refs of the run's nodes that have an execution (names hash run and ref)."""
         ref_of = {executions.node_execution_name(run_id, n["ref"]): n["ref"] for n in nodes}
-        names = [e["name"] for e in module_stack.executions("NodeStateMachine")]
+        names = [e["name"] for e in module_stack.node_executions()]
         return sorted(ref_of[name] for name in names if name in ref_of)
 
     step("start_run", task_token="t")
@@ -167,8 +179,10 @@ def check_one_run(module_stack, monkeypatch, workflow, rng):
             before = executions_of_run()
             step("attempt", node_ref=rng.choice(done), attempt=1, prepared=False)
             assert executions_of_run() == before
-    # Re-sent starts (a node still scheduled) reuse the execution's name: never a second one.
+    # Re-sent starts (a node still scheduled) reuse the execution's name: never a second one;
+    # an Express start (names not deduplicated) is never sent twice.
     assert sorted(set(started)) == executions_of_run()
+    assert len(express_started) == len(set(express_started)), express_started
     assert resumed, "the run was never resumed"
     reason = resumed[0]
     assert step("finalize_run", settle={"reason": reason}) == step(
@@ -267,7 +281,7 @@ def check_redrives(module_stack, monkeypatch, workflow, failing, rng):
         step("start_run", task_token=f"t{generation}")
         done: list[str] = []
         while True:
-            listed = [e["name"] for e in module_stack.executions("NodeStateMachine")]
+            listed = [e["name"] for e in module_stack.node_executions()]
             pending = sorted(names[n] for n in listed if n in names and names[n] not in done)
             if not pending:
                 break

@@ -34,13 +34,14 @@ def test_a_step_starting_thirty_roots_paces_them(stack, monkeypatch):
         StartPace(10, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)),
     )
     started: list[float] = []
-    real_start = executions.start_node
+    for name in ("start_node", "start_express_node"):  # transforms run as Express executions
+        real_start = getattr(executions, name)
 
-    def start_node(*args):
-        started.append(now[0])
-        return real_start(*args)
+        def start_node(*args, real_start=real_start):
+            started.append(now[0])
+            return real_start(*args)
 
-    monkeypatch.setattr(executions, "start_node", start_node)
+        monkeypatch.setattr(executions, name, start_node)
     nodes = [{"ref": f"n{i:02d}", "kind": "transform", "args": i} for i in range(30)]
     workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", {"name": "wide", "nodes": nodes})
     run = api(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["data"]["id"]})[

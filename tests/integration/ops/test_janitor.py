@@ -42,8 +42,8 @@ def call(stack, method, path, body=None, org="acme"):
     return response["statusCode"], json.loads(response["body"] or "null")
 
 
-def make_workflow(stack, timeout):
-    nodes = [{"ref": "a", "kind": "transform", "args": {"x": 1}}]
+def make_workflow(stack, timeout, **node):
+    nodes = [{"ref": "a", "kind": "transform", "args": {"x": 1}, **node}]
     body = {"name": "w", "nodes": nodes, "timeout": timeout}
     status, answer = call(stack, "POST", "/workflows", body)
     assert status == 201, answer
@@ -53,6 +53,12 @@ def make_workflow(stack, timeout):
 @pytest.fixture
 def workflow(stack):
     return make_workflow(stack, timeout=3600)
+
+
+@pytest.fixture
+def standard_workflow(stack):
+    """Its node runs on NodeStateMachine (a wait_until, even a past one, keeps it off Express)."""
+    return make_workflow(stack, timeout=3600, wait_until="2020-01-01T00:00:00+00:00")
 
 
 @pytest.fixture
@@ -212,11 +218,11 @@ def stack_root():
 
 
 @pytest.fixture
-def started(stack, workflow, monkeypatch):
-    """A running run whose root node has its own execution (nothing runs inline)."""
+def started(stack, standard_workflow, monkeypatch):
+    """A running run whose root node has its own Standard execution (nothing runs inline)."""
     monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
     components.engine().advance.inline_limit = 0
-    run_id = start(stack, workflow)
+    run_id = start(stack, standard_workflow)
     components.engine().runs.start_run("acme", run_id, "token")
     assert components.store().runs.get_node("acme", run_id, "a").status == "scheduled"
     return run_id
@@ -237,9 +243,11 @@ def test_a_node_whose_execution_ended_without_settling_it_fails(stack, started, 
     assert sweep().nodes == []
 
 
-def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workflow, published):
+def test_a_scheduled_node_whose_execution_never_started_is_started(
+    stack, standard_workflow, published
+):
     """The engine died between scheduling the node and starting its execution."""
-    run_id = running(stack, start(stack, workflow))
+    run_id = running(stack, start(stack, standard_workflow))
     assert components.store().nodes.schedule_node("acme", run_id, "a")  # no execution started
     machine = stack.stack.names["NodeStateMachine"]
     assert executions.describe_node(machine, run_id, "a") is None
@@ -247,6 +255,64 @@ def test_a_scheduled_node_whose_execution_never_started_is_started(stack, workfl
     assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "started"}]
     assert executions.describe_node(machine, run_id, "a")["status"] == "RUNNING"
     assert sweep().nodes == []  # now it has its execution
+
+
+def express_starts(stack, run_id: str) -> list[dict]:
+    """The Express executions started for the run's node ``a`` (listed here, by the test: the
+    janitor itself never lists or describes one)."""
+    name = executions.node_execution_name(run_id, "a")
+    return [e for e in stack.node_executions() if e["name"] == name]
+
+
+@pytest.fixture
+def described(monkeypatch):
+    """The execution ARNs the code describes."""
+    seen: list[str] = []
+    real = executions._describe
+    monkeypatch.setattr(executions, "_describe", lambda arn: seen.append(arn) or real(arn))
+    return seen
+
+
+def test_an_express_node_whose_start_was_lost_is_started_again_by_time(
+    stack, workflow, published, described
+):
+    """An Express start is sent once (names are not deduplicated): the engine died between
+    scheduling the node and starting it. The janitor tells by time alone, past an Express
+    execution's five minutes and a margin, and starts it again."""
+    components.engine().advance.inline_limit = 0
+    run_id = running(stack, start(stack, workflow))
+    assert components.store().nodes.schedule_node("acme", run_id, "a")
+    scheduled = datetime.fromisoformat(
+        components.store().runs.get_node("acme", run_id, "a").scheduled_at
+    )
+    early = scheduled + timedelta(minutes=5, seconds=30)  # past the grace, within 5 min + margin
+    with call_log.acting_as("JanitorFunction"):
+        assert components.janitor().sweep(early).nodes == []
+    assert express_starts(stack, run_id) == []
+    report = sweep()
+    assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "restarted"}]
+    assert len(express_starts(stack, run_id)) == 1
+    # Only the node's Standard execution (the one a hand-off would start) was ever described.
+    express_arn = stack.stack.names["NodeExpressStateMachine"].replace(
+        ":stateMachine:", ":execution:"
+    )
+    assert described and not [arn for arn in described if arn.startswith(express_arn + ":")]
+
+
+def test_an_express_node_still_within_its_execution_is_left_alone(stack, workflow, published):
+    """A running attempt that began less than five minutes and a margin ago may still be in its
+    Express execution: a second one would only race it."""
+    components.engine().advance.inline_limit = 0
+    run_id = running(stack, start(stack, workflow))
+    assert components.store().nodes.schedule_node("acme", run_id, "a")
+    assert components.store().nodes.start_attempt("acme", run_id, "a", 1, None)
+    node = components.store().runs.get_node("acme", run_id, "a")
+    begun = datetime.fromisoformat(node.attempt_record(1).started_at)
+    with call_log.acting_as("JanitorFunction"):
+        assert components.janitor().sweep(begun + timedelta(minutes=5, seconds=50)).nodes == []
+        report = components.janitor().sweep(begun + timedelta(minutes=6, seconds=10))
+    assert report.nodes == [{"run_id": run_id, "node_ref": "a", "action": "restarted"}]
+    assert len(express_starts(stack, run_id)) == 1
 
 
 def test_a_busy_org_does_not_starve_another(stack, workflow, published):

@@ -39,9 +39,8 @@ def step(stack, name, run_id, **fields):
 
 
 def node_executions(stack) -> list[str]:
-    sfn = boto3.client("stepfunctions")
-    found = sfn.list_executions(stateMachineArn=stack.stack.names["NodeStateMachine"])
-    return sorted(e["name"] for e in found["executions"])
+    """Every node execution started, Standard or Express."""
+    return sorted(e["name"] for e in stack.node_executions())
 
 
 def run_executions(stack) -> list[str]:

@@ -50,6 +50,24 @@ def test_engine_events_drive_a_run_to_success(stack, example_run):
     assert example_run == [(load("engine/start-run.json")["task_token"], "all_nodes_settled")]
 
 
+def test_the_express_attempt_event_runs_the_node_in_its_express_execution(stack, example_run):
+    """The step as NodeExpressStateMachine sends it: the node settles, the run is resumed."""
+    stack.invoke("EngineFunction", load("engine/start-run.json"))
+    assert stack.invoke("EngineFunction", load("engine/attempt-express.json")) == {"next": "done"}
+    event = load("engine/attempt-express.json")
+    assert components.store().runs.get_node(event["org_id"], event["run_id"], "a").status == (
+        "succeeded"
+    )
+    assert example_run == [(load("engine/start-run.json")["task_token"], "all_nodes_settled")]
+
+
+def test_the_dispatcher_now_event_of_an_unknown_run_is_an_error_for_its_execution(stack):
+    """Called by an Express execution: the error reaches its DeliverNow state (which records
+    the crash), not a queue."""
+    with pytest.raises(Exception, match="node 'call' not found"):
+        stack.invoke("DispatcherFunction", load("dispatcher/deliver-now.json"))
+
+
 def test_the_node_crashed_event_fails_the_node(stack, example_run):
     stack.invoke("EngineFunction", load("engine/start-run.json"))
     stack.invoke("EngineFunction", load("engine/node-crashed.json"))
@@ -99,7 +117,7 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
 
 
 def test_every_event_file_is_covered():
-    covered = {"start-run", "attempt", "finalize-run", "node-crashed"}
+    covered = {"start-run", "attempt", "attempt-express", "finalize-run", "node-crashed"}
     assert {p.stem for p in (EVENTS / "engine").glob("*.json")} == covered
     assert {p.parent.name for p in EVENTS.glob("*/*.json")} == {
         "api",

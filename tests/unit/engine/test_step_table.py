@@ -3,6 +3,7 @@ and refuses a step it does not know."""
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,7 +31,9 @@ SAMPLE = {
     "error": "States.TaskFailed",
     "cause": "boom",
     "chunk": 4,
+    "started_at": "2026-12-01T10:00:00.123Z",
 }
+EXPRESS_START = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
 NODE = NodeAddress("acme", "run_1", "a", 2)
 ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
 
@@ -38,7 +41,10 @@ ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
 ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     "start_run": ("runs", "start_run", ("acme", "run_1", "token-1")),
     "finalize_run": ("runs", "finalize_run", ("acme", "run_1", SAMPLE["settle"])),
-    "attempt": ("nodes", "attempt", (NODE, True)),
+    "attempt": ("nodes", "attempt", (NODE, True, None)),
+    # The Express node machine sends its steps with when its execution started.
+    "attempt (node_express)": ("nodes", "attempt", (NODE, True, EXPRESS_START)),
+    "hand_off": ("nodes", "hand_off", (NODE, True)),
     "node_crashed": ("nodes", "node_crashed", (NODE, "States.TaskFailed", "boom")),
     "item_attempt": ("for_each", "item_attempt", (ITEM,)),
     "item_crashed": ("for_each", "item_crashed", (ITEM, "States.TaskFailed", "boom")),
@@ -52,7 +58,13 @@ ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     ),
     "await_child": ("children", "await_child", ("acme", "run_1", "run_child", "token-1")),
     "child_settled": ("children", "child_settled", (NODE, "run_child", True)),
-    "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"])),
+    "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"], None)),
+    "action_settled (node_express)": (
+        "actions",
+        "action_settled",
+        (NODE, SAMPLE["delivery"], EXPRESS_START),
+    ),
+    "await_signal": ("actions", "await_signal", (NODE, "token-1")),
     "item_action_settled": ("actions", "action_settled", (ITEM, SAMPLE["delivery"])),
     "await_review": ("approvals", "await_review", (NODE, "token-1")),
     "review_settled": ("approvals", "review_settled", (NODE,)),
@@ -60,13 +72,17 @@ ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
 
 
 def asl_step_payloads() -> dict[str, dict[str, Any]]:
-    """Every engine step the state machines send, with the payload fields each one names."""
+    """Every engine step the state machines send, with the payload fields each one names; a
+    step a second machine sends with other fields is ``"<step> (<machine file>)"``."""
     found: dict[str, dict[str, Any]] = {}
 
     def walk(value: Any) -> None:
         if isinstance(value, dict):
             if "step" in value:
-                found[value["step"]] = value
+                step = value["step"]
+                if step in found and found[step] != value:
+                    step = f"{step} ({path.name.removesuffix('.asl.json')})"
+                found[step] = value
             for child in value.values():
                 walk(child)
         elif isinstance(value, list):
@@ -81,9 +97,11 @@ def asl_step_payloads() -> dict[str, dict[str, Any]]:
 def event_from(payload: dict[str, Any]) -> dict[str, Any]:
     """The event the engine receives: each '<field>.$' path filled with a sample value."""
     event = {"step": payload["step"]}
-    for key in payload:
+    for key, value in payload.items():
         if key.endswith(".$"):
             event[key[:-2]] = SAMPLE[key[:-2]]
+        else:
+            event[key] = value  # a constant the machine sends, such as ``express``
     return event
 
 
@@ -93,7 +111,7 @@ def engine_and_calls():
     store = SimpleNamespace(table="table", payloads=None)
     engine = Engine(store, "node-arn", "run-arn", definitions=None)
     calls: list[tuple[str, str, tuple[Any, ...]]] = []
-    for family, method, _ in ROUTES.values():
+    for family, method, _ in {(f, m, None) for f, m, _ in ROUTES.values()}:
 
         def record(*args, family=family, method=method):
             calls.append((family, method, args))

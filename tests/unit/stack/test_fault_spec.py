@@ -65,6 +65,7 @@ def test_shares_are_honoured_and_counted():
         "throttle": failed,
         "lambda_error": 0,
         "lambda_lost": 0,
+        "express_replay": 0,
     }
     assert counts["by_operation"]["throttle"] == {"sqs.SendMessage": failed}
     assert counts["considered"]["throttle"] == 4000

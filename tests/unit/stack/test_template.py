@@ -65,7 +65,7 @@ STATE_MACHINES = sorted(
     if resource["Type"] == "AWS::Serverless::StateMachine"
 )
 # Express: no task tokens, at most 5 minutes; only what fits runs there (engine/fan_out_plan.py).
-EXPRESS_MACHINES = {"ItemsExpressStateMachine"}
+EXPRESS_MACHINES = {"ItemsExpressStateMachine", "NodeExpressStateMachine"}
 
 
 def _walk(value):
@@ -277,8 +277,9 @@ def test_no_policy_statement_grants_wildcard_actions(template):
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
 def test_state_machines_are_standard_traced_and_logged(resources, machine):
-    """STANDARD type (task tokens, long waits) but the Express chunks of for_each items, X-Ray
-    on, ERROR logs to a log group of the stack (for Express, the only record of a failure)."""
+    """STANDARD type (task tokens, long waits) but the Express machines (nodes and for_each
+    chunks that wait for nothing and fit in five minutes), X-Ray on, ERROR logs to a log group
+    of the stack (for Express, the only record of a failure)."""
     props = resources[machine]["Properties"]
     assert props["Type"] == ("EXPRESS" if machine in EXPRESS_MACHINES else "STANDARD")
     assert props["Tracing"] == {"Enabled": True}
@@ -297,6 +298,7 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     assert names == {
         "${AWS::StackName}-run",
         "${AWS::StackName}-node",
+        "${AWS::StackName}-node-express",
         "${AWS::StackName}-items",
         "${AWS::StackName}-items-express",
     }
@@ -316,6 +318,10 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     assert env["EngineFunction"]["NODE_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
         ":stateMachine:${AWS::StackName}-node"
     )
+    for function in ("EngineFunction", "BulkFunction", "JanitorFunction"):
+        assert env[function]["NODE_EXPRESS_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
+            ":stateMachine:${AWS::StackName}-node-express"
+        )
 
 
 def test_every_function_of_the_template_is_checked_here(resources):

@@ -36,11 +36,18 @@ class AttemptState:
         action_input: Any,
         action: dict[str, Any],
         index: int | None = None,
+        wait: tuple[str, int] | None = None,
     ) -> None:
         """Keeps what the dispatcher delivers for this attempt: the rendered input, and the
-        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned."""
+        ``action`` it resolved (``name``, ``version``, ``destination_id``), pinned; with
+        ``wait`` (``timeout_at``, ``heartbeat_seconds``), how long the attempt waits for its
+        answer too, in the same write (``set_attempt_wait``)."""
         names: dict[str, str] = {"#n": str(attempt), "#action": "action"}  # a reserved word
         values: dict[str, Any] = {":action": action}
+        waits = ""
+        if wait is not None:
+            values[":at"], values[":beat"] = wait
+            waits = "attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat, "
         payload = self.payloads.write(
             "action_input",
             action_input,
@@ -50,7 +57,7 @@ class AttemptState:
             org_id,
             run_id,
             ref,
-            f"SET attempts.#n.#action = :action, {payload.update(names, values)} "
+            f"SET {waits}attempts.#n.#action = :action, {payload.update(names, values)} "
             f"REMOVE {payload.removal(names)}",
             values,
             names=names,
@@ -64,21 +71,24 @@ class AttemptState:
         ref: str,
         attempt: int,
         until: str,
-        task_token: str,
+        task_token: str | None,
         index: int | None = None,
     ) -> NodeRecord | None:
         """The dispatcher's lease on an attempt's delivery: one POST at a time, none after the
         attempt has an answer. Returns the node item, or None when the claim is not granted.
 
         The waiting task's token is kept on the attempt (never shown) before the POST, so a
-        callback that overtakes the destination's own answer can still resume it."""
+        callback that overtakes the destination's own answer can still resume it. An Express
+        execution's synchronous delivery has no token (``None``): nothing waits on one."""
+        token = {":token": task_token} if task_token is not None else {}
         return self._returning(
             org_id,
             run_id,
             ref,
-            "SET attempts.#n.claimed_until = :until, attempts.#n.task_token = :token",
+            "SET attempts.#n.claimed_until = :until"
+            + (", attempts.#n.task_token = :token" if token else ""),
             {
-                ":token": task_token,
+                **token,
                 ":until": until,
                 ":now": now_iso(),
                 ":attempt": attempt,

@@ -19,6 +19,9 @@ from stepwise.core.errors import Forbidden, NotFound, ValidationFailed, field_er
 from stepwise.core.ids import new_id
 from stepwise.infra.vault import Vault
 
+# When the destination's signing secret was last rotated (on its record).
+ROTATED_AT = "secret_rotated_at"
+
 # The conditional admin rules of destinations; the API documents them in x-scope-note.
 CREDENTIAL_NEEDS_ADMIN = "giving a destination a credential needs the admin scope"
 REPOINT_NEEDS_ADMIN = (
@@ -168,17 +171,23 @@ class Catalog:
         secret = new_signing_secret()
         until = iso(now() + timedelta(seconds=grace_seconds))
         self.vault.replace(item["secret_arn"], {"current": secret, "previous_until": until})
+        # The dispatcher keeps secrets it read for a while, under this stamp: a new one makes
+        # its next delivery read the new secret (vault.py).
+        self.catalog_store.update_destination(org_id, destination_id, {ROTATED_AT: now_iso()})
         return secret
 
     def signing_secrets(self, item: dict[str, Any]) -> list[str]:
         """The secrets that sign a delivery now: the current one, and the previous in its grace
         (read by the dispatcher, never by the API)."""
-        value = self.vault.read(item["secret_arn"])
+        stamp = item.get(ROTATED_AT, "")
+        value = self.vault.read(item["secret_arn"], stamp)
         signing = [value["current"]]
         if value.get("previous_until", "") <= now_iso():
             return signing
         # Secrets rotated before rotation became write-only carry the previous one inline.
-        previous = value.get("previous") or (self.vault.read_previous(item["secret_arn"]) or {})
+        previous = value.get("previous") or (
+            self.vault.read_previous(item["secret_arn"], stamp) or {}
+        )
         if isinstance(previous, dict):
             previous = previous.get("current")
         if previous and previous != value["current"]:

@@ -55,9 +55,26 @@ class Dispatcher:
         self.public_api_url = public_api_url.rstrip("/")
 
     def deliver(self, message: dict[str, Any]) -> None:
-        """One delivery; safe to receive twice (a lease makes one POST, the record is once)."""
+        """One delivery; safe to receive twice (a lease makes one POST, the record is once).
+        The waiting Deliver task resumes once the answer is recorded (an ack keeps it waiting
+        for the callback)."""
+        token = message["task_token"]
+        answered = self._deliver(message, token)
+        if answered is not None and answered != Signal.ACK:
+            executions.resume_run(token, "delivered")
+
+    def deliver_now(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The same delivery for an Express execution, which waits on this call: its answer is
+        the outcome recorded (``success``, ``failure``, ``ack``), or ``claimed`` when another
+        execution of the node holds the lease (Express runs at least once): that one goes on."""
+        answered = self._deliver(message, None)
+        return {"outcome": "claimed" if answered is None else str(answered)}
+
+    def _deliver(self, message: dict[str, Any], token: str | None) -> str | None:
+        """Delivers unless the attempt has its answer or another holder has its lease; the kind
+        of answer recorded for the attempt, or None when another holder has the lease."""
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
-        attempt, token = int(message["attempt"]), message["task_token"]
+        attempt = int(message["attempt"])
         index = None if message.get("index") is None else int(message["index"])
         record = (
             self.store.runs.get_node(org_id, run_id, ref)
@@ -67,10 +84,7 @@ class Dispatcher:
         tried = record.attempt_record(attempt)
         answered = tried.delivery if tried is not None else None
         if answered:
-            # A duplicate: change nothing. An ack keeps waiting for its callback.
-            if answered["kind"] != Signal.ACK:
-                executions.resume_run(token, "delivered")
-            return
+            return str(answered["kind"])  # a duplicate: change nothing
         pinned = tried.action if tried is not None else None
         action = pinned or self._resolve(org_id, run_id, ref)
         destination_id = action.get("destination_id")
@@ -79,8 +93,7 @@ class Dispatcher:
         )
         if destination is None or "deleted_at" in destination:
             refused = _refused("the destination was deleted")
-            self._record(org_id, run_id, ref, attempt, token, refused, index)
-            return
+            return self._record(org_id, run_id, ref, attempt, refused, index)
         sla_seconds = int(destination["response_time_sla_ms"]) / 1000
         until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
         claimed = self.store.attempts.claim_delivery(
@@ -90,7 +103,7 @@ class Dispatcher:
             logger.info(
                 "delivery already claimed or answered", extra={"attempt": attempt, "index": index}
             )
-            return
+            return self._answer_since(org_id, run_id, ref, attempt, index)
         record_id = action_record_id(run_id, ref, index)
         data = {
             "record": record_id,
@@ -107,7 +120,21 @@ class Dispatcher:
         }
         body = dumps({"type": "action.attempt", "timestamp": iso(now()), "data": data})
         outcome = self._post(org_id, destination, record_id, body, sla_seconds)
-        self._record(org_id, run_id, ref, attempt, token, outcome, index)
+        return self._record(org_id, run_id, ref, attempt, outcome, index)
+
+    def _answer_since(
+        self, org_id: str, run_id: str, ref: str, attempt: int, index: int | None
+    ) -> str | None:
+        """The claim was refused: the answer recorded meanwhile (a holder that has finished),
+        or None while another holder's lease stands."""
+        record = (
+            self.store.runs.get_node(org_id, run_id, ref)
+            if index is None
+            else self.store.nodes.get_item(org_id, run_id, ref, index)
+        )
+        tried = record.attempt_record(attempt)
+        answered = tried.delivery if tried is not None else None
+        return str(answered["kind"]) if answered else None
 
     def _resolve(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """What an attempt prepared before attempts pinned their action (one in flight across
@@ -194,6 +221,10 @@ class Dispatcher:
         if not credential_id:
             return {}
         item = self.catalog.get_credential(destination["org_id"], credential_id)
+        if "deleted_at" in item:
+            # Read from the table on every delivery: a deletion stops its use at once, whatever
+            # the dispatcher still holds of the value.
+            raise DestinationRefused(f"credential {credential_id} was deleted")
         value = self.catalog.vault.read(item["secret_arn"])
         if any(_NOT_HEADER_TEXT.search(str(v)) for v in value.values()):
             # Stored before credentials were checked for them: refuse, and never echo the value.
@@ -213,10 +244,9 @@ class Dispatcher:
         run_id: str,
         ref: str,
         attempt: int,
-        token: str,
         outcome: Outcome,
         index: int | None = None,
-    ) -> None:
+    ) -> str:
         delivery = {
             "kind": outcome.kind.value,
             "error_type": outcome.error_type,
@@ -243,8 +273,7 @@ class Dispatcher:
                 "error_type": outcome.error_type,
             },
         )
-        if outcome.kind != Signal.ACK:
-            executions.resume_run(token, "delivered")
+        return str(outcome.kind.value)
 
     def _spec(self, org_id: str, run: RunRecord, ref: str) -> NodeSpec:
         workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)

@@ -15,7 +15,7 @@ from stepwise.core.errors import NotFound, ValidationFailed, field_error
 from stepwise.core.ids import new_id
 from stepwise.runs.node_events import EventPage, EventsMeta
 from stepwise.store import Store
-from stepwise.workflows import graph
+from stepwise.workflows import graph, machines
 from stepwise.workflows.failure_handler import failure_handler_errors
 from stepwise.workflows.models import REF_PATTERN, Workflow, WorkflowCreate, WorkflowSummary
 
@@ -46,7 +46,8 @@ def create_workflow(
 
     def create() -> Envelope[Workflow]:
         _validate(body, store, org_id)
-        return Envelope(data=store.workflows.create_workflow(org_id, new_id("wf"), body))
+        express = _express_nodes(body, org_id)
+        return Envelope(data=store.workflows.create_workflow(org_id, new_id("wf"), body, express))
 
     return idempotency.respond_once(request, org_id, "workflows", idempotency_key, body, create)
 
@@ -74,7 +75,8 @@ def update_workflow(
 ) -> Envelope[Workflow]:
     """Saves a new immutable version; runs already started keep theirs."""
     _validate(body, store, org_id)
-    return Envelope(data=store.workflows.add_workflow_version(org_id, workflow_id, body))
+    express = _express_nodes(body, org_id)
+    return Envelope(data=store.workflows.add_workflow_version(org_id, workflow_id, body, express))
 
 
 @router.get("/{workflow_id}", response_model=Envelope[Workflow], openapi_extra=ITS_WORKFLOWS)
@@ -144,6 +146,12 @@ def list_node_events(
         count=count,
     )
     return EventPage(data=events, meta=meta)
+
+
+def _express_nodes(body: WorkflowCreate, org_id: str) -> list[str]:
+    """The nodes of the version being saved that run as Express executions."""
+    resolve = machines.destination_resolver(components.action_definitions(), org_id)
+    return machines.express_nodes(body.nodes, resolve)
 
 
 def _validate(body: WorkflowCreate, store: Store, org_id: str) -> None:

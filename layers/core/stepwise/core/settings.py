@@ -93,6 +93,7 @@ class BatchSettings(CoreSettings):
 
 class EngineSettings(CoreSettings):
     node_state_machine_arn: str = Field(alias="NODE_STATE_MACHINE_ARN")
+    node_express_state_machine_arn: str = Field(alias="NODE_EXPRESS_STATE_MACHINE_ARN")
     items_state_machine_arn: str = Field(alias="ITEMS_STATE_MACHINE_ARN")
     items_express_state_machine_arn: str = Field(alias="ITEMS_EXPRESS_STATE_MACHINE_ARN")
     run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")

@@ -2,7 +2,7 @@
 dispatcher recorded, the destination's signal, or its timeout. The same steps serve one item of
 a for_each action node (``address.index`` set): the item's record holds its attempts."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepwise.actions.definitions import InputRejected, check_input, resolve_action
@@ -12,8 +12,10 @@ from stepwise.core.statuses import NODE_TERMINAL
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import StepFamily
 from stepwise.engine.executors import NodeFailure
+from stepwise.engine.express import fitted, hand_off
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import DONE, run_wait_bound
+from stepwise.infra import executions
 from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -54,9 +56,6 @@ class ActionSteps(StepFamily):
             "version": definition.version,
             "destination_id": link.destination_id if link else None,
         }
-        self.store.attempts.prepare_delivery(
-            org_id, run_id, spec.ref, attempt, action_input, pinned, index=index
-        )
         sla = max(
             (
                 d.destination.config.response_time_sla_ms
@@ -66,14 +65,16 @@ class ActionSteps(StepFamily):
             default=10_000,
         )
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        self.store.attempts.set_attempt_wait(
+        # One write: what the dispatcher delivers and how long the attempt waits for it.
+        self.store.attempts.prepare_delivery(
             org_id,
             run_id,
             spec.ref,
             attempt,
-            iso(now() + timedelta(seconds=heartbeat)),
-            heartbeat,
+            action_input,
+            pinned,
             index=index,
+            wait=(iso(now() + timedelta(seconds=heartbeat)), heartbeat),
         )
         return {
             "next": "deliver",
@@ -92,14 +93,50 @@ class ActionSteps(StepFamily):
         failure = NodeFailure(error_type, message, retryable=False)
         return self.attempts.failed(address, spec, failure) or DONE
 
-    def action_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
-        """Ends an action attempt with what the dispatcher recorded (or with its timeout)."""
+    def action_settled(
+        self, address: NodeAddress, delivery: dict[str, Any], express: datetime | None = None
+    ) -> dict[str, Any]:
+        """Ends an action attempt with what the dispatcher recorded (or with its timeout).
+
+        ``express``: in an Express execution (engine/express.py), an acknowledged attempt with
+        no callback yet, and a retry that would not fit, go to the node's Standard execution."""
         if address.index is not None:
             return self._item_settled(address, delivery)
         opened = self.open_attempt(address)
         if opened is None:
             return self.advance.node_changed(address)
-        return self._settle(address, *opened, delivery) or self.advance.node_changed(address)
+        node, spec, tried = opened
+        if express is not None and tried is not None and acknowledged(tried) and not tried.signal:
+            return hand_off(address.attempt)
+        outcome = self._settle(address, node, spec, tried, delivery)
+        if outcome is None:
+            return self.advance.node_changed(address)
+        next_seconds = tried.heartbeat_seconds if tried is not None else None
+        return fitted(outcome, express, next_seconds)
+
+    def await_callback(
+        self, address: NodeAddress, run: RunRecord, tried: AttemptRecord
+    ) -> dict[str, Any]:
+        """An acknowledged attempt an Express execution handed over: the Standard execution
+        waits for its callback (``await_signal``) as Deliver waits after an ack."""
+        heartbeat = tried.heartbeat_seconds or DELIVERY_TIMEOUT_MARGIN_SECONDS
+        return {
+            "next": "signal",
+            "attempt": address.attempt,
+            "heartbeat_seconds": heartbeat,
+            "timeout_seconds": max(heartbeat + 1, run_wait_bound(run)),
+        }
+
+    def await_signal(self, address: NodeAddress, task_token: str) -> dict[str, Any]:
+        """Keeps the waiting task's token on the attempt, where the signals function finds it;
+        resumes at once if the callback (or the attempt's end) came first."""
+        node = self.store.attempts.store_attempt_token(
+            address.org_id, address.run_id, address.ref, address.attempt, task_token
+        )
+        tried = node.attempt_record(address.attempt) if node is not None else None
+        if tried is None or tried.signal or tried.status != "running":
+            executions.resume_run(task_token, "signalled")
+        return {}
 
     def _item_settled(self, address: NodeAddress, delivery: dict[str, Any]) -> dict[str, Any]:
         """One for_each item's attempt ends: retried (the item's outcome), or the item is done;
@@ -154,6 +191,11 @@ class ActionSteps(StepFamily):
             retryable=bool(signal.get("retryable")),
         )
         return self.attempts.failed(address, spec, failure)
+
+
+def acknowledged(tried: AttemptRecord) -> bool:
+    """The destination accepted the attempt; its result comes by callback."""
+    return bool(tried.delivery) and tried.delivery.get("kind") == "ack"
 
 
 def _delivery_failure(

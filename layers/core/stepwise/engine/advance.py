@@ -186,7 +186,7 @@ class Advance:
             return self._run_inline(view, spec)
         # Paused (as last read): the schedule's transaction checks the run is running, so the
         # node is held pending until resume (engine/held_nodes.py) starts it.
-        self._schedule(view.org_id, view.run_id, ref, view.run.generation)
+        self._schedule(view.org_id, view.run_id, ref, view.run.generation, view.compiled)
         return None
 
     @staticmethod
@@ -226,7 +226,7 @@ class Advance:
                 # Retries wait, so it needs an execution after all.
                 if edge is not None:
                     self.store.nodes.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
-                self._schedule(org_id, run_id, spec.ref, view.run.generation)
+                self._schedule(org_id, run_id, spec.ref, view.run.generation, view.compiled)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
         # A redrive numbers the attempts of a node it runs again on (one read, in a redrive only).
@@ -253,15 +253,20 @@ class Advance:
         if run.status in RUN_EXECUTING and run.task_token:
             executions.resume_run(run.task_token, (run.settle_reason or reason))
 
-    def _schedule(self, org_id: str, run_id: str, ref: str, generation: int = 0) -> None:
+    def _schedule(
+        self, org_id: str, run_id: str, ref: str, generation: int, compiled: CompiledWorkflow
+    ) -> None:
         """pending -> scheduled, then start its execution (named for the run's generation: a
-        redrive starts it anew); a replay re-sends the start."""
+        redrive starts it anew); a replay re-sends a Standard start (the name makes it harmless).
+        An Express start is sent only by the step whose write scheduled the node: Express does
+        not deduplicate names, and a lost start is the janitor's (ops/janitor.py)."""
+        express = self.deps.runs_express(compiled, ref)
         if not self.store.nodes.schedule_node(org_id, run_id, ref):
             node = self.store.runs.get_node(org_id, run_id, ref)
-            if node.status != NodeStatus.SCHEDULED:
+            if node.status != NodeStatus.SCHEDULED or express:
                 return
         self.starts.take()
-        executions.start_node(self.deps.node_state_machine_arn, org_id, run_id, ref, generation)
+        self.deps.start_node(org_id, run_id, ref, generation, express)
 
     def context(self, view: RunView, ref: str) -> dict[str, Any]:
         """What a node's templates see: the run input and its ancestors' outcomes (the settled

@@ -25,6 +25,7 @@ class CompiledWorkflow:
         }
         self.parents = {ref: [e.parent for e in edges] for ref, edges in self.incoming.items()}
         self.roots = graph.roots(self.parents)
+        self.express_nodes = workflow.express_nodes  # workflows/machines.py
         self.leaves = graph.leaves(self.parents)
 
     def event_sources(self, ref: str) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from stepwise.actions.definitions import ActionDefinitions
 from stepwise.core.observability import logger
+from stepwise.engine import express
 from stepwise.engine.action_steps import ActionSteps
 from stepwise.engine.address import NodeAddress, event_field
 from stepwise.engine.advance import INLINE_NODES_PER_STEP, NODE_START_RATE, Advance
@@ -63,6 +64,7 @@ class Engine:
         node_start_rate: float = NODE_START_RATE,
         items_state_machine_arn: str = "",
         items_express_state_machine_arn: str = "",
+        node_express_state_machine_arn: str = "",
     ):
         deps = EngineDeps(
             store,
@@ -73,6 +75,7 @@ class Engine:
             event_bus_name,
             items_state_machine_arn,
             items_express_state_machine_arn,
+            node_express_state_machine_arn,
         )
         self.node_state_machine_arn = node_state_machine_arn  # the janitor restarts nodes
         self.advance = Advance(deps, inline_limit, node_start_rate)
@@ -113,7 +116,10 @@ class Engine:
         return {
             "start_run": lambda e: runs.start_run(*_run(e), event_field(e, "task_token")),
             "finalize_run": lambda e: runs.finalize_run(*_run(e), e.get("settle") or {}),
-            "attempt": lambda e: nodes.attempt(attempt(e), bool(e.get("prepared", False))),
+            "attempt": lambda e: nodes.attempt(
+                attempt(e), bool(e.get("prepared", False)), express.started_at(e)
+            ),
+            "hand_off": lambda e: nodes.hand_off(attempt(e), bool(e.get("prepared", True))),
             "node_crashed": lambda e: nodes.node_crashed(attempt(e), *_crash(e)),
             "item_attempt": lambda e: for_each.item_attempt(item(e)),
             "item_crashed": lambda e: for_each.item_crashed(item(e), *_crash(e)),
@@ -136,7 +142,12 @@ class Engine:
             "child_settled": lambda e: children.child_settled(
                 attempt(e), event_field(e, "child_run_id"), bool(e.get("timed_out"))
             ),
-            "action_settled": lambda e: actions.action_settled(attempt(e), e.get("delivery") or {}),
+            "action_settled": lambda e: actions.action_settled(
+                attempt(e), e.get("delivery") or {}, express.started_at(e)
+            ),
+            "await_signal": lambda e: actions.await_signal(
+                attempt(e), event_field(e, "task_token")
+            ),
             "await_review": lambda e: approvals.await_review(
                 attempt(e), event_field(e, "task_token")
             ),

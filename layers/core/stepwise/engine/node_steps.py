@@ -8,15 +8,17 @@ from typing import Any
 from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, RUN_EXECUTING, NodeKind, NodeStatus
-from stepwise.engine.action_steps import ActionSteps
+from stepwise.engine.action_steps import ActionSteps, acknowledged
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.advance import Advance, RunView
 from stepwise.engine.approval_steps import ApprovalSteps
 from stepwise.engine.attempts import Attempts, again_at, attempt_deadline, rebased
 from stepwise.engine.child_steps import ChildSteps
+from stepwise.engine.express import fitted, hand_off
 from stepwise.engine.expressions import TemplateError, single_expression
 from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.shared import DONE, EngineDeps, expression, truthy
+from stepwise.infra import executions
 from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -43,14 +45,37 @@ class NodeSteps:
         self.advance = advance
         self.attempts = attempts
         self.for_each = for_each
+        self.actions = actions
         self._starts: dict[NodeKind, StartAttempt] = {
             NodeKind.WORKFLOW: children.start,
             NodeKind.ACTION: actions.start,
             NodeKind.APPROVAL: approvals.start,
         }
 
-    def attempt(self, address: NodeAddress, prepared: bool = False) -> dict[str, Any]:
-        """Prepares the node (run_if, delays) on its first call, then runs one attempt."""
+    def attempt(
+        self, address: NodeAddress, prepared: bool = False, express: datetime | None = None
+    ) -> dict[str, Any]:
+        """Prepares the node (run_if, delays) on its first call, then runs one attempt.
+
+        ``express``: the start of the Express execution the step runs in (engine/express.py):
+        an outcome that would not fit in it hands the node to its Standard execution."""
+        outcome = self._attempt(address, prepared, express)
+        if express is None:
+            return outcome
+        return fitted(outcome, express, self._next_attempt_seconds(address, outcome))
+
+    def _next_attempt_seconds(self, address: NodeAddress, outcome: dict[str, Any]) -> int | None:
+        """How long the node's next attempt may take: the failed attempt's own wait, if it
+        recorded one (a delivery), else its retry policy's timeout."""
+        if outcome.get("next") != "again":
+            return None
+        node = self.store.runs.get_node(address.org_id, address.run_id, address.ref)
+        tried = node.attempt_record(int(outcome["attempt"]) - 1)
+        return tried.heartbeat_seconds if tried is not None else None
+
+    def _attempt(
+        self, address: NodeAddress, prepared: bool, express: datetime | None
+    ) -> dict[str, Any]:
         org_id, run_id, ref = address.org_id, address.run_id, address.ref
         node = self.store.runs.get_node(org_id, run_id, ref)
         if node.status in NODE_TERMINAL:
@@ -68,8 +93,16 @@ class NodeSteps:
         if run.status not in RUN_EXECUTING or run.settle_requested_at:
             self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
             return self.advance.node_changed(address)
+        if tried is not None and tried.status == "running" and acknowledged(tried):
+            # An Express execution handed this acknowledged attempt over: wait for its callback.
+            if express is not None:
+                return hand_off(attempt)
+            return self.actions.await_callback(address, run, tried)
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]
+        delayed = spec.start_delay or spec.wait_until is not None
+        if express is not None and delayed and attempt == address.base + 1 and not prepared:
+            return hand_off(attempt, prepared=False)  # a delay does not fit Express: Standard
         context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
         if attempt == address.base + 1 and not prepared and node.status == NodeStatus.SCHEDULED:
             prepared_outcome = self._prepare(address, spec, context)
@@ -87,6 +120,20 @@ class NodeSteps:
         if outcome is not None:
             return outcome
         return self.advance.node_changed(address)
+
+    def hand_off(self, address: NodeAddress, prepared: bool) -> dict[str, Any]:
+        """Starts the node's Standard execution at ``address.attempt`` (engine/express.py)."""
+        run = self.store.runs.get_run(address.org_id, address.run_id)
+        executions.hand_off_node(
+            self.deps.node_state_machine_arn,
+            address.org_id,
+            address.run_id,
+            address.ref,
+            address.attempt,
+            prepared,
+            run.generation,
+        )
+        return {}
 
     def node_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:
         """The attempt step kept failing: the node fails so that the run does not hang."""

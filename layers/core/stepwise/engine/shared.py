@@ -11,6 +11,7 @@ from stepwise.core.statuses import NodeKind
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, evaluate, single_expression
+from stepwise.infra import executions
 from stepwise.runs.logs import LogLevel, RunLogs
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
@@ -32,6 +33,7 @@ class EngineDeps:
         event_bus_name: str | None = None,
         items_state_machine_arn: str = "",
         items_express_state_machine_arn: str = "",
+        node_express_state_machine_arn: str = "",
     ):
         self.store = store
         self.definitions = definitions
@@ -40,6 +42,7 @@ class EngineDeps:
         self.items_state_machine_arn = items_state_machine_arn  # for_each chunks
         # for_each chunks that fit in 5 minutes ("" keeps every chunk Standard)
         self.items_express_state_machine_arn = items_express_state_machine_arn
+        self.node_express_state_machine_arn = node_express_state_machine_arn
         self.logs = logs
         self.event_bus_name = event_bus_name
         self._compiled = lru_cache(maxsize=256)(self._compile)
@@ -49,6 +52,21 @@ class EngineDeps:
 
     def _compile(self, org_id: str, workflow_id: str, version: int) -> CompiledWorkflow:
         return CompiledWorkflow(self.store.workflows.get_workflow(org_id, workflow_id, version))
+
+    def runs_express(self, compiled: CompiledWorkflow, ref: str) -> bool:
+        """Whether the node runs as an Express execution (chosen when its version was saved)."""
+        return bool(self.node_express_state_machine_arn) and ref in compiled.express_nodes
+
+    def start_node(
+        self, org_id: str, run_id: str, ref: str, generation: int, express: bool, attempt: int = 1
+    ) -> None:
+        """Starts the node's execution on its machine (``attempt``: where a restart goes on)."""
+        if express:
+            executions.start_express_node(
+                self.node_express_state_machine_arn, org_id, run_id, ref, generation, attempt
+            )
+        else:
+            executions.start_node(self.node_state_machine_arn, org_id, run_id, ref, generation)
 
     def log(self, address: NodeAddress, level: LogLevel, message: str) -> None:
         """A line in the run's log, for what a caller would look for (never the happy path)."""

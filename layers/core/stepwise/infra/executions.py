@@ -61,6 +61,57 @@ def start_node(
     )
 
 
+def start_express_node(
+    state_machine_arn: str,
+    org_id: str,
+    run_id: str,
+    ref: str,
+    generation: int = 0,
+    attempt: int = 1,
+) -> None:
+    """A node's Express execution. Express does not deduplicate names: every call starts one
+    (a second runs concurrently; the attempt's lease and conditional writes keep that harmless),
+    so callers send it once. Never described, listed or stopped: AWS serves none of that for
+    Express executions."""
+    aws.client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn,
+        name=node_execution_name(run_id, ref, generation),
+        input=json.dumps(
+            {
+                "org_id": org_id,
+                "run_id": run_id,
+                "node_ref": ref,
+                "attempt": attempt,
+                "prepared": attempt > 1,
+            }
+        ),
+    )
+
+
+def hand_off_node(
+    state_machine_arn: str,
+    org_id: str,
+    run_id: str,
+    ref: str,
+    attempt: int,
+    prepared: bool,
+    generation: int = 0,
+) -> None:
+    """Gives the rest of an Express node to its Standard execution, at ``attempt`` (a repeat is
+    harmless: the Standard name dedupes, as for any node's start)."""
+    _start(
+        state_machine_arn,
+        node_execution_name(run_id, ref, generation),
+        {
+            "org_id": org_id,
+            "run_id": run_id,
+            "node_ref": ref,
+            "attempt": attempt,
+            "prepared": prepared,
+        },
+    )
+
+
 def node_execution_name(run_id: str, ref: str, generation: int = 0) -> str:
     return execution_name(*generation_parts(run_id, generation), ref)
 

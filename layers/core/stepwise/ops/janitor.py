@@ -24,7 +24,7 @@ from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.infra import executions
 from stepwise.ops.store import JanitorStore
-from stepwise.runs.records import RunRecord
+from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.store import Store
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 # How long past its deadline (or, queued, past its creation) before the janitor steps in: the
 # execution's own timeout and the API's start are given the time to act first.
 GRACE = timedelta(minutes=5)
+# An Express execution lasts five minutes at most; past that and a margin with no sign of it,
+# the node's Express execution has ended without settling it.
+EXPRESS_GONE = timedelta(minutes=6)
 
 
 @dataclass
@@ -171,7 +174,17 @@ class Janitor:
             self._nodes_described += 1
             ref = node.ref
             machine = self.engine.node_state_machine_arn
+            # An Express node's own execution is never described (AWS does not serve that):
+            # only its Standard one, which exists once the node was handed over.
             execution = executions.describe_node(machine, run_id, ref, run.generation)
+            deps = self.engine.advance.deps
+            if execution is None and deps.runs_express(deps.workflow(org_id, run), ref):
+                if self._express_gone(node, now):
+                    attempt = max(node.attempt, 1)
+                    logger.warning("janitor restarts an Express node", extra={"node_ref": ref})
+                    deps.start_node(org_id, run_id, ref, run.generation, True, attempt)
+                    healed.append({"run_id": run_id, "node_ref": ref, "action": "restarted"})
+                continue
             if execution is None and node.status == NodeStatus.SCHEDULED:
                 logger.warning("janitor starts a stranded node", extra={"node_ref": ref})
                 executions.start_node(machine, org_id, run_id, ref, run.generation)
@@ -196,6 +209,20 @@ class Janitor:
                 self.engine.nodes.node_crashed(address, error, cause)
                 healed.append({"run_id": run_id, "node_ref": ref, "action": "failed"})
         return healed
+
+    @staticmethod
+    def _express_gone(node: NodeRecord, now: datetime) -> bool:
+        """Whether the node's Express execution has surely ended (five minutes at most) with
+        the node unsettled: nothing has started or answered its latest attempt (or scheduled
+        its retry) within an Express execution's life and a margin. Starting it again is safe:
+        the attempt's lease and conditional writes make a second execution harmless."""
+        tried = node.attempt_record(node.attempt)
+        marks = [node.scheduled_at]
+        if tried is not None:
+            answered = (tried.delivery or {}).get("answered_at")
+            marks += [tried.started_at, answered, tried.available_at]
+        latest = max((datetime.fromisoformat(m) for m in marks if m), default=None)
+        return latest is not None and now > latest + EXPRESS_GONE
 
     def _settle(self, run: RunRecord, settle: dict[str, Any], why: str) -> dict[str, str]:
         org_id, run_id = run.org_id, run.run_id

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from stepwise.core.fields import ID_FIELD, JSON
 from stepwise.core.settings import MAX_NODES_PER_WORKFLOW
@@ -164,6 +164,13 @@ class Workflow(BaseModel):
     timeout: int
     on_failure: OnFailure | None = None
     created_at: datetime
+    # The nodes that run as Express executions (workflows/machines.py), chosen when the version
+    # was saved; None for a version saved before the choice existed: all Standard. Internal.
+    _express_nodes: frozenset[str] | None = PrivateAttr(None)
+
+    @property
+    def express_nodes(self) -> frozenset[str]:
+        return self._express_nodes or frozenset()
 
 
 class WorkflowSummary(BaseModel):

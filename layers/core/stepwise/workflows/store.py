@@ -17,25 +17,44 @@ class WorkflowStore:
         self.table = table
         self.payloads = payloads
 
-    def create_workflow(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
-        """Version 1 of a new workflow."""
-        return self._put_version(org_id, workflow_id, 1, spec)
+    def create_workflow(
+        self,
+        org_id: str,
+        workflow_id: str,
+        spec: WorkflowCreate,
+        express_nodes: list[str] | None = None,
+    ) -> Workflow:
+        """Version 1 of a new workflow; ``express_nodes`` run as Express executions."""
+        return self._put_version(org_id, workflow_id, 1, spec, express_nodes)
 
-    def add_workflow_version(self, org_id: str, workflow_id: str, spec: WorkflowCreate) -> Workflow:
+    def add_workflow_version(
+        self,
+        org_id: str,
+        workflow_id: str,
+        spec: WorkflowCreate,
+        express_nodes: list[str] | None = None,
+    ) -> Workflow:
         """A new immutable version; runs already started keep the version they pinned."""
         for _ in range(5):
             head = dynamo.get_required(
                 self.table, keys.workflow_head(org_id, workflow_id), "workflow", workflow_id
             )
             try:
-                return self._put_version(org_id, workflow_id, int(head["latest_version"]) + 1, spec)
+                return self._put_version(
+                    org_id, workflow_id, int(head["latest_version"]) + 1, spec, express_nodes
+                )
             except ClientError as exc:
                 if not dynamo.condition_failed(exc):
                     raise
         raise Conflict("the workflow is being changed concurrently; try again")
 
     def _put_version(
-        self, org_id: str, workflow_id: str, version: int, spec: WorkflowCreate
+        self,
+        org_id: str,
+        workflow_id: str,
+        version: int,
+        spec: WorkflowCreate,
+        express_nodes: list[str] | None,
     ) -> Workflow:
         created_at = iso(now())
         body = spec.model_dump(mode="json", exclude={"name", "description", "timeout"})
@@ -51,6 +70,9 @@ class WorkflowStore:
                 "definition", body, keys.workflow_object(org_id, workflow_id, version)
             ),
             "created_at": created_at,
+            # Present (even empty) on every version saved since the machine choice: absent, the
+            # version's nodes all run on Standard as they did when it was saved.
+            "express_nodes": list(express_nodes or []),
         }
         if version == 1:
             head_write = dynamo.put_new_item(
@@ -144,7 +166,7 @@ class WorkflowStore:
 
     def _workflow_from_item(self, item: dict[str, Any]) -> Workflow:
         definition = self.payloads.load(item, "definition")
-        return Workflow(
+        workflow = Workflow(
             id=item["workflow_id"],
             org_id=item["org_id"],
             version=int(item["version"]),
@@ -156,3 +178,6 @@ class WorkflowStore:
             timeout=int(item["timeout"]),
             created_at=item["created_at"],
         )
+        if "express_nodes" in item:
+            workflow._express_nodes = frozenset(item["express_nodes"])
+        return workflow

@@ -1,0 +1,190 @@
+"""Webhook nodes on NodeExpressStateMachine end to end: no Standard node execution when the
+destination answers at once or a retry fits; a long backoff and an ack hand the node to its
+Standard execution; a whole Express execution run twice (AWS runs them at least once) changes
+nothing a caller can see."""
+
+import time
+
+import pytest
+
+from stepwise_local import faults
+from stepwise_local.receiver import Answer, Callback, Receiver
+from tests.e2e.conftest import create_workflow, start_run, wait_for_run
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+def action(api, receiver, name, *answers):
+    """A destination without signaling (so Express is chosen) answering ``answers``; its id."""
+    url = receiver.answer(f"/{name}", *answers)
+    made = api.post("/destinations", json={"label": name, "url": url})
+    assert made.status_code == 201, made.text
+    destination_id = made.json()["data"]["id"]
+    definition = {"name": name, "destinations": [{"destination_id": destination_id}]}
+    assert api.post("/actions/definitions", json=definition).status_code == 201
+    return destination_id
+
+
+def executions_of(local_stack, run: dict) -> dict[str, list[str]]:
+    """The node executions a run started, by machine, as names of its nodes."""
+    from stepwise.infra.executions import node_execution_name
+
+    refs = {node_execution_name(run["id"], n["ref"]): n["ref"] for n in run["nodes"]}
+    found: dict[str, list[str]] = {"NodeStateMachine": [], "NodeExpressStateMachine": []}
+    for execution in local_stack.node_executions():
+        if execution["name"] in refs:
+            found[execution["machine"]].append(refs[execution["name"]])
+    return {machine: sorted(refs) for machine, refs in found.items()}
+
+
+RETRY = {"max_attempts": 3, "initial_interval": 1}
+
+
+def test_a_webhook_answered_at_once_runs_without_a_standard_node_execution(
+    local_stack, api, receiver
+):
+    action(api, receiver, "x-ok", Answer(200, {"ok": 1}), Answer(200, {"ok": 2}))
+    nodes = [
+        {"ref": "first", "kind": "action", "action": "x-ok"},
+        {"ref": "second", "kind": "action", "action": "x-ok", "depends_on": ["first"]},
+    ]
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": nodes})))
+    assert run["status"] == "succeeded", run["error"]
+    assert {n["ref"]: n["output"] for n in run["nodes"]} == {
+        "first": {"ok": 1},
+        "second": {"ok": 2},
+    }
+    assert executions_of(local_stack, run) == {
+        "NodeStateMachine": [],
+        "NodeExpressStateMachine": ["first", "second"],
+    }
+    assert len(receiver.at("/x-ok")) == 2
+
+
+def test_a_retried_attempt_stays_in_its_express_execution(local_stack, api, receiver):
+    action(api, receiver, "x-flaky", Answer(500, {}), Answer(200, {"ok": True}))
+    node = {"ref": "call", "kind": "action", "action": "x-flaky", "retry": RETRY}
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": [node]})))
+    assert run["status"] == "succeeded", run["error"]
+    [called] = run["nodes"]
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [
+        (1, "retry_scheduled"),
+        (2, "succeeded"),
+    ]
+    assert executions_of(local_stack, run) == {
+        "NodeStateMachine": [],
+        "NodeExpressStateMachine": ["call"],
+    }
+
+
+def test_a_backoff_that_would_not_fit_hands_the_node_to_standard(local_stack, api, receiver):
+    """A Retry-After of 300 s stretches the backoff past what an Express execution can wait."""
+    action(api, receiver, "x-later", Answer(503, {}, headers={"Retry-After": "300"}))
+    node = {"ref": "call", "kind": "action", "action": "x-later", "retry": RETRY}
+    run_id = start_run(api, create_workflow(api, {"name": "w", "nodes": [node]}))
+    deadline = time.monotonic() + 30
+    while True:
+        run = api.get(f"/runs/{run_id}").json()["data"]
+        if executions_of(local_stack, run)["NodeStateMachine"] == ["call"]:
+            break
+        assert time.monotonic() < deadline, run
+        time.sleep(0.1)
+    [called] = run["nodes"]
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [(1, "retry_scheduled")]
+    # The Express execution ended; the Standard one waits out the backoff.
+    standard = [
+        e
+        for e in local_stack.node_executions()
+        if e["machine"] == "NodeStateMachine" and e["status"] == "RUNNING"
+    ]
+    assert len(standard) == 1
+    assert len(receiver.at("/x-later")) == 1
+    assert api.post(f"/runs/{run_id}/cancel", json={}).status_code in (200, 202)
+    assert wait_for_run(api, run_id)["status"] == "cancelled"
+
+
+def test_an_ack_hands_off_and_the_callback_settles_the_node(local_stack, api, receiver):
+    """The destination gained signaling after the workflow was saved (so the node is Express):
+    its ack hands the attempt to Standard, which waits for the callback."""
+    callback = Callback({"signal": "success", "result": {"ticket": "T-9"}}, after=0.5)
+    destination_id = action(api, receiver, "x-ack", Answer(202, callbacks=(callback,)))
+    node = {"ref": "call", "kind": "action", "action": "x-ack"}
+    workflow_id = create_workflow(api, {"name": "w", "nodes": [node]})
+    changed = api.patch(
+        f"/destinations/{destination_id}", json={"signaling": {"enabled": True, "default": "ack"}}
+    )
+    assert changed.status_code == 200, changed.text
+    run = wait_for_run(api, start_run(api, workflow_id))
+    assert run["status"] == "succeeded", run["error"]
+    [called] = run["nodes"]
+    assert called["output"] == {"ticket": "T-9"}
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [(1, "succeeded")]
+    assert executions_of(local_stack, run) == {
+        "NodeStateMachine": ["call"],
+        "NodeExpressStateMachine": ["call"],
+    }
+    assert [(c.signal, c.status) for c in receiver.callbacks if c.path == "/x-ack"] == [
+        ("success", 202)
+    ]
+
+
+def replayable_workflow(name: str) -> dict:
+    """Two webhook nodes in a row, the second retried once."""
+    return {
+        "name": name,
+        "nodes": [
+            {"ref": "first", "kind": "action", "action": f"{name}-ok", "args": {"n": 1}},
+            {
+                "ref": "second",
+                "kind": "action",
+                "action": f"{name}-flaky",
+                "depends_on": ["first"],
+                "retry": RETRY,
+            },
+        ],
+    }
+
+
+def seen(api, receiver, run: dict, name: str) -> dict:
+    """What a caller sees of a run, without its ids and times."""
+    history = api.get(f"/runs/{run['id']}/history", params={"limit": 100}).json()["data"]
+    return {
+        "status": run["status"],
+        "outputs": {n["ref"]: n["output"] for n in run["nodes"]},
+        "attempts": {
+            n["ref"]: [(a["attempt"], a["status"]) for a in n["attempts"]] for n in run["nodes"]
+        },
+        "history": [(e["event_type"], e.get("node_ref"), e.get("attempt")) for e in history],
+        "posts": {path: len(receiver.at(path)) for path in (f"/{name}-ok", f"/{name}-flaky")},
+    }
+
+
+def test_an_express_execution_run_twice_changes_nothing(local_stack, api, receiver):
+    """``express_replay=1``: every Express start runs twice, concurrently, with the same input.
+    The lease stops the second POST of each attempt, the duplicate ends quietly, and the run's
+    outputs, attempts, history and POSTs are those of a run without replay."""
+    views = {}
+    for name, spec in (("plain", "express_replay=0"), ("replayed", "express_replay=1")):
+        action(api, receiver, f"{name}-ok", Answer(200, {"ok": True}))
+        action(api, receiver, f"{name}-flaky", Answer(500, {}), Answer(200, {"done": True}))
+        workflow_id = create_workflow(api, replayable_workflow(name))
+        with faults.injecting(faults.parse(spec)) as injector:
+            run = wait_for_run(api, start_run(api, workflow_id))
+            assert local_stack.wait_idle(timeout=30)
+        views[name] = seen(api, receiver, run, name)
+        started = executions_of(local_stack, run)["NodeExpressStateMachine"]
+        replays = injector.counts()["injected"]["express_replay"]
+        if name == "replayed":
+            assert replays == 2 and started == ["first", "first", "second", "second"]
+        else:
+            assert replays == 0 and started == ["first", "second"]
+    assert views["replayed"]["posts"] == {"/replayed-ok": 1, "/replayed-flaky": 2}
+    views["replayed"]["posts"] = {
+        k.replace("replayed", "plain"): v for k, v in views["replayed"]["posts"].items()
+    }
+    assert views["replayed"] == views["plain"]
+    assert views["plain"]["status"] == "succeeded"
