@@ -27,7 +27,7 @@ class EngineDeps:
         store: Store,
         definitions: ActionDefinitions,
         node_state_machine_arn: str,
-        run_state_machine_arn: str,
+        run_queue_url: str,
         logs: RunLogs | None = None,
         event_bus_name: str | None = None,
         items_state_machine_arn: str = "",
@@ -35,7 +35,7 @@ class EngineDeps:
         self.store = store
         self.definitions = definitions
         self.node_state_machine_arn = node_state_machine_arn
-        self.run_state_machine_arn = run_state_machine_arn
+        self.run_queue_url = run_queue_url
         self.items_state_machine_arn = items_state_machine_arn  # for_each chunks
         self.logs = logs
         self.event_bus_name = event_bus_name
