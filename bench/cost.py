@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.billing import Bill, load_prices, plain_step_functions_usd, temporal_cloud_usd
 from bench.meter import Meter
-from stepwise.core.ids import execution_name
+from stepwise import components
 from stepwise_local.events import http_event
 from stepwise_local.provision import local_client
 from stepwise_local.receiver import Answer, Receiver
@@ -77,12 +77,13 @@ class CostBench:
 
     def _wait(self, run_id: str) -> None:
         deadline = time.monotonic() + 120
-        while not self.stack.wait_idle(timeout=1) or self._queued(run_id):
+        while not self.stack.wait_idle(timeout=1) or self._open(run_id):
             assert time.monotonic() < deadline, f"run {run_id} did not settle"
 
-    def _queued(self, run_id: str) -> bool:
-        names = [e["name"] for e in self.stack.executions("RunStateMachine")]
-        return execution_name(run_id) not in names
+    def _open(self, run_id: str) -> bool:
+        """Not ended yet: its start or deadline may still wait on RunQueue."""
+        run = components.store().runs.get_run(self.stack.org_id, run_id)
+        return run.status in ("queued", "running", "paused")
 
 
 def transitions(stack: LocalStack, run_id: str) -> int:
@@ -91,7 +92,7 @@ def transitions(stack: LocalStack, run_id: str) -> int:
     input names the run or one of its child runs (names are hashed, so they cannot tell)."""
     sfn = local_client("stepfunctions")
     total = 0
-    for machine in ("RunStateMachine", "NodeStateMachine", "ItemsStateMachine"):
+    for machine in ("NodeStateMachine", "ItemsStateMachine"):
         for execution in stack.executions(machine):
             described = sfn.describe_execution(executionArn=execution["executionArn"])
             of = json.loads(described["input"])["run_id"]

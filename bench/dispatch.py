@@ -51,7 +51,7 @@ def measure(deliveries: int = DELIVERIES) -> dict[str, Any]:
             messages = []
             for _ in range(deliveries):
                 run_id = api("POST", "/runs", {"workflow_id": workflow["id"]})["id"]
-                engine.runs.start_run(ORG, run_id, "token")
+                engine.runs.start_run(ORG, run_id)
                 engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1))
                 messages.append(
                     {

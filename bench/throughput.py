@@ -6,15 +6,12 @@ commits, not promises about AWS.
 """
 
 import concurrent.futures
-import contextlib
 import time
 from typing import Any
 
 import httpx
-from botocore.exceptions import ClientError
 
-from stepwise.core.ids import execution_name
-from stepwise_local.provision import local_client
+from stepwise import components
 from stepwise_local.stack import LocalStack
 
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
@@ -54,7 +51,7 @@ def waits() -> tuple[dict[str, Any], float]:
 
 class Client:
     def __init__(self, base: str, stack: LocalStack):
-        self.run_machine = stack.stack.names["RunStateMachine"]
+        self.org_id = stack.org_id
         self.http = httpx.Client(
             base_url=f"{base}/v1/orgs/{stack.org_id}",
             headers={"Authorization": f"Bearer {stack.api_key}"},
@@ -81,16 +78,11 @@ class Client:
         return seconds
 
     def wait(self, run_id: str, timeout: float = 600) -> dict[str, Any]:
-        """Waits on the run's execution (a cheap call), then reads the run once: polling the
-        API would read every node item each time and slow the stack it measures."""
-        machine = self.run_machine.replace(":stateMachine:", ":execution:")
-        arn = f"{machine}:{execution_name(run_id)}"
-        sfn = local_client("stepfunctions")
+        """Waits on the run item (one GetItem a poll), then reads the run once through the API:
+        polling the API would read every node item each time and slow the stack it measures."""
+        store = components.store()
         deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(ClientError):  # not started yet
-                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                    break
+        while store.runs.get_run(self.org_id, run_id).status not in SETTLED:
             assert time.monotonic() < deadline, f"{run_id} still running"
             time.sleep(0.05)
         run = self.http.get(f"/runs/{run_id}").json()["data"]

@@ -1,10 +1,11 @@
 """Builders shared by the tests: workflow bodies and API Gateway (HTTP API v2) events."""
 
+import json
 from typing import Any
 
 from stepwise_local.events import DEFAULT_KEY, http_event
 
-__all__ = ["DEFAULT_KEY", "diamond", "http_event"]
+__all__ = ["DEFAULT_KEY", "diamond", "http_event", "run_message"]
 
 
 def diamond(**extra: Any) -> dict[str, Any]:
@@ -37,3 +38,49 @@ def diamond(**extra: Any) -> dict[str, Any]:
         ],
         **extra,
     }
+
+
+def run_message(kind: str, org_id: str, run_id: str, generation: int = 0, **extra: Any) -> dict:
+    """An SQS event carrying one RunQueue message (start, deadline, finalize), as Lambda's event
+    source hands it to the engine."""
+    body = json.dumps(
+        {"kind": kind, "org_id": org_id, "run_id": run_id, "generation": generation, **extra}
+    )
+    return {
+        "Records": [
+            {
+                "messageId": f"{kind}-{run_id}-{generation}",
+                "receiptHandle": "handle",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:run-queue",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def deliver(stack: Any, kind: str, run_id: str, org_id: str = "acme", **extra: Any) -> Any:
+    """Hands the engine one RunQueue message for the run's current generation, as its queue's
+    event source would (``stack`` is a started LocalStack)."""
+    from stepwise import components
+
+    generation = components.store().runs.get_run(org_id, run_id).generation
+    return stack.invoke("EngineFunction", run_message(kind, org_id, run_id, generation, **extra))
+
+
+def queued_run_messages(kind: str | None = None) -> list[dict[str, Any]]:
+    """The RunQueue messages waiting now (up to 10, not delayed), left in the queue; only those
+    of ``kind`` when given. Call it with a started LocalStack."""
+    import os
+
+    import boto3
+
+    answer = boto3.client("sqs").receive_message(
+        QueueUrl=os.environ["RUN_QUEUE_URL"], MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    bodies = [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    return [b for b in bodies if kind is None or b["kind"] == kind]

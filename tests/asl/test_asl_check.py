@@ -37,10 +37,11 @@ def test_a_file_no_state_machine_of_the_template_uses_is_an_error(tmp_path, monk
 
 
 def test_the_validator_refuses_a_transition_to_a_missing_state(tmp_path):
-    [run] = [d for d in definitions() if d.path.name == "run.asl.json"]
-    broken = json.loads(run.text)
-    broken["States"]["RunTimedOut"]["Next"] = "Nowhere"
-    target = tmp_path / "run.asl.json"
+    [node] = [d for d in definitions() if d.path.name == "node.asl.json"]
+    broken = json.loads(node.text)
+    name = next(n for n, state in broken["States"].items() if "Next" in state)
+    broken["States"][name]["Next"] = "Nowhere"
+    target = tmp_path / "node.asl.json"
     target.write_text(json.dumps(broken))
     result = subprocess.run(  # noqa: S603 (our own pinned tool)
         [str(VALIDATOR), "--json-path", str(target)], capture_output=True, text=True, check=False

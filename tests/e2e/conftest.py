@@ -1,14 +1,12 @@
 """The full local stack over HTTP: real Step Functions executions in moto, handlers in-process."""
 
 import time
+from datetime import UTC, datetime, timedelta
 
-import boto3
 import httpx
 import pytest
 
-from stepwise.core.ids import execution_name
 from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
-from stepwise_local.template import REGION
 from tests.conftest import OTHER_KEY, QUIET
 
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
@@ -87,14 +85,17 @@ def start_run(api: httpx.Client, workflow_id: str, run_input=None) -> str:
     return response.json()["data"]["id"]
 
 
-def orphan(local_stack: LocalStack, run_id: str, timeout: float = 30) -> None:
-    """Stops the run's execution behind the engine's back (as a person in the console would),
-    and waits until it has stopped: the run is left open for the janitor to find."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine = local_stack.stack.names["RunStateMachine"]
-    execution = machine.replace(":stateMachine:", ":execution:") + f":{execution_name(run_id)}"
-    sfn.stop_execution(executionArn=execution, error="Ops.Manual", cause="stopped by hand")
-    deadline = time.monotonic() + timeout
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "the execution did not stop"
-        time.sleep(0.05)
+def orphan(local_stack: LocalStack, run_id: str) -> None:
+    """Leaves the run as a finalisation that never ran does (its RunQueue message dead-lettered):
+    asked to settle ten minutes ago, still open, for the janitor to find."""
+    from stepwise import components
+    from stepwise.core.clock import iso
+    from stepwise.infra import dynamo, keys
+
+    asked = iso(datetime.now(UTC) - timedelta(minutes=10))
+    dynamo.update_item(
+        components.store().table,
+        keys.run(local_stack.org_id, run_id),
+        "SET settle_requested_at = :at, settle_reason = :reason",
+        {":at": asked, ":reason": "node_failed"},
+    )

@@ -54,7 +54,7 @@ def test_a_call_outside_the_grant_is_refused(roles):
     result = verdict(
         roles,
         request("SignalsFunction", "dynamodb:PutItem", TABLE),
-        request("RunStateMachine", "sqs:SendMessage", webhook_queue()),
+        request("ItemsStateMachine", "dynamodb:PutItem", TABLE),
         request("ApiFunction", "states:StartExecution", NODE_MACHINE),
         request("EngineFunction", "dynamodb:GetItem", TABLE.replace("StepwiseTable", "Other")),
         request("SchedulerRole", "lambda:InvokeFunction", TRIGGER.replace("Trigger", "Engine")),
@@ -62,7 +62,7 @@ def test_a_call_outside_the_grant_is_refused(roles):
     assert result.allowed == []
     assert [r.principal for r, _ in result.refused] == [
         "SignalsFunction",
-        "RunStateMachine",
+        "ItemsStateMachine",
         "ApiFunction",
         "EngineFunction",
         "SchedulerRole",

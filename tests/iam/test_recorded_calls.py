@@ -11,7 +11,7 @@ from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
 from tests.conftest import QUIET
 from tests.iam import policies
 
-STATE_MACHINES = {"RunStateMachine", "NodeStateMachine"}
+STATE_MACHINES = {"NodeStateMachine"}
 
 
 def fresh_recording() -> None:

@@ -100,7 +100,7 @@ def engine() -> "Engine":
     return Engine(
         store(),
         engine_settings.node_state_machine_arn,
-        engine_settings.run_state_machine_arn,
+        engine_settings.run_queue_url,
         action_definitions(),
         logs=run_logs(),
         event_bus_name=engine_settings.event_bus_name,
@@ -167,16 +167,14 @@ def scheduled_runs() -> "ScheduledRuns":
     from stepwise.schedules.service import Schedules
 
     config = settings.trigger_settings()
-    return ScheduledRuns(
-        store(), Schedules(config.table_name, store(), None), config.run_state_machine_arn
-    )
+    return ScheduledRuns(store(), Schedules(config.table_name, store(), None), config.run_queue_url)
 
 
 @cache
 def janitor() -> "Janitor":
     from stepwise.ops.janitor import Janitor
 
-    return Janitor(store(), engine(), settings.engine_settings().run_state_machine_arn)
+    return Janitor(store(), engine())
 
 
 @cache
@@ -184,7 +182,7 @@ def batches() -> "Batches":
     from stepwise.batches.service import Batches
 
     config = settings.batch_settings()
-    return Batches(store(), config.batch_queue_url, config.run_state_machine_arn)
+    return Batches(store(), config.batch_queue_url, config.run_queue_url)
 
 
 @cache

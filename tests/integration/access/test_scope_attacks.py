@@ -136,7 +136,7 @@ def approval_run(stack, key=DEFAULT_KEY):
     assert status == 201, payload
     run_id = payload["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     assert engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))["next"] == "review"
     return run_id
 
@@ -181,7 +181,7 @@ def test_the_key_that_started_the_root_run_cannot_approve_a_child_run(stack, key
     origin = {"parent_run_id": parent_id, "parent_node_ref": "a", "depth": 1, "role": "parent"}
     store.runs.create_run(ORG, child_id, store.workflows.get_workflow(ORG, child_wf), {}, origin)
     engine = components.engine()
-    engine.runs.start_run(ORG, child_id, "child-token")
+    engine.runs.start_run(ORG, child_id)
     assert engine.nodes.attempt(NodeAddress(ORG, child_id, "gate", 1))["next"] == "review"
 
     status, payload = approve(stack, child_id, "swk_test_both")
@@ -200,7 +200,7 @@ def test_the_key_that_created_a_batch_cannot_approve_its_runs(stack, keys, resum
     both = components.api_keys().find("swk_test_both")
     assert api(stack, "GET", f"/runs/{run['id']}")["data"]["created_by_key"] == both["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run["id"], "run-token")
+    engine.runs.start_run(ORG, run["id"])
     assert engine.nodes.attempt(NodeAddress(ORG, run["id"], "gate", 1))["next"] == "review"
 
     status, payload = approve(stack, run["id"], "swk_test_both")
@@ -222,7 +222,7 @@ def test_the_key_that_created_a_schedule_cannot_approve_its_runs(stack, keys, re
     stack.invoke("TriggerFunction", event)
     [run] = api(stack, "GET", "/runs")["data"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run["id"], "run-token")
+    engine.runs.start_run(ORG, run["id"])
     assert engine.nodes.attempt(NodeAddress(ORG, run["id"], "gate", 1))["next"] == "review"
 
     status, payload = approve(stack, run["id"], "swk_test_both")

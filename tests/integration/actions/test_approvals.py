@@ -28,7 +28,7 @@ def approval_run(stack, required=2, retry=None):
     for name, key in KEYS.items():
         components.api_keys().store(key, ORG, name, ["approve"], "test")
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     assert engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))["next"] == "review"
     engine.approvals.await_review(NodeAddress(ORG, run_id, "gate", 1), "gate-token")
     return run_id

@@ -18,7 +18,7 @@ def prepared(stack, workflow_id, attempt=1):
     """A new run of the workflow whose action attempt was handed to the queue; its message."""
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow_id})["data"]["id"]
     engine = components.engine()
-    engine.handle({"step": "start_run", "org_id": ORG, "run_id": run_id, "task_token": "t"})
+    engine.runs.start_run(ORG, run_id)
     step = {"step": "attempt", "org_id": ORG, "run_id": run_id, "node_ref": "call"}
     assert engine.handle({**step, "attempt": attempt})["next"] == "deliver"
     message = {"org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": attempt}

@@ -38,7 +38,7 @@ def prepared_attempt(stack, url, credential=None, signaling=None, retry=None):
     workflow = api(stack, "POST", "/workflows", {"name": "w", "nodes": [node]})["data"]
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1))
     assert outcome["next"] == "deliver"
     return run_id, {

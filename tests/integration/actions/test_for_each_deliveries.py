@@ -42,7 +42,7 @@ def fanned_out(stack, url, items, signaling=None, schema=None, retry=None):
     body = {"workflow_id": created["data"]["id"], "input": {"xs": items}}
     run_id = api(stack, "POST", "/runs", body)["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     assert engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1))["next"] == "map"
     return run_id
 

@@ -203,7 +203,7 @@ def approval_run(stack, retry=None):
     run_id = api(stack, "POST", "/runs", {"workflow_id": workflow["id"]})["data"]["id"]
     components.api_keys().store(APPROVER, ORG, "approver", ["approve"], "test")
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "gate", 1))
     assert outcome["next"] == "review" and outcome["timeout_seconds"] > 0
     return run_id

@@ -1,6 +1,7 @@
 """The api function (Mangum + FastAPI) on moto, called with API Gateway HTTP API events."""
 
 import json
+import os
 
 import boto3
 import pytest
@@ -9,7 +10,7 @@ from stepwise.core.statuses import RunStatus
 from stepwise.infra import keys
 from stepwise_local import call_log
 from tests.conftest import OTHER_KEY
-from tests.helpers import diamond, http_event
+from tests.helpers import diamond, http_event, queued_run_messages
 
 
 def call(stack, method, path, body=None, key="swk_local_dev_key", query=""):
@@ -112,13 +113,10 @@ def test_starting_a_run_records_it_and_passes_references_only(stack):
     run = payload["data"]
     assert run["status"] == RunStatus.QUEUED and run["input"] == secret_input
     assert [n["status"] for n in run["nodes"]] == ["pending"] * 4
-    sfn = boto3.client("stepfunctions")
-    [execution] = sfn.list_executions(stateMachineArn=stack.stack.names["RunStateMachine"])[
-        "executions"
+    # Its start waits on RunQueue, with references only.
+    assert queued_run_messages() == [
+        {"kind": "start", "org_id": "acme", "run_id": run["id"], "generation": 0}
     ]
-    assert execution["name"] == run["id"]
-    started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert started == {"org_id": "acme", "run_id": run["id"], "timeout_seconds": 7 * 24 * 3600}
 
 
 def test_an_unknown_workflow_is_a_404(stack):
@@ -129,12 +127,11 @@ def test_an_unknown_workflow_is_a_404(stack):
 
 def test_a_run_that_cannot_start_fails_instead_of_staying_queued(stack, monkeypatch):
     workflow = create_workflow(stack)
-    arn = stack.stack.names["RunStateMachine"]
-    monkeypatch.setenv("RUN_STATE_MACHINE_ARN", arn + "-missing")
+    monkeypatch.setenv("RUN_QUEUE_URL", os.environ["RUN_QUEUE_URL"] + "-missing")
     from stepwise.core import settings
 
     settings.clear()
-    with call_log.unchecked("a deployed API role would refuse the wrong ARN: that is the point"):
+    with call_log.unchecked("a deployed API role would refuse the wrong queue: that is the point"):
         status, _ = call(stack, "POST", "/v1/orgs/acme/runs", {"workflow_id": workflow["id"]})
     assert status == 503
     status, listing = call(stack, "GET", "/v1/orgs/acme/runs")

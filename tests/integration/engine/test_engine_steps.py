@@ -11,7 +11,7 @@ from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.engine.executors import NodeFailure
 from stepwise.infra import executions
 from tests.conftest import OTHER_KEY
-from tests.helpers import diamond, http_event
+from tests.helpers import deliver, diamond, http_event
 
 ORG = "acme"
 
@@ -51,6 +51,10 @@ def named(run_id: str, *refs: str) -> list[str]:
     return sorted(executions.node_execution_name(run_id, ref) for ref in refs)
 
 
+def run_status(run_id) -> str:
+    return components.store().runs.get_run(ORG, run_id).status
+
+
 def statuses(run_id) -> dict[str, str]:
     _, nodes = components.store().runs.get_run_with_nodes(ORG, run_id)
     return {n.ref: n.status for n in nodes}
@@ -58,8 +62,8 @@ def statuses(run_id) -> dict[str, str]:
 
 def test_a_diamond_step_by_step_with_every_step_replayed(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 3})
-    step(stack, "start_run", run_id, task_token="token-1")
-    step(stack, "start_run", run_id, task_token="token-1")
+    deliver(stack, "start", run_id)
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == named(run_id, "a")
     assert statuses(run_id)["a"] == NodeStatus.SCHEDULED
 
@@ -72,17 +76,15 @@ def test_a_diamond_step_by_step_with_every_step_replayed(stack, resumed):
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
     assert node_executions(stack) == named(run_id, *"abcd")
-    assert resumed == []
+    assert run_status(run_id) == RunStatus.RUNNING
 
+    # The last node to settle finishes the run in its own step; its replay changes nothing.
     step(stack, "attempt", run_id, node_ref="d", attempt=1)
+    assert run_status(run_id) == RunStatus.SUCCEEDED
     step(stack, "attempt", run_id, node_ref="d", attempt=1)
-    assert resumed and {reason for _, reason in resumed} == {"all_nodes_settled"}
-    assert {token for token, _ in resumed} == {"token-1"}
-
-    for _ in range(2):
-        assert step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"}) == {
-            "status": "succeeded"
-        }
+    for _ in range(2):  # a finalize message delivered late (or twice) changes nothing either
+        deliver(stack, "finalize", run_id)
+    assert resumed == []  # nothing waits on a token for a run
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert run["status"] == RunStatus.SUCCEEDED
     assert run["output"] == {"d": {"from_b": [3, 3], "from_c": "n is 3"}}
@@ -93,16 +95,16 @@ def test_a_failing_node_fails_the_run_and_cancels_the_rest(stack, resumed):
     body = diamond()
     body["nodes"][1]["args"] = {"bad": "{{ abs(nodes.a.output.n) }}"}  # n is a string below
     run_id = start_run(stack, body, {"n": "three"})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
-    assert resumed == [("t", "node_failed")]
+    assert run_status(run_id) == RunStatus.FAILED  # finished in b's step
 
     # c was already started; once the run settles it does nothing and starts nothing.
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
     assert executions.node_execution_name(run_id, "d") not in node_executions(stack)
 
-    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"}) == {
         "status": "failed"
     }
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
@@ -129,7 +131,7 @@ def test_a_retryable_failure_is_retried_with_backoff_then_succeeds(stack, resume
         ],
     }
     run_id = start_run(stack, body)
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     outcomes = iter([NodeFailure("Flaky", "try again"), NodeFailure("Flaky", "again"), None])
     from stepwise.engine import attempts as attempts_module
 
@@ -176,7 +178,7 @@ def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
         "nodes": [{"ref": "x", "kind": "transform", "retry": {"max_attempts": 5}}],
     }
     run_id = start_run(stack, body)
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     from stepwise.engine import attempts as attempts_module
 
     def refuse(spec, context):
@@ -185,28 +187,31 @@ def test_a_non_retryable_failure_stops_at_once(stack, resumed, monkeypatch):
     monkeypatch.setattr(attempts_module, "execute", refuse)
     assert step(stack, "attempt", run_id, node_ref="x", attempt=1) == {"next": "done"}
     assert statuses(run_id) == {"x": "failed"}
-    assert resumed == [("t", "node_failed")]
+    assert run_status(run_id) == RunStatus.FAILED
 
 
-def test_the_run_settles_with_the_newest_token_when_start_is_retried(stack, resumed):
-    """The last node settles while start_run is being retried with a fresh token."""
+def test_a_start_delivered_again_after_the_run_settled_changes_nothing(stack, resumed):
+    """SQS delivers at least once: a start that comes back after the last node settled finds
+    the run ended and starts nothing again."""
     run_id = start_run(stack, {"name": "one", "nodes": [{"ref": "x", "kind": "transform"}]})
-    step(stack, "start_run", run_id, task_token="old")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="x", attempt=1)
-    assert resumed == [("old", "all_nodes_settled")]
-    step(stack, "start_run", run_id, task_token="new")
-    assert resumed[-1] == ("new", "all_nodes_settled")
+    finished = components.store().runs.get_run(ORG, run_id)
+    assert finished.status == RunStatus.SUCCEEDED
+    deliver(stack, "start", run_id)
+    assert components.store().runs.get_run(ORG, run_id) == finished
+    assert node_executions(stack) == named(run_id, "x")
 
 
 def test_a_crashing_attempt_step_fails_the_node_with_the_lambda_message(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 1})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     cause = json.dumps({"errorType": "ClientError", "errorMessage": "table is gone"})
     step(stack, "node_crashed", run_id, node_ref="a", attempt=1, error="ClientError", cause=cause)
     node = components.store().runs.get_node(ORG, run_id, "a")
     assert node.status == "failed"
     assert node.error == {"type": "ClientError", "message": "table is gone"}
-    assert resumed == [("t", "node_failed")]
+    assert run_status(run_id) == RunStatus.FAILED
 
 
 def test_a_timed_out_run_ends_timed_out_and_stops_its_nodes(stack, resumed):
@@ -214,8 +219,8 @@ def test_a_timed_out_run_ends_timed_out_and_stops_its_nodes(stack, resumed):
     # A Standard node (wait_until keeps it off Express): an Express execution cannot be stopped.
     body["nodes"][0]["wait_until"] = "2020-01-01T00:00:00+00:00"
     run_id = start_run(stack, body, {"n": 1})
-    step(stack, "start_run", run_id, task_token="t")
-    assert step(stack, "finalize_run", run_id, settle={"reason": "timed_out"}) == {
+    deliver(stack, "start", run_id)
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "timed_out"}) == {
         "status": "timed_out"
     }
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
@@ -243,14 +248,14 @@ def test_cancelling_a_queued_run_finishes_it_at_its_first_step(stack, resumed):
         "ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel")
     )
     assert response["statusCode"] == 202
-    assert resumed == []  # no token yet: nothing to resume
-    step(stack, "start_run", run_id, task_token="t")
-    assert resumed == [("t", "cancelled")]
+    assert run_status(run_id) == RunStatus.QUEUED
+    # The start (queued at create) comes first: it sees the cancel and finishes the run; the
+    # cancel's own finalize message then finds it ended.
+    assert stack.drain("EngineFunction") == 2
+    assert run_status(run_id) == RunStatus.CANCELLED
     assert node_executions(stack) == []
-    assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"}) == {
-        "status": "cancelled"
-    }
     assert set(statuses(run_id).values()) == {"cancelled"}
+    assert resumed == []
 
 
 def test_cancel_answers_404_for_unknown_or_foreign_runs_and_409_once_finishing(stack, resumed):
@@ -262,7 +267,7 @@ def test_cancel_answers_404_for_unknown_or_foreign_runs_and_409_once_finishing(s
         http_event("POST", f"/v1/orgs/globex/runs/{run_id}/cancel", key=OTHER_KEY),
     )
     assert foreign["statusCode"] == 404
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     components.store().run_state.request_settle(ORG, run_id, "node_failed")
     late = stack.invoke("ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel"))
     assert late["statusCode"] == 409

@@ -11,12 +11,11 @@ import pytest
 
 from stepwise import components
 from stepwise.core import settings
-from stepwise.core.ids import execution_name
 from stepwise.engine.failure_handlers import failure_number, handler_run_id
 from stepwise.infra import dynamo, keys
 from stepwise_local import call_log
 from tests.conftest import OTHER_KEY, OTHER_ORG
-from tests.helpers import DEFAULT_KEY, http_event
+from tests.helpers import DEFAULT_KEY, deliver, http_event, queued_run_messages
 
 ORG = "acme"
 ECHO = {"name": "on call", "nodes": [{"ref": "page", "kind": "transform", "args": "{{ input }}"}]}
@@ -58,10 +57,12 @@ def step(stack, name, run_id, **fields):
     return stack.invoke("EngineFunction", {"step": name, "org_id": ORG, "run_id": run_id, **fields})
 
 
-def run_to_end(stack, run_id, reason="node_failed"):
-    """The run's execution: its first step (the failing root runs inline), then finalize."""
-    step(stack, "start_run", run_id, task_token=f"token-{run_id}")
-    return step(stack, "finalize_run", run_id, settle={"reason": reason})
+def run_to_end(stack, run_id):
+    """The run's start (the failing root runs inline and the run finishes in that step); once
+    started, a finalize delivered again (a replay)."""
+    queued = components.store().runs.get_run(ORG, run_id).status == "queued"
+    deliver(stack, "start" if queued else "finalize", run_id)
+    return {"status": components.store().runs.get_run(ORG, run_id).status}
 
 
 def get_run(stack, run_id, key=DEFAULT_KEY, org=ORG):
@@ -75,10 +76,9 @@ def runs_of(stack, workflow_id):
     return [r["id"] for r in answer["data"]]
 
 
-def started_executions(stack):
-    sfn = boto3.client("stepfunctions")
-    arn = stack.stack.names["RunStateMachine"]
-    return [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+def started_runs() -> list[str]:
+    """The runs whose start waits on RunQueue."""
+    return [m["run_id"] for m in queued_run_messages("start")]
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_a_failed_run_starts_its_handler_with_the_failure_in_its_input(stack, ha
             "tags": {"team": "web"},
         }
     }
-    assert execution_name(handler_id) in started_executions(stack)
+    assert handler_id in started_runs()
     # Not a child run: the failed run's children list stays empty.
     status, children = call(stack, "GET", "/runs", query=f"parent_run_id={run_id}")
     assert children["data"] == []
@@ -209,16 +209,16 @@ def test_a_finalize_that_stopped_after_creating_the_handler_links_and_starts_it(
     real_link = type(store.run_state).link_handler
     monkeypatch.setattr(type(store.run_state), "link_handler", lambda *a: None)
     monkeypatch.setattr(
-        "stepwise.runs.starts.executions.start_run_or_refuse", lambda *a: None
-    )  # the execution never started
+        "stepwise.runs.starts.run_queue.start_run_or_refuse", lambda *a: None
+    )  # the start was never queued
     run_to_end(stack, run_id)
     handler_id = handler_run_id(run_id, 1)
     assert get_run(stack, run_id)[1]["handler_run_ids"] == []
-    assert execution_name(handler_id) not in started_executions(stack)
+    assert handler_id not in started_runs()
     monkeypatch.setattr(type(store.run_state), "link_handler", real_link)
     run_to_end(stack, run_id)
     assert get_run(stack, run_id)[1]["handler_run_ids"] == [handler_id]
-    assert execution_name(handler_id) in started_executions(stack)
+    assert handler_id in started_runs()
     assert runs_of(stack, handler) == [handler_id]
 
 
@@ -226,8 +226,8 @@ def test_a_timed_out_run_starts_its_handler(stack, handler, resumed):
     body = {**failing(handler), "nodes": [{"ref": "w", "kind": "wait", "start_delay": 3600}]}
     workflow = save(stack, body)
     run_id = start(stack, workflow["id"], {})
-    step(stack, "start_run", run_id, task_token="t")
-    assert step(stack, "finalize_run", run_id, settle={"reason": "timed_out"}) == {
+    deliver(stack, "start", run_id)
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "timed_out"}) == {
         "status": "timed_out"
     }
     _, started = get_run(stack, handler_run_id(run_id, 1))
@@ -240,9 +240,9 @@ def test_a_cancelled_run_starts_no_handler(stack, handler, resumed):
     body = {**failing(handler), "nodes": [{"ref": "w", "kind": "wait", "start_delay": 3600}]}
     workflow = save(stack, body)
     run_id = start(stack, workflow["id"], {})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert call(stack, "POST", f"/runs/{run_id}/cancel", {})[0] == 202
-    assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"}) == {
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "cancelled"}) == {
         "status": "cancelled"
     }
     assert runs_of(stack, handler) == []
@@ -252,7 +252,7 @@ def test_a_cancelled_run_starts_no_handler(stack, handler, resumed):
 def test_a_succeeded_run_starts_no_handler(stack, handler, resumed):
     workflow = save(stack, failing(handler))
     run_id = start(stack, workflow["id"], {"n": -2})
-    assert run_to_end(stack, run_id, "all_nodes_settled") == {"status": "succeeded"}
+    assert run_to_end(stack, run_id) == {"status": "succeeded"}
     assert runs_of(stack, handler) == []
 
 
@@ -344,8 +344,8 @@ def test_a_redriven_run_that_fails_again_starts_a_second_handler(stack, handler,
 
     status, answer = call(stack, "POST", f"/runs/{run_id}/redrive", {"reason": "try again"})
     assert status == 202, answer
-    step(stack, "start_run", run_id, task_token=f"token-{run_id}-2")
-    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
+    deliver(stack, "start", run_id)
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"}) == {
         "status": "failed"
     }
     _, run = get_run(stack, run_id)
@@ -360,17 +360,13 @@ def test_a_redriven_run_that_fails_again_starts_a_second_handler(stack, handler,
 
 def test_a_run_the_janitor_settles_starts_its_handler(stack, handler, resumed):
     """The janitor finalises orphaned runs through finalize_run: the handler starts from its
-    role (the IAM check holds this call to JanitorFunction's policy)."""
+    role (the IAM check holds this call to JanitorFunction's policy). Here the run's start
+    never came (dead-lettered): the run is still queued ten minutes on."""
     workflow = save(stack, {**failing(handler), "nodes": [{"ref": "a", "kind": "transform"}]})
     run_id = start(stack, workflow["id"], {})
-    components.store().run_state.store_run_token(ORG, run_id, "token")
-    machine = stack.stack.names["RunStateMachine"].replace(":stateMachine:", ":execution:")
-    boto3.client("stepfunctions").stop_execution(
-        executionArn=f"{machine}:{execution_name(run_id)}", error="Manual", cause="ops"
-    )
     with call_log.acting_as("JanitorFunction"):
         report = components.janitor().sweep(datetime.now(UTC) + timedelta(minutes=10))
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(run_id, "failed")]
     handler_id = handler_run_id(run_id, 1)
     assert get_run(stack, run_id)[1]["handler_run_ids"] == [handler_id]
-    assert execution_name(handler_id) in started_executions(stack)
+    assert handler_id in started_runs()

@@ -11,6 +11,7 @@ import pytest
 from stepwise import components
 from stepwise.core.statuses import NodeStatus
 from stepwise.infra import executions
+from tests.helpers import deliver
 from tests.integration.engine.test_engine_steps import ORG, start_run, step
 
 # max_attempts 100: chunks of 5 items; 12 items are 3 chunks; max_concurrency 10: 2 lanes.
@@ -52,7 +53,7 @@ def chunk_inputs(stack, run_id: str) -> dict[int, dict]:
 
 def fanned_out(stack) -> str:
     run_id = start_run(stack, WORKFLOW, {"xs": list(range(12))})
-    step(stack, "start_run", run_id, task_token="run-token")
+    deliver(stack, "start", run_id)
     outcome = step(stack, "attempt", run_id, node_ref="each", attempt=1)
     assert outcome["next"] == "map" and outcome["timeout_seconds"] > 0
     return run_id
@@ -97,7 +98,7 @@ def test_a_settling_run_starts_no_further_chunk(stack, resumed, monkeypatch):
         lambda arn, run, ref, chunk, cause, generation=0: stopped.append(chunk),
     )
     step(stack, "chunk_done", run_id, node_ref="each", chunk=1)
-    assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "cancelled"})
     # Lane 0 runs chunks 0 then 2, lane 1 chunk 1 (done): only chunk 0 is running, and stopped.
     assert stopped == [0]
     step(stack, "chunk_done", run_id, node_ref="each", chunk=0)

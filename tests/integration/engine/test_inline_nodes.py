@@ -6,7 +6,7 @@ import pytest
 from stepwise import components
 from stepwise.engine.run_state import RunTransitions
 from stepwise.infra import dynamo
-from tests.helpers import diamond
+from tests.helpers import deliver, diamond
 from tests.integration.engine.test_engine_steps import (
     named,
     node_executions,
@@ -29,11 +29,11 @@ def chain(count, **extra):
 
 def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 3})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == []
-    assert resumed == [("t", "all_nodes_settled")]
     assert set(statuses(run_id).values()) == {"succeeded"}
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    # ...and the run finished in that same step: no other step, no execution, no resume.
+    assert resumed == []
     run, nodes = components.store().runs.get_run_with_nodes("acme", run_id)
     assert run.status == "succeeded"
     d = next(n for n in nodes if n.ref == "d")
@@ -46,9 +46,9 @@ def test_a_diamond_of_transforms_settles_in_the_start_step(stack, resumed):
 
 def test_a_replayed_start_step_changes_nothing(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 1})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     before = components.store().runs.get_run_with_nodes("acme", run_id)[1]
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert components.store().runs.get_run_with_nodes("acme", run_id)[1] == before
     assert node_executions(stack) == []
 
@@ -66,17 +66,18 @@ def test_a_crash_midway_is_finished_by_the_replay(stack, resumed, monkeypatch):
 
     monkeypatch.setattr(RunTransitions, "record_node_settled", crash_once)
     with pytest.raises(RuntimeError):
-        components.engine().runs.start_run("acme", run_id, "t")
-    assert statuses(run_id)["n3"] == "pending" and resumed == []
-    step(stack, "start_run", run_id, task_token="t")  # Step Functions retries the step
+        components.engine().runs.start_run("acme", run_id)
+    assert statuses(run_id)["n3"] == "pending"
+    assert components.store().runs.get_run("acme", run_id).status == "running"
+    deliver(stack, "start", run_id)  # SQS delivers the start again
     assert set(statuses(run_id).values()) == {"succeeded"}
-    assert resumed == [("t", "all_nodes_settled")]
+    assert components.store().runs.get_run("acme", run_id).status == "succeeded"
 
 
 def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):
     components.engine().advance.inline_limit = 2
     run_id = start_run(stack, chain(4))
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == named(run_id, "n2")
     assert statuses(run_id) == {
         "n0": "succeeded",
@@ -84,9 +85,10 @@ def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):
         "n2": "scheduled",
         "n3": "pending",
     }
+    assert components.store().runs.get_run("acme", run_id).status == "running"
     step(stack, "attempt", run_id, node_ref="n2", attempt=1, prepared=False)
     assert set(statuses(run_id).values()) == {"succeeded"}
-    assert resumed == [("t", "all_nodes_settled")]
+    assert components.store().runs.get_run("acme", run_id).status == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,7 @@ def test_the_inline_budget_hands_the_rest_to_executions(stack, resumed):
 )
 def test_a_transform_that_may_wait_gets_an_execution(stack, resumed, extra):
     run_id = start_run(stack, chain(2, **extra))
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == named(run_id, "n1")
     assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled"}
 
@@ -104,32 +106,30 @@ def test_an_inline_failure_fails_the_run_and_run_if_skips(stack, resumed):
     body = chain(3)
     body["nodes"][1]["args"] = {"x": "{{ abs('nope') }}"}
     run_id = start_run(stack, body)
-    step(stack, "start_run", run_id, task_token="t")
-    assert statuses(run_id) == {"n0": "succeeded", "n1": "failed", "n2": "pending"}
-    assert resumed == [("t", "node_failed")]
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    deliver(stack, "start", run_id)
+    # The failure finished the run in the same step: what was left is cancelled.
     run = components.store().runs.get_run("acme", run_id)
     assert run.status == "failed" and run.error["node"] == "n1"
     assert statuses(run_id)["n2"] == "cancelled"
 
     skipping = start_run(stack, chain(3, run_if="{{ `false` }}"))
-    step(stack, "start_run", skipping, task_token="u")
+    deliver(stack, "start", skipping)
     assert statuses(skipping)["n2"] == "skipped"
-    assert ("u", "all_nodes_settled") in resumed
+    assert components.store().runs.get_run("acme", skipping).status == "succeeded"
 
 
 def test_nothing_runs_inline_once_the_run_is_settling(stack, resumed):
     body = chain(3)
     body["nodes"][1]["start_delay"] = 1
     run_id = start_run(stack, body)
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert statuses(run_id) == {"n0": "succeeded", "n1": "scheduled", "n2": "pending"}
     components.store().run_state.request_settle("acme", run_id, "cancelled")
     # The delayed node's attempt finds the run settling and cancels itself; its child is
     # neither run nor skipped, but left for finalize_run to cancel.
     step(stack, "attempt", run_id, node_ref="n1", attempt=1, prepared=False)
     assert statuses(run_id) == {"n0": "succeeded", "n1": "cancelled", "n2": "pending"}
-    step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    components.engine().runs.finalize_run("acme", run_id, {"reason": "cancelled"})
     assert statuses(run_id)["n2"] == "cancelled"
 
 

@@ -9,7 +9,7 @@ from stepwise import components
 from stepwise.engine.start_pace import StartPace
 from stepwise.infra import executions
 from stepwise_local.template import load_template
-from tests.helpers import http_event
+from tests.helpers import deliver, http_event
 
 ORG = "acme"
 
@@ -47,10 +47,7 @@ def test_a_step_starting_thirty_roots_paces_them(stack, monkeypatch):
     run = api(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["data"]["id"]})[
         "data"
     ]
-    stack.invoke(
-        "EngineFunction",
-        {"step": "start_run", "org_id": ORG, "run_id": run["id"], "task_token": "t"},
-    )
+    deliver(stack, "start", run["id"])
     assert len(started) == 30
     assert started[:10] == [0.0] * 10
     assert started[10:] == pytest.approx([(k - 9) / 10 for k in range(10, 30)])

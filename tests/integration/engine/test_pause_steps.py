@@ -7,7 +7,7 @@ import pytest
 
 from stepwise import components
 from stepwise.core.statuses import NodeStatus
-from tests.helpers import diamond
+from tests.helpers import deliver, diamond
 from tests.integration.engine.test_engine_steps import (
     ORG,
     api,
@@ -34,7 +34,7 @@ def test_a_node_settling_while_paused_holds_its_children_until_resume_starts_the
     stack, resumed
 ):
     run_id = start_run(stack, diamond(), {"n": 3})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     pause(stack, run_id)
     # a was started before the pause: it runs and settles; b and c become ready and are held.
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
@@ -59,10 +59,7 @@ def test_a_node_settling_while_paused_holds_its_children_until_resume_starts_the
 
     for ref in "bcd":
         step(stack, "attempt", run_id, node_ref=ref, attempt=1)
-    assert resumed == [("t", "all_nodes_settled")]
-    assert step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"}) == {
-        "status": "succeeded"
-    }
+    assert components.store().runs.get_run(ORG, run_id).status == "succeeded"
     history = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}/history")["data"]
     kinds = [e["event_type"] for e in history if e["event_type"].startswith("RUN_")]
     assert kinds == ["RUN_CREATED", "RUN_STARTED", "RUN_PAUSED", "RUN_RESUMED", "RUN_SUCCEEDED"]
@@ -73,14 +70,12 @@ def test_a_failure_while_paused_settles_the_run_and_cancels_what_was_held(stack,
     body["nodes"][1]["args"] = {"bad": "{{ abs(nodes.a.output.n) }}"}
     body["nodes"][2]["start_delay"] = 5  # c waits: it is still running when b fails
     run_id = start_run(stack, body, {"n": "three"})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
     pause(stack, run_id)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)  # started before the pause
-    assert resumed == [("t", "node_failed")]  # the paused run is told, as a running one is
-    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
-        "status": "failed"
-    }
+    # The paused run finishes in b's step, as a running one does.
+    assert components.store().runs.get_run(ORG, run_id).status == "failed"
     assert statuses(run_id) == {"a": "succeeded", "b": "failed", "c": "cancelled", "d": "cancelled"}
     # The counters moved paused -> failed: no paused run is left counted.
     assert components.store().runs.run_counts(ORG).get("status:paused", 0) == 0
@@ -88,7 +83,7 @@ def test_a_failure_while_paused_settles_the_run_and_cancels_what_was_held(stack,
 
 def test_the_release_of_a_run_paused_again_starts_nothing(stack, resumed):
     run_id = start_run(stack, diamond(), {"n": 3})
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     pause(stack, run_id)
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
     api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/resume")

@@ -8,13 +8,11 @@ import boto3
 import pytest
 
 from stepwise import components
-from stepwise.core.ids import execution_name
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
 from stepwise.ops.janitor import Janitor
 from stepwise.runs import lifecycle_events
 from stepwise_local import call_log
-from stepwise_local.template import REGION
 from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
 
@@ -86,31 +84,33 @@ def start(stack, workflow, org="acme"):
 
 
 def running(stack, run_id, org="acme"):
-    """The run as its first step leaves it: running, with a token, its execution going."""
-    components.store().run_state.store_run_token(org, run_id, "token")
+    """The run as its start leaves it: running."""
+    components.store().run_state.mark_started(org, run_id)
     return run_id
 
 
-def stop_execution(run_id):
-    machine = f"arn:aws:states:{REGION}:123456789012:execution:stepwise-local-run"
-    arn = f"{machine}:{execution_name(run_id)}"
-    boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Manual", cause="ops")
+def abandon(run_id, org="acme"):
+    """The run was asked to settle but its finalisation never ran (its RunQueue message was
+    dead-lettered, or the step that settled it died): only the janitor will finish it."""
+    components.store().run_state.request_settle(org, run_id, "node_failed")
 
 
 def status_of(run_id, org="acme"):
     return components.store().runs.get_run(org, run_id).status
 
 
-def test_a_run_whose_execution_ended_is_settled_failed_once(stack, workflow, published):
+def test_a_run_asked_to_settle_that_never_finished_is_settled_failed_once(
+    stack, workflow, published
+):
     orphan = running(stack, start(stack, workflow))
     healthy = running(stack, start(stack, workflow))
-    stop_execution(orphan)
+    abandon(orphan)
 
     report = sweep()
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(orphan, "failed")]
     run = components.store().runs.get_run("acme", orphan)
-    # AWS reports the stop's own error on the execution; moto reports none, hence the fallback.
-    assert run.error["type"] in {"Manual", "ExecutionAborted"} and run.finished_at
+    # Its node never ran: the run settled before all nodes finished.
+    assert run.error["type"] == "Incomplete" and run.finished_at
     assert status_of(healthy) == RunStatus.RUNNING
     assert [e["run_id"] for e in published] == [orphan]
 
@@ -128,8 +128,7 @@ def test_a_run_past_its_timeout_is_settled_timed_out_and_its_execution_stopped(s
     assert before.settled == []  # past the timeout, but within the grace period
     report = components.janitor().sweep(datetime.now(UTC) + timedelta(seconds=60 + 6 * 60))
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(overdue, "timed_out")]
-    execution = executions.describe_run(stack.stack.names["RunStateMachine"], overdue)
-    assert execution["status"] == "ABORTED"
+    assert components.store().runs.get_node("acme", overdue, "a").status == "cancelled"
     assert [e["status"] for e in published] == ["timed_out"]
 
 
@@ -163,7 +162,7 @@ def test_settled_external_and_healthy_runs_are_left_alone(stack, workflow, publi
 
 def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, published):
     orphan = running(stack, start(stack, workflow))
-    stop_execution(orphan)
+    abandon(orphan)
     before = components.store().runs.get_run("acme", orphan).expires_at
     sweep()
     after = components.store().runs.get_run("acme", orphan).expires_at
@@ -175,10 +174,8 @@ def test_a_retention_period_runs_from_when_the_janitor_settles(stack, workflow, 
 def test_a_sweep_is_bounded_and_the_next_ones_continue_where_it_stopped(stack, workflow, published):
     orphans = [running(stack, start(stack, workflow)) for _ in range(5)]
     for run_id in orphans:
-        stop_execution(run_id)
-    janitor = Janitor(
-        components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=2
-    )
+        abandon(run_id)
+    janitor = Janitor(components.store(), components.engine(), limit=2)
     reports = [sweep(janitor) for _ in range(3)]
     assert [r.examined for r in reports] == [2, 2, 1]
     assert [r.complete for r in reports] == [False, False, True]
@@ -190,8 +187,8 @@ def test_a_sweep_is_bounded_and_the_next_ones_continue_where_it_stopped(stack, w
 def test_every_org_is_swept(stack, workflow, published):
     theirs = running(stack, start(stack, other_org_workflow(stack), org=OTHER_ORG), org=OTHER_ORG)
     ours = running(stack, start(stack, workflow))
-    stop_execution(theirs)
-    stop_execution(ours)
+    abandon(theirs, org=OTHER_ORG)
+    abandon(ours)
     report = sweep()
     assert report.orgs == 2
     assert {(s["org_id"], s["run_id"]) for s in report.settled} == {
@@ -202,10 +199,12 @@ def test_every_org_is_swept(stack, workflow, published):
 
 def test_the_janitor_function_answers_a_scheduled_rule_event(stack, workflow, published):
     orphan = running(stack, start(stack, workflow))
-    stop_execution(orphan)
+    abandon(orphan)
     event = json.loads((stack_root() / "events/janitor/sweep.json").read_text())
     event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # the janitor's clock
-    # An ended execution needs no grace: the rule's first sweep settles its run.
+    # The event's time is now: asked to settle only now, the run is within the grace.
+    assert stack.invoke("JanitorFunction", event)["settled"] == []
+    event["time"] = later().strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = stack.invoke("JanitorFunction", event)
     assert [(s["run_id"], s["status"]) for s in answer["settled"]] == [(orphan, "failed")]
     assert stack.invoke("JanitorFunction", event)["settled"] == []
@@ -223,7 +222,7 @@ def started(stack, standard_workflow, monkeypatch):
     monkeypatch.setattr(executions, "resume_run", lambda token, reason: True)
     components.engine().advance.inline_limit = 0
     run_id = start(stack, standard_workflow)
-    components.engine().runs.start_run("acme", run_id, "token")
+    components.engine().runs.start_run("acme", run_id)
     assert components.store().runs.get_node("acme", run_id, "a").status == "scheduled"
     return run_id
 
@@ -321,11 +320,9 @@ def test_a_busy_org_does_not_starve_another(stack, workflow, published):
     busy = [running(stack, start(stack, workflow)) for _ in range(6)]
     theirs = running(stack, start(stack, their_workflow, org=OTHER_ORG), org=OTHER_ORG)
     for run_id in busy:
-        stop_execution(run_id)
-    stop_execution(theirs)
-    janitor = Janitor(
-        components.store(), components.engine(), stack.stack.names["RunStateMachine"], limit=4
-    )
+        abandon(run_id)
+    abandon(theirs, org=OTHER_ORG)
+    janitor = Janitor(components.store(), components.engine(), limit=4)
     first = sweep(janitor)
     assert first.examined == 4 and not first.complete
     assert (OTHER_ORG, theirs) in {(s["org_id"], s["run_id"]) for s in first.settled}
@@ -343,8 +340,8 @@ def test_a_run_whose_settling_raises_is_reported_and_the_sweep_goes_on(
 
     broken = running(stack, start(stack, workflow))
     orphan = running(stack, start(stack, workflow))
-    stop_execution(broken)
-    stop_execution(orphan)
+    abandon(broken)
+    abandon(orphan)
     engine = components.engine()
     finalize = engine.runs.finalize_run
 

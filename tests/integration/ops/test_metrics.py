@@ -9,7 +9,7 @@ import pytest
 from stepwise import components
 from stepwise.engine.address import NodeAddress
 from stepwise_local.receiver import Answer
-from tests.helpers import diamond, http_event
+from tests.helpers import deliver, diamond, http_event
 from tests.integration.actions.test_dispatcher import prepared_attempt
 from tests.integration.engine.test_engine_steps import start_run, step
 
@@ -50,16 +50,17 @@ def test_a_succeeded_run_counts_its_start_its_attempts_and_its_status_once(stack
     run_id = start_run(stack, diamond(), {"n": 2})
     assert points(emf(), "RunsStarted") == [(dims(), [1.0], ORG)]
 
-    step(stack, "start_run", run_id, task_token="t")  # the four transforms run inline
+    deliver(stack, "start", run_id)  # the four transforms run inline, and the run finishes
     lines = emf()
     assert points(lines, "NodeAttempts") == [(dims(Kind="transform"), [1.0] * 4, ORG)]
     assert points(lines, "NodeFailures") == []
-    assert len(lines) == 1  # one invocation, one set of dimensions: one line
+    assert points(lines, "RunsSettled") == [(dims(Status="succeeded"), [1.0], ORG)]
+    # One invocation: one line for each set of dimensions.
+    assert len(lines) == 2
 
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
-    assert points(emf(), "RunsSettled") == [(dims(Status="succeeded"), [1.0], ORG)]
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
-    assert emf() == []  # a replayed step counts nothing twice
+    deliver(stack, "finalize", run_id)
+    deliver(stack, "start", run_id)
+    assert emf() == []  # a replayed message counts nothing twice
 
 
 def test_a_failed_attempt_counts_as_an_attempt_and_a_failure_of_its_kind(stack, emf, resumed):
@@ -69,12 +70,11 @@ def test_a_failed_attempt_counts_as_an_attempt_and_a_failure_of_its_kind(stack, 
     }
     run_id = start_run(stack, body)
     emf()
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     lines = emf()
     assert points(lines, "NodeAttempts") == [(dims(Kind="transform"), [1.0], ORG)]
     assert points(lines, "NodeFailures") == [(dims(Kind="transform"), [1.0], ORG)]
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
-    assert points(emf(), "RunsSettled") == [(dims(Status="failed"), [1.0], ORG)]
+    assert points(lines, "RunsSettled") == [(dims(Status="failed"), [1.0], ORG)]
 
 
 def sqs_event(message: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from stepwise import components
 from stepwise.bulk.service import PAGE_SIZE
 from stepwise.core.ids import batch_run_id
 from tests.conftest import OTHER_KEY
-from tests.helpers import http_event
+from tests.helpers import deliver, http_event
 
 BASE = "/v1/orgs/acme"
 ONE_NODE = {"name": "w", "nodes": [{"ref": "a", "kind": "transform", "args": "{{ input }}"}]}
@@ -145,8 +145,8 @@ def test_bulk_resume_starts_what_the_pause_held(stack):
     pause_job = bulk(stack, {"action": "pause", "filter": {"batch_id": mine}})
     stack.drain("BulkFunction")
     assert job(stack, pause_job)["done"] == 12
-    # One run is cancelled in between, one resumed by hand (its one node then runs, and it is
-    # finishing too): skipped, with their reasons.
+    # One run is cancelled in between (finishing: its finalisation is queued), one resumed by
+    # hand (its one node then runs, and the run ends): skipped, with their reasons.
     assert call(stack, "POST", f"/runs/{batch_run_id(mine, 0)}/cancel", {})[0] == 202
     assert call(stack, "POST", f"/runs/{batch_run_id(mine, 1)}/resume")[0] == 202
     resume_job = bulk(stack, {"action": "resume", "filter": {"batch_id": mine}})
@@ -155,7 +155,7 @@ def test_bulk_resume_starts_what_the_pause_held(stack):
     assert (done["done"], done["skipped"], done["skip_reasons"]) == (
         10,
         2,
-        {"finishing": 2},
+        {"ended": 1, "finishing": 1},
     )
     # Each resumed run's root (held since it was paused while queued) ran inline.
     status, node = call(stack, "GET", f"/runs/{batch_run_id(mine, 5)}/nodes/a")
@@ -243,9 +243,7 @@ def test_a_bulk_redrive_redrives_the_failed_runs_and_skips_the_rest_with_their_s
     batch_id = batch["data"]["id"]
     for i in range(5):
         run_id = batch_run_id(batch_id, i)
-        event = {"org_id": "acme", "run_id": run_id}
-        stack.invoke("EngineFunction", {"step": "start_run", **event, "task_token": f"t-{i}"})
-        stack.invoke("EngineFunction", {"step": "finalize_run", **event, "settle": {}})
+        deliver(stack, "start", run_id)  # the transform runs inline and the run finishes
     assert statuses(stack, batch_id, 5) == {
         0: "succeeded",
         1: "failed",

@@ -9,7 +9,7 @@ import pytest
 from stepwise import components
 from stepwise.infra import aws
 from tests.conftest import OTHER_KEY
-from tests.helpers import DEFAULT_KEY, diamond, http_event
+from tests.helpers import DEFAULT_KEY, deliver, diamond, http_event
 from tests.integration.engine.test_engine_steps import (
     named,
     node_executions,
@@ -42,7 +42,7 @@ def run(stack, workflow_id, run_input=None):
     """One run, every node inline in its start step."""
     body = {"workflow_id": workflow_id, "input": run_input}
     run_id = call(stack, "POST", "/runs", body)[1]["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     return run_id
 
 
@@ -86,7 +86,7 @@ def test_a_node_with_an_execution_emits_once_on_replays(stack, resumed):
     workflow_id = workflow(stack, body)
     run_id = call(stack, "POST", "/runs", {"workflow_id": workflow_id, "input": {"n": 5}})[1]
     run_id = run_id["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t")
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == named(run_id, "a")
     for _ in range(2):  # the step, then Step Functions retrying it
         step(stack, "attempt", run_id, node_ref="a", attempt=1)

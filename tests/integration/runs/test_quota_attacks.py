@@ -102,7 +102,7 @@ def test_child_runs_are_refused_over_the_open_runs_quota(stack, quota):
     assert status == 201, answer
     run_id = answer["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     first = engine.nodes.attempt(NodeAddress(ORG, run_id, "c0", 1))
     assert first["next"] == "child"  # the root and this child: 2 open runs, the quota
     engine.nodes.attempt(NodeAddress(ORG, run_id, "c1", 1))

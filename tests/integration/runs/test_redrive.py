@@ -2,6 +2,7 @@
 again (and in which execution, with which attempt), the counts, the history, and the refusals."""
 
 import json
+import os
 
 import boto3
 import pytest
@@ -12,7 +13,7 @@ from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.infra import executions
 from stepwise.runs import redrive
 from tests.conftest import OTHER_KEY
-from tests.helpers import diamond, http_event
+from tests.helpers import deliver, diamond, http_event, queued_run_messages
 
 ORG = "acme"
 
@@ -43,10 +44,9 @@ def node_executions(stack) -> list[str]:
     return sorted(e["name"] for e in stack.node_executions())
 
 
-def run_executions(stack) -> list[str]:
-    sfn = boto3.client("stepfunctions")
-    found = sfn.list_executions(stateMachineArn=stack.stack.names["RunStateMachine"])
-    return sorted(e["name"] for e in found["executions"])
+def queued_starts() -> list[tuple[str, int]]:
+    """The run starts waiting on RunQueue, as (run, generation)."""
+    return sorted((m["run_id"], m["generation"]) for m in queued_run_messages("start"))
 
 
 def statuses(run_id) -> dict[str, tuple[str, int]]:
@@ -75,11 +75,11 @@ def failed_run(stack, body=None, run_input=None):
         f"/v1/orgs/{ORG}/runs",
         {"workflow_id": workflow["id"], "input": run_input or {"n": "three"}},
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
     step(stack, "attempt", run_id, node_ref="c", attempt=1)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
-    assert step(stack, "finalize_run", run_id, settle={"reason": "node_failed"}) == {
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"}) == {
         "status": "failed"
     }
     return workflow, run_id
@@ -101,14 +101,14 @@ def test_a_redrive_keeps_what_succeeded_and_runs_the_rest_in_a_new_execution(sta
     run = answer["data"]
     assert run["status"] == RunStatus.QUEUED and run["redrive_count"] == 1
     assert run["redriven_at"] and run["input"] == {"n": 3} and run["error"] is None
-    # A new run execution, named from the run and the redrive number.
-    assert executions.run_execution_name(run_id, 1) in run_executions(stack)
+    # The run's start is queued again, for the redrive's generation.
+    assert (run_id, 1) in queued_starts()
     after = counts()
     assert after["status:failed"] == before["status:failed"] - 1
     assert after["status:queued"] == before.get("status:queued", 0) + 1
     assert after["all"] == before["all"]
 
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     # Only b runs again (a and c succeeded; d waits for b), in an execution of redrive 1.
     new = sorted(set(node_executions(stack)) - set(started))
     assert new == [executions.node_execution_name(run_id, "b", 1)]
@@ -118,8 +118,8 @@ def test_a_redrive_keeps_what_succeeded_and_runs_the_rest_in_a_new_execution(sta
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
     assert statuses(run_id)["b"] == (NodeStatus.SUCCEEDED, 2)
     step(stack, "attempt", run_id, node_ref="d", attempt=1)
-    assert resumed[-1] == ("t1", "all_nodes_settled")
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    assert components.store().runs.get_run(ORG, run_id).status == RunStatus.SUCCEEDED
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
 
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert run["status"] == RunStatus.SUCCEEDED
@@ -152,26 +152,26 @@ def test_a_redriven_run_publishes_its_lifecycle_event_again(stack, resumed, monk
     _, run_id = failed_run(stack)
     assert published == ["failed"]
     api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {"input": {"n": 3}})
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
     step(stack, "attempt", run_id, node_ref="d", attempt=1)
     for _ in range(2):  # a replayed finalize publishes nothing more
-        step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+        components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     assert published == ["failed", "succeeded"]
 
 
 def test_a_redrive_that_fails_again_can_be_redriven_again(stack, resumed):
     _, run_id = failed_run(stack)
     api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {})  # same input: fails again
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"})
     assert statuses(run_id)["b"] == (NodeStatus.FAILED, 2)
     status, answer = call(
         stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {"input": {"n": 2}}
     )
     assert status == 202 and answer["data"]["redrive_count"] == 2
-    step(stack, "start_run", run_id, task_token="t2")
+    deliver(stack, "start", run_id)
     assert executions.node_execution_name(run_id, "b", 2) in node_executions(stack)
     step(stack, "attempt", run_id, node_ref="b", attempt=1)
     assert statuses(run_id)["b"] == (NodeStatus.SUCCEEDED, 3)
@@ -196,10 +196,10 @@ def test_a_redrive_is_refused_for_runs_it_does_not_take(stack, resumed):
     ok_id = ok["data"]["id"]
     for ref in ("start_run", "a", "b", "c", "d"):
         if ref == "start_run":
-            step(stack, "start_run", ok_id, task_token="t")
+            deliver(stack, "start", ok_id)
         else:
             step(stack, "attempt", ok_id, node_ref=ref, attempt=1)
-    step(stack, "finalize_run", ok_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, ok_id, {"reason": "all_nodes_settled"})
     status, answer = call(stack, "POST", f"/v1/orgs/{ORG}/runs/{ok_id}/redrive", {})
     assert status == 409 and "succeeded" in answer["errors"][0]["message"]
 
@@ -226,17 +226,15 @@ def test_two_redrives_that_race_redrive_once(stack, resumed, monkeypatch):
     _, run_id = failed_run(stack)
     store = components.store()
     stale = store.runs.get_run_with_nodes(ORG, run_id)
-    redrive.redrive_run(store, ORG, run_id, state_machine_arn=stack.stack.names["RunStateMachine"])
+    redrive.redrive_run(store, ORG, run_id, run_queue_url=os.environ["RUN_QUEUE_URL"])
     monkeypatch.setattr(store.runs, "get_run_with_nodes", lambda org, run: stale)
     with pytest.raises(Conflict):
-        redrive.redrive_run(
-            store, ORG, run_id, state_machine_arn=stack.stack.names["RunStateMachine"]
-        )
+        redrive.redrive_run(store, ORG, run_id, run_queue_url=os.environ["RUN_QUEUE_URL"])
     monkeypatch.undo()
     run = store.runs.get_run(ORG, run_id)
     assert run.redrive_count == 1 and len(run.redrives) == 1
-    assert run_executions(stack).count(executions.run_execution_name(run_id, 1)) == 1
-    assert executions.run_execution_name(run_id, 2) not in run_executions(stack)
+    assert queued_starts().count((run_id, 1)) == 1
+    assert (run_id, 2) not in queued_starts()
 
 
 def test_a_redrive_onto_a_new_version_checks_what_it_keeps(stack, resumed):
@@ -268,10 +266,10 @@ def test_a_redrive_onto_a_new_version_checks_what_it_keeps(stack, resumed):
         "d": "pending",
         "e": "pending",
     }
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     for ref in "bde":
         step(stack, "attempt", run_id, node_ref=ref, attempt=1)
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert run["status"] == "succeeded" and run["output"] == {"e": {"done": True}}
 
@@ -281,13 +279,13 @@ def test_a_cancelled_run_redrives_its_unreached_nodes(stack, resumed):
     run_id = api(
         stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="a", attempt=1)
     api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel", {})
-    step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "cancelled"})
     assert statuses(run_id)["b"][0] == NodeStatus.CANCELLED
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {})[0] == 202
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     assert {r: s for r, (s, _) in statuses(run_id).items()} == {
         "a": "succeeded",
         "b": "scheduled",
@@ -297,32 +295,41 @@ def test_a_cancelled_run_redrives_its_unreached_nodes(stack, resumed):
 
 
 def every_node_succeeded(stack) -> tuple[dict, str]:
-    """A diamond run whose four nodes all succeeded, not yet finalised."""
+    """A diamond run whose four nodes all succeeded, not yet finalised: the last step queued
+    its finalisation (as an Advance without the run's steps does) instead of running it."""
     workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", diamond())["data"]
     run_id = api(
         stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["id"], "input": {"n": 1}}
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
-    for ref in "abcd":
-        step(stack, "attempt", run_id, node_ref=ref, attempt=1)
+    deliver(stack, "start", run_id)
+    advance = components.engine().advance
+    finalize, advance.finalize = advance.finalize, None
+    try:
+        for ref in "abcd":
+            step(stack, "attempt", run_id, node_ref=ref, attempt=1)
+    finally:
+        advance.finalize = finalize
+    assert queued_run_messages("finalize") == [
+        {"kind": "finalize", "org_id": ORG, "run_id": run_id, "generation": 0}
+    ]
     return workflow, run_id
 
 
 def test_a_redrive_with_nothing_left_to_run_finishes_at_once(stack, resumed):
     _, run_id = every_node_succeeded(stack)
     # Cancelled after every node succeeded, before it finalised.
-    api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel", {})
-    step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "cancelled"})
+    assert components.store().runs.get_run(ORG, run_id).status == RunStatus.CANCELLED
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {})[0] == 202
-    step(stack, "start_run", run_id, task_token="t1")
-    assert resumed[-1] == ("t1", "all_nodes_settled")
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    deliver(stack, "start", run_id)
+    assert components.store().runs.get_run(ORG, run_id).status == RunStatus.SUCCEEDED
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     assert components.store().runs.get_run(ORG, run_id).status == RunStatus.SUCCEEDED
 
 
 def test_a_rerun_copies_what_is_upstream_and_runs_the_rest(stack, resumed):
     workflow, run_id = every_node_succeeded(stack)
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     path = f"/v1/orgs/{ORG}/runs/{run_id}/rerun"
 
     status, answer = call(stack, "POST", path, {"from": "zz"})
@@ -341,12 +348,12 @@ def test_a_rerun_copies_what_is_upstream_and_runs_the_rest(stack, resumed):
     }
     old = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert old["reruns"] == [new["id"]]
-    step(stack, "start_run", new["id"], task_token="r0")
+    deliver(stack, "start", new["id"])
     assert statuses(new["id"])["c"][0] == NodeStatus.SCHEDULED
     assert statuses(new["id"])["b"] == (NodeStatus.SUCCEEDED, 1)
     step(stack, "attempt", new["id"], node_ref="c", attempt=1)
     step(stack, "attempt", new["id"], node_ref="d", attempt=1)
-    step(stack, "finalize_run", new["id"], settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, new["id"], {"reason": "all_nodes_settled"})
     done = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{new['id']}")["data"]
     assert done["status"] == "succeeded"
     assert done["output"] == {"d": {"from_b": [1, 1], "from_c": "n is 1"}}
@@ -367,14 +374,14 @@ def test_inline_nodes_a_redrive_runs_again_number_their_attempts_on(stack, resum
         f"/v1/orgs/{ORG}/runs",
         {"workflow_id": workflow["id"], "input": {"n": "three"}},
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
-    step(stack, "finalize_run", run_id, settle={"reason": resumed[-1][1]})
+    deliver(stack, "start", run_id)
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "settled"})
     assert statuses(run_id)["b"] == (NodeStatus.FAILED, 1)
     started = node_executions(stack)
     call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {"input": {"n": 3}})
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     assert node_executions(stack) == started  # inline again: no execution
-    step(stack, "finalize_run", run_id, settle={"reason": resumed[-1][1]})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "settled"})
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert run["status"] == "succeeded"
     nodes = {n["ref"]: n for n in run["nodes"]}

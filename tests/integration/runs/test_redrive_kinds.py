@@ -10,9 +10,8 @@ from stepwise import components
 from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.engine import attempts as attempts_module
 from stepwise.engine.executors import NodeFailure
-from stepwise.infra import executions
-from tests.helpers import DEFAULT_KEY, http_event
-from tests.integration.runs.test_redrive import ORG, api, call, run_executions, step
+from tests.helpers import DEFAULT_KEY, deliver, http_event
+from tests.integration.runs.test_redrive import ORG, api, call, queued_starts, step
 
 EACH = {
     "name": "each",
@@ -65,9 +64,9 @@ def test_a_redriven_for_each_runs_only_the_items_that_did_not_succeed(stack, res
         f"/v1/orgs/{ORG}/runs",
         {"workflow_id": workflow["id"], "input": {"xs": list(range(10))}},
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
+    deliver(stack, "start", run_id)
     drive_items(stack, run_id, 10, "fan0")
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"})
     store = components.store()
     assert store.runs.get_run(ORG, run_id).status == RunStatus.FAILED
     assert len(calls) == 10
@@ -75,14 +74,14 @@ def test_a_redriven_for_each_runs_only_the_items_that_did_not_succeed(stack, res
     failing.clear()
     calls.clear()
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {})[0] == 202
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     drive_items(stack, run_id, 10, "fan1")
     assert sorted(calls) == [("each", 3), ("each", 7)], "succeeded items ran again"
     node = store.runs.get_node(ORG, run_id, "each")
     assert (node.status, node.attempt) == (NodeStatus.SUCCEEDED, 2)
     items = store.nodes.list_items(ORG, run_id, "each")
     assert [i.attempt for i in items] == [1, 1, 1, 2, 1, 1, 1, 2, 1, 1]
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     run = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert run["status"] == "succeeded" and run["output"] == {"each": list(range(10))}
 
@@ -97,17 +96,17 @@ def test_a_redriven_for_each_whose_items_changed_runs_them_all(stack, resumed, e
         f"/v1/orgs/{ORG}/runs",
         {"workflow_id": workflow["id"], "input": {"xs": [1, 2, 3]}},
     )["data"]["id"]
-    step(stack, "start_run", run_id, task_token="t0")
+    deliver(stack, "start", run_id)
     drive_items(stack, run_id, 3, "fan0")
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"})
     failing.clear()
     calls.clear()
     body = {"input": {"xs": [4, 5, 6, 7]}}
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", body)[0] == 202
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     drive_items(stack, run_id, 4, "fan1")
     assert sorted(calls) == [("each", i) for i in range(4)]
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     assert api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]["output"] == {
         "each": [4, 5, 6, 7]
     }
@@ -138,14 +137,14 @@ def test_a_redriven_workflow_node_redrives_its_failed_child(stack, resumed, exec
         step(stack, "await_child", run_id, child_run_id=child_id, task_token=f"parent-{token}")
         return child_id
 
-    step(stack, "start_run", run_id, task_token="t0")
+    deliver(stack, "start", run_id)
     child_id = child_runs(1, "0")
-    step(stack, "start_run", child_id, task_token="c0")
+    deliver(stack, "start", child_id)
     step(stack, "attempt", child_id, node_ref="ca", attempt=1)
     step(stack, "attempt", child_id, node_ref="cb", attempt=1)
-    step(stack, "finalize_run", child_id, settle={"reason": "node_failed"})
+    components.engine().runs.finalize_run(ORG, child_id, {"reason": "node_failed"})
     step(stack, "child_settled", run_id, node_ref="call", attempt=1, child_run_id=child_id)
-    step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"})
     store = components.store()
     assert store.runs.get_run(ORG, run_id).status == RunStatus.FAILED
     assert store.runs.get_run(ORG, child_id).status == RunStatus.FAILED
@@ -153,18 +152,18 @@ def test_a_redriven_workflow_node_redrives_its_failed_child(stack, resumed, exec
     failing.clear()
     calls.clear()
     assert call(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/redrive", {})[0] == 202
-    step(stack, "start_run", run_id, task_token="t1")
+    deliver(stack, "start", run_id)
     # The node's attempt 2 resumes the same child run, redriven, rather than a new child.
     assert child_runs(2, "1") == child_id
     child = store.runs.get_run(ORG, child_id)
     assert child.redrive_count == 1 and child.redrives[0]["by"] == f"run:{run_id}"
-    assert executions.run_execution_name(child_id, 1) in run_executions(stack)
-    step(stack, "start_run", child_id, task_token="c1")
+    assert (child_id, 1) in queued_starts()
+    deliver(stack, "start", child_id)
     step(stack, "attempt", child_id, node_ref="cb", attempt=1)
-    step(stack, "finalize_run", child_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, child_id, {"reason": "all_nodes_settled"})
     assert calls == [("cb", None)], "the child's succeeded node ran again"
     step(stack, "child_settled", run_id, node_ref="call", attempt=2, child_run_id=child_id)
-    step(stack, "finalize_run", run_id, settle={"reason": "all_nodes_settled"})
+    components.engine().runs.finalize_run(ORG, run_id, {"reason": "all_nodes_settled"})
     parent = api(stack, "GET", f"/v1/orgs/{ORG}/runs/{run_id}")["data"]
     assert parent["status"] == "succeeded"
     assert parent["output"] == {"call": {"cb": {"b": 2}}}
@@ -179,9 +178,9 @@ def test_a_workflow_limited_key_redrives_only_its_workflows_runs(stack, resumed,
     runs = {}
     for wf in (mine, theirs):
         run_id = api(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": wf})["data"]["id"]
-        step(stack, "start_run", run_id, task_token="t")
+        deliver(stack, "start", run_id)
         step(stack, "attempt", run_id, node_ref="x", attempt=1)
-        step(stack, "finalize_run", run_id, settle={"reason": "node_failed"})
+        components.engine().runs.finalize_run(ORG, run_id, {"reason": "node_failed"})
         runs[wf] = run_id
     made = stack.invoke(
         "ApiFunction",

@@ -63,7 +63,7 @@ def life(workflow, run_id, ends):
     """A run created, started and settled, as the engine moves it."""
     store = components.store()
     store.runs.create_run(ORG, run_id, workflow, {"n": run_id})
-    assert store.run_state.store_run_token(ORG, run_id, f"token-{run_id}") is not None
+    assert store.run_state.mark_started(ORG, run_id) is not None
     assert store.run_state.finish_run(ORG, run_id, ends, {"ok": True}, None)
 
 
@@ -187,7 +187,7 @@ def test_totals_of_a_release_before_sharding_are_still_counted(stack, workflow):
     new_batch_run = batch_run_id(batch_id, 1)
     components.store().runs.create_run(ORG, new_batch_run, workflow, {})
     for run_id in (old_run, old_batch_run, new_batch_run):
-        assert components.store().run_state.store_run_token(ORG, run_id, "t") is not None
+        assert components.store().run_state.mark_started(ORG, run_id) is not None
         assert components.store().run_state.finish_run(ORG, run_id, RunStatus.SUCCEEDED, 1, None)
 
     assert components.store().runs.run_counts(ORG) == {

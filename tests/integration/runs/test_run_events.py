@@ -49,7 +49,7 @@ def test_a_settled_run_publishes_one_event_even_when_finalize_replays(
     workflow = call(stack, "POST", "/workflows", {"name": "w", "nodes": nodes})[1]["data"]["id"]
     run_id = call(stack, "POST", "/runs", {"workflow_id": workflow})[1]["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run("acme", run_id, "token")
+    engine.runs.start_run("acme", run_id)
     engine.runs.finalize_run("acme", run_id, {"reason": "node_failed"})
     engine.runs.finalize_run("acme", run_id, {"reason": "node_failed"})  # a replay
     [event] = bus_messages()

@@ -47,7 +47,7 @@ def test_the_engine_logs_failures_and_retries_but_not_successes(stack, monkeypat
         {"ref": "bad", "kind": "transform", "args": "{{ abs('x') }}", "depends_on": ["ok"]},
     ]
     run_id = new_run(stack, failing)
-    components.engine().runs.start_run("acme", run_id, "token")
+    components.engine().runs.start_run("acme", run_id)
     lines = call(stack, "GET", f"/runs/{run_id}/logs")[1]["data"]
     assert [(line["level"], line["node_ref"], line["source"]) for line in lines] == [
         ("error", "bad", "engine")

@@ -48,7 +48,7 @@ def test_nodes_carry_their_graph_and_where_their_outcome_led(stack, monkeypatch)
     assert queued["fetch"]["next"] == []  # not settled yet
 
     run_id = created["data"]["id"]
-    components.engine().runs.start_run("acme", run_id, "token")  # transforms run inline
+    components.engine().runs.start_run("acme", run_id)  # transforms run inline
     nodes = {n["ref"]: n for n in call(stack, "GET", f"/runs/{run_id}")[1]["data"]["nodes"]}
     assert nodes["fetch"]["status"] == "failed"  # abs('x') is a type error
     assert sorted(nodes["fetch"]["next"]) == ["cached", "report"]  # its error edges
@@ -93,7 +93,7 @@ def test_a_run_get_and_its_history_read_no_s3_output_and_the_node_get_reads_one(
         stack, "POST", "/runs", {"workflow_id": workflow["data"]["id"], "input": {"s": s}}
     )
     run_id = created["data"]["id"]
-    components.engine().runs.start_run("acme", run_id, "token")  # transforms run inline
+    components.engine().runs.start_run("acme", run_id)  # transforms run inline
 
     calls, stop = s3_reads()
     try:

@@ -352,17 +352,16 @@ def test_a_failed_table_write_removes_the_scheduler_schedule_it_made(stack, work
 def test_a_firing_whose_execution_cannot_start_fails_its_run_once(stack, workflow, monkeypatch):
     """StartExecution refused: the run ends failed (never stays queued) and the invocation
     fails so Scheduler retries; the retry finds the run and starts no second one."""
-    from botocore.exceptions import ClientError
-
     from stepwise.core.errors import ServiceUnavailable
-    from stepwise.infra import executions
+    from stepwise.infra import queues
+    from stepwise.runs import run_queue
 
     schedule = create(stack, workflow)
 
     def refused(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "x")
+        raise queues.SendFailed("ThrottlingException: slow down")
 
-    monkeypatch.setattr(executions, "start_run", refused)
+    monkeypatch.setattr(run_queue, "start_run", refused)
     firing = Firing("acme", schedule["id"], "2026-11-24T10:00:00Z")
     with pytest.raises(ServiceUnavailable):
         components.scheduled_runs().fire(firing)

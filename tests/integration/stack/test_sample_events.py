@@ -30,7 +30,7 @@ def example_run(stack, monkeypatch):
     resumed: list[tuple[str, str]] = []
     monkeypatch.setattr(executions, "resume_run", lambda t, r: resumed.append((t, r)) or True)
     components.engine().advance.inline_limit = 0  # the attempt event is a node execution's step
-    event = load("engine/start-run.json")
+    event = json.loads(load("engine/run-start.json")["Records"][0]["body"])
     store = components.store()
     workflow = store.workflows.create_workflow(
         event["org_id"],
@@ -42,12 +42,23 @@ def example_run(stack, monkeypatch):
 
 
 def test_engine_events_drive_a_run_to_success(stack, example_run):
-    for name in ("start-run", "attempt", "finalize-run"):
-        stack.invoke("EngineFunction", load(f"engine/{name}.json"))
-    event = load("engine/finalize-run.json")
+    for name in ("run-start", "attempt", "run-finalize", "run-deadline"):
+        answer = stack.invoke("EngineFunction", load(f"engine/{name}.json"))
+        if name.startswith("run-"):
+            assert answer == {"batchItemFailures": []}, name
+    event = load("engine/attempt.json")
     run = components.store().runs.get_run(event["org_id"], event["run_id"])
+    # The attempt finished the run; the late finalize and the deadline (due long ago) did not
+    # change it.
     assert run.status == "succeeded"
-    assert example_run == [(load("engine/start-run.json")["task_token"], "all_nodes_settled")]
+    assert example_run == []
+
+
+def test_the_deadline_event_times_out_a_run_still_open(stack, example_run):
+    stack.invoke("EngineFunction", load("engine/run-start.json"))
+    stack.invoke("EngineFunction", load("engine/run-deadline.json"))  # due at 2026-01-01
+    event = load("engine/attempt.json")
+    assert components.store().runs.get_run(event["org_id"], event["run_id"]).status == "timed_out"
 
 
 def test_the_express_attempt_event_runs_the_node_in_its_express_execution(stack, example_run):
@@ -69,7 +80,7 @@ def test_the_dispatcher_now_event_of_an_unknown_run_is_an_error_for_its_executio
 
 
 def test_the_node_crashed_event_fails_the_node(stack, example_run):
-    stack.invoke("EngineFunction", load("engine/start-run.json"))
+    stack.invoke("EngineFunction", load("engine/run-start.json"))
     stack.invoke("EngineFunction", load("engine/node-crashed.json"))
     event = load("engine/node-crashed.json")
     node = components.store().runs.get_node(event["org_id"], event["run_id"], "a")
@@ -104,7 +115,7 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
     record = {**message, "run_id": "run_01signals"}
     event["Records"][0]["body"] = json.dumps(record)
     engine = components.engine()
-    engine.runs.start_run(record["org_id"], record["run_id"], "run-token")
+    engine.runs.start_run(record["org_id"], record["run_id"])
     engine.nodes.attempt(NodeAddress(record["org_id"], record["run_id"], "call", 1))
     engine.approvals.await_review(
         NodeAddress(record["org_id"], record["run_id"], "call", 1), "node-token"
@@ -117,7 +128,7 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
 
 
 def test_every_event_file_is_covered():
-    covered = {"start-run", "attempt", "attempt-express", "finalize-run", "node-crashed"}
+    covered = {"run-start", "run-deadline", "run-finalize", "attempt", "attempt-express", "node-crashed"}
     assert {p.stem for p in (EVENTS / "engine").glob("*.json")} == covered
     assert {p.parent.name for p in EVENTS.glob("*/*.json")} == {
         "api",

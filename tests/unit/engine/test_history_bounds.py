@@ -145,9 +145,8 @@ def test_the_model_limits_are_the_ones_this_bound_assumes():
     assert NodeSpec.model_fields["max_concurrency"].default == 10
 
 
-@pytest.mark.parametrize("name", ["run", "node"])
-def test_the_run_and_node_machines_stay_under_the_limit_with_the_worst_retry_policy(name):
-    worst = execution_worst_case(name, max_attempts_allowed(), items=0)
+def test_the_node_machine_stays_under_the_limit_with_the_worst_retry_policy():
+    worst = execution_worst_case("node", max_attempts_allowed(), items=0)
     assert worst < 0.8 * HISTORY_LIMIT, worst
 
 

@@ -24,7 +24,6 @@ SAMPLE = {
     "index": 3,
     "task_token": "token-1",
     "child_run_id": "run_child",
-    "settle": {"reason": "all_nodes_settled"},
     "delivery": {"outcome": "timeout"},
     "prepared": True,
     "timed_out": True,
@@ -39,8 +38,6 @@ ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
 
 # Step name -> (family attribute, method, the arguments the event must give it).
 ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
-    "start_run": ("runs", "start_run", ("acme", "run_1", "token-1")),
-    "finalize_run": ("runs", "finalize_run", ("acme", "run_1", SAMPLE["settle"])),
     "attempt": ("nodes", "attempt", (NODE, True, None)),
     # The Express node machine sends its steps with when its execution started.
     "attempt (node_express)": ("nodes", "attempt", (NODE, True, EXPRESS_START)),
@@ -136,12 +133,8 @@ def test_each_step_reaches_its_family_with_the_events_fields(engine_and_calls, s
 
 def test_optional_fields_take_their_defaults(engine_and_calls):
     engine, calls = engine_and_calls
-    engine.handle({"step": "finalize_run", "org_id": "acme", "run_id": "run_1", "settle": None})
     engine.handle({**event_from(asl_step_payloads()["node_crashed"]), "error": None, "cause": None})
-    assert calls == [
-        ("runs", "finalize_run", ("acme", "run_1", {})),
-        ("nodes", "node_crashed", (NODE, "States.Runtime", "")),
-    ]
+    assert calls == [("nodes", "node_crashed", (NODE, "States.Runtime", ""))]
 
 
 @pytest.mark.parametrize("step", ["explode", None, ["attempt"]])

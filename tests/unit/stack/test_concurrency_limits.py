@@ -49,6 +49,7 @@ def test_every_queue_consumer_is_capped_by_a_maximum_concurrency_parameter(templ
         "SignalsFunction",
         "BatchesFunction",
         "BulkFunction",
+        "EngineFunction",  # RunQueue
     }
     low, high = SQS_MAXIMUM_CONCURRENCY
     for name, event in events:

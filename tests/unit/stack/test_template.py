@@ -296,7 +296,6 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
     """Env vars and policies build machine ARNs by name: the names must match."""
     names = {resources[machine]["Properties"]["Name"]["Fn::Sub"] for machine in STATE_MACHINES}
     assert names == {
-        "${AWS::StackName}-run",
         "${AWS::StackName}-node",
         "${AWS::StackName}-node-express",
         "${AWS::StackName}-items",
@@ -312,9 +311,9 @@ def test_arns_built_from_names_match_the_state_machine_names(template, resources
         function: resources[function]["Properties"].get("Environment", {}).get("Variables", {})
         for function in FUNCTIONS
     }
-    assert env["ApiFunction"]["RUN_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
-        ":stateMachine:${AWS::StackName}-run"
-    )
+    # Runs have no machine of their own: they start, time out and finish on RunQueue.
+    for function in ("ApiFunction", "EngineFunction", "BatchesFunction", "TriggerFunction"):
+        assert env[function]["RUN_QUEUE_URL"] == {"Ref": "RunQueue"}, function
     assert env["EngineFunction"]["NODE_STATE_MACHINE_ARN"]["Fn::Sub"].endswith(
         ":stateMachine:${AWS::StackName}-node"
     )
@@ -353,14 +352,14 @@ SEND_TASK = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTas
 # does: it resumes a child's parent (a node execution's AwaitChild) and cancels child runs (a
 # run execution's token), so it needs the call on tokens of both machines.
 TASK_TOKEN_CALLS = {
-    "ApiFunction": {"states:SendTaskSuccess"},  # cancelling a run resumes its execution
+    "ApiFunction": set(),  # a cancel queues the run's finalisation
     "EngineFunction": {"states:SendTaskSuccess"},
     "DispatcherFunction": {"states:SendTaskSuccess"},  # a delivered webhook resumes Deliver
     "SignalsFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
     "JanitorFunction": {"states:SendTaskSuccess"},
     "TriggerFunction": set(),
     "BatchesFunction": set(),
-    "BulkFunction": {"states:SendTaskSuccess"},  # a bulk cancel resumes the run's execution
+    "BulkFunction": {"states:SendTaskSuccess"},  # a run its released nodes settle, finalised
 }
 
 
@@ -469,6 +468,7 @@ RETAINED = {
     "SignalDeadLetterQueue",
     "BatchDeadLetterQueue",
     "BulkDeadLetterQueue",
+    "RunDeadLetterQueue",
     "ScheduleDeadLetterQueue",
     "HttpApiAccessLogGroup",
     "ApiFunctionLogGroup",

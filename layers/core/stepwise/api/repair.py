@@ -69,7 +69,7 @@ def redrive_run(
             reason=body.reason,
             key_id=who.key_id,
             key_name=who.key_name,
-            state_machine_arn=settings.api_settings().run_state_machine_arn,
+            run_queue_url=settings.api_settings().run_queue_url,
             **fields,
         )
         return _run_view(store, who.org_id, run_id)
@@ -107,7 +107,7 @@ def rerun_run(
             who.org_id,
             run_id,
             body.from_,
-            state_machine_arn=settings.api_settings().run_state_machine_arn,
+            run_queue_url=settings.api_settings().run_queue_url,
             workflow_version=body.workflow_version,
             key_id=who.key_id,
             key_name=who.key_name,

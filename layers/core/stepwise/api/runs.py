@@ -106,7 +106,7 @@ def _start_run(who: Caller, body: RunCreate, store: Store) -> Envelope[Run]:
     quotas.check_open_runs(store, org_id)
     run, nodes = starts.start_workflow_run(
         store,
-        settings.api_settings().run_state_machine_arn,
+        settings.api_settings().run_queue_url,
         org_id,
         new_id("run"),
         workflow,
@@ -230,7 +230,7 @@ def cancel_run(
     if who.workflows is not None:
         _visible_run(store, who, run_id)
     reason = (body.reason if body else None) or "cancelled by the API"
-    cancel.cancel_run(store, who.org_id, run_id, reason)
+    cancel.cancel_run(store, settings.api_settings().run_queue_url, who.org_id, run_id, reason)
     return _run(store, who.org_id, run_id)
 
 

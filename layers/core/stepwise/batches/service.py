@@ -30,9 +30,9 @@ from stepwise.core.errors import NotFound, ServiceUnavailable, ValidationFailed,
 from stepwise.core.ids import batch_run_id, new_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
-from stepwise.infra import executions, keys, queues
+from stepwise.infra import keys, queues
 from stepwise.infra.payloads import dumps
-from stepwise.runs import quotas
+from stepwise.runs import quotas, run_queue
 from stepwise.runs.starts import start_workflow_run
 from stepwise.store import Store
 from stepwise.workflows.models import Workflow
@@ -43,12 +43,12 @@ _KEEP_AFTER_RUNS = timedelta(days=1)
 
 
 class Batches:
-    def __init__(self, store: Store, queue_url: str, run_state_machine_arn: str):
+    def __init__(self, store: Store, queue_url: str, run_queue_url: str):
         self.store = store
         self.table = store.table
         self.batch_store = BatchStore(store.table)
         self.queue_url = queue_url
-        self.run_state_machine_arn = run_state_machine_arn
+        self.run_queue_url = run_queue_url
 
     # -- the API's operations -------------------------------------------------------------------
 
@@ -208,13 +208,13 @@ class Batches:
             run = None
         if run is not None:
             if run.status == RunStatus.QUEUED:
-                executions.start_run(self.run_state_machine_arn, org_id, run_id, run.timeout or 0)
+                run_queue.start_run(self.run_queue_url, org_id, run_id)
             return False
         try:
             with new_run():
                 start_workflow_run(
                     self.store,
-                    self.run_state_machine_arn,
+                    self.run_queue_url,
                     org_id,
                     run_id,
                     workflow,

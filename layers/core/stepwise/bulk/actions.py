@@ -65,7 +65,7 @@ class BulkActions:
         store: Store, org_id: str, run: RunRecord, reason: str | None, caller: BulkCaller
     ) -> None:
         text = reason or f"cancelled by bulk job {caller.job_id}"
-        cancel.cancel_run(store, org_id, run.run_id, text)
+        cancel.cancel_run(store, settings.engine_settings().run_queue_url, org_id, run.run_id, text)
 
     @staticmethod
     def pause(
@@ -89,7 +89,7 @@ class BulkActions:
             store,
             org_id,
             run.run_id,
-            state_machine_arn=settings.engine_settings().run_state_machine_arn,
+            run_queue_url=settings.engine_settings().run_queue_url,
             reason=reason or f"redriven by bulk job {caller.job_id}",
             actor=caller.actor,
             key_id=caller.key_id,

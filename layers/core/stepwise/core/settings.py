@@ -62,7 +62,7 @@ QUOTA_PARAMETERS = {
 
 
 class ApiSettings(CoreSettings):
-    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    run_queue_url: str = Field(alias="RUN_QUEUE_URL")
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
     secrets_prefix: str = Field(alias="SECRETS_PREFIX")
     allow_loopback_destinations: bool = Field(alias="ALLOW_LOOPBACK_DESTINATIONS")
@@ -81,14 +81,14 @@ class ScheduleSettings(CoreSettings):
 
 
 class TriggerSettings(CoreSettings):
-    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    run_queue_url: str = Field(alias="RUN_QUEUE_URL")
 
 
 class BatchSettings(CoreSettings):
     """Where batches are queued (the API) and what starts their runs (the batches function)."""
 
     batch_queue_url: str = Field(alias="BATCH_QUEUE_URL")
-    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    run_queue_url: str = Field(alias="RUN_QUEUE_URL")
 
 
 class EngineSettings(CoreSettings):
@@ -96,7 +96,7 @@ class EngineSettings(CoreSettings):
     node_express_state_machine_arn: str = Field(alias="NODE_EXPRESS_STATE_MACHINE_ARN")
     items_state_machine_arn: str = Field(alias="ITEMS_STATE_MACHINE_ARN")
     items_express_state_machine_arn: str = Field(alias="ITEMS_EXPRESS_STATE_MACHINE_ARN")
-    run_state_machine_arn: str = Field(alias="RUN_STATE_MACHINE_ARN")
+    run_queue_url: str = Field(alias="RUN_QUEUE_URL")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     node_start_rate: float = Field(
         alias="NODE_START_RATE", gt=0, description="Node executions one process starts a second."

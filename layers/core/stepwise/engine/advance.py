@@ -3,6 +3,7 @@ or run inline, their events written, and the run told when it is done."""
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import DONE, EngineDeps, count_attempt, expression, truthy
 from stepwise.engine.start_pace import StartPace
 from stepwise.infra import executions
+from stepwise.runs import run_queue
 from stepwise.runs.node_events import NodeEvents
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
@@ -72,6 +74,8 @@ class Advance:
         self.events = NodeEvents(self.store.table, self.store.payloads)
         self.inline_limit = inline_limit
         self.starts = StartPace(node_start_rate)  # one per process: see start_pace.py
+        # RunSteps.finalize_run: the Engine sets it once both are built.
+        self.finalize: Callable[[str, str, dict[str, Any]], Any] | None = None
 
     def budget(self) -> InlineBudget:
         """What one step may run inline."""
@@ -250,8 +254,16 @@ class Advance:
 
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.run_state.request_settle(org_id, run_id, reason)
-        if run.status in RUN_EXECUTING and run.task_token:
-            executions.resume_run(run.task_token, (run.settle_reason or reason))
+        if run.status in RUN_EXECUTING:  # a queued run is finished by its start
+            self.finish(org_id, run_id, run.generation)
+
+    def finish(self, org_id: str, run_id: str, generation: int) -> None:
+        """Finishes a run asked to settle, here and now (``finalize``: the Engine sets it), or
+        by a RunQueue message when this Advance was built without the run's steps."""
+        if self.finalize is not None:
+            self.finalize(org_id, run_id, {"reason": "settled"})
+        else:
+            run_queue.queue_finalize(self.deps.run_queue_url, org_id, run_id, generation)
 
     def _schedule(
         self, org_id: str, run_id: str, ref: str, generation: int, compiled: CompiledWorkflow

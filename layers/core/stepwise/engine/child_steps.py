@@ -13,7 +13,7 @@ from stepwise.engine.executors import NodeFailure
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import CHILD_TIMEOUT_MARGIN_SECONDS, DONE
 from stepwise.infra import executions
-from stepwise.runs import cancel, quotas, redrive
+from stepwise.runs import cancel, quotas, redrive, run_queue
 from stepwise.runs.records import RunRecord
 from stepwise.workflows.models import NodeSpec
 
@@ -86,7 +86,7 @@ class ChildSteps(StepFamily):
                 self.store,
                 org_id,
                 child_id,
-                state_machine_arn=None,  # AwaitChild starts it
+                run_queue_url=None,  # AwaitChild starts it
                 actor=f"run:{run_id}",
                 reason=f"its parent run {run_id} was redriven",
             )
@@ -104,8 +104,7 @@ class ChildSteps(StepFamily):
         if child.status in RUN_TERMINAL:
             executions.resume_run(task_token, child.status)
             return {}
-        machine = self.deps.run_state_machine_arn
-        executions.start_run(machine, org_id, child_id, child.timeout, child.generation)
+        run_queue.start_run(self.deps.run_queue_url, org_id, child_id, child.generation)
         return {}
 
     def child_settled(
@@ -139,4 +138,4 @@ class ChildSteps(StepFamily):
     def cancel_child(self, org_id: str, child_id: str, reason: str) -> None:
         # Already ended or finishing, or never created: nothing to stop.
         with contextlib.suppress(Conflict, NotFound):
-            cancel.cancel_run(self.store, org_id, child_id, reason)
+            cancel.cancel_run(self.store, self.deps.run_queue_url, org_id, child_id, reason)

@@ -1,6 +1,8 @@
 """What each state-machine step decides. Every step tolerates being run twice.
 
-RunStateMachine: ``start_run`` (stores the resume token, starts the roots) then ``finalize_run``.
+RunQueue (a run has no execution of its own): ``start`` (the roots, the deadline queued),
+``deadline`` (the run's timeout) and ``finalize``; the step that settles a run finalises it
+inline (``finalize_run``), in the engine function.
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
 ``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
 ``collect_items``. ItemsStateMachine (one chunk of a for_each node's items): ``item_attempt``
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stepwise.actions.definitions import ActionDefinitions
+from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.engine import express
 from stepwise.engine.action_steps import ActionSteps
@@ -56,7 +59,7 @@ class Engine:
         self,
         store: Store,
         node_state_machine_arn: str,
-        run_state_machine_arn: str,
+        run_queue_url: str,
         definitions: ActionDefinitions,
         inline_limit: int = INLINE_NODES_PER_STEP,
         logs: RunLogs | None = None,
@@ -70,7 +73,7 @@ class Engine:
             store,
             definitions,
             node_state_machine_arn,
-            run_state_machine_arn,
+            run_queue_url,
             logs,
             event_bus_name,
             items_state_machine_arn,
@@ -88,6 +91,7 @@ class Engine:
             deps, self.advance, attempts, self.for_each, self.children, self.actions, self.approvals
         )
         self.runs = RunSteps(deps, self.advance, self.children, self.for_each)
+        self.advance.finalize = self.runs.finalize_run  # the step that settles a run ends it
         self._steps = self._step_table()
 
     def handle(self, event: Event) -> dict[str, Any]:
@@ -104,18 +108,37 @@ class Engine:
             raise ValueError(f"unknown engine step {step!r}")
         return handler(event)
 
+    def run_message(self, message: Event) -> dict[str, Any]:
+        """One RunQueue message (start, deadline, finalize); one of an earlier generation of
+        the run (before a redrive) or of a run that is gone changes nothing."""
+        kind = message.get("kind")
+        org_id, run_id = _run(message)
+        logger.append_keys(org_id=org_id, run_id=run_id, step=f"run:{kind}")
+        if kind not in ("start", "deadline", "finalize"):
+            raise ValueError(f"unknown run message {kind!r}")
+        try:
+            run = self.runs.store.runs.get_run(org_id, run_id)
+        except NotFound:
+            return {}
+        if run.generation != int(message.get("generation") or 0):
+            logger.info("run message of an earlier generation dropped")
+            return {}
+        if kind == "start":
+            return self.runs.start_run(org_id, run_id)
+        if kind == "deadline":
+            return self.runs.deadline(org_id, run_id, event_field(message, "due_at"))
+        return self.runs.finalize_run(org_id, run_id, {"reason": "settled"})
+
     def steps(self) -> frozenset[str]:
         """The step names this engine answers (every step the state machines send)."""
         return frozenset(self._steps)
 
     def _step_table(self) -> dict[str, Step]:
         """Step name -> how its event's fields reach the family method, built once."""
-        runs, nodes, for_each = self.runs, self.nodes, self.for_each
+        nodes, for_each = self.nodes, self.for_each
         children, actions, approvals = self.children, self.actions, self.approvals
         attempt, item = NodeAddress.of_attempt, NodeAddress.of_item
         return {
-            "start_run": lambda e: runs.start_run(*_run(e), event_field(e, "task_token")),
-            "finalize_run": lambda e: runs.finalize_run(*_run(e), e.get("settle") or {}),
             "attempt": lambda e: nodes.attempt(
                 attempt(e), bool(e.get("prepared", False)), express.started_at(e)
             ),

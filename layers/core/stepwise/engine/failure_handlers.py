@@ -26,8 +26,7 @@ from stepwise.core.statuses import NodeStatus, RunStatus
 from stepwise.engine.compiled import CompiledWorkflow
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import EngineDeps
-from stepwise.infra import executions
-from stepwise.runs import quotas, starts
+from stepwise.runs import quotas, run_queue, starts
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.workflows.models import OnFailure
 
@@ -108,8 +107,7 @@ class FailureHandlers:
             existing = self._create(run, on_failure, handler_id)
         if existing is not None and existing.status == RunStatus.QUEUED:
             # Created by a finalize that stopped before starting it: started by name, once.
-            arn = self.deps.run_state_machine_arn
-            executions.start_run(arn, org_id, handler_id, existing.timeout or 0)
+            run_queue.start_run(self.deps.run_queue_url, org_id, handler_id)
         if handler_id not in run.handler_run_ids:
             self.store.run_state.link_handler(org_id, run.run_id, handler_id)
         logger.info("failure handler started", extra={"handler_run_id": handler_id})
@@ -143,7 +141,7 @@ class FailureHandlers:
             with new_run():
                 starts.start_workflow_run(
                     self.store,
-                    self.deps.run_state_machine_arn,
+                    self.deps.run_queue_url,
                     org_id,
                     handler_id,
                     workflow,

@@ -5,7 +5,6 @@ once. A fresh run needs none of this: its roots are all that can start."""
 from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
 from stepwise.engine.advance import Advance, InlineBudget, RunView
 from stepwise.engine.joins import Decision, edge_outcome, join_decision
-from stepwise.infra import executions
 
 
 def start_from_state(advance: Advance, view: RunView, budget: InlineBudget) -> None:
@@ -55,5 +54,4 @@ def start_from_state(advance: Advance, view: RunView, budget: InlineBudget) -> N
     elif all(status.get(ref) in NODE_TERMINAL for ref in compiled.specs):
         # Nothing was left to run: the run is done.
         run = store.run_state.request_settle(org_id, run_id, "all_nodes_settled")
-        if run.task_token:
-            executions.resume_run(run.task_token, run.settle_reason or "all_nodes_settled")
+        advance.finish(org_id, run_id, run.generation)

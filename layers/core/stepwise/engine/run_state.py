@@ -24,7 +24,7 @@ class RunTransitions:
         self.retention = retention
 
     def fail_run_start(self, org_id: str, run_id: str, message: str) -> None:
-        """The run's execution could not be started: the run ends failed, never stays queued."""
+        """The run's start could not be queued: the run ends failed, never stays queued."""
         self._move_run(
             org_id,
             run_id,
@@ -35,27 +35,27 @@ class RunTransitions:
             names={"#error": "error"},
         )
 
-    def store_run_token(self, org_id: str, run_id: str, token: str) -> RunRecord | None:
-        """Marks the run running with the token that resumes its execution; None once settled.
+    def mark_started(self, org_id: str, run_id: str) -> RunRecord | None:
+        """queued -> running, with when it started; None once the run has settled.
 
-        A retried start step only replaces the token of a run already running."""
+        A repeated start finds the run running (or paused while queued: it starts held) and
+        only sets ``started_at`` if it is missing."""
         if self._move_run(
             org_id,
             run_id,
             RunStatus.QUEUED,
             RunStatus.RUNNING,
-            "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
-            {":token": token, ":now": now_iso()},
+            "SET started_at = if_not_exists(started_at, :now)",
+            {":now": now_iso()},
         ):
             return self._read(org_id, run_id)
         return self._returning(
             org_id,
             run_id,
-            "SET task_token = :token, started_at = if_not_exists(started_at, :now)",
+            "SET started_at = if_not_exists(started_at, :now)",
             {
                 ":running": str(RunStatus.RUNNING),
                 ":paused": str(RunStatus.PAUSED),  # paused while queued: it starts held
-                ":token": token,
                 ":now": now_iso(),
             },
             condition="#status IN (:running, :paused)",

@@ -1,9 +1,12 @@
-"""RunStateMachine's steps: ``start_run`` (stores the resume token, starts the roots) then
-``finalize_run`` (the final status, what is left cancelled, the lifecycle event)."""
+"""A run's own steps, on RunQueue's messages: ``start_run`` (the roots, and the deadline
+queued), ``deadline`` (the run's timeout) and ``finalize_run`` (the final status, what is left
+cancelled, the lifecycle event), which the step that settles the run also runs inline."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepwise.core import metrics
+from stepwise.core.clock import iso, now
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL, RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.advance import Advance, RunView
@@ -15,7 +18,7 @@ from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.partial_start import start_from_state
 from stepwise.engine.shared import EngineDeps, cause_message
 from stepwise.infra import executions
-from stepwise.runs import lifecycle_events
+from stepwise.runs import lifecycle_events, run_queue
 from stepwise.runs.records import NodeRecord, RunRecord
 
 
@@ -32,17 +35,16 @@ class RunSteps:
         self.for_each = for_each
         self.handlers = FailureHandlers(deps)
 
-    def start_run(self, org_id: str, run_id: str, task_token: str) -> dict[str, Any]:
-        """Stores the token the run waits on, then starts the root nodes."""
-        run = self.store.run_state.store_run_token(org_id, run_id, task_token)
+    def start_run(self, org_id: str, run_id: str) -> dict[str, Any]:
+        """Marks the run running, queues its deadline, then starts the root nodes. A replay
+        (a start delivered twice) starts nothing twice: every start is conditional."""
+        run = self.store.run_state.mark_started(org_id, run_id)
         if run is None:
-            # Already finalised (a replay): let the execution move on to its no-op finalisation.
-            executions.resume_run(task_token, "already_settled")
-            return {}
+            return {}  # already finalised
         if run.settle_requested_at:
-            # Settled while the token was being replaced (a retried step): resume with this one.
-            executions.resume_run(task_token, (run.settle_reason or "settled"))
-            return {}
+            # Cancelled while queued, or a replay after the run settled: finish it.
+            return self.finalize_run(org_id, run_id, {"reason": "settled"})
+        self._queue_deadline(run)
         view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
         budget = self.advance.budget()
         if run.generation or run.rerun_of:  # some nodes have settled already
@@ -57,6 +59,31 @@ class RunSteps:
             self.advance.settled(org_id, run_id, inlined, budget)
         return {}
 
+    def deadline(self, org_id: str, run_id: str, due_at: str) -> dict[str, Any]:
+        """The run's timeout message: a run still open past ``due_at`` times out (a paused one
+        too); one whose due time is still ahead waits again for the rest."""
+        run = self.store.runs.get_run(org_id, run_id)
+        if run.status in RUN_TERMINAL:
+            return {}
+        if run.settle_requested_at:  # asked to settle already: finish it for that reason
+            return self.finalize_run(org_id, run_id, {"reason": "settled"})
+        left = (datetime.fromisoformat(due_at) - now()).total_seconds()
+        if left > 0:
+            queue = self.deps.run_queue_url
+            run_queue.queue_deadline(queue, org_id, run_id, run.generation, due_at, left)
+            return {}
+        return self.finalize_run(org_id, run_id, {"reason": "timed_out"})
+
+    def _queue_deadline(self, run: RunRecord) -> None:
+        """Queues the run's timeout, counted from its start (a redrive's from the redrive)."""
+        if not run.timeout:
+            return
+        started = datetime.fromisoformat(run.redriven_at or run.started_at or run.created_at)
+        due = started + timedelta(seconds=run.timeout)
+        left = (due - now()).total_seconds()
+        org_id, run_id, queue = run.org_id, run.run_id, self.deps.run_queue_url
+        run_queue.queue_deadline(queue, org_id, run_id, run.generation, iso(due), left)
+
     def finalize_run(self, org_id: str, run_id: str, settle: dict[str, Any]) -> dict[str, Any]:
         """Decides the final status from the nodes, cancels what is left, records it."""
         reason = settle.get("reason", "settled")
@@ -67,8 +94,10 @@ class RunSteps:
             if run.parent_token:  # nor the parent have heard
                 executions.resume_run(run.parent_token, run.status)
             return {"status": run.status}
-        # Stop new scheduling first, so that the node list read next is the final one.
-        run = self.store.run_state.request_settle(org_id, run_id, reason)
+        # Stop new scheduling first, so that the node list read next is the final one. (The
+        # step that settled the run asked already: a write whose condition fails still costs.)
+        if not run.settle_requested_at:
+            run = self.store.run_state.request_settle(org_id, run_id, reason)
         reason = (run.settle_reason or reason) if reason == "settled" else reason
         run, nodes = self.store.runs.get_run_with_nodes(org_id, run_id)
         for node in nodes:

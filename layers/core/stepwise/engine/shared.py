@@ -28,7 +28,7 @@ class EngineDeps:
         store: Store,
         definitions: ActionDefinitions,
         node_state_machine_arn: str,
-        run_state_machine_arn: str,
+        run_queue_url: str,
         logs: RunLogs | None = None,
         event_bus_name: str | None = None,
         items_state_machine_arn: str = "",
@@ -38,7 +38,7 @@ class EngineDeps:
         self.store = store
         self.definitions = definitions
         self.node_state_machine_arn = node_state_machine_arn
-        self.run_state_machine_arn = run_state_machine_arn
+        self.run_queue_url = run_queue_url
         self.items_state_machine_arn = items_state_machine_arn  # for_each chunks
         # for_each chunks that fit in 5 minutes ("" keeps every chunk Standard)
         self.items_express_state_machine_arn = items_express_state_machine_arn

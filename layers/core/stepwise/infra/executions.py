@@ -1,4 +1,4 @@
-"""Step Functions calls: starting run and node executions, resuming a waiting run, stopping.
+"""Step Functions calls: starting node and items executions, resuming a waiting task, stopping.
 
 State machines carry references only (org, run, node, attempt), never user payloads.
 """
@@ -15,39 +15,11 @@ from stepwise.infra import aws
 _SPENT_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
 
 
-class StartRefused(Exception):
-    """Step Functions would not start an execution; the message is its answer's."""
-
-
 def generation_parts(run_id: str, generation: int = 0) -> tuple[str, ...]:
     """The identity of a run's executions in one generation: the run's first execution is
     generation 0, and its redrive ``n`` runs generation ``n``, whose run, node and chunk
     executions need names of their own (the closed ones keep theirs for 90 days)."""
     return (run_id,) if not generation else (run_id, f"redrive{generation}")
-
-
-def run_execution_name(run_id: str, generation: int = 0) -> str:
-    return execution_name(*generation_parts(run_id, generation))
-
-
-def start_run(
-    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int, generation: int = 0
-) -> None:
-    _start(
-        state_machine_arn,
-        run_execution_name(run_id, generation),
-        {"org_id": org_id, "run_id": run_id, "timeout_seconds": timeout_seconds},
-    )
-
-
-def start_run_or_refuse(
-    state_machine_arn: str, org_id: str, run_id: str, timeout_seconds: int, generation: int = 0
-) -> None:
-    """``start_run``, with Step Functions' refusal raised as StartRefused."""
-    try:
-        start_run(state_machine_arn, org_id, run_id, timeout_seconds, generation)
-    except ClientError as exc:
-        raise StartRefused(exc.response["Error"].get("Message", "unknown")) from exc
 
 
 def start_node(
@@ -221,11 +193,6 @@ def stop_node(
     _stop_first(state_machine_arn, names, "Stepwise.RunSettled", cause)
 
 
-def describe_run(state_machine_arn: str, run_id: str, generation: int = 0) -> dict | None:
-    """The run's execution (status, stopDate, error, cause), or None if it was never started."""
-    return _describe_first(state_machine_arn, _names(run_id, generation=generation))
-
-
 def describe_node(
     state_machine_arn: str, run_id: str, ref: str, generation: int = 0
 ) -> dict | None:
@@ -250,11 +217,6 @@ def _describe(execution_arn: str) -> dict | None:
         raise
 
 
-def stop_run(state_machine_arn: str, run_id: str, cause: str, generation: int = 0) -> None:
-    """Stops a run's execution if it is still running; a missing or closed one is fine."""
-    _stop_first(state_machine_arn, _names(run_id, generation=generation), "Stepwise.Janitor", cause)
-
-
 def _stop_first(state_machine_arn: str, names: list[str], error: str, cause: str) -> None:
     """Stops the execution under the first of ``names`` that exists (the old name is tried only
     when the current one has none: one call in the usual case)."""
@@ -273,7 +235,8 @@ def _stop_first(state_machine_arn: str, names: list[str], error: str, cause: str
 
 
 def resume_run(task_token: str, reason: str) -> bool:
-    """Resumes the run execution waiting on ``task_token``; False if it was already resumed."""
+    """Resumes the task waiting on ``task_token`` (a node's attempt, a parent's AwaitChild);
+    False if it was already resumed."""
     try:
         aws.client("stepfunctions").send_task_success(
             taskToken=task_token, output=json.dumps({"reason": reason, "timed_out": False})

@@ -27,6 +27,17 @@ def send(queue_url: str, message: dict[str, Any]) -> None:
     aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
 
+def send_later(queue_url: str, message: dict[str, Any], delay_seconds: int = 0) -> None:
+    """Queues one message, invisible for ``delay_seconds`` (SQS takes 0 to 900); SendFailed
+    when SQS refuses it."""
+    try:
+        aws.client("sqs").send_message(
+            QueueUrl=queue_url, MessageBody=json.dumps(message), DelaySeconds=delay_seconds
+        )
+    except ClientError as exc:
+        raise SendFailed(str(exc)) from exc
+
+
 def send_all(queue_url: str, messages: list[dict[str, Any]]) -> None:
     """Queues the messages, ten to a call; SendFailed if any of them could not be queued."""
     for start in range(0, len(messages), _SEND_BATCH_LIMIT):

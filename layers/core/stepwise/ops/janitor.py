@@ -1,8 +1,10 @@
 """The janitor: settles runs that can no longer settle themselves, a bounded slice at a time.
 
-A run is orphaned when its record is still queued or running but its execution has ended
-(stopped by hand, failed outside the engine, never started), or when it is still waiting well
-past its own timeout. The janitor finalises such runs through the engine's own finalisation
+A run has no execution of its own (its start, deadline and finalisation are RunQueue messages),
+so the janitor judges it by its timestamps: a run is orphaned when it is still queued well past
+its creation (its start failed until it was dead-lettered), asked to settle well ago but not
+finished (its finalisation failed), or still open well past its own timeout (its deadline
+message was lost). The janitor finalises such runs through the engine's own finalisation
 (nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
 settled runs for the retention period from when they end. Within a healthy run it heals nodes
 left behind: a node scheduled whose execution never started is started, and a node whose
@@ -54,7 +56,6 @@ class Janitor:
         self,
         store: Store,
         engine: "Engine",
-        run_state_machine_arn: str,
         limit: int = 200,
         grace: timedelta = GRACE,
         node_limit: int = 200,
@@ -62,7 +63,6 @@ class Janitor:
         self.store = store
         self.janitor_store = JanitorStore(store.table)
         self.engine = engine
-        self.run_state_machine_arn = run_state_machine_arn
         self.limit = limit
         self.grace = grace
         self.node_limit = node_limit
@@ -137,27 +137,21 @@ class Janitor:
         started = datetime.fromisoformat(run.redriven_at or run.started_at or run.created_at)
         deadline = started + timedelta(seconds=run.timeout or 0)
         if now > deadline + self.grace:
-            machine = self.run_state_machine_arn
-            executions.stop_run(machine, run_id, "past its timeout", run.generation)
             return self._settle(run, {"reason": "timed_out"}, "past its timeout")
-        execution = executions.describe_run(self.run_state_machine_arn, run_id, run.generation)
-        if execution is None:
+        asked = run.settle_requested_at
+        if asked and now > datetime.fromisoformat(asked) + self.grace:
+            return self._settle(run, {"reason": "settled"}, "asked to settle but never finished")
+        if run.status == RunStatus.QUEUED:
             created = datetime.fromisoformat(run.redriven_at or run.created_at)
             if now < created + self.grace:
                 return None  # its start may still be on the way
-            cause = "the run's execution was never started"
+            cause = "the run's start was never processed"
             return self._settle(run, _crashed("RunNotStarted", cause), cause)
-        if execution["status"] == "RUNNING":
-            if now > started + self.grace:
-                healed = self._heal_nodes(org_id, run_id, now)
-                if report is not None:
-                    report.nodes.extend(healed)
-            return None
-        cause = f"the run's execution ended {execution['status']} without settling the run"
-        if execution["status"] == "TIMED_OUT":
-            return self._settle(run, {"reason": "timed_out"}, cause)
-        error = execution.get("error") or f"Execution{execution['status'].title()}"
-        return self._settle(run, _crashed(error, execution.get("cause") or cause), cause)
+        if now > started + self.grace:
+            healed = self._heal_nodes(org_id, run_id, now)
+            if report is not None:
+                report.nodes.extend(healed)
+        return None
 
     def _heal_nodes(self, org_id: str, run_id: str, now: datetime) -> list[dict[str, str]]:
         """Starts nodes whose execution never started; fails nodes whose execution ended."""

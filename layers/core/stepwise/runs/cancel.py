@@ -2,15 +2,19 @@
 
 from stepwise.core.errors import Conflict
 from stepwise.core.statuses import RUN_TERMINAL
-from stepwise.infra import executions
+from stepwise.runs import run_queue
 from stepwise.runs.records import RunRecord
 from stepwise.store import Store
 
 
-def cancel_run(store: Store, org_id: str, run_id: str, reason: str) -> RunRecord:
-    """Marks the run for cancellation and resumes its execution, which then finalises it.
+def cancel_run(
+    store: Store, run_queue_url: str, org_id: str, run_id: str, reason: str
+) -> RunRecord:
+    """Marks the run for cancellation and queues its finalisation (the engine's: it stops the
+    run's node executions, which the caller may not be allowed to do).
 
-    A queued run has no token yet: its first step sees the request and finishes at once.
+    A queued run is finished by whichever comes first, that message or its start (which sees
+    the request); the other then finds it ended.
     Conflict if the run has ended or is already finishing for another reason.
     """
     run = store.run_state.request_cancel(org_id, run_id, reason)
@@ -21,6 +25,5 @@ def cancel_run(store: Store, org_id: str, run_id: str, reason: str) -> RunRecord
         if current.status in RUN_TERMINAL:
             raise Conflict(f"the run has already ended ({current.status})")
         raise Conflict(f"the run is already finishing ({current.settle_reason})")
-    if run.task_token:
-        executions.resume_run(run.task_token, "cancelled")
+    run_queue.queue_finalize(run_queue_url, org_id, run_id, run.generation)
     return run

@@ -17,8 +17,7 @@ from stepwise.core.errors import (
 from stepwise.core.observability import logger
 from stepwise.core.statuses import NodeKind, RunStatus
 from stepwise.engine.compiled import CompiledWorkflow
-from stepwise.infra import executions
-from stepwise.runs import quotas
+from stepwise.runs import quotas, run_queue
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.runs.repair_plan import RepairPlan, plan_repair
 from stepwise.store import Store
@@ -32,7 +31,7 @@ def redrive_run(
     org_id: str,
     run_id: str,
     *,
-    state_machine_arn: str | None,
+    run_queue_url: str | None,
     run_input: Any = _UNSET,
     workflow_version: int | None = None,
     reason: str | None = None,
@@ -44,8 +43,8 @@ def redrive_run(
 
     ``run_input`` replaces the input for the nodes that run again; ``workflow_version`` moves
     the run onto that (newer) version of its workflow. ``key_id``/``key_name`` (or ``actor``,
-    for the engine) say who asked. ``state_machine_arn`` is the RunStateMachine the redrive's
-    execution starts in; None only for a parent run's AwaitChild, which starts its child's
+    for the engine) say who asked. ``run_queue_url`` is the RunQueue the redrive's start
+    is queued on; None only for a parent run's AwaitChild, which starts its child's
     itself (and whose child is not held to the open-runs quota, as a child run never is).
     NotFound, Conflict (409: not in a status a redrive takes, external, or changed meanwhile),
     ValidationFailed (422 naming the field), QuotaExceeded (413 input, 429 open runs)."""
@@ -54,7 +53,7 @@ def redrive_run(
     replaced = run_input is not _UNSET
     if replaced:
         quotas.check_run_input(run_input)
-    if state_machine_arn:
+    if run_queue_url:
         quotas.check_open_runs(store, org_id)  # the run is open again
     old, target = versions(store, org_id, run, workflow_version, "workflow_version")
     nodes = {node.ref: node for node in records}
@@ -89,8 +88,8 @@ def redrive_run(
         raise Conflict("the run changed while it was being redriven; read it and try again")
     _write_nodes(store, org_id, run_id, target, plan, number, expires_at)
     logger.info("run redriven", extra={"run_id": run_id, "redrive": number})
-    if state_machine_arn:
-        start_execution(store, state_machine_arn, org_id, run_id, target.workflow.timeout, number)
+    if run_queue_url:
+        start_execution(store, run_queue_url, org_id, run_id, number)
     metrics.count(metrics.Metric.RUNS_STARTED, org_id)
     return store.runs.get_run(org_id, run_id)
 
@@ -127,13 +126,13 @@ def versions(
 
 
 def start_execution(
-    store: Store, state_machine_arn: str, org_id: str, run_id: str, timeout: int, generation: int
+    store: Store, run_queue_url: str, org_id: str, run_id: str, generation: int
 ) -> None:
     """The run's execution for this redrive (named from the run and the redrive's number, so a
     repeat starts nothing); a refused start fails the run, which can be redriven again."""
     try:
-        executions.start_run_or_refuse(state_machine_arn, org_id, run_id, timeout, generation)
-    except executions.StartRefused as exc:
+        run_queue.start_run_or_refuse(run_queue_url, org_id, run_id, generation)
+    except run_queue.StartRefused as exc:
         logger.exception("could not start the redrive's execution", extra={"run_id": run_id})
         store.run_state.fail_run_start(org_id, run_id, str(exc))
         raise ServiceUnavailable("the run could not be started; try again") from None

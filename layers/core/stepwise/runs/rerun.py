@@ -9,8 +9,7 @@ from stepwise.core.errors import Conflict, ServiceUnavailable, ValidationFailed,
 from stepwise.core.ids import new_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL
-from stepwise.infra import executions
-from stepwise.runs import quotas
+from stepwise.runs import quotas, run_queue
 from stepwise.runs.records import NodeRecord, RunRecord
 from stepwise.runs.redrive import versions
 from stepwise.runs.repair_plan import plan_repair, rerun_forced
@@ -26,7 +25,7 @@ def rerun_run(
     run_id: str,
     start_from: str,
     *,
-    state_machine_arn: str,
+    run_queue_url: str,
     run_input: Any = _UNSET,
     workflow_version: int | None = None,
     key_id: str | None = None,
@@ -78,8 +77,8 @@ def rerun_run(
     store.repairs.rebuild_progress(org_id, rerun_id, len(target.specs), settled, expires_at)
     store.repairs.add_rerun(org_id, run_id, rerun_id)
     try:
-        executions.start_run_or_refuse(state_machine_arn, org_id, rerun_id, target.workflow.timeout)
-    except executions.StartRefused as exc:
+        run_queue.start_run_or_refuse(run_queue_url, org_id, rerun_id)
+    except run_queue.StartRefused as exc:
         logger.exception("could not start the rerun's execution", extra={"run_id": rerun_id})
         store.run_state.fail_run_start(org_id, rerun_id, str(exc))
         raise ServiceUnavailable("the rerun could not be started; try again") from None

@@ -5,29 +5,29 @@ from typing import Any
 from stepwise.core import metrics
 from stepwise.core.errors import ServiceUnavailable
 from stepwise.core.observability import logger
-from stepwise.infra import executions
+from stepwise.runs import run_queue
 from stepwise.store import Store
 from stepwise.workflows.models import Workflow
 
 
 def start_workflow_run(
     store: Store,
-    run_state_machine_arn: str,
+    run_queue_url: str,
     org_id: str,
     run_id: str,
     workflow: Workflow,
     run_input: Any,
     origin: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Creates the run (queued) and starts its execution; the run and node items as written.
+    """Creates the run (queued) and queues its start; the run and node items as written.
 
-    If the execution cannot be started the run ends failed, never stays queued, and the caller
+    If the start cannot be queued the run ends failed, never stays queued, and the caller
     gets ServiceUnavailable (safe to retry)."""
     run, nodes = store.runs.create_run(org_id, run_id, workflow, run_input, origin)
     try:
-        executions.start_run_or_refuse(run_state_machine_arn, org_id, run_id, workflow.timeout)
-    except executions.StartRefused as exc:
-        logger.exception("could not start the run's execution", extra={"run_id": run_id})
+        run_queue.start_run_or_refuse(run_queue_url, org_id, run_id)
+    except run_queue.StartRefused as exc:
+        logger.exception("could not queue the run's start", extra={"run_id": run_id})
         store.run_state.fail_run_start(org_id, run_id, str(exc))
         metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status="failed")
         raise ServiceUnavailable("the run could not be started; try again") from None

@@ -13,8 +13,7 @@ from stepwise.core.errors import NotFound, QuotaExceeded
 from stepwise.core.ids import new_id
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, RunStatus
-from stepwise.infra import executions
-from stepwise.runs import quotas
+from stepwise.runs import quotas, run_queue
 from stepwise.runs.starts import start_workflow_run
 from stepwise.schedules.models import OverlapPolicy
 from stepwise.schedules.service import Schedules
@@ -42,10 +41,10 @@ class Firing:
 
 
 class ScheduledRuns:
-    def __init__(self, store: Store, schedules: Schedules, run_state_machine_arn: str):
+    def __init__(self, store: Store, schedules: Schedules, run_queue_url: str):
         self.store = store
         self.schedules = schedules
-        self.run_state_machine_arn = run_state_machine_arn
+        self.run_queue_url = run_queue_url
 
     def fire(self, firing: Firing) -> dict[str, Any]:
         """Handles one firing; returns its outcome (started, skipped or ignored) and run id."""
@@ -109,7 +108,7 @@ class ScheduledRuns:
             run = None
         if run is not None:
             if run.status == RunStatus.QUEUED:  # created, but the execution may not be
-                executions.start_run(self.run_state_machine_arn, org_id, run_id, run.timeout or 0)
+                run_queue.start_run(self.run_queue_url, org_id, run_id)
             return "started"
         recorded = datetime.fromisoformat(record["recorded_at"])
         if not ours and (datetime.now(UTC) - recorded).total_seconds() < CLAIM_GRACE_SECONDS:
@@ -136,7 +135,7 @@ class ScheduledRuns:
             origin["tags"] = schedule["tags"]
         start_workflow_run(
             self.store,
-            self.run_state_machine_arn,
+            self.run_queue_url,
             org_id,
             run_id,
             workflow,
