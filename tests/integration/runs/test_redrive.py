@@ -4,7 +4,6 @@ again (and in which execution, with which attempt), the counts, the history, and
 import json
 import os
 
-import boto3
 import pytest
 
 from stepwise import components

@@ -128,7 +128,14 @@ def test_the_signals_event_resumes_the_waiting_task(stack, example_run):
 
 
 def test_every_event_file_is_covered():
-    covered = {"run-start", "run-deadline", "run-finalize", "attempt", "attempt-express", "node-crashed"}
+    covered = {
+        "run-start",
+        "run-deadline",
+        "run-finalize",
+        "attempt",
+        "attempt-express",
+        "node-crashed",
+    }
     assert {p.stem for p in (EVENTS / "engine").glob("*.json")} == covered
     assert {p.parent.name for p in EVENTS.glob("*/*.json")} == {
         "api",

@@ -17,7 +17,6 @@ from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
 from stepwise.engine.retries import retry_delay
 from stepwise.engine.shared import DONE, EngineDeps, count_attempt, expression, truthy
 from stepwise.engine.start_pace import StartPace
-from stepwise.infra import executions
 from stepwise.runs import run_queue
 from stepwise.runs.node_events import NodeEvents
 from stepwise.runs.records import NodeRecord, RunRecord
