@@ -5,6 +5,7 @@ node's output is collected in item order."""
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
+from threading import Lock
 from typing import Any
 
 from stepwise.actions.definitions import resolve_action
@@ -58,6 +59,7 @@ class ForEachSteps(StepFamily):
         # change within a generation, so an engine process reads them once per node, not per
         # item. A redrive is a new generation (its input and version may differ).
         self._contexts: OrderedDict[tuple[str, str, int, str], dict[str, Any]] = OrderedDict()
+        self._contexts_lock = Lock()  # the local stack runs steps on threads of one process
 
     def fan_out(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -352,15 +354,17 @@ class ForEachSteps(StepFamily):
         """The run's input and the node's ancestors' outcomes, read once per process and node
         when every ancestor has settled (kept for the last few nodes only: outputs are large)."""
         key = (view.org_id, view.run_id, view.run.generation, ref)
-        found = self._contexts.get(key)
-        if found is not None:
-            self._contexts.move_to_end(key)
-            return found
+        with self._contexts_lock:
+            found = self._contexts.get(key)
+            if found is not None:
+                self._contexts.move_to_end(key)
+                return found
         context = self.advance.context(view, ref)
         if all(r in view.known for r in view.compiled.ancestors(ref)):
-            self._contexts[key] = context
-            while len(self._contexts) > CACHED_CONTEXTS:
-                self._contexts.popitem(last=False)
+            with self._contexts_lock:
+                self._contexts[key] = context
+                while len(self._contexts) > CACHED_CONTEXTS:
+                    self._contexts.popitem(last=False)
         return context
 
     def item_crashed(self, address: NodeAddress, error: str, cause: str) -> dict[str, Any]:
