@@ -1,11 +1,21 @@
 """Builders shared by the tests: workflow bodies and API Gateway (HTTP API v2) events."""
 
 import json
+import os
 from typing import Any
 
 from stepwise_local.events import DEFAULT_KEY, http_event
 
-__all__ = ["DEFAULT_KEY", "diamond", "http_event", "run_message"]
+__all__ = ["DEFAULT_KEY", "diamond", "examples", "http_event", "run_message"]
+
+FULL_EXAMPLES_VAR = "STEPWISE_FULL_EXAMPLES"
+
+
+def examples(ci: int, full: int) -> int:
+    """How many examples a Hypothesis property test draws when each example is a whole run on
+    moto: ``ci`` in `make test` (and CI), ``full`` with STEPWISE_FULL_EXAMPLES=1 set
+    (docs/testing.md)."""
+    return full if os.environ.get(FULL_EXAMPLES_VAR) == "1" else ci
 
 
 def diamond(**extra: Any) -> dict[str, Any]:

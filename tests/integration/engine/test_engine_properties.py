@@ -15,7 +15,7 @@ from stepwise.engine.joins import Decision, Edge, edge_outcome, join_decision
 from stepwise.infra import executions
 from stepwise_local.stack import LocalStack
 from tests.conftest import QUIET
-from tests.helpers import deliver, http_event
+from tests.helpers import deliver, examples, http_event
 
 ORG = "acme"
 FAILS = {"boom": "{{ abs('not a number') }}"}  # a deterministic, non-retryable failure
@@ -85,7 +85,7 @@ def reference(workflow):
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(ci=20, full=40),
     deadline=None,
     # Each example is a real run on moto; shrinking a failure can take minutes, so it is capped.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
@@ -219,7 +219,7 @@ def healable_workflows(draw):
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(ci=12, full=25),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -62,8 +62,11 @@ def statuses(stack, batch_id, count, org="acme", key=None):
     return found
 
 
-def test_a_bulk_pause_pages_through_hundreds_of_runs_and_leaves_other_orgs_alone(stack):
-    mine = batch_of_runs(stack, workflow(stack), 300)
+def test_a_bulk_pause_pages_through_every_run_and_leaves_other_orgs_alone(stack):
+    # Three full pages: the job ends on a page that fills up, with no empty page after it (a
+    # short last page: test_a_page_delivered_twice_acts_once_and_counts_once).
+    count = 3 * PAGE_SIZE
+    mine = batch_of_runs(stack, workflow(stack), count)
     theirs_wf = workflow(stack, org="globex", key=OTHER_KEY)
     theirs = batch_of_runs(stack, theirs_wf, 20, org="globex", key=OTHER_KEY)
     # Runs that change between the request and their page: one finishing, one paused already.
@@ -72,23 +75,28 @@ def test_a_bulk_pause_pages_through_hundreds_of_runs_and_leaves_other_orgs_alone
 
     job_id = bulk(stack, {"action": "pause", "filter": {"batch_id": mine}, "reason": "incident"})
     # Every org's batch ids are unique, but the filter is the org's own index all the same.
-    assert stack.drain("BulkFunction") == 300 // PAGE_SIZE
+    assert stack.drain("BulkFunction") == count // PAGE_SIZE
 
     done = job(stack, job_id)
     assert done["status"] == "succeeded"
-    assert (done["matched"], done["done"], done["skipped"], done["failed"]) == (300, 298, 2, 0)
+    assert (done["matched"], done["done"], done["skipped"], done["failed"]) == (
+        count,
+        count - 2,
+        2,
+        0,
+    )
     assert done["skip_reasons"] == {"finishing": 1, "already_paused": 1}
-    assert done["pages"] == 300 // PAGE_SIZE and done["finished_at"] is not None
+    assert done["pages"] == count // PAGE_SIZE and done["finished_at"] is not None
     assert done["filter"] == {"batch_id": mine, "tag": []} | {
         k: None
         for k in ("status", "workflow_id", "parent_run_id", "created_after", "created_before")
     }
     # The counters moved with each pause: the batch's and the org's counts are exact.
     status, counted = call(stack, "GET", f"/batches/{mine}")
-    assert counted["data"]["counts"]["paused"] == 299  # 298 + the one paused first
+    assert counted["data"]["counts"]["paused"] == count - 1  # the job's + the one paused first
     assert counted["data"]["counts"]["queued"] == 1  # finishing: its cancel wins
     status, page = call(stack, "GET", "/runs", query="status=paused&limit=1")
-    assert status == 200 and page["total"] == 299
+    assert status == 200 and page["total"] == count - 1
     assert statuses(stack, mine, 10)[7] == "queued"
     # Another org's runs: untouched, and its key cannot see the job.
     assert set(statuses(stack, theirs, 20, org="globex", key=OTHER_KEY).values()) == {"queued"}
