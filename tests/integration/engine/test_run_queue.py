@@ -224,3 +224,41 @@ def test_a_start_that_sqs_refuses_fails_the_run_instead_of_leaving_it_queued(sta
     [run] = api(stack, "GET", f"/v1/orgs/{ORG}/runs")[1]["data"]
     assert run["status"] == "failed" and run["error"]["type"] == "RunStartFailed"
     assert os.environ["RUN_QUEUE_URL"]  # the queue the template gave the API
+
+
+def test_a_start_that_fails_once_is_tried_again_in_the_same_invocation(stack, monkeypatch):
+    """A transient failure (here the first call) is retried after 1 s, as Step Functions'
+    Retry did: given back to SQS, the message would wait out its six-minute visibility."""
+    from stepwise.engine import engine as engine_module
+
+    components.engine().advance.inline_limit = 0
+    run_id = start_run(stack, WAITS)
+    steps = components.engine().runs
+    real, calls, slept = steps.start_run, [], []
+
+    def fails_once(org_id, run_id_):
+        calls.append(run_id_)
+        if len(calls) == 1:
+            raise RuntimeError("TransactionConflict")
+        return real(org_id, run_id_)
+
+    monkeypatch.setattr(steps, "start_run", fails_once)
+    monkeypatch.setattr(engine_module.time, "sleep", slept.append)
+    assert deliver(stack, "start", run_id) == {"batchItemFailures": []}
+    assert calls == [run_id, run_id] and slept == [1]
+    assert run_of(run_id).status == RunStatus.RUNNING
+
+
+def test_a_start_that_keeps_failing_goes_back_to_the_queue(stack, monkeypatch):
+    from stepwise.engine import engine as engine_module
+
+    run_id = start_run(stack, WAITS)
+
+    def fails(org_id, run_id_):
+        raise RuntimeError("still broken")
+
+    monkeypatch.setattr(components.engine().runs, "start_run", fails)
+    monkeypatch.setattr(engine_module.time, "sleep", lambda seconds: None)
+    with pytest.raises(BatchProcessingError, match="still broken"):
+        deliver(stack, "start", run_id)
+    assert run_of(run_id).status == RunStatus.QUEUED

@@ -14,6 +14,7 @@ child_steps, for_each_steps), over attempts (how an attempt ends) and advance (h
 moves on); the Engine builds them once and routes each step event to its family.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from stepwise.runs.logs import RunLogs
 from stepwise.store import Store
 
 Event = dict[str, Any]
+RUN_MESSAGE_TRIES = 3  # a RunQueue message's tries within one invocation
 Step = Callable[[Event], dict[str, Any]]
 
 
@@ -110,12 +112,29 @@ class Engine:
 
     def run_message(self, message: Event) -> dict[str, Any]:
         """One RunQueue message (start, deadline, finalize); one of an earlier generation of
-        the run (before a redrive) or of a run that is gone changes nothing."""
+        the run (before a redrive) or of a run that is gone changes nothing.
+
+        A failure (a transaction conflict, a throttled call) is tried again here, after 1 s and
+        2 s, as Step Functions' Retry did for the run's steps: a message SQS gives back waits
+        out its visibility timeout (six minutes). Every kind is idempotent, so a retry is safe;
+        one that still fails, or a slow one, goes back to the queue (and, at last, its DLQ)."""
         kind = message.get("kind")
         org_id, run_id = _run(message)
         logger.append_keys(org_id=org_id, run_id=run_id, step=f"run:{kind}")
         if kind not in ("start", "deadline", "finalize"):
             raise ValueError(f"unknown run message {kind!r}")
+        for attempt in range(RUN_MESSAGE_TRIES - 1):
+            began = time.monotonic()
+            try:
+                return self._run_message(kind, org_id, run_id, message)
+            except Exception:
+                if time.monotonic() - began > 10:  # slow: no time for another try
+                    raise
+                logger.warning("run message failed; trying it again", exc_info=True)
+                time.sleep(2**attempt)
+        return self._run_message(kind, org_id, run_id, message)
+
+    def _run_message(self, kind: str, org_id: str, run_id: str, message: Event) -> dict[str, Any]:
         try:
             run = self.runs.store.runs.get_run(org_id, run_id)
         except NotFound:
