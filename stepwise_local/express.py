@@ -31,15 +31,26 @@ def _express(backend: Any, state_machine_arn: str) -> bool:
     return getattr(machine, "type", None) == "EXPRESS"
 
 
+_given: dict[str, str] = {}  # local name -> the caller's, where the suffix had to cut it
+MAX_NAME = 80  # StartExecution's limit, which moto's plain backend checks
+
+
 def _own(name: Any) -> str:
+    """The caller's name plus a local suffix, cut to StartExecution's 80 characters when the
+    caller's name was already near them (the caller's name is kept to read it back)."""
     with _lock:
         number = next(_numbers)
-    return f"{name or 'express'}-x{number}"
+        given = name or "express"
+        suffix = f"-x{number}"
+        local = f"{given[: MAX_NAME - len(suffix)]}{suffix}"
+        if not local.startswith(given):
+            _given[local] = given
+    return local
 
 
 def given_name(local_name: str) -> str:
     """The name the caller gave an execution (an Express one runs under it plus a suffix)."""
-    return _LOCAL_SUFFIX.sub("", local_name)
+    return _given.get(local_name) or _LOCAL_SUFFIX.sub("", local_name)
 
 
 def _starting(original: Any) -> Any:

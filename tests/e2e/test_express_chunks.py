@@ -3,19 +3,13 @@ fit in 4 minutes runs no Standard chunk, a chunk run twice at a time (as Express
 start may) gives the same output and counts, and a long backoff keeps Standard chunks."""
 
 import json
-from pathlib import Path
-
-import pytest
 
 from stepwise import components
-from stepwise.engine import fan_out_plan
 from stepwise.infra import executions
 from stepwise_local.provision import local_client
 from stepwise_local.receiver import Answer, Receiver
 from tests.e2e.conftest import create_workflow, start_run, wait_for_run
 from tests.e2e.test_semantics import run_workflow, t
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def chunk_executions(local_stack, machine: str, run_id: str) -> list[dict]:
@@ -115,24 +109,7 @@ def test_a_long_backoff_keeps_standard_chunks(api, local_stack):
     assert standard["indices"] == [0, 1, 2]
 
 
-def _dispatcher_delivers_now() -> bool:
-    """Whether the dispatcher has its synchronous mode (``{"mode": "now", ...}``), which
-    ItemDeliverNow invokes; another change of issue 17 adds it."""
-    sources = [
-        REPO / "functions/dispatcher/app.py",
-        REPO / "layers/core/stepwise/actions/dispatcher.py",
-    ]
-    return any('"now"' in path.read_text() for path in sources)
-
-
-@pytest.mark.skipif(
-    not _dispatcher_delivers_now(),
-    reason="needs the dispatcher's synchronous 'now' mode (ItemDeliverNow), not merged yet",
-)
-def test_action_items_without_signaling_are_delivered_from_an_express_chunk(
-    api, local_stack, monkeypatch
-):
-    monkeypatch.setattr(fan_out_plan, "EXPRESS_ACTION_ITEMS", True)
+def test_action_items_without_signaling_are_delivered_from_an_express_chunk(api, local_stack):
     with Receiver() as receiver:
         url = receiver.respond(
             "/now", lambda r: Answer(200, {"n": r.payload["data"]["input"]["n"]})

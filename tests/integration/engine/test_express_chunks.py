@@ -14,6 +14,7 @@ from stepwise.core.statuses import NodeStatus
 from stepwise.engine import fan_out_plan
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.for_each_steps import EXPRESS_RESTART_SECONDS
+from tests.helpers import deliver
 from tests.integration.engine.test_engine_steps import ORG, start_run, step
 
 # retry.timeout 60: an item takes at most 60 s, so 4 rounds fit in 240 s; max_concurrency 2
@@ -64,7 +65,7 @@ def standard_starts(stack, run_id: str) -> list[str]:
 
 def fanned_out(stack, workflow=WORKFLOW, items=20) -> str:
     run_id = start_run(stack, workflow, {"xs": list(range(100, 100 + items))})
-    step(stack, "start_run", run_id, task_token="run-token")
+    deliver(stack, "start", run_id)
     outcome = step(stack, "attempt", run_id, node_ref="each", attempt=1)
     assert outcome["next"] == "map"
     return run_id
@@ -211,7 +212,7 @@ def test_a_settling_run_stops_no_express_chunk_and_its_items_cancel(stack, resum
     monkeypatch.setattr(executions, "stop_items", lambda *a, **k: stopped.append(a))
     run_id = fanned_out(stack)
     step(stack, "start_items", run_id, node_ref="each", task_token="fan")
-    assert step(stack, "finalize_run", run_id, settle={"reason": "cancelled"})
+    assert components.engine().runs.finalize_run(ORG, run_id, {"reason": "cancelled"})
     assert stopped == []
     run_chunk(stack, run_id, 0)
     items = components.store().nodes.list_items(ORG, run_id, "each")
@@ -291,7 +292,7 @@ def test_an_engine_process_reads_a_node_s_ancestors_once_for_all_its_items(
         ],
     }
     run_id = start_run(stack, workflow, {"xs": [1, 2, 3, 4], "k": "K"})
-    step(stack, "start_run", run_id, task_token="run-token")
+    deliver(stack, "start", run_id)
     step(stack, "attempt", run_id, node_ref="root", attempt=1)
     assert step(stack, "attempt", run_id, node_ref="each", attempt=1)["next"] == "map"
     runs = components.store().runs

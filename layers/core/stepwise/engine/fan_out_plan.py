@@ -65,9 +65,9 @@ TRANSFORM_ATTEMPT_SECONDS = 5
 # An action item's attempt is one synchronous dispatcher call: the destination's SLA plus this.
 DELIVERY_MARGIN_SECONDS = 30
 
-# Action items run in Express chunks only once the dispatcher delivers synchronously (its "now"
-# mode, which ItemDeliverNow invokes); until then their chunks stay Standard.
-EXPRESS_ACTION_ITEMS = False
+# Action items run in Express chunks through the dispatcher's synchronous "now" mode
+# (ItemDeliverNow), when their destination has no signaling at fan-out (no ack can come).
+EXPRESS_ACTION_ITEMS = True
 
 STANDARD = "standard"
 EXPRESS = "express"
