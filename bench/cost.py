@@ -26,10 +26,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench.billing import Bill, load_prices, plain_step_functions_usd, temporal_cloud_usd
-from bench.executions import bill_run, machine_types
+from bench.executions import bill_run, machine_types, queues_empty
 from bench.meter import Meter
 from stepwise_local.events import http_event
-from stepwise_local.provision import local_client
 from stepwise_local.receiver import Answer, Receiver
 from stepwise_local.stack import LocalStack
 
@@ -191,17 +190,6 @@ class CostBench:
                 return False
             time.sleep(0.05)
         return True
-
-
-def queues_empty(stack: LocalStack) -> bool:
-    sqs = local_client("sqs")
-    names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
-    for function in stack.stack.functions.values():
-        for queue in function.queues:
-            found = sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=list(names))
-            if any(int(found["Attributes"].get(name, 0)) for name in names):
-                return False
-    return True
 
 
 def measure() -> dict[str, Any]:

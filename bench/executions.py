@@ -87,6 +87,30 @@ def bill_run(run_id: str, names: dict[str, str], types: dict[str, str]) -> Execu
     return bill
 
 
+def queues_empty(stack: Any) -> bool:
+    """No message waiting or in flight in any queue a function polls (the local pollers stand
+    for Lambda's event source mappings: a message in flight is work under way). A delayed
+    message is a timer, not work under way: it may be due long after the run ended."""
+    from stepwise_local.provision import local_client
+
+    sqs = local_client("sqs")
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
+    for function in stack.stack.functions.values():
+        for queue in function.queues:
+            found = sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=names)
+            if any(int(found["Attributes"].get(name, 0)) for name in names):
+                return False
+    return True
+
+
+def busy(stack: Any) -> bool:
+    """Something still runs on the local stack: an execution, or a queued message."""
+    return bool(stack.running_executions()) or not queues_empty(stack)
+
+
 def local_executions() -> list[tuple[str, Any]]:
     """(state machine ARN, execution) of every execution moto's executing backend holds."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends

@@ -187,7 +187,10 @@ def _profiles(profiles: dict[str, Any] | None) -> list[str]:
         "",
         "Each workload ran once more in a stack of its own under cProfile, every thread",
         "profiled (bench/profile.py); the profiler slows it. Thread times add up to more than",
-        "the wall time; waiting is blocking calls (sleeps, lock and event waits, sockets).",
+        "the wall time. Waiting is blocking calls (sleeps, lock and event waits, sockets),",
+        "time queued for the local stack's DynamoDB lock, and short system calls that",
+        "release the GIL (their wall time is mostly getting it back); the last column leaves",
+        "all three out.",
     ]
     for name, label in PROFILED.items():
         profile = profiles.get(name)
