@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench.billing import Bill, load_prices, plain_step_functions_usd, temporal_cloud_usd
-from bench.executions import bill_run, machine_types, queues_empty
+from bench.executions import bill_run, busy, machine_types
 from bench.meter import Meter
 from stepwise_local.events import http_event
 from stepwise_local.receiver import Answer, Receiver
@@ -182,10 +182,9 @@ class CostBench:
             assert self._quiet(timeout=120), f"run {run_id} ended, the stack did not settle"
 
     def _quiet(self, timeout: float) -> bool:
-        """No execution running and no message waiting or in flight in any queue (the
-        pollers stand for Lambda's event source mappings: a message in flight is work)."""
+        """No execution running and no message waiting or in flight (``busy``)."""
         deadline = time.monotonic() + timeout
-        while not (self.stack.wait_idle(timeout=1) and queues_empty(self.stack)):
+        while busy(self.stack):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)

@@ -87,28 +87,25 @@ def bill_run(run_id: str, names: dict[str, str], types: dict[str, str]) -> Execu
     return bill
 
 
-def queues_empty(stack: Any) -> bool:
-    """No message waiting or in flight in any queue a function polls (the local pollers stand
-    for Lambda's event source mappings: a message in flight is work under way). A delayed
-    message is a timer, not work under way: it may be due long after the run ended."""
-    from stepwise_local.provision import local_client
-
-    sqs = local_client("sqs")
-    names = [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-    ]
-    for function in stack.stack.functions.values():
-        for queue in function.queues:
-            found = sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=names)
-            if any(int(found["Attributes"].get(name, 0)) for name in names):
-                return False
-    return True
-
-
 def busy(stack: Any) -> bool:
-    """Something still runs on the local stack: an execution, or a queued message."""
-    return bool(stack.running_executions()) or not queues_empty(stack)
+    """Something still runs on the local stack: an execution, or a message waiting or in
+    flight in a queue a function polls (the local pollers stand for Lambda's event source
+    mappings: a message in flight is work under way). A delayed message is a timer, not work
+    under way: it may be due long after the run ended. Read from moto's backends in this
+    process: a check through the API makes a dozen requests, and polling with them competes
+    for the GIL with the work being measured."""
+    from moto.sqs.models import sqs_backends
+
+    for _, execution in local_executions():
+        if str(getattr(execution.status, "value", execution.status)) == "RUNNING":
+            return True
+    queues = sqs_backends[ACCOUNT_ID][REGION]
+    for function in stack.stack.functions.values():
+        for source in function.queues:
+            queue = queues.get_queue(source.queue_url.rstrip("/").rsplit("/", 1)[-1])
+            if any(not message.delayed for message in list(queue._messages)):
+                return True
+    return False
 
 
 def local_executions() -> list[tuple[str, Any]]:

@@ -94,13 +94,13 @@ class Client:
 
     def wait_all(self, timeout: float = 600) -> None:
         """Until every run of the org has ended (the bench's stack runs nothing else). The API
-        is asked only once the stack looks idle (no execution, no queued message: cheap reads
-        of the local stack): API reads take the local DynamoDB lock, and polling them would
-        slow the very work being measured."""
+        is asked only once the stack looks idle (no execution, no queued message: read from
+        moto's backends in this process): API reads take the local DynamoDB lock, and
+        polling them would slow the very work being measured."""
         deadline = time.monotonic() + timeout
         while busy(self.stack) or self.open_runs():
             assert time.monotonic() < deadline, "runs still open"
-            time.sleep(0.05)
+            time.sleep(0.1)
 
     def run(self, run_id: str) -> dict[str, Any]:
         run = self.http.get(f"/runs/{run_id}").json()["data"]
