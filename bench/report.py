@@ -36,6 +36,7 @@ def render(results: dict[str, Any]) -> str:
         f" on {results['machine']['cpus']} CPUs. Everything runs on the local stack (moto, in",
         "one process): counts are exact, times are this machine's. `make bench` writes this",
         "file and `bench/results.json`.",
+        *([""] + results["notes"] if results.get("notes") else []),
         "",
         "## Budgets",
         "",

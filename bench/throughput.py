@@ -58,7 +58,9 @@ class Client:
         self.http = httpx.Client(
             base_url=f"{base}/v1/orgs/{stack.org_id}",
             headers={"Authorization": f"Bearer {stack.api_key}"},
-            timeout=60,
+            # A request waits its turn at the local DynamoDB lock behind the whole burst, and
+            # far longer under the profiler on a loaded machine (60 s was passed there).
+            timeout=600,
         )
 
     def workflow(self, body: dict[str, Any]) -> str:
