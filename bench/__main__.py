@@ -8,46 +8,24 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api_overhead, capacity, coldstart, cost, dispatch, throughput
+from bench import api_overhead, budgets, capacity, coldstart, cost, dispatch, readme, throughput
 from bench.billing import load_prices
 from bench.report import render
 
 HERE = Path(__file__).resolve().parent
 
-BUDGETS = {
-    "transitions_per_native_node": 6,
-    "lambda_invocations_per_native_node": 2,
-    "write_units_per_native_node": 3,
-    "api_cold_start_ratio_to_bare_fastapi_mangum": 1.2,
-    "usd_per_1000_native_nodes": 0.05,
-    "usd_per_1000_native_nodes_aim": 0.01,
-}
-
-
-def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    native = results["cost"]["per_unit"]["native_node"]
-    measured = {
-        "transitions_per_native_node": native["billed"]["transitions"],
-        "lambda_invocations_per_native_node": native["billed"]["lambda_invocations"],
-        "write_units_per_native_node": native["billed"]["write_units"],
-        "api_cold_start_ratio_to_bare_fastapi_mangum": results["cold_start"]["api"][
-            "ratio_to_bare_fastapi_mangum"
-        ],
-        "usd_per_1000_native_nodes": native["usd_per_1000"]["total"],
-        "usd_per_1000_native_nodes_aim": native["usd_per_1000"]["total"],
-    }
-    return [
-        {
-            "budget": name,
-            "limit": limit,
-            "measured": measured[name],
-            "passed": measured[name] <= limit,
-        }
-        for name, limit in BUDGETS.items()
-    ]
+STEPS = [
+    ("cold_start", coldstart.measure),
+    ("api_overhead", api_overhead.measure),
+    ("cost", cost.measure),
+    ("throughput", throughput.measure),
+    ("profiles", throughput.profiles),
+    ("dispatcher", dispatch.measure),
+]
 
 
 def commit() -> str:
@@ -61,7 +39,14 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def main() -> int:
+def main(
+    steps: list[tuple[str, Callable[[], Any]]] | None = None,
+    out: Path = HERE,
+    readme_path: Path = readme.README,
+    operations_path: Path = capacity.OPERATIONS,
+) -> int:
+    """Runs every step, writes results.json, REPORT.md, the README's cost table and the
+    capacity table of docs/operations.md, then checks the budgets: 1 when one broke."""
     started = time.time()
     results: dict[str, Any] = {
         "commit": commit(),
@@ -73,30 +58,24 @@ def main() -> int:
         },
         "prices": load_prices(),
     }
-    steps = [
-        ("cold_start", coldstart.measure),
-        ("api_overhead", api_overhead.measure),
-        ("cost", cost.measure),
-        ("throughput", throughput.measure),
-        ("dispatcher", dispatch.measure),
-    ]
-    for name, measure in steps:
+    for name, measure in STEPS if steps is None else steps:
         print(f"bench: {name} ...", flush=True)
         step_started = time.time()
         results[name] = measure()
         print(f"bench: {name} done in {time.time() - step_started:.0f} s", flush=True)
-    results["budgets"] = budgets(results)
+    results["budgets"] = budgets.check(results)
     results["seconds"] = round(time.time() - started)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (HERE / "REPORT.md").write_text(render(results))
-    capacity.write_into(capacity.OPERATIONS, capacity.render(results))
-    failed = [b["budget"] for b in results["budgets"] if not b["passed"]]
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "REPORT.md").write_text(render(results))
+    readme.write_into(readme_path, readme.render(results))
+    capacity.write_into(operations_path, capacity.render(results))
+    failed = budgets.failed(results["budgets"])
     print(
-        "bench: wrote bench/results.json, bench/REPORT.md and the capacity table of"
-        f" docs/operations.md in {results['seconds']} s"
+        f"bench: wrote results.json and REPORT.md in {out}, the cost table of {readme_path.name}"
+        f" and the capacity table of {operations_path.name} in {results['seconds']} s"
     )
     print("bench: budgets", "all passed" if not failed else f"failed: {', '.join(failed)}")
-    return 0
+    return 1 if failed else 0
 
 
 def _cpus() -> int:

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from bench.executions import ExecutionBill
 from bench.meter import Usage
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
@@ -18,7 +19,9 @@ def load_prices() -> dict[str, Any]:
 class Bill:
     """What AWS bills for a piece of work (counts, fractional once divided)."""
 
-    transitions: float = 0.0
+    transitions: float = 0.0  # Standard executions' state transitions
+    express_requests: float = 0.0  # Express executions started
+    express_gb_seconds: float = 0.0  # Express duration (100 ms steps) at the billed memory
     lambda_invocations: float = 0.0
     lambda_gb_seconds: float = 0.0
     write_units: float = 0.0
@@ -36,14 +39,19 @@ class Bill:
     events_put: float = 0.0
 
     @classmethod
-    def of(cls, usage: Usage, transitions: int, api_requests: int) -> "Bill":
+    def of(cls, usage: Usage, executions: ExecutionBill | int, api_requests: int) -> "Bill":
+        """``executions``: Step Functions' bill of the work (or a Standard transition count)."""
+        if isinstance(executions, int):
+            executions = ExecutionBill(transitions=executions)
         calls = usage.calls
         gb_seconds = sum(
             seconds * usage.lambda_memory_mb.get(name, 512) / 1024
             for name, seconds in usage.lambda_seconds.items()
         )
         return cls(
-            transitions=transitions,
+            transitions=executions.transitions,
+            express_requests=executions.express_requests,
+            express_gb_seconds=executions.express_gb_seconds,
             lambda_invocations=sum(usage.lambda_invocations.values()),
             lambda_gb_seconds=gb_seconds,
             write_units=usage.write_units,
@@ -81,13 +89,15 @@ class Bill:
         return Bill(**{f.name: getattr(self, f.name) / count for f in fields(self)})
 
     def rounded(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in asdict(self).items()}
+        return {k: round(v, 6 if k == "express_gb_seconds" else 4) for k, v in asdict(self).items()}
 
     def usd(self, prices: dict[str, Any]) -> dict[str, float]:
         """Dollars by service, and the total."""
         p = {name: item["usd"] for name, item in prices["items"].items()}
         parts = {
             "stepfunctions": self.transitions * p["stepfunctions_standard_transition"],
+            "stepfunctions_express": self.express_requests * p["stepfunctions_express_request"]
+            + self.express_gb_seconds * p["stepfunctions_express_gb_second"],
             "lambda": self.lambda_invocations * p["lambda_request"]
             + self.lambda_gb_seconds * p["lambda_arm_gb_second"],
             "dynamodb": self.write_units * p["dynamodb_write_request_unit"]

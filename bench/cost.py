@@ -6,25 +6,37 @@ the per-run overhead (creating, starting and finishing the run) is measured apar
 - native node: a chain of 21 transforms against a chain of 1
 - emitting native node: a native node plus what ``emit_event`` adds (the chain of 21 with every
   node emitting, against the same chain without)
-- webhook node: a root plus 5 action nodes (answered 200 by a real receiver) against the root
-- for_each item: a transform over 30 items against one over 10
+- webhook node answered at once: a root plus 5 action nodes (answered 200 by a real receiver)
+  against the root
+- webhook node with ``ack`` then callback: a root plus 5 action nodes whose destination has
+  signaling, answered ``ack``; the bench then posts each delivery's callback through the API
+  function (``POST /v1/signals/{token}``, from the ``signal_url`` the receiver captured), as
+  the destination would, and checks each node took the callback's result
+- for_each item: a transform over 30 items against one over 10, and an action over 30 against
+  one over 10; the row shows the dearer
 - retried attempt: an action answered 500 then 200 against one answered 200 at once
+
+A run has ended when the API says so and nothing of it still runs: no execution, no message
+in a queue. The bench's own reads while it waits are not counted.
 """
 
 import json
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 from bench.billing import Bill, load_prices, plain_step_functions_usd, temporal_cloud_usd
+from bench.executions import bill_run, busy, machine_types
 from bench.meter import Meter
-from stepwise import components
 from stepwise_local.events import http_event
-from stepwise_local.provision import local_client
 from stepwise_local.receiver import Answer, Receiver
 from stepwise_local.stack import LocalStack
 
 ORG = "acme"
 CHAIN = 21
+HOOKS = 5
+SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
+SIGNALING = {"enabled": True, "default": "ack"}
 
 
 def chain(count: int, emit_event: bool = False) -> dict[str, Any]:
@@ -44,11 +56,35 @@ def with_root(*nodes: dict[str, Any]) -> dict[str, Any]:
     return {"name": "rooted", "nodes": [root, *({**n, "depends_on": ["root"]} for n in nodes)]}
 
 
+def calls(action: str, count: int = HOOKS) -> list[dict[str, Any]]:
+    return [{"ref": f"call{i}", "kind": "action", "action": action} for i in range(count)]
+
+
+def transform_loop() -> dict[str, Any]:
+    return {
+        "ref": "each",
+        "kind": "transform",
+        "for_each": "{{ input.items }}",
+        "args": {"double": "{{ item }}"},
+    }
+
+
+def action_loop(action: str) -> dict[str, Any]:
+    return {
+        "ref": "each",
+        "kind": "action",
+        "action": action,
+        "for_each": "{{ input.items }}",
+        "args": {"n": "{{ item }}"},
+    }
+
+
 class CostBench:
     def __init__(self, stack: LocalStack, meter: Meter, receiver: Receiver):
         self.stack = stack
         self.meter = meter
         self.receiver = receiver
+        self.types = machine_types()
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         event = http_event(method, f"/v1/orgs/{ORG}{path}", body, self.stack.api_key)
@@ -56,55 +92,103 @@ class CostBench:
         assert response["statusCode"] < 300, response["body"]
         return json.loads(response["body"])["data"]
 
-    def action(self, name: str, *answers: Answer) -> None:
+    def read(self, path: str) -> Any:
+        """The bench's own read through the API: not billed."""
+        with self.meter.paused():
+            return self.api("GET", path)
+
+    def action(self, name: str, *answers: Answer, signaling: bool = False) -> None:
         url = self.receiver.answer(f"/{name}", *answers)
-        destination = self.api("POST", "/destinations", {"label": name, "url": url})
+        body: dict[str, Any] = {"label": name, "url": url}
+        if signaling:
+            body["signaling"] = SIGNALING
+        destination = self.api("POST", "/destinations", body)
         definition = {"name": name, "destinations": [{"destination_id": destination["id"]}]}
         self.api("POST", "/actions/definitions", definition)
 
     def run(self, workflow: dict[str, Any], run_input: Any = None) -> Bill:
-        """Starts one run through the API function and bills everything until the stack is
-        idle again."""
+        """Starts one run through the API function and bills everything until it has ended
+        and the stack is quiet again."""
+        run_id, before = self._start(workflow, run_input)
+        self._wait(run_id)
+        return self._bill(run_id, before, workflow, api_requests=1)
+
+    def run_called_back(
+        self, workflow: dict[str, Any], path: str, result: Any, run_input: Any = None
+    ) -> Bill:
+        """A run whose action nodes' destination answers ``ack``: once each delivery's ack is
+        recorded, the bench posts its callback ``{signal: success, result}`` to the delivery's
+        ``signal_url`` through the API function (billed: the destination's request), and every
+        action node must end with that result as its output."""
+        refs = [n["ref"] for n in workflow["nodes"] if n["kind"] == "action"]
+        seen = len(self.receiver.at(path))
+        run_id, before = self._start(workflow, run_input)
+        deliveries = self._deliveries(path, seen, len(refs))
+        for delivery in deliveries:
+            data = delivery.payload["data"]
+            self._wait_acked(data["record"])
+            token_path = urlparse(data["signal_url"]).path
+            event = http_event("POST", token_path, {"signal": "success", "result": result}, None)
+            response = self.stack.invoke("ApiFunction", event)
+            assert response["statusCode"] == 202, response["body"]
+        self._wait(run_id)
+        nodes = {n["ref"]: n for n in self.read(f"/runs/{run_id}")["nodes"]}
+        outputs = {ref: nodes[ref]["output"] for ref in refs}
+        assert outputs == dict.fromkeys(refs, result), outputs
+        return self._bill(run_id, before, workflow, api_requests=1 + len(deliveries))
+
+    def _start(self, workflow: dict[str, Any], run_input: Any) -> tuple[str, Any]:
         workflow_id = self.api("POST", "/workflows", workflow)["id"]
-        assert self.stack.wait_idle(timeout=120)
+        with self.meter.paused():
+            assert self._quiet(timeout=120), "the stack did not settle before the run"
         before = self.meter.snapshot()
         run = self.api("POST", "/runs", {"workflow_id": workflow_id, "input": run_input})
-        self._wait(run["id"])
+        return run["id"], before
+
+    def _bill(self, run_id: str, before: Any, workflow: dict[str, Any], api_requests: int):
         usage = self.meter.snapshot().minus(before)
-        status = self.api("GET", f"/runs/{run['id']}")["status"]
+        status = self.read(f"/runs/{run_id}")["status"]
         assert status == "succeeded", f"{workflow['name']}: {status}"
-        return Bill.of(usage, transitions(self.stack, run["id"]), api_requests=1)
+        with self.meter.paused():
+            executions = bill_run(run_id, self.stack.stack.names, self.types)
+        assert not executions.running, f"{run_id}: {executions.running} executions still run"
+        return Bill.of(usage, executions, api_requests=api_requests)
+
+    def _deliveries(self, path: str, seen: int, count: int) -> list[Any]:
+        deadline = time.monotonic() + 120
+        while len(self.receiver.at(path)) < seen + count:
+            assert time.monotonic() < deadline, f"{path}: {count} deliveries did not come"
+            time.sleep(0.05)
+        return self.receiver.at(path)[seen : seen + count]
+
+    def _wait_acked(self, record: Any) -> None:
+        """The destination calls back after its ack was recorded, as a real one would."""
+        record_id = record if isinstance(record, str) else record["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            events = self.read(f"/actions/records/{record_id}")["events"]
+            if any(e["kind"] == "ack" for e in events):
+                return
+            assert time.monotonic() < deadline, f"{record_id}: no ack recorded"
+            time.sleep(0.05)
 
     def _wait(self, run_id: str) -> None:
+        """Until the API says the run has ended and nothing of it still runs."""
         deadline = time.monotonic() + 120
-        while not self.stack.wait_idle(timeout=1) or self._open(run_id):
-            assert time.monotonic() < deadline, f"run {run_id} did not settle"
+        while self.read(f"/runs/{run_id}")["status"] not in SETTLED:
+            assert time.monotonic() < deadline, f"run {run_id} did not end"
+            time.sleep(0.05)
+        with self.meter.paused():
+            assert self._quiet(timeout=120), f"run {run_id} ended, the stack did not settle"
 
-    def _open(self, run_id: str) -> bool:
-        """Not ended yet: its start or deadline may still wait on RunQueue."""
-        run = components.store().runs.get_run(self.stack.org_id, run_id)
-        return run.status in ("queued", "running", "paused")
-
-
-def transitions(stack: LocalStack, run_id: str) -> int:
-    """Billed state transitions of the run's executions: every state entered, Map iterations
-    included (Step Functions bills each one, retries too). An execution is the run's if its
-    input names the run or one of its child runs (names are hashed, so they cannot tell)."""
-    sfn = local_client("stepfunctions")
-    total = 0
-    for machine in ("NodeStateMachine", "ItemsStateMachine"):
-        for execution in stack.executions(machine):
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
-            of = json.loads(described["input"])["run_id"]
-            if of != run_id and not of.startswith(f"{run_id}."):
-                continue
-            pages = sfn.get_paginator("get_execution_history").paginate(
-                executionArn=execution["executionArn"]
-            )
-            total += sum(
-                1 for page in pages for e in page["events"] if e["type"].endswith("StateEntered")
-            )
-    return total
+    def _quiet(self, timeout: float) -> bool:
+        """No execution running and no message waiting or in flight (``busy``)."""
+        deadline = time.monotonic() + timeout
+        while busy(self.stack):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
 
 def measure() -> dict[str, Any]:
@@ -117,14 +201,14 @@ def measure() -> dict[str, Any]:
         bench = CostBench(stack, meter, receiver)
         bench.action("ok", Answer(200, {"ok": True}))
         bench.action("flaky", Answer(500, {}), Answer(200, {"ok": True}))
+        bench.action("acked", Answer(202, {"signal": "ack"}), signaling=True)
         one = bench.run(chain(1))
         many = bench.run(chain(CHAIN))
         emitting = bench.run(chain(CHAIN, emit_event=True))
         root = bench.run(with_root(), {"items": []})
-        hooks = bench.run(
-            with_root(*({"ref": f"call{i}", "kind": "action", "action": "ok"} for i in range(5))),
-            {"items": []},
-        )
+        hooks = bench.run(with_root(*calls("ok")), {"items": []})
+        result = {"ticket": "T-1"}
+        acked = bench.run_called_back(with_root(*calls("acked")), "/acked", result, {"items": []})
         retry = {"max_attempts": 2, "initial_interval": 0}
         once = bench.run(
             with_root({"ref": "call", "kind": "action", "action": "ok", "retry": retry}),
@@ -134,33 +218,34 @@ def measure() -> dict[str, Any]:
             with_root({"ref": "call", "kind": "action", "action": "flaky", "retry": retry}),
             {"items": []},
         )
-        loop = {"ref": "each", "kind": "transform", "for_each": "{{ input.items }}"}
-        loop["args"] = {"double": "{{ item }}"}
-        ten = bench.run(with_root(loop), {"items": list(range(10))})
-        thirty = bench.run(with_root(loop), {"items": list(range(30))})
+        ten = bench.run(with_root(transform_loop()), {"items": list(range(10))})
+        thirty = bench.run(with_root(transform_loop()), {"items": list(range(30))})
+        ten_calls = bench.run(with_root(action_loop("ok")), {"items": list(range(10))})
+        thirty_calls = bench.run(with_root(action_loop("ok")), {"items": list(range(30))})
 
     native = (many - one) / (CHAIN - 1)
+    items = {
+        "for_each_item_transform": (thirty - ten) / 20,
+        "for_each_item_action": (thirty_calls - ten_calls) / 20,
+    }
     units = {
         "native_node": native,
         # The same chain with every node emitting an event: what emitting adds to each node.
         "emitting_native_node": native + (emitting - many) / CHAIN,
-        "webhook_node": (hooks - root) / 5,
-        "for_each_item": (thirty - ten) / 20,
+        "webhook_node": (hooks - root) / HOOKS,
+        "webhook_ack_callback_node": (acked - root) / HOOKS,
         "retried_attempt": twice - once,
+        "for_each_item": max(items.values(), key=lambda bill: bill.usd(prices)["total"]),
+        **items,
         "run_overhead": one - native,
         f"average_node_of_a_{CHAIN}_node_run": many / CHAIN,
     }
     invocations = many.lambda_invocations or 1
     gb_seconds_each = many.lambda_gb_seconds / invocations
-    temporal_actions = {  # one per activity attempt; a run start is one more
-        "native_node": 1,
-        "emitting_native_node": 1,
-        "webhook_node": 1,
-        "for_each_item": 1,
-        "retried_attempt": 1,
-        "run_overhead": 1,
-        f"average_node_of_a_{CHAIN}_node_run": 1 + 1 / CHAIN,
-    }
+    # Temporal Cloud: one action per activity attempt (an asynchronously completed activity
+    # is one too); a run start is one more.
+    temporal_actions = dict.fromkeys(units, 1.0)
+    temporal_actions[f"average_node_of_a_{CHAIN}_node_run"] = 1 + 1 / CHAIN
     results: dict[str, Any] = {"prices_checked": prices["checked"], "per_unit": {}}
     for name, bill in units.items():
         per_thousand = (bill * 1000).usd(prices)
@@ -174,6 +259,9 @@ def measure() -> dict[str, Any]:
                 plain_step_functions_usd(1000, gb_seconds_each, prices), 6
             ),
         }
+    results["for_each_item_is"] = next(
+        name for name, bill in items.items() if bill is units["for_each_item"]
+    )
     results["lambda_gb_seconds_per_invocation"] = round(gb_seconds_each, 6)
     return results
 

@@ -9,6 +9,8 @@ for the GSI when the item is in it; transactions cost double; a read costs 1 uni
 local stack runs handlers. State transitions come from execution histories.
 """
 
+import contextlib
+import contextvars
 import math
 import threading
 import time
@@ -26,6 +28,9 @@ from stepwise_local.template import ACCOUNT_ID, REGION
 
 GSI_KEYS = ("GSI1PK", "GSI1SK")
 WRITE_UNIT = 1024
+# Set while the bench reads for itself: a context variable, not a thread-local, because the API
+# runs its synchronous routes in worker threads that carry the caller's context along.
+_PAUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("meter_paused", default=False)
 READ_UNIT = 4096
 
 
@@ -68,11 +73,27 @@ class Meter:
         self._original_call = BaseClient._make_api_call
         self._original_invoke = lambdas.invoke
 
+    @contextlib.contextmanager
+    def paused(self):
+        """What this context calls meanwhile is not counted: the bench's own reads (waiting for
+        a run to end through the API), which no deployment would make. Other threads (the
+        executions, the pollers) are counted as ever."""
+        token = _PAUSED.set(True)
+        try:
+            yield
+        finally:
+            _PAUSED.reset(token)
+
+    def _counting(self) -> bool:
+        return not _PAUSED.get()
+
     def __enter__(self) -> "Meter":
         meter = self
 
         def metered_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
+            if not meter._counting():
+                return meter._original_call(client, operation, params)
             if service != "dynamodb":
                 response = meter._original_call(client, operation, params)
                 meter._count(service, operation, response)
@@ -90,6 +111,8 @@ class Meter:
             return response
 
         def metered_invoke(name: str, event: Any) -> Any:
+            if not meter._counting():
+                return meter._original_invoke(name, event)
             started = time.perf_counter()
             try:
                 return meter._original_invoke(name, event)

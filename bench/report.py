@@ -2,14 +2,30 @@
 
 from typing import Any
 
-UNIT_LABELS = {
-    "native_node": "native node (transform, inline)",
+from bench.budgets import ROWS, by_row
+
+# Below the cost table: what else the bench measures per unit.
+MORE_LABELS = {
+    "for_each_item_transform": "for_each item (transform)",
+    "for_each_item_action": "for_each item (action, answered 200)",
     "emitting_native_node": "native node emitting an event",
-    "webhook_node": "webhook node (action, 200)",
-    "for_each_item": "for_each item (transform)",
-    "retried_attempt": "retried attempt (webhook 500, then 200)",
-    "run_overhead": "per run (create, start, finish)",
+    "average_node_of_a_21_node_run": "average node of a 21-node run (run included)",
 }
+
+
+def _money(value: float) -> str:
+    return f"${value:.4f}"
+
+
+def _limit(budget: dict[str, Any]) -> str:
+    prefix = "$" if budget.get("unit") == "$" else ""
+    return f"≤ {prefix}{budget['limit']}"
+
+
+def _measured(budget: dict[str, Any]) -> str:
+    if budget.get("unit") == "$":
+        return f"${budget['measured']:.4f}"
+    return str(budget["measured"])
 
 
 def render(results: dict[str, Any]) -> str:
@@ -20,15 +36,26 @@ def render(results: dict[str, Any]) -> str:
         f" on {results['machine']['cpus']} CPUs. Everything runs on the local stack (moto, in",
         "one process): counts are exact, times are this machine's. `make bench` writes this",
         "file and `bench/results.json`.",
+        *([""] + results["notes"] if results.get("notes") else []),
         "",
         "## Budgets",
         "",
-        "| budget | limit | measured | |",
-        "|---|---|---|---|",
+        "A broken budget fails `make bench` (after this file and `bench/results.json` are",
+        "written); an aim is reported, met or missed, and fails nothing.",
+        "",
+        "| budget | limit | measured | | aim | |",
+        "|---|---|---|---|---|---|",
     ]
     for budget in results["budgets"]:
         mark = "pass" if budget["passed"] else "**FAIL**"
-        lines.append(f"| {budget['budget']} | {budget['limit']} | {budget['measured']} | {mark} |")
+        aim = budget.get("aim")
+        aim_mark = "" if aim is None else ("met" if budget.get("aim_met") else "missed")
+        prefix = "$" if budget.get("unit") == "$" else ""
+        lines.append(
+            f"| {budget.get('label', budget['budget'])} | {_limit(budget)} "
+            f"| {_measured(budget)} | {mark} "
+            f"| {'' if aim is None else f'≤ {prefix}{aim}'} | {aim_mark} |"
+        )
     cost = results["cost"]
     prices = results["prices"]
     lines += [
@@ -41,28 +68,34 @@ def render(results: dict[str, Any]) -> str:
         "are measured in-process on moto (slower than DynamoDB itself), so the Lambda line is",
         "an overestimate.",
         "",
-        "| per 1,000 | transitions | invocations | write units | read units | Stepwise |"
-        " Temporal Cloud | plain Step Functions |",
-        "|---|---|---|---|---|---|---|---|",
+        "| per 1,000 | transitions | Express executions | invocations | write units | read units"
+        " | Standard | Express | Stepwise | budget | Temporal Cloud | plain Step Functions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, label in UNIT_LABELS.items():
-        if name not in cost["per_unit"]:
-            continue  # results from before the unit was measured
-        unit = cost["per_unit"][name]
-        billed = unit["billed"]
-        lines.append(
-            f"| {label} | {billed['transitions'] * 1000:,.0f} "
-            f"| {billed['lambda_invocations'] * 1000:,.0f} "
-            f"| {billed['write_units'] * 1000:,.0f} | {billed['read_units'] * 1000:,.0f} "
-            f"| ${unit['usd_per_1000']['total']:.4f} "
-            f"| ${unit['temporal_cloud_usd_per_1000']:.4f} "
-            f"| ${unit['plain_step_functions_usd_per_1000']:.4f} |"
-        )
+    budgets = by_row(results["budgets"])
+    for name, label in ROWS.items():
+        if name in cost["per_unit"]:
+            lines.append(_cost_row(label, cost["per_unit"][name], budgets.get(name)))
     lines += [
         "",
-        "Temporal Cloud: one action per activity attempt (a run start is one more), at",
-        "$50 per million actions. Plain Step Functions: one Standard Task state per node",
-        "invoking a Lambda for the same measured duration, with nothing recorded for querying.",
+        "Measured besides (the for_each row shows the dearer of the two items):",
+        "",
+        "| per 1,000 | transitions | Express executions | invocations | write units | read units"
+        " | Standard | Express | Stepwise | | Temporal Cloud | plain Step Functions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, label in MORE_LABELS.items():
+        if name in cost["per_unit"]:
+            lines.append(_cost_row(label, cost["per_unit"][name], None))
+    lines += [
+        "",
+        "Standard: state transitions at $0.025 per 1,000. Express: $1 per million executions",
+        "plus $0.00001667 per GB-second, each execution's duration on the local stack rounded up",
+        "to 100 ms at 64 MB (a machine's type is read from template.yaml). Temporal Cloud: one",
+        "action per activity attempt (an asynchronously completed one too; a run start is one",
+        "more), at $50 per million actions. Plain Step Functions: one Standard Task state per",
+        "node invoking a Lambda for the same measured duration, with nothing recorded for",
+        "querying.",
         "",
         "## Cold start (median of fresh processes)",
         "",
@@ -115,7 +148,80 @@ def render(results: dict[str, Any]) -> str:
         f"- dispatcher: {delivery['dispatcher_per_second']} deliveries/s against the local"
         f" receiver; a plain urllib3 loop to it: {delivery['plain_urllib3_per_second']}/s",
         "",
+    ]
+    lines += _profiles(results.get("profiles"))
+    lines += [
+        "",
         f"The whole bench took {results['seconds']} s.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _cost_row(label: str, unit: dict[str, Any], budget: dict[str, Any] | None) -> str:
+    billed, usd = unit["billed"], unit["usd_per_1000"]
+    limit = ""
+    if budget is not None:
+        limit = _limit(budget) + ("" if budget["passed"] else " **FAIL**")
+    return (
+        f"| {label} | {billed['transitions'] * 1000:,.0f} "
+        f"| {billed.get('express_requests', 0) * 1000:,.0f} "
+        f"| {billed['lambda_invocations'] * 1000:,.0f} "
+        f"| {billed['write_units'] * 1000:,.0f} | {billed['read_units'] * 1000:,.0f} "
+        f"| {_money(usd.get('stepfunctions', 0.0))} "
+        f"| {_money(usd.get('stepfunctions_express', 0.0))} "
+        f"| {_money(usd['total'])} | {limit} "
+        f"| {_money(unit['temporal_cloud_usd_per_1000'])} "
+        f"| {_money(unit['plain_step_functions_usd_per_1000'])} |"
+    )
+
+
+PROFILED = {"fan_out": "the fan-out", "burst": "the burst"}
+
+
+def _profiles(profiles: dict[str, Any] | None) -> list[str]:
+    if not profiles:
+        return []
+    lines = [
+        "",
+        "## Where the time goes (cProfile over every thread)",
+        "",
+        "Each workload ran once more in a stack of its own under cProfile, every thread",
+        "profiled (bench/profile.py); the profiler slows it. Thread times add up to more than",
+        "the wall time. Waiting is blocking calls (sleeps, lock and event waits, sockets),",
+        "time queued for the local stack's DynamoDB lock, and short system calls that",
+        "release the GIL (their wall time is mostly getting it back); the last column leaves",
+        "all three out.",
+    ]
+    for name, label in PROFILED.items():
+        profile = profiles.get(name)
+        if not profile:
+            continue
+        measured = profile["measured_under_profile"]
+        rate = measured.get("nodes_per_second", measured.get("runs_per_second"))
+        unit = "nodes/s" if "nodes_per_second" in measured else "runs/s"
+        lines += [
+            "",
+            f"### {label.capitalize()}: {profile['wall_seconds']} s wall under the profiler"
+            f" ({rate} {unit}), {profile['profiled_thread_seconds']} s of thread time",
+            "",
+            "| area | share of thread time | share of the time not waiting |",
+            "|---|---|---|",
+        ]
+        busy = profile["busy_share_percent"]
+        for area, share in profile["share_percent"].items():
+            lines.append(f"| {area} | {share}% | {f'{busy[area]}%' if area in busy else ''} |")
+        for key, title in (("top_cumulative", "cumulative"), ("top_own", "own")):
+            lines += [
+                "",
+                f"Top functions by {title} time (waits and thread plumbing left out):",
+                "",
+                "| function | calls | own s | cumulative s |",
+                "|---|---|---|---|",
+            ]
+            for row in profile[key]:
+                lines.append(
+                    f"| `{row['function']}` | {row['calls']:,} | {row['own_s']} "
+                    f"| {row['cumulative_s']} |"
+                )
+    return lines

@@ -2,7 +2,8 @@
 waits comes to its critical path.
 
 These are figures of the local stack (moto in one process on this machine), for comparing
-commits, not promises about AWS.
+commits, not promises about AWS. ``profiles`` runs the fan-out and the burst once more each,
+under cProfile over every thread (bench/profile.py), to say where their time goes.
 """
 
 import concurrent.futures
@@ -11,10 +12,12 @@ from typing import Any
 
 import httpx
 
-from stepwise import components
+from bench.executions import busy
+from bench.profile import profile
 from stepwise_local.stack import LocalStack
 
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
+OPEN = ("queued", "running", "paused")
 
 
 def fan_out(width: int) -> dict[str, Any]:
@@ -51,11 +54,13 @@ def waits() -> tuple[dict[str, Any], float]:
 
 class Client:
     def __init__(self, base: str, stack: LocalStack):
-        self.org_id = stack.org_id
+        self.stack = stack
         self.http = httpx.Client(
             base_url=f"{base}/v1/orgs/{stack.org_id}",
             headers={"Authorization": f"Bearer {stack.api_key}"},
-            timeout=60,
+            # A request waits its turn at the local DynamoDB lock behind the whole burst, and
+            # far longer under the profiler on a loaded machine (60 s was passed there).
+            timeout=600,
         )
 
     def workflow(self, body: dict[str, Any]) -> str:
@@ -72,50 +77,76 @@ class Client:
         """Seconds from starting one run of a new workflow until it has succeeded."""
         workflow_id = self.workflow(body)
         started = time.perf_counter()
-        run = self.wait(self.start(workflow_id))
+        run_id = self.start(workflow_id)
+        self.wait_all(timeout=600)
         seconds = time.perf_counter() - started
+        run = self.run(run_id)
         assert run["status"] == "succeeded", run["error"]
         return seconds
 
-    def wait(self, run_id: str, timeout: float = 600) -> dict[str, Any]:
-        """Waits on the run item (one GetItem a poll), then reads the run once through the API:
-        polling the API would read every node item each time and slow the stack it measures."""
-        store = components.store()
+    def open_runs(self) -> int:
+        """The org's runs not ended yet, from the API's status counters (reading each run
+        would read every node item)."""
+        total = 0
+        for status in OPEN:
+            response = self.http.get("/runs", params={"status": status, "limit": 1})
+            assert response.status_code == 200, response.text
+            total += response.json()["total"]
+        return total
+
+    def wait_all(self, timeout: float = 600) -> None:
+        """Until every run of the org has ended (the bench's stack runs nothing else). The API
+        is asked only once the stack looks idle (no execution, no queued message: read from
+        moto's backends in this process): API reads take the local DynamoDB lock, and
+        polling them would slow the very work being measured."""
         deadline = time.monotonic() + timeout
-        while store.runs.get_run(self.org_id, run_id).status not in SETTLED:
-            assert time.monotonic() < deadline, f"{run_id} still running"
-            time.sleep(0.05)
+        while busy(self.stack) or self.open_runs():
+            assert time.monotonic() < deadline, "runs still open"
+            time.sleep(0.1)
+
+    def run(self, run_id: str) -> dict[str, Any]:
         run = self.http.get(f"/runs/{run_id}").json()["data"]
         assert run["status"] in SETTLED, run["status"]
         return run
 
 
+def run_fan_out(client: Client, width: int) -> dict[str, Any]:
+    seconds = client.one_run(fan_out(width))
+    return {
+        "nodes": width,
+        "seconds": round(seconds, 2),
+        "nodes_per_second": round(width / seconds, 1),
+    }
+
+
+def run_burst(client: Client, burst: int) -> dict[str, Any]:
+    workflow_id = client.workflow(diamond())
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        run_ids = list(pool.map(lambda n: client.start(workflow_id, {"n": n}), range(burst)))
+    client.wait_all()
+    seconds = time.perf_counter() - started
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        runs = list(pool.map(client.run, run_ids))
+    succeeded = sum(1 for r in runs if r["status"] == "succeeded")
+    return {
+        "runs": burst,
+        "succeeded": succeeded,
+        "seconds": round(seconds, 2),
+        "runs_per_second": round(burst / seconds, 1),
+    }
+
+
+def _stack() -> LocalStack:
+    return LocalStack(parameters={"LogLevel": "WARNING", "OrgRateLimit": "100000"})
+
+
 def measure(width: int = 500, burst: int = 200) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with LocalStack(parameters={"LogLevel": "WARNING", "OrgRateLimit": "100000"}) as stack:
+    with _stack() as stack:
         client = Client(stack.serve_in_background(), stack)
-
-        seconds = client.one_run(fan_out(width))
-        results["fan_out"] = {
-            "nodes": width,
-            "seconds": round(seconds, 2),
-            "nodes_per_second": round(width / seconds, 1),
-        }
-
-        workflow_id = client.workflow(diamond())
-        started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            run_ids = list(pool.map(lambda n: client.start(workflow_id, {"n": n}), range(burst)))
-            runs = list(pool.map(client.wait, run_ids))
-        seconds = time.perf_counter() - started
-        succeeded = sum(1 for r in runs if r["status"] == "succeeded")
-        results["burst"] = {
-            "runs": burst,
-            "succeeded": succeeded,
-            "seconds": round(seconds, 2),
-            "runs_per_second": round(burst / seconds, 1),
-        }
-
+        results["fan_out"] = run_fan_out(client, width)
+        results["burst"] = run_burst(client, burst)
         body, critical = waits()
         seconds = client.one_run(body)
         results["critical_path"] = {
@@ -125,6 +156,27 @@ def measure(width: int = 500, burst: int = 200) -> dict[str, Any]:
         }
         assert stack.wait_idle(timeout=120)
     return results
+
+
+def profiles(width: int = 500, burst: int = 200) -> dict[str, Any]:
+    """The fan-out and the burst once more, each in a stack of its own under cProfile (the
+    profiler slows them: their rates here are not the throughput above)."""
+
+    def profiled(workload: Any) -> dict[str, Any]:
+        def whole() -> dict[str, Any]:
+            with _stack() as stack:
+                client = Client(stack.serve_in_background(), stack)
+                measured = workload(client)
+                assert stack.wait_idle(timeout=120)
+                return measured
+
+        measured, summary = profile(whole)
+        return {"measured_under_profile": measured, **summary}
+
+    return {
+        "fan_out": profiled(lambda client: run_fan_out(client, width)),
+        "burst": profiled(lambda client: run_burst(client, burst)),
+    }
 
 
 if __name__ == "__main__":

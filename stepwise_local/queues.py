@@ -6,7 +6,7 @@ import hashlib
 import threading
 from typing import Any
 
-from stepwise_local import call_log, lambdas
+from stepwise_local import call_log, lambdas, wakeups
 from stepwise_local.provision import local_client
 from stepwise_local.template import REGION
 
@@ -25,6 +25,7 @@ class QueuePoller:
 
     def stop(self) -> None:
         self._stop.set()
+        wakeups.notify(wakeups.queue_name(self.queue_url))
         self._thread.join(timeout=10)
 
     def poll_once(self) -> int:
@@ -59,8 +60,14 @@ class QueuePoller:
         return len(messages)
 
     def _run(self) -> None:
+        name = wakeups.queue_name(self.queue_url)
         while not self._stop.is_set():
-            if not self.poll_once():
+            seen = wakeups.version(name)
+            if self.poll_once():
+                continue
+            if wakeups.installed():
+                wakeups.sleep(name, seen, self._stop)  # until a message can be received
+            else:
                 self._stop.wait(0.05)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:

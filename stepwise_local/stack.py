@@ -22,6 +22,7 @@ from stepwise.core import settings
 from stepwise.core.observability import logger
 from stepwise.infra import aws, vault
 from stepwise_local import (
+    asl_cache,
     atomicity,
     call_log,
     execution_names,
@@ -31,6 +32,7 @@ from stepwise_local import (
     limits,
     stops,
     transactions,
+    wakeups,
 )
 from stepwise_local.events import DEFAULT_KEY
 from stepwise_local.lifecycle_events import LifecycleEventLog
@@ -117,6 +119,8 @@ class LocalStack:
         execution_names.install()
         stops.install()
         limits.install()
+        asl_cache.install()
+        wakeups.install()
         self.faults = faults.install(self.fault_spec)
         self.stack = provision(parameters=self.parameters)
         self._set_env(self.stack.environment)
@@ -187,6 +191,8 @@ class LocalStack:
             express.uninstall()
             stops.uninstall()
             limits.uninstall()
+            asl_cache.uninstall()
+            wakeups.uninstall()
             faults.uninstall()
             self._mock.stop()
             self._mock = None
