@@ -3,8 +3,9 @@
 Every AWS call the process makes goes through botocore's ``_make_api_call``, so the meter counts
 calls by service and operation there. DynamoDB request units are computed from item sizes by
 DynamoDB's rules (moto's ``ConsumedCapacity`` is a constant): a write costs 1 unit per started
-KB of the larger of the item before and after, also for a failed condition, plus the same again
-for the GSI when the item is in it; transactions cost double; a read costs 1 unit per started
+KB of the larger of the item before and after, also for a failed condition, plus, for each global
+secondary index of the template that the write changes, a unit per started KB of its entry (two
+entries when its keys move); transactions cost double; a read costs 1 unit per started
 4 KB (half when eventually consistent). Lambda invocations are counted, and timed, where the
 local stack runs handlers. State transitions come from execution histories.
 """
@@ -26,7 +27,6 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from stepwise_local import atomicity, lambdas
 from stepwise_local.template import ACCOUNT_ID, REGION
 
-GSI_KEYS = ("GSI1PK", "GSI1SK")
 WRITE_UNIT = 1024
 # Set while the bench reads for itself: a context variable, not a thread-local, because the API
 # runs its synchronous routes in worker threads that carry the caller's context along.
@@ -72,6 +72,7 @@ class Meter:
         self._lock = threading.Lock()
         self._original_call = BaseClient._make_api_call
         self._original_invoke = lambdas.invoke
+        self._gsis = indexes()
 
     @contextlib.contextmanager
     def paused(self):
@@ -152,13 +153,17 @@ class Meter:
         writes = reads = 0.0
         if operation in ("PutItem", "UpdateItem", "DeleteItem"):
             after = _sizes(operation, params)
-            writes = _write_units(before[0], after[0], failed)
+            writes = _write_units(before[0], after[0], failed, self._gsis)
         elif operation == "TransactWriteItems":
             after = _sizes(operation, params)
-            writes = 2 * sum(_write_units(b, a, failed) for b, a in zip(before, after, strict=True))
+            writes = 2 * sum(
+                _write_units(b, a, failed, self._gsis) for b, a in zip(before, after, strict=True)
+            )
         elif operation == "BatchWriteItem":
             after = _sizes(operation, params)
-            writes = sum(_write_units(b, a, failed) for b, a in zip(before, after, strict=True))
+            writes = sum(
+                _write_units(b, a, failed, self._gsis) for b, a in zip(before, after, strict=True)
+            )
         elif operation == "GetItem" and response is not None:
             size = _size_of(response.get("Item"))
             reads = _read_units(size, params.get("ConsistentRead", False))
@@ -197,9 +202,12 @@ def _targets(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str
     return []
 
 
-def _sizes(operation: str, params: dict[str, Any]) -> list[tuple[dict | None, int]]:
-    """(GSI key values or None, size) of every item a write touches, as stored now."""
-    found = []
+Stored = tuple[dict[str, Any] | None, int]  # (the item's attributes or None, its size)
+
+
+def _sizes(operation: str, params: dict[str, Any]) -> list[Stored]:
+    """(attributes or None, size) of every item a write touches, as stored now."""
+    found: list[Stored] = []
     backend = dynamodb_backends[ACCOUNT_ID][REGION]
     for table_name, key in _targets(operation, params):
         table = backend.get_table(table_name)
@@ -207,20 +215,75 @@ def _sizes(operation: str, params: dict[str, Any]) -> list[tuple[dict | None, in
         if item is None:
             found.append((None, 0))
             continue
-        gsi = {k: item.attrs[k].value for k in GSI_KEYS if k in item.attrs}
-        found.append((gsi or None, item.size()))
+        found.append((dict(item.attrs), item.size()))
     return found
 
 
-def _write_units(before: tuple[dict | None, int], after: tuple[dict | None, int], failed: bool):
-    (gsi_before, size_before), (gsi_after, size_after) = before, after
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index as the template declares it: its keys and what it projects."""
+
+    keys: tuple[str, ...]
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    included: tuple[str, ...] = ()
+
+    def entry(self, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The item's entry in this index (None when the item lacks the index's keys)."""
+        if attrs is None or any(k not in attrs for k in self.keys):
+            return None
+        if self.projection == "ALL":
+            return attrs
+        names = (*TABLE_KEYS, *self.keys, *(self.included if self.projection == "INCLUDE" else ()))
+        return {n: attrs[n] for n in names if n in attrs}
+
+
+TABLE_KEYS = ("PK", "SK")
+
+
+def indexes() -> list[Index]:
+    """The table's global secondary indexes, read from template.yaml (the local stack
+    provisions the same ones)."""
+    from stepwise_local.template import load_template
+
+    found = []
+    for resource in load_template()["Resources"].values():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        for gsi in resource["Properties"].get("GlobalSecondaryIndexes", []):
+            projection = gsi["Projection"]
+            found.append(
+                Index(
+                    tuple(k["AttributeName"] for k in gsi["KeySchema"]),
+                    projection["ProjectionType"],
+                    tuple(projection.get("NonKeyAttributes", ())),
+                )
+            )
+    return found
+
+
+def _entry_units(entry: dict[str, Any]) -> int:
+    size = sum(len(name.encode()) + value.size() for name, value in entry.items())
+    return max(1, math.ceil(size / WRITE_UNIT))
+
+
+def _write_units(before: Stored, after: Stored, failed: bool, gsis: list[Index]) -> int:
+    """DynamoDB's write units for one item: the table's (the larger of the item before and
+    after, also for a failed condition) plus each index's. An index is written when the item
+    enters it, leaves it (a delete), changes its keys (a delete and a put) or changes what it
+    projects (a put); an update that touches nothing it projects costs it nothing."""
+    (attrs_before, size_before), (attrs_after, size_after) = before, after
     if failed:
         return max(1, math.ceil(size_before / WRITE_UNIT))
     units = max(1, math.ceil(max(size_before, size_after) / WRITE_UNIT))
-    if gsi_after:
-        units += max(1, math.ceil(size_after / WRITE_UNIT))
-    if gsi_before and gsi_before != gsi_after:
-        units += max(1, math.ceil(size_before / WRITE_UNIT))  # the old index entry goes
+    for gsi in gsis:
+        old, new = gsi.entry(attrs_before), gsi.entry(attrs_after)
+        if old == new:
+            continue
+        keys_moved = old is not None and new is not None and any(old[k] != new[k] for k in gsi.keys)
+        if old is not None and (new is None or keys_moved):
+            units += _entry_units(old)  # the old entry goes
+        if new is not None:
+            units += _entry_units(new)
     return units
 
 

@@ -33,7 +33,21 @@ def test_a_thousand_native_nodes_cost_less_than_a_cent(measured):
     assert measured["native_node"]["temporal_cloud_usd_per_1000"] == pytest.approx(0.05)
 
 
-def test_a_webhook_node_keeps_its_execution_shape(measured):
-    """Attempt, Decide, Deliver, ActionSettled, Decide, Done. (Its invocations are not
-    asserted: how many deliveries share a dispatcher batch depends on timing.)"""
-    assert measured["webhook_node"]["billed"]["transitions"] == 6
+def test_a_webhook_node_answered_at_once_runs_in_one_express_execution(measured):
+    """No Standard transition (they cost more than the node's whole budget): one Express
+    execution per node, Attempt -> DeliverNow -> ActionSettled. (Its invocations are not
+    asserted exactly: Lambda retries under load may add some.)"""
+    billed = measured["webhook_node"]["billed"]
+    assert billed["transitions"] == 0
+    assert billed["express_requests"] == 1
+
+
+def test_a_retried_webhook_attempt_stays_in_its_express_execution(measured):
+    billed = measured["retried_attempt"]["billed"]
+    assert billed["transitions"] == 0
+    assert billed["express_requests"] == 0
+
+
+def test_a_run_has_no_standard_execution(measured):
+    assert measured["run_overhead"]["billed"]["transitions"] == 0
+    assert measured["run_overhead"]["billed"]["express_requests"] == 0

@@ -11,26 +11,7 @@ from bench.executions import (
     machine_types,
     transitions_of,
 )
-from bench.meter import Usage, _read_units, _write_units
-
-GSI = {"GSI1PK": "ORG#a#RUNS", "GSI1SK": "run_1"}
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "failed", "units"),
-    [
-        ((None, 0), (None, 500), False, 1),  # a new small item
-        ((None, 500), (None, 1025), False, 2),  # grew past 1 KB
-        ((None, 3000), (None, 100), False, 3),  # the larger of before and after
-        ((GSI, 500), (GSI, 600), False, 2),  # in the index: written there too
-        ((None, 0), (GSI, 600), False, 2),  # enters the index
-        ((GSI, 500), ({**GSI, "GSI1SK": "x"}, 500), False, 3),  # index key moved: old goes
-        ((GSI, 2500), (GSI, 2500), True, 3),  # a failed condition still pays for the item
-        ((None, 0), (None, 0), True, 1),
-    ],
-)
-def test_write_units_follow_dynamodbs_rules(before, after, failed, units):
-    assert _write_units(before, after, failed) == units
+from bench.meter import Usage, _read_units
 
 
 def test_read_units_are_per_4kb_and_half_when_eventually_consistent():
