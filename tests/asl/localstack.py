@@ -173,6 +173,16 @@ def mock_config(
     return config
 
 
+def with_express_copies(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """``config`` with each named (Express) machine's test cases also under its EXPRESS copy's
+    name, so that a case's ARN on either machine gets the same mocked answers."""
+    machines = dict(config["StateMachines"])
+    for name in names:
+        if name in machines:
+            machines[name + EXPRESS_COPY] = machines[name]
+    return {**config, "StateMachines": machines}
+
+
 class _DeliveryAnswerer(threading.Thread):
     """Plays the dispatcher: the n-th Deliver (or ItemDeliver) message of a node is answered with
     the result the n-th delivery of that node had on the moto stack (SendTaskSuccess), or left
@@ -265,11 +275,8 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
                 resources = _task_resources(json.loads(definition.text)["States"], {})
                 machines[definition.logical_id] = (definition.name, resources)
             cases = {f"case{i}": r for i, r in enumerate(recorded)}
-            config = mock_config(cases, machines)
-            for logical_id in express_arns:  # the same test cases for the EXPRESS copy
-                name = machines[logical_id][0]
-                if name in config["StateMachines"]:
-                    config["StateMachines"][name + EXPRESS_COPY] = config["StateMachines"][name]
+            names = [machines[logical_id][0] for logical_id in express_arns]
+            config = with_express_copies(mock_config(cases, machines), names)
             config_path.write_text(json.dumps(config, indent=1))
             # A node's Deliver, or its items' ItemDeliver (in a chunk execution, whose items
             # the scenarios deliver one at a time, so the n-th message is the n-th recorded).
