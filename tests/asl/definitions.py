@@ -27,6 +27,7 @@ class Definition:
     path: Path
     name: str  # the state machine's name in the deployed stack
     text: str  # the ASL with every ${...} substituted
+    type: str = "STANDARD"  # the template's Type: STANDARD or EXPRESS
 
 
 def _values(
@@ -96,7 +97,8 @@ def definitions(
         text = substitute_definition(path.read_text(), substitutions)
         json.loads(text)
         name = resolver.resolve(props.get("Name", logical_id))
-        found.append(Definition(logical_id, path, name, text))
+        kind = props.get("Type", "STANDARD")
+        found.append(Definition(logical_id, path, name, text, kind))
     if not found:
         raise SystemExit(f"no *.asl.json in {STATEMACHINES}")
     return found

@@ -4,7 +4,14 @@ virtualenv .venv-localstack, no Docker).
 Every Lambda-backed Task state answers what the engine's real code answered on the moto stack
 (SFN_MOCK_CONFIG mocked responses, one test case per execution); the SQS ``Deliver`` state is not
 mocked: its message goes to a real LocalStack queue, and this module answers it with
-SendTaskSuccess and the dispatcher's recorded result, or lets it time out when it timed out."""
+SendTaskSuccess and the dispatcher's recorded result, or lets it time out when it timed out.
+
+An EXPRESS machine's execution has no history to read, on LocalStack as on AWS (DescribeExecution
+and GetExecutionHistory refuse Express executions). So its definition is created twice: as the
+template's EXPRESS machine (LocalStack refuses there what AWS refuses in Express, task tokens and
+``.sync``), where each recorded execution runs again through StartSyncExecution, which gives its
+status and output only; and as a Standard machine of the same definition, whose history gives the
+path, compared with the engine's expected path like any other."""
 
 import json
 import os
@@ -19,16 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from stepwise_local.template import REPO_ROOT
 from tests.asl.definitions import definitions
-from tests.asl.recording import Recorded, history, outcomes
+from tests.asl.recording import Recorded, execution_output, history, outcomes
 
 VENV_PYTHON = REPO_ROOT / ".venv-localstack" / "bin" / "python"
 ACCOUNT = "000000000000"  # LocalStack's account for any access key
 REGION = "us-east-1"
 RUNNING = "RUNNING"
 READY_WITHIN_SECONDS = 30.0
+EXPRESS = "EXPRESS"
+EXPRESS_COPY = "-express"  # the name suffix of an Express definition's EXPRESS copy
 
 
 def _free_port() -> int:
@@ -105,6 +115,8 @@ class LocalStackProcess:
             region_name=REGION,
             aws_access_key_id="test",
             aws_secret_access_key="test",  # LocalStack accepts any
+            # StartSyncExecution's endpoint is sync-<host> on AWS: here the one endpoint serves
+            config=Config(inject_host_prefix=False),
         )
 
 
@@ -159,6 +171,16 @@ def mock_config(
         machine = config["StateMachines"].setdefault(name, {"TestCases": {}})
         machine["TestCases"][case] = test_case
     return config
+
+
+def with_express_copies(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """``config`` with each named (Express) machine's test cases also under its EXPRESS copy's
+    name, so that a case's ARN on either machine gets the same mocked answers."""
+    machines = dict(config["StateMachines"])
+    for name in names:
+        if name in machines:
+            machines[name + EXPRESS_COPY] = machines[name]
+    return {**config, "StateMachines": machines}
 
 
 class _DeliveryAnswerer(threading.Thread):
@@ -217,6 +239,16 @@ class _DeliveryAnswerer(threading.Thread):
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _run_sync(sfn: Any, machine_arn: str, recorded: Recorded) -> tuple[str, Any]:
+    """One recorded execution on an EXPRESS machine (a test case's ARN): its status and output.
+    An Express name may be used again, so the recorded one is."""
+    started = sfn.start_sync_execution(
+        stateMachineArn=machine_arn, name=recorded.name, input=json.dumps(recorded.input)
+    )
+    output = started.get("output")
+    return started["status"], json.loads(output) if output is not None else None
+
+
 def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded]:
     """Runs every recorded execution again on LocalStack; the result per test case name."""
     with tempfile.TemporaryDirectory(prefix="asl-check-") as tmp:
@@ -227,16 +259,25 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
             queue_url = sqs.create_queue(QueueName="stepwise-WebhookQueue")["QueueUrl"]
             machines: dict[str, tuple[str, dict[str, str]]] = {}
             arns: dict[str, str] = {}
+            express_arns: dict[str, str] = {}  # logical id -> its EXPRESS copy
+            role = f"arn:aws:iam::{ACCOUNT}:role/stepwise-state-machines"
             for definition in definitions(REGION, ACCOUNT, refs={"WebhookQueue": queue_url}):
                 arns[definition.logical_id] = sfn.create_state_machine(
-                    name=definition.name,
-                    definition=definition.text,
-                    roleArn=f"arn:aws:iam::{ACCOUNT}:role/stepwise-state-machines",
+                    name=definition.name, definition=definition.text, roleArn=role
                 )["stateMachineArn"]
+                if definition.type == EXPRESS:
+                    express_arns[definition.logical_id] = sfn.create_state_machine(
+                        name=definition.name + EXPRESS_COPY,
+                        definition=definition.text,
+                        roleArn=role,
+                        type=EXPRESS,
+                    )["stateMachineArn"]
                 resources = _task_resources(json.loads(definition.text)["States"], {})
                 machines[definition.logical_id] = (definition.name, resources)
             cases = {f"case{i}": r for i, r in enumerate(recorded)}
-            config_path.write_text(json.dumps(mock_config(cases, machines), indent=1))
+            names = [machines[logical_id][0] for logical_id in express_arns]
+            config = with_express_copies(mock_config(cases, machines), names)
+            config_path.write_text(json.dumps(config, indent=1))
             # A node's Deliver, or its items' ItemDeliver (in a chunk execution, whose items
             # the scenarios deliver one at a time, so the n-th message is the n-th recorded).
             answers = {
@@ -257,6 +298,12 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
                         name=r.name,
                         input=json.dumps(r.input),
                     )["executionArn"]
+                # While those run: each Express machine's execution again on its EXPRESS copy.
+                synced = {
+                    case: _run_sync(sfn, f"{express_arns[r.machine]}#{case}", r)
+                    for case, r in cases.items()
+                    if r.machine in express_arns
+                }
                 deadline = time.monotonic() + timeout
                 replayed: dict[str, Recorded] = {}
                 while len(replayed) < len(started):
@@ -269,6 +316,7 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
                             took = described["stopDate"] - described["startDate"]
                             events = history(sfn, arn)
                             r = cases[case]
+                            express_status, express_output = synced.get(case, ("", None))
                             replayed[case] = Recorded(
                                 r.label,
                                 r.machine,
@@ -278,6 +326,9 @@ def replay(recorded: list[Recorded], timeout: float = 180) -> dict[str, Recorded
                                 events,
                                 outcomes(events),
                                 took.total_seconds(),
+                                express_status,
+                                express_output,
+                                execution_output(events),
                             )
                     if time.monotonic() > deadline:
                         late = sorted(cases[c].name for c in started if c not in replayed)

@@ -60,13 +60,20 @@ def main() -> int:
                     problems.append(f"{where}: {side} entered {run.path}, expected {expected}")
                 if run.status != "SUCCEEDED":
                     problems.append(f"{where}: {side} execution {run.status}")
+            if local.express_status and local.express_status != "SUCCEEDED":
+                problems.append(f"{where}: LocalStack as Express {local.express_status}")
+            if local.express_status and local.express_output != local.output:
+                problems.append(
+                    f"{where}: LocalStack's output as Express {local.express_output}, as"
+                    f" Standard {local.output}"
+                )
             if _answers(moto) != _answers(local):
                 problems.append(
                     f"{where}: task outcomes moto {_answers(moto)}, LocalStack {_answers(local)}"
                 )
-            errors = ""
+            errors = f"Express: {local.express_status}  " if local.express_status else ""
             if _errors(moto) or _errors(local):
-                errors = f"moto {_errors(moto)} LocalStack {_errors(local)}"
+                errors += f"moto {_errors(moto)} LocalStack {_errors(local)}"
             print(
                 f"{scenario.name:<20} {moto.label:<20} {len(moto.events):>12} "
                 f"{len(local.events):>10} {moto.seconds:>13.1f} {local.seconds:>10.1f}  {errors}"

@@ -29,6 +29,11 @@ class Recorded:
     events: list[dict[str, Any]]
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     seconds: float = 0.0  # from start to stop
+    # an Express machine's execution replayed on LocalStack as Express (StartSyncExecution, no
+    # history): how it ended, and its output; empty for a Standard machine's
+    express_status: str = ""
+    express_output: Any = None
+    output: Any = None  # the execution's output (its ExecutionSucceeded event's)
 
     @property
     def path(self) -> list[str]:
@@ -52,6 +57,14 @@ def state_path(events: list[dict[str, Any]]) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
     ]
+
+
+def execution_output(events: list[dict[str, Any]]) -> Any:
+    """What the execution ended with: its ExecutionSucceeded event's output, else None."""
+    for event in events:
+        if event["type"] == "ExecutionSucceeded":
+            return json.loads(event["executionSucceededEventDetails"].get("output") or "null")
+    return None
 
 
 def outcomes(events: list[dict[str, Any]]) -> dict[str, list[Outcome]]:

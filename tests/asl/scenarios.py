@@ -14,19 +14,23 @@ from botocore.exceptions import ClientError
 
 from stepwise.engine.node_state import NodeTransitions
 from stepwise_local.provision import local_client
-from stepwise_local.receiver import Answer, Receiver
+from stepwise_local.receiver import Answer, Callback, Receiver
 from stepwise_local.stack import DEFAULT_API_KEY, DEFAULT_ORG, LocalStack
 from tests.asl.definitions import definitions
-from tests.asl.recording import Recorded, history, outcomes
+from tests.asl.recording import Recorded, execution_output, history, outcomes
 
-RUN = ["StartRootNodes", "FinalizeRun"]
 ONE_PASS = ["Attempt", "Decide", "Done"]
 TWO_PASSES = ["Attempt", "Decide", "Backoff", "NextAttempt", "Attempt", "Decide", "Done"]
 ITEM = ["ItemAttempt", "ItemDecide", "ItemDone"]
 FAN_OUT = ["Attempt", "Decide", "FanOut", "CollectItems", "Done"]
-# An attempt that may take 5 minutes: the items run in Standard chunks (engine/fan_out_plan.py).
+# An attempt that may take 5 minutes: the items run in Standard chunks (engine/fan_out_plan.py),
+# and a node whose retries wait for it runs on NodeStateMachine (workflows/machines.py).
 STANDARD_ITEMS = {"timeout": 300}
+STANDARD_NODE = {"timeout": 300}
+# An Express node's webhook: delivered by the dispatcher in DeliverNow, no SQS message.
+DELIVER_NOW = ["Attempt", "Decide", "DeliverNow", "Delivered", "ActionSettled", "Decide"]
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
+SIGNALING = {"enabled": True, "default": "ack"}
 
 
 @dataclass
@@ -44,6 +48,10 @@ class Scenario:
     sla_ms: int = 5000
     # the Map's iterations run at once, so only the count of each state is comparable
     unordered: bool = False
+    # the action's destination has signaling: None = only when the answer is an ack (202);
+    # "saved" = before the workflow is saved (its node on Standard), "later" = after (on
+    # Express, which hands an ack off to Standard)
+    signaling: str | None = None
 
 
 def _t(ref: str, **fields: Any) -> dict[str, Any]:
@@ -57,7 +65,8 @@ def _action(ref: str, name: str, **fields: Any) -> dict[str, Any]:
 CHILD = [_t("square", args={"pair": "{{ [input.x, input.x] }}"})]
 
 SCENARIOS = [
-    # Transforms that never wait run inline: the run machine alone, no node execution.
+    # Transforms that never wait run inline: no execution at all (a run has none of its own; it
+    # starts and finishes through RunQueue messages).
     Scenario(
         "diamond",
         [
@@ -68,15 +77,32 @@ SCENARIOS = [
         ],
         {"n": 2},
         "succeeded",
-        {"run": RUN},
+        {},
     ),
     # A start delay: the first Attempt prepares and waits, the second succeeds.
-    Scenario(
-        "success", [_t("x", start_delay=1)], None, "succeeded", {"run": RUN, "node x": TWO_PASSES}
-    ),
-    # retry_until false on attempt 1, true on attempt 2.
+    Scenario("success", [_t("x", start_delay=1)], None, "succeeded", {"node x": TWO_PASSES}),
+    # retry_until false on attempt 1, true on attempt 2; an attempt may take 5 minutes, so the
+    # node's schedule does not fit in an Express execution: NodeStateMachine.
     Scenario(
         "retry_then_success",
+        [
+            _t(
+                "x",
+                retry={
+                    **STANDARD_NODE,
+                    "max_attempts": 3,
+                    "initial_interval": 1,
+                    "retry_until": "{{ attempt >= `2` }}",
+                },
+            )
+        ],
+        None,
+        "succeeded",
+        {"node x": TWO_PASSES},
+    ),
+    # The same retry whose schedule fits in 4 minutes: NodeExpressStateMachine, same states.
+    Scenario(
+        "retry_express",
         [
             _t(
                 "x",
@@ -89,15 +115,15 @@ SCENARIOS = [
         ],
         None,
         "succeeded",
-        {"run": RUN, "node x": TWO_PASSES},
+        {"node express x": TWO_PASSES},
     ),
-    # retry_until never true: two attempts, then the node (and the run) fails.
+    # retry_until never true: two attempts, then the node (and the run) fails (on Express).
     Scenario(
         "retry_exhausted",
         [_t("x", retry={"max_attempts": 2, "initial_interval": 1, "retry_until": "{{ `false` }}"})],
         None,
         "failed",
-        {"run": RUN, "node x": TWO_PASSES},
+        {"node express x": TWO_PASSES},
     ),
     # The engine's step itself fails once (a throttled DynamoDB write): ASL Retry runs it again.
     Scenario(
@@ -105,7 +131,7 @@ SCENARIOS = [
         [_t("x", start_delay=1)],
         None,
         "succeeded",
-        {"run": RUN, "node x": TWO_PASSES},
+        {"node x": TWO_PASSES},
         throttle={"start_attempt": 1},
     ),
     # The step keeps failing past ASL Retry's 3 retries: Catch -> RecordCrash fails the node.
@@ -115,7 +141,6 @@ SCENARIOS = [
         None,
         "failed",
         {
-            "run": RUN,
             "node x": ["Attempt", "Decide", "Backoff", "NextAttempt", "Attempt", "RecordCrash"],
         },
         throttle={"start_attempt": 4},
@@ -138,7 +163,6 @@ SCENARIOS = [
         {"xs": [1, 2, 3]},
         "succeeded",
         {
-            "run": RUN,
             "node each": FAN_OUT,
             "items each chunk 0": ["Items", *ITEM * 3, "ChunkDone"],
         },
@@ -150,7 +174,6 @@ SCENARIOS = [
         {"xs": list(range(25))},
         "succeeded",
         {
-            "run": RUN,
             "node each": FAN_OUT,
             "items each chunk 0": ["Items", *ITEM * 25, "ChunkDone"],
         },
@@ -176,7 +199,6 @@ SCENARIOS = [
         {"xs": [1, 2, 3]},
         "succeeded",
         {
-            "run": RUN,
             "node each": FAN_OUT,
             "items each chunk 0": [
                 "Items",
@@ -194,22 +216,53 @@ SCENARIOS = [
         {"xs": [1, 2, 3]},
         "succeeded",
         {
-            "run": RUN,
             "node each": FAN_OUT,
             "items express each chunk 0": ["Items", *ITEM * 3, "ChunkDone"],
         },
     ),
-    # A webhook answered at once: Deliver's SQS message, resumed by SendTaskSuccess.
+    # A webhook answered at once on Express: DeliverNow invokes the dispatcher, which POSTs.
     Scenario(
         "deliver",
         [_action("call", "asl-deliver")],
         None,
         "succeeded",
+        {"node express call": [*DELIVER_NOW, "Done"]},
+        answer=Answer(200, {"ok": True}),
+    ),
+    # A webhook answered at once by a destination with signaling (its callback needs a task
+    # token, so the node is on Standard; the answer's signal says it is done): Deliver's SQS
+    # message, resumed by SendTaskSuccess.
+    Scenario(
+        "deliver_standard",
+        [_action("call", "asl-deliver-standard")],
+        None,
+        "succeeded",
         {
-            "run": RUN,
             "node call": ["Attempt", "Decide", "Deliver", "ActionSettled", "Decide", "Done"],
         },
-        answer=Answer(200, {"ok": True}),
+        answer=Answer(200, {"signal": "success", "result": {"ok": True}}),
+        signaling="saved",
+    ),
+    # The destination gained signaling after the workflow was saved: the Express node's webhook
+    # is acknowledged, so HandOff starts the node's Standard execution, which waits for the
+    # callback in AwaitSignal; the destination signals success 2 s after its answer. (A callback
+    # that never comes cannot be replayed: LocalStack's mocked responses may not throw
+    # States.Timeout, "Custom Error Names MUST NOT begin with the prefix 'States.'", and an
+    # unmocked lambda:invoke.waitForTaskToken would need LocalStack's Lambda, hence Docker.)
+    Scenario(
+        "hand_off",
+        [_action("call", "asl-hand-off")],
+        None,
+        "succeeded",
+        {
+            "node express call": [*DELIVER_NOW, "HandOff", "Done"],
+            "node call": ["Attempt", "Decide", "AwaitSignal", "ActionSettled", "Decide", "Done"],
+        },
+        answer=Answer(
+            202,
+            callbacks=(Callback({"signal": "success", "result": {"ok": True}}, after=2.0),),
+        ),
+        signaling="later",
     ),
     # Acknowledged, never called back: Deliver's 1 s heartbeat runs out.
     Scenario(
@@ -218,7 +271,6 @@ SCENARIOS = [
         None,
         "failed",
         {
-            "run": RUN,
             "node call": [
                 "Attempt",
                 "Decide",
@@ -231,8 +283,9 @@ SCENARIOS = [
         },
         answer=Answer(202),
     ),
-    # for_each over an action node: each item's attempt is a delivery, ItemDeliver's SQS
-    # message resumed by SendTaskSuccess, one item at a time so the order is the engine's.
+    # for_each over an action node whose destination has no signaling: an Express chunk, each
+    # item's attempt delivered by ItemDeliverNow (the dispatcher), one item at a time so the
+    # order is the engine's.
     Scenario(
         "for_each_deliver",
         [
@@ -247,7 +300,39 @@ SCENARIOS = [
         {"xs": [1, 2]},
         "succeeded",
         {
-            "run": RUN,
+            "node each": FAN_OUT,
+            "items express each chunk 0": [
+                "Items",
+                *[
+                    "ItemAttempt",
+                    "ItemDecide",
+                    "ItemDeliverNow",
+                    "ItemDelivered",
+                    "ItemActionSettled",
+                    *ITEM[1:],
+                ]
+                * 2,
+                "ChunkDone",
+            ],
+        },
+        answer=Answer(200, {"ok": True}),
+    ),
+    # The same over a destination with signaling (a Standard chunk): ItemDeliver's SQS message
+    # resumed by SendTaskSuccess, the answer's signal saying the item is done.
+    Scenario(
+        "for_each_deliver_standard",
+        [
+            _action(
+                "each",
+                "asl-items-standard",
+                for_each="{{ input.xs }}",
+                max_concurrency=1,
+                args={"x": "{{ item }}"},
+            )
+        ],
+        {"xs": [1, 2]},
+        "succeeded",
+        {
             "node each": FAN_OUT,
             "items each chunk 0": [
                 "Items",
@@ -255,7 +340,8 @@ SCENARIOS = [
                 "ChunkDone",
             ],
         },
-        answer=Answer(200, {"ok": True}),
+        answer=Answer(200, {"signal": "success", "result": {"ok": True}}),
+        signaling="saved",
     ),
     # An action item acknowledged and never called back: ItemDeliver's 1 s heartbeat runs out.
     Scenario(
@@ -272,7 +358,6 @@ SCENARIOS = [
         {"xs": [1]},
         "failed",
         {
-            "run": RUN,
             "node each": FAN_OUT,
             "items each chunk 0": [
                 "Items",
@@ -303,8 +388,6 @@ SCENARIOS = [
         {"x": 3},
         "succeeded",
         {
-            "run": RUN,
-            "child run": RUN,
             "node sub": ["Attempt", "Decide", "AwaitChild", "ChildSettled", "Decide", "Done"],
         },
     ),
@@ -353,8 +436,13 @@ def _wait_run(api: httpx.Client, run_id: str, timeout: float = 90) -> dict[str, 
         time.sleep(0.05)
 
 
-def _prepare(api: httpx.Client, receiver: Receiver, scenario: Scenario) -> list[dict[str, Any]]:
+def _prepare(
+    api: httpx.Client, receiver: Receiver, scenario: Scenario
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The scenario's nodes, with the child workflows and destinations they name made; and the
+    destinations to give signaling once the workflow is saved."""
     nodes = []
+    later: list[str] = []
     for node in scenario.nodes:
         node = dict(node)
         if node["kind"] == "workflow":
@@ -368,21 +456,31 @@ def _prepare(api: httpx.Client, receiver: Receiver, scenario: Scenario) -> list[
                 "url": url,
                 "response_time_sla_ms": scenario.sla_ms,
             }
-            if scenario.answer.status == 202:
-                destination["signaling"] = {"enabled": True, "default": "ack"}
+            signaling = scenario.signaling or ("saved" if scenario.answer.status == 202 else None)
+            if signaling == "saved":
+                destination["signaling"] = SIGNALING
             dest = _post(api, "/destinations", destination)
+            if signaling == "later":
+                later.append(dest["id"])
             definition = {"name": node["action"], "destinations": [{"destination_id": dest["id"]}]}
             _post(api, "/actions/definitions", definition)
         nodes.append(node)
-    return nodes
+    return nodes, later
+
+
+def _signal_later(api: httpx.Client, destinations: list[str]) -> None:
+    """Signaling given after the workflow was saved: its nodes stay on Express all the same."""
+    for dest in destinations:
+        response = api.patch(f"/destinations/{dest}", json={"signaling": SIGNALING})
+        assert response.status_code == 200, response.text
 
 
 def _label(machine: str, data: dict[str, Any], own: bool) -> str:
-    """How a scenario's expected paths name an execution: "run", "child run", "node <ref>"..."""
-    if machine == "RunStateMachine":
-        return "run" if own else "child run"
+    """How a scenario's expected paths name an execution: "node <ref>", "node express <ref>",
+    "items <ref> chunk <n>"... (a run has no execution of its own)."""
     kind = {
         "NodeStateMachine": "node",
+        "NodeExpressStateMachine": "node express",
         "ItemsStateMachine": "items",
         "ItemsExpressStateMachine": "items express",
     }.get(machine, machine)
@@ -411,11 +509,9 @@ def record(scenarios: list[Scenario]) -> dict[str, list[Recorded]]:
         ) as api:
             for scenario in scenarios:
                 seen = {e["executionArn"] for m in machines for e in stack.executions(m)}
-                workflow = _post(
-                    api,
-                    "/workflows",
-                    {"name": scenario.name, "nodes": _prepare(api, receiver, scenario)},
-                )
+                nodes, later = _prepare(api, receiver, scenario)
+                workflow = _post(api, "/workflows", {"name": scenario.name, "nodes": nodes})
+                _signal_later(api, later)
                 with _throttled(scenario.throttle):
                     started = _post(
                         api, "/runs", {"workflow_id": workflow["id"], "input": scenario.input}
@@ -443,6 +539,7 @@ def record(scenarios: list[Scenario]) -> dict[str, list[Recorded]]:
                                 events,
                                 outcomes(events),
                                 (described["stopDate"] - described["startDate"]).total_seconds(),
+                                output=execution_output(events),
                             )
                         )
                 recorded[scenario.name] = executions

@@ -9,8 +9,9 @@ import pytest
 
 from tests.asl import definitions as definitions_module
 from tests.asl.definitions import REGIONS, STATEMACHINES, definitions
-from tests.asl.localstack import _task_resources, mock_config
-from tests.asl.recording import Outcome, Recorded, outcomes, state_path
+from tests.asl.localstack import EXPRESS_COPY, _task_resources, mock_config, with_express_copies
+from tests.asl.recording import Outcome, Recorded, execution_output, outcomes, state_path
+from tests.asl.scenarios import SCENARIOS, _label
 from tests.asl.validate import VALIDATOR
 
 
@@ -109,3 +110,87 @@ def test_the_mock_config_answers_lambda_tasks_only_each_as_its_integration_retur
         },
         "case0.AwaitChild": {"0": {"Return": {"reason": "succeeded"}}},
     }
+
+
+def test_each_definition_carries_its_template_type():
+    types = {d.path.name: d.type for d in definitions()}
+    assert types == {
+        "items.asl.json": "STANDARD",
+        "items_express.asl.json": "EXPRESS",
+        "node.asl.json": "STANDARD",
+        "node_express.asl.json": "EXPRESS",
+    }
+
+
+def _all_states(states: dict) -> set[str]:
+    found = set(states)
+    for state in states.values():
+        for inner in (
+            state.get("ItemProcessor"),
+            state.get("Iterator"),
+            *state.get("Branches", []),
+        ):
+            if inner:
+                found |= _all_states(inner["States"])
+    return found
+
+
+def test_every_expected_path_names_states_of_a_machine_that_exists():
+    kinds = {
+        "node express": "NodeExpressStateMachine",
+        "node": "NodeStateMachine",
+        "items express": "ItemsExpressStateMachine",
+        "items": "ItemsStateMachine",
+    }
+    states = {d.logical_id: _all_states(json.loads(d.text)["States"]) for d in definitions()}
+    covered = set()
+    for scenario in SCENARIOS:
+        for label, path in scenario.paths.items():
+            kind = next(k for k in kinds if label.startswith(f"{k} "))
+            machine = kinds[kind]
+            assert _label(machine, {"node_ref": label.split()[len(kind.split())]}, True) in label
+            assert set(path) <= states[machine], (scenario.name, label)
+            covered.add(machine)
+    # every machine of the template has a scenario
+    assert covered == set(states)
+
+
+def test_an_execution_is_labelled_by_its_machine_and_a_run_has_none():
+    data = {"run_id": "r", "node_ref": "x"}
+    assert _label("NodeExpressStateMachine", data, own=True) == "node express x"
+    assert _label("NodeStateMachine", data, own=True) == "node x"
+    assert _label("ItemsExpressStateMachine", {**data, "chunk": 0}, own=True) == (
+        "items express x chunk 0"
+    )
+    assert _label("NodeStateMachine", data, own=False) == "node x (child)"
+    assert not any("run" in label for s in SCENARIOS for label in s.paths)
+
+
+def test_an_express_machines_express_copy_gets_the_same_test_cases():
+    config = {
+        "StateMachines": {
+            "stepwise-node-express": {"TestCases": {"case1": {"Attempt": "case1.Attempt"}}},
+            "stepwise-node": {"TestCases": {"case0": {"Attempt": "case0.Attempt"}}},
+        },
+        "MockedResponses": {"case0.Attempt": {}, "case1.Attempt": {}},
+    }
+    copied = with_express_copies(config, ["stepwise-node-express", "stepwise-items-express"])
+    assert copied["StateMachines"] == {
+        **config["StateMachines"],
+        "stepwise-node-express" + EXPRESS_COPY: {
+            "TestCases": {"case1": {"Attempt": "case1.Attempt"}}
+        },
+    }
+    assert copied["MockedResponses"] == config["MockedResponses"]
+
+
+def test_the_output_is_the_succeeded_events_and_none_for_a_failed_execution():
+    succeeded = [
+        _event(1, 0, "ExecutionStarted"),
+        _event(2, 1, "ExecutionSucceeded", executionSucceededEventDetails={"output": '{"a": 1}'}),
+    ]
+    assert execution_output(succeeded) == {"a": 1}
+    assert (
+        execution_output([_event(1, 0, "ExecutionStarted"), _event(2, 1, "ExecutionFailed")])
+        is None
+    )
