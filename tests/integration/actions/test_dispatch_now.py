@@ -44,7 +44,7 @@ def express_attempt(stack, url, signaling=None, credential=None):
     _, run = api(stack, "POST", "/runs", {"workflow_id": workflow["data"]["id"]})
     run_id = run["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), express=EXPRESS)
     assert outcome["next"] == "deliver"
     event = {"mode": "now", "org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 1}
@@ -184,7 +184,7 @@ def restart(stack, event) -> str:
     _, made = api(stack, "POST", "/runs", {"workflow_id": run.workflow_id})
     run_id = made["data"]["id"]
     engine = components.engine()
-    engine.runs.start_run(ORG, run_id, "run-token")
+    engine.runs.start_run(ORG, run_id)
     address = NodeAddress(ORG, run_id, "call", 1)
     assert engine.nodes.attempt(address, express=EXPRESS)["next"] == "deliver"
     return run_id
