@@ -5,9 +5,11 @@ RunQueue (a run has no execution of its own): ``start`` (the roots, the deadline
 inline (``finalize_run``), in the engine function.
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
 ``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
-``collect_items``. ItemsStateMachine (one chunk of a for_each node's items): ``item_attempt``
-(``item_crashed``) per item, ``item_action_settled`` after an action item's delivery, then
-``chunk_done`` (``chunk_crashed``).
+``collect_items``; ``await_signal`` for an ack an Express execution handed over.
+NodeExpressStateMachine: ``attempt`` and ``action_settled`` told the Express execution's start,
+``hand_off`` to the node's Standard execution. ItemsStateMachine (one chunk of a for_each
+node's items): ``item_attempt`` (``item_crashed``) per item, ``item_action_settled`` after an
+action item's delivery, then ``chunk_done`` (``chunk_crashed``).
 
 The steps live in one family per concern (run_steps, node_steps, action_steps, approval_steps,
 child_steps, for_each_steps), over attempts (how an attempt ends) and advance (how the run
