@@ -9,10 +9,11 @@ docs/operations.md between the capacity markers, and a test keeps the two equal.
 """
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench import marked
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -189,19 +190,13 @@ def _fmt_use(value: float) -> str:
 
 
 def write_into(doc: Path, table: str) -> None:
-    """Replaces what stands between the markers of ``doc`` with ``table``."""
-    text = doc.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{doc} has no capacity markers")
-    doc.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text))
+    """Replaces what stands between the capacity markers of ``doc`` with ``table``."""
+    marked.write_between(doc, BEGIN, END, table, "capacity")
 
 
 def written(doc: Path) -> str:
     """The table as it stands in ``doc``."""
-    text = doc.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[start:end].strip("\n")
+    return marked.between(doc, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ table of docs/operations.md, and a test keeps the two equal: a stale table fails
 """
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from bench import marked
 from bench.budgets import ROWS, by_row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,18 +55,12 @@ def render(results: dict[str, Any]) -> str:
 
 def write_into(doc: Path, table: str) -> None:
     """Replaces what stands between the cost markers of ``doc`` with ``table``."""
-    text = doc.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{doc} has no cost markers")
-    doc.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text))
+    marked.write_between(doc, BEGIN, END, table, "cost")
 
 
 def written(doc: Path) -> str:
     """The table as it stands in ``doc``."""
-    text = doc.read_text()
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[start:end].strip("\n")
+    return marked.between(doc, BEGIN, END)
 
 
 if __name__ == "__main__":
