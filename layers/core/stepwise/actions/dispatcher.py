@@ -76,12 +76,7 @@ class Dispatcher:
         org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
         attempt = int(message["attempt"])
         index = None if message.get("index") is None else int(message["index"])
-        record = (
-            self.store.runs.get_node(org_id, run_id, ref)
-            if index is None
-            else self.store.nodes.get_item(org_id, run_id, ref, index)
-        )
-        tried = record.attempt_record(attempt)
+        tried = self._attempt(org_id, run_id, ref, attempt, index)
         answered = tried.delivery if tried is not None else None
         if answered:
             return str(answered["kind"])  # a duplicate: change nothing
@@ -127,14 +122,18 @@ class Dispatcher:
     ) -> str | None:
         """The claim was refused: the answer recorded meanwhile (a holder that has finished),
         or None while another holder's lease stands."""
+        tried = self._attempt(org_id, run_id, ref, attempt, index)
+        answered = tried.delivery if tried is not None else None
+        return str(answered["kind"]) if answered else None
+
+    def _attempt(self, org_id: str, run_id: str, ref: str, attempt: int, index: int | None):
+        """The attempt's record, on the node or (``index``) on the for_each item."""
         record = (
             self.store.runs.get_node(org_id, run_id, ref)
             if index is None
             else self.store.nodes.get_item(org_id, run_id, ref, index)
         )
-        tried = record.attempt_record(attempt)
-        answered = tried.delivery if tried is not None else None
-        return str(answered["kind"]) if answered else None
+        return record.attempt_record(attempt)
 
     def _resolve(self, org_id: str, run_id: str, ref: str) -> dict[str, Any]:
         """What an attempt prepared before attempts pinned their action (one in flight across
