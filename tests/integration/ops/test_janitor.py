@@ -10,7 +10,7 @@ import pytest
 from stepwise import components
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
-from stepwise.ops.janitor import Janitor
+from stepwise.ops.janitor import START_GRACE, Janitor
 from stepwise.runs import lifecycle_events
 from stepwise_local import call_log
 from tests.conftest import OTHER_ORG
@@ -140,7 +140,11 @@ def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
         "acme", "run_never_started", store.workflows.get_workflow("acme", workflow), None
     )
     assert components.janitor().sweep().settled == []  # just created: its start may be coming
-    report = sweep()
+    # Past the grace of a running run, but a start may wait on RunQueue (a backlog, retries
+    # 360 s apart) for longer: still not judged lost.
+    assert sweep().settled == []
+    with call_log.acting_as("JanitorFunction"):
+        report = components.janitor().sweep(datetime.now(UTC) + START_GRACE + timedelta(minutes=1))
     assert [s["run_id"] for s in report.settled] == ["run_never_started"]
     assert store.runs.get_run("acme", "run_never_started").error["type"] == "RunNotStarted"
     assert len(published) == 1
@@ -385,3 +389,37 @@ def test_a_node_execution_an_earlier_version_named_is_found_and_stopped(stack, w
     assert sweep().nodes == []  # running: nothing to heal
     executions.stop_node(machine, run_id, "a", "the run settled")
     assert executions.describe_node(machine, run_id, "a")["status"] == "ABORTED"
+
+
+def test_two_finalisers_reading_the_run_at_once_publish_one_event(stack, workflow, published):
+    """Two steps can finish a run at the same moment (two last nodes settling together, a
+    deadline beside the janitor): both read the run before either published. One claims the
+    event; a claim whose publisher crashed is taken again after EVENT_CLAIM_STALE."""
+    from stepwise.core import clock
+    from stepwise.engine import run_state
+
+    run_id = running(stack, start(stack, workflow))
+    engine = components.engine()
+    engine.runs.finalize_run("acme", run_id, {"reason": "settled"})
+    published.clear()
+    store = components.store()
+    # As both finalisers saw it: finished, the event not out yet.
+    store.run_state._update(
+        "acme", run_id, "SET probe = :x REMOVE event_published_at, event_claimed_at", {":x": 1}
+    )
+    seen = store.runs.get_run("acme", run_id)
+    engine.runs._announce(seen)
+    engine.runs._announce(seen)
+    assert [e["run_id"] for e in published] == [run_id]
+    # A claim that never became an event (its holder died) is taken again once stale.
+    store.run_state._update("acme", run_id, "SET probe = :x REMOVE event_published_at", {":x": 2})
+    assert store.run_state.claim_event("acme", run_id) is False  # fresh: someone is on it
+    stale = run_state.EVENT_CLAIM_STALE + timedelta(seconds=1)
+    store.run_state._update(
+        "acme",
+        run_id,
+        "SET event_claimed_at = :then",
+        {":then": clock.iso(datetime.now(UTC) - stale)},
+    )
+    engine.runs._announce(store.runs.get_run("acme", run_id))
+    assert [e["run_id"] for e in published] == [run_id, run_id]

@@ -7,7 +7,7 @@ run's status index and the org's (and its batch's) counts in the same transactio
 from datetime import timedelta
 from typing import Any
 
-from stepwise.core.clock import now, now_iso
+from stepwise.core.clock import iso, now, now_iso
 from stepwise.core.errors import NotFound
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import dynamo, keys
@@ -15,6 +15,9 @@ from stepwise.infra.payloads import PayloadStore
 from stepwise.runs import counters
 from stepwise.runs.records import RunRecord
 from stepwise.runs.store import PROGRESS_BUCKET_SIZE
+
+# A lifecycle event claimed this long ago and still not out: its publisher crashed.
+EVENT_CLAIM_STALE = timedelta(minutes=5)
 
 
 class RunTransitions:
@@ -61,6 +64,22 @@ class RunTransitions:
             condition="#status IN (:running, :paused)",
             names={"#status": "status"},
         )
+
+    def claim_event(self, org_id: str, run_id: str) -> bool:
+        """The right to publish the settled run's lifecycle event. Two steps can finalise a run
+        at once (two last nodes settling together, a deadline beside the janitor): one claims.
+        A claim older than EVENT_CLAIM_STALE with no event after it (its holder crashed) can be
+        taken again, so the event still goes out at least once."""
+        current = now()
+        claimed = self._update(
+            org_id,
+            run_id,
+            "SET event_claimed_at = :now",
+            {":now": iso(current), ":stale": iso(current - EVENT_CLAIM_STALE)},
+            condition="attribute_not_exists(event_published_at) AND "
+            "(attribute_not_exists(event_claimed_at) OR event_claimed_at < :stale)",
+        )
+        return claimed is not None
 
     def mark_event_published(self, org_id: str, run_id: str) -> None:
         """The settled run's lifecycle event is out (a replay then does not publish again)."""

@@ -135,7 +135,10 @@ class RunSteps:
 
     def _announce(self, run: RunRecord) -> None:
         """The settled run's lifecycle event, unless it is out already."""
-        if self.deps.event_bus_name and not run.event_published_at:
+        if not self.deps.event_bus_name or run.event_published_at:
+            return
+        # Claimed first: two steps finishing the run at once must not both publish.
+        if self.store.run_state.claim_event(run.org_id, run.run_id):
             lifecycle_events.publish(self.deps.event_bus_name, run)
             self.store.run_state.mark_event_published(run.org_id, run.run_id)
 

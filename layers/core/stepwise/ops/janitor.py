@@ -36,6 +36,10 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 # How long past its deadline (or, queued, past its creation) before the janitor steps in: the
 # execution's own timeout and the API's start are given the time to act first.
 GRACE = timedelta(minutes=5)
+# A queued run waits for its start on RunQueue, behind a backlog (batches, bulk redrives, bursts
+# of schedules) and through its retries: 5 receives 360 s apart before its DLQ. Only past that
+# (and a margin for the backlog) has its start surely been lost.
+START_GRACE = timedelta(minutes=40)
 # An Express execution lasts five minutes at most; past that and a margin with no sign of it,
 # the node's Express execution has ended without settling it.
 EXPRESS_GONE = timedelta(minutes=6)
@@ -59,12 +63,14 @@ class Janitor:
         limit: int = 200,
         grace: timedelta = GRACE,
         node_limit: int = 200,
+        start_grace: timedelta = START_GRACE,
     ):
         self.store = store
         self.janitor_store = JanitorStore(store.table)
         self.engine = engine
         self.limit = limit
         self.grace = grace
+        self.start_grace = start_grace
         self.node_limit = node_limit
         self._nodes_described = 0
 
@@ -143,8 +149,8 @@ class Janitor:
             return self._settle(run, {"reason": "settled"}, "asked to settle but never finished")
         if run.status == RunStatus.QUEUED:
             created = datetime.fromisoformat(run.redriven_at or run.created_at)
-            if now < created + self.grace:
-                return None  # its start may still be on the way
+            if now < created + self.start_grace:
+                return None  # its start may still be on the way, or be retried
             cause = "the run's start was never processed"
             return self._settle(run, _crashed("RunNotStarted", cause), cause)
         if now > started + self.grace:

@@ -42,6 +42,7 @@ _RUN_FORGETS = (
     "#error",
     "task_token",
     "event_published_at",
+    "event_claimed_at",
     "#output",
     "#output_s3",
 )
