@@ -7,7 +7,12 @@ import pytest
 
 from stepwise.core import clock
 from stepwise.engine.express import fitted, hand_off
-from stepwise.workflows.machines import DestinationPlan, express_nodes, must_hand_off
+from stepwise.workflows.machines import (
+    SYNC_DELIVERY_SECONDS,
+    DestinationPlan,
+    express_nodes,
+    must_hand_off,
+)
 from stepwise.workflows.models import NodeSpec
 
 PLAIN = DestinationPlan(signaling=False, sla_seconds=10)
@@ -53,9 +58,10 @@ def test_a_retry_schedule_is_planned_at_its_worst_case():
     # The attempt timeout, when given, replaces the SLA: 5 x 20 s + 150 s = 250 s.
     assert chosen(action("n", retry={**fits, "max_attempts": 5, "timeout": 20})) == []
     assert chosen(action("n", retry={**fits, "max_attempts": 5, "timeout": 17})) == ["n"]
-    # A slow destination (a 220 s SLA and the margin) does not fit even once.
+    # A slow destination (a 220 s SLA and the margin) does not fit even once; one of 210 s
+    # would, but one delivery must end within a synchronous dispatcher invoke (below).
     assert chosen(action("n", "slow"), plans={"slow": DestinationPlan(False, 220)}) == []
-    assert chosen(action("n", "slow"), plans={"slow": DestinationPlan(False, 210)}) == ["n"]
+    assert chosen(action("n", "slow"), plans={"slow": DestinationPlan(False, 210)}) == []
 
 
 def test_the_hand_off_rule_counts_the_next_wait_and_attempt():
@@ -75,3 +81,21 @@ def test_an_outcome_that_would_not_fit_becomes_a_hand_off_at_the_failed_attempt(
     assert fitted(again, None, 1000) == again
     done = {"next": "done"}
     assert fitted(done, start, 1000) == done
+
+
+def test_a_destination_slower_than_one_synchronous_delivery_stays_on_standard():
+    """An Express delivery is one synchronous dispatcher invoke: its SLA plus the margin must
+    end within SYNC_DELIVERY_SECONDS, even when the whole schedule would fit in 240 s."""
+    within = DestinationPlan(signaling=False, sla_seconds=SYNC_DELIVERY_SECONDS - 30)
+    slow = DestinationPlan(signaling=False, sla_seconds=SYNC_DELIVERY_SECONDS - 29)
+    plans = {"within": within, "slow": slow}
+    assert chosen(action("a", "within"), action("b", "slow"), plans=plans) == ["a"]
+
+
+def test_the_dispatcher_outlives_a_synchronous_delivery():
+    """template.yaml and the plan agree: the function's timeout leaves room past the longest
+    delivery the plan puts on Express."""
+    from stepwise_local.template import load_template
+
+    dispatcher = load_template()["Resources"]["DispatcherFunction"]["Properties"]
+    assert dispatcher["Timeout"] >= SYNC_DELIVERY_SECONDS + 20

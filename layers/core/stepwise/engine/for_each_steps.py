@@ -32,6 +32,7 @@ from stepwise.engine.kept_items import keep_settled_items
 from stepwise.engine.shared import DONE, EngineDeps, expression, run_wait_bound
 from stepwise.infra import executions
 from stepwise.runs.records import NodeRecord, RunRecord
+from stepwise.workflows.machines import SYNC_DELIVERY_SECONDS
 from stepwise.workflows.models import NodeSpec
 
 # With retries, chunks keep every execution's history in bounds up to this many items: the quota
@@ -123,7 +124,10 @@ class ForEachSteps(StepFamily):
         config = link.destination.config
         if config.signaling.enabled:
             return None
-        return config.response_time_sla_ms / 1000 + fan_out_plan.DELIVERY_MARGIN_SECONDS
+        seconds = config.response_time_sla_ms / 1000 + fan_out_plan.DELIVERY_MARGIN_SECONDS
+        if seconds > SYNC_DELIVERY_SECONDS:
+            return None  # one delivery must end within the dispatcher's synchronous invoke
+        return seconds
 
     def start_items(self, address: NodeAddress, task_token: str) -> dict[str, Any]:
         """Keeps the FanOut task's token on the node, then starts each lane's first chunk that

@@ -25,6 +25,10 @@ EXPRESS_PLAN_SECONDS = 240
 EXPRESS_HANDOFF_SECONDS = 270
 DELIVERY_MARGIN_SECONDS = 30  # queueing and dispatch on top of a destination's SLA
 STEP_SECONDS = 5  # what one attempt of a transform or wait takes at most, in practice
+# An Express delivery runs inside one synchronous invoke of DispatcherFunction (its Timeout in
+# template.yaml is 150 s): a destination whose SLA plus the margin exceeds this stays Standard,
+# where the delivery waits on a queue and a heartbeat, not on one Lambda's lifetime.
+SYNC_DELIVERY_SECONDS = 120
 _STANDARD_KINDS = frozenset({NodeKind.APPROVAL, NodeKind.WORKFLOW})
 
 
@@ -55,6 +59,8 @@ def _fits_express(node: NodeSpec, resolve: ResolveDestination) -> bool:
     if node.kind == NodeKind.ACTION:
         plan = resolve(node.action or "")
         if plan is None or plan.signaling:
+            return False
+        if plan.sla_seconds + DELIVERY_MARGIN_SECONDS > SYNC_DELIVERY_SECONDS:
             return False
         per_attempt = node.retry.timeout or int(plan.sla_seconds) + DELIVERY_MARGIN_SECONDS
     return worst_case_seconds(node, per_attempt) <= EXPRESS_PLAN_SECONDS
