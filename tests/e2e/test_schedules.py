@@ -110,11 +110,13 @@ def test_the_janitor_settles_an_orphaned_run_with_one_lifecycle_event(api, local
     while api.get(f"/runs/{run_id}").json()["data"]["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    orphan(local_stack, run_id)  # its execution stops behind the engine's back
-    assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "running"
+    orphan(local_stack, run_id)  # its finalisation never ran, as far as the table says
 
     answer = local_stack.invoke("JanitorFunction", {"source": "aws.events", "detail": {}})
-    assert [(s["run_id"], s["status"]) for s in answer["settled"]] == [(run_id, "failed")]
+    # The janitor settles it, unless the node's first step, arriving just after, saw the run
+    # settling and finished it itself (runs finish in the step that settles them): either
+    # way it ends once, failed, with one event.
+    assert [(s["run_id"], s["status"]) for s in answer["settled"]] in ([(run_id, "failed")], [])
     run = api.get(f"/runs/{run_id}").json()["data"]
     assert run["status"] == "failed" and run["nodes"][0]["status"] == "cancelled"
     assert local_stack.invoke("JanitorFunction", {})["settled"] == []  # idempotent
@@ -173,21 +175,23 @@ def test_every_settled_run_so_far_published_one_lifecycle_event_per_end(api, loc
     event each time a run ended, so one for a run never redriven, and one more for each end
     after a redrive (docs/engine.md, Repairing runs)."""
     ended = {"succeeded", "failed", "cancelled", "timed_out"}
-    counts: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for event in local_stack.lifecycle_events():
-        counts[event["detail"]["run_id"]] = counts.get(event["detail"]["run_id"], 0) + 1
+        key = (event["detail"]["org_id"], event["detail"]["run_id"])
+        counts[key] = counts.get(key, 0) + 1
     assert counts
-    for run_id, published in counts.items():
+    for (org_id, run_id), published in counts.items():
         if published > 1:
-            run = api.get(f"/runs/{run_id}").json()["data"]
-            ends = (run["redrive_count"] or 0) + (1 if run["status"] in ended else 0)
-            assert published == ends, (run_id, published, run["redrive_count"], run["status"])
+            # Read from the store: the run may be another org's (this module's key sees acme).
+            run = components.store().runs.get_run(org_id, run_id)
+            ends = (run.redrive_count or 0) + (1 if run.status in ended else 0)
+            assert published == ends, (org_id, run_id, published, run.redrive_count, run.status)
     settled = [
         r["id"]
         for r in api.get("/runs", params={"limit": 100}).json()["data"]
         if r["status"] in ended
     ]
-    assert settled and [r for r in settled if not counts.get(r)] == []
+    assert settled and [r for r in settled if not counts.get(("acme", r))] == []
     # The same events over HTTP, for a person trying the stack with curl.
     served = httpx.get(f"{local_stack.base_url}/local/lifecycle-events").json()["data"]
-    assert {e["detail"]["run_id"] for e in served} >= set(counts)
+    assert {e["detail"]["run_id"] for e in served} >= {run_id for _, run_id in counts}

@@ -13,6 +13,7 @@ from stepwise import components
 from stepwise.core import settings
 from stepwise.engine.failure_handlers import failure_number, handler_run_id
 from stepwise.infra import dynamo, keys
+from stepwise.ops.janitor import START_GRACE
 from stepwise_local import call_log
 from tests.conftest import OTHER_KEY, OTHER_ORG
 from tests.helpers import DEFAULT_KEY, deliver, http_event, queued_run_messages
@@ -361,11 +362,12 @@ def test_a_redriven_run_that_fails_again_starts_a_second_handler(stack, handler,
 def test_a_run_the_janitor_settles_starts_its_handler(stack, handler, resumed):
     """The janitor finalises orphaned runs through finalize_run: the handler starts from its
     role (the IAM check holds this call to JanitorFunction's policy). Here the run's start
-    never came (dead-lettered): the run is still queued ten minutes on."""
+    never came (dead-lettered): the run is still queued past the janitor's START_GRACE."""
     workflow = save(stack, {**failing(handler), "nodes": [{"ref": "a", "kind": "transform"}]})
     run_id = start(stack, workflow["id"], {})
+    later = datetime.now(UTC) + START_GRACE + timedelta(minutes=1)
     with call_log.acting_as("JanitorFunction"):
-        report = components.janitor().sweep(datetime.now(UTC) + timedelta(minutes=10))
+        report = components.janitor().sweep(later)
     assert [(s["run_id"], s["status"]) for s in report.settled] == [(run_id, "failed")]
     handler_id = handler_run_id(run_id, 1)
     assert get_run(stack, run_id)[1]["handler_run_ids"] == [handler_id]
