@@ -106,15 +106,22 @@ def start_items(
     _start(
         state_machine_arn,
         items_execution_name(run_id, ref, chunk, generation),
-        {
-            "org_id": org_id,
-            "run_id": run_id,
-            "node_ref": ref,
-            "chunk": chunk,
-            "indices": indices,
-            "max_concurrency": max_concurrency,
-        },
+        _chunk_input(org_id, run_id, ref, chunk, indices, max_concurrency),
     )
+
+
+def _chunk_input(
+    org_id: str, run_id: str, ref: str, chunk: int, indices: list[int], max_concurrency: int
+) -> dict:
+    """What a chunk execution of either items machine is started with: references only."""
+    return {
+        "org_id": org_id,
+        "run_id": run_id,
+        "node_ref": ref,
+        "chunk": chunk,
+        "indices": indices,
+        "max_concurrency": max_concurrency,
+    }
 
 
 def express_items_execution_name(
@@ -143,14 +150,7 @@ def start_items_express(
     _start(
         state_machine_arn,
         express_items_execution_name(run_id, ref, chunk, started_at, generation),
-        {
-            "org_id": org_id,
-            "run_id": run_id,
-            "node_ref": ref,
-            "chunk": chunk,
-            "indices": indices,
-            "max_concurrency": max_concurrency,
-        },
+        _chunk_input(org_id, run_id, ref, chunk, indices, max_concurrency),
     )
 
 
