@@ -23,7 +23,8 @@ class Bill:
     express_requests: float = 0.0  # Express executions started
     express_gb_seconds: float = 0.0  # Express duration (100 ms steps) at the billed memory
     lambda_invocations: float = 0.0
-    lambda_gb_seconds: float = 0.0
+    lambda_gb_seconds: float = 0.0  # as AWS would bill the invocations (bench/aws_time.py)
+    lambda_wall_gb_seconds: float = 0.0  # the invocations' wall time here, in one process
     write_units: float = 0.0
     read_units: float = 0.0
     sqs_requests: float = 0.0
@@ -44,16 +45,17 @@ class Bill:
         if isinstance(executions, int):
             executions = ExecutionBill(transitions=executions)
         calls = usage.calls
-        gb_seconds = sum(
-            seconds * usage.lambda_memory_mb.get(name, 512) / 1024
-            for name, seconds in usage.lambda_seconds.items()
-        )
+
+        def gb_seconds(seconds: dict[str, float]) -> float:
+            return sum(s * usage.lambda_memory_mb.get(n, 512) / 1024 for n, s in seconds.items())
+
         return cls(
             transitions=executions.transitions,
             express_requests=executions.express_requests,
             express_gb_seconds=executions.express_gb_seconds,
             lambda_invocations=sum(usage.lambda_invocations.values()),
-            lambda_gb_seconds=gb_seconds,
+            lambda_gb_seconds=gb_seconds(usage.lambda_billed_seconds),
+            lambda_wall_gb_seconds=gb_seconds(usage.lambda_seconds),
             write_units=usage.write_units,
             read_units=usage.read_units,
             sqs_requests=sum(
@@ -89,7 +91,8 @@ class Bill:
         return Bill(**{f.name: getattr(self, f.name) / count for f in fields(self)})
 
     def rounded(self) -> dict[str, float]:
-        return {k: round(v, 6 if k == "express_gb_seconds" else 4) for k, v in asdict(self).items()}
+        fine = ("express_gb_seconds", "lambda_gb_seconds", "lambda_wall_gb_seconds")
+        return {k: round(v, 6 if k in fine else 4) for k, v in asdict(self).items()}
 
     def usd(self, prices: dict[str, Any]) -> dict[str, float]:
         """Dollars by service, and the total."""

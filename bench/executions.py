@@ -2,20 +2,30 @@
 
 Every state machine of template.yaml is priced by its own ``Type``: a Standard execution by its
 state transitions (every ``*StateEntered`` event of its history, Map iterations and retries
-included), an Express one per request plus its duration (start to stop, rounded up to 100 ms) at
-the billed memory (64 MB chunks; Stepwise's executions carry references only, so the first
-chunk). The executions are read from moto's backend in this process, not through the Step
-Functions API: AWS serves neither DescribeExecution nor GetExecutionHistory for Express
-executions, and the local stack may refuse them as AWS does. This is the bench's own reading of
-its own local stack; production code never reads an Express execution.
+included), an Express one per request plus its duration, rounded up to 100 ms, at the billed
+memory (64 MB chunks; Stepwise's executions carry references only, so the first chunk). An Express
+execution's duration is what it would take on AWS: each Lambda task at its invocation's billed
+time (bench/aws_time.py, matched to the meter's invocation by function and input), each Wait as
+long as it waited, and ``STATE_SECONDS`` for every state entered; its wall time on the local
+stack measures the machine's load. The executions are read from moto's backend in this process,
+not through the Step Functions API: AWS serves neither DescribeExecution nor GetExecutionHistory
+for Express executions, and the local stack may refuse them as AWS does. This is the bench's own
+reading of its own local stack; production code never reads an Express execution.
 """
 
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.aws_time import OTHER_CALL_SECONDS, STATE_SECONDS
 from stepwise_local.template import ACCOUNT_ID, REGION, load_template
+
+# (function name, its input as JSON) -> the billed seconds of that invocation, or None if unseen
+Priced = Callable[[str, str], float | None]
 
 EXPRESS_BILLING_STEP_SECONDS = 0.1
 EXPRESS_MEMORY_CHUNK_MB = 64
@@ -65,9 +75,13 @@ def transitions_of(history_events: list[Any]) -> int:
     return sum(1 for event in history_events if _event_type(event).endswith("StateEntered"))
 
 
-def bill_run(run_id: str, names: dict[str, str], types: dict[str, str]) -> ExecutionBill:
+def bill_run(
+    run_id: str, names: dict[str, str], types: dict[str, str], priced: Priced | None = None
+) -> ExecutionBill:
     """Step Functions' bill for every execution of ``run_id`` on the local stack. ``names``:
-    logical id -> state machine ARN (``ProvisionedStack.names``)."""
+    logical id -> state machine ARN (``ProvisionedStack.names``); ``priced``: the billed seconds
+    of a Lambda invocation (``Meter.billed_seconds``), without which an Express execution is
+    billed for its wall time here."""
     by_arn = {arn: logical_id for logical_id, arn in names.items() if logical_id in types}
     bill = ExecutionBill()
     for machine_arn, execution in local_executions():
@@ -78,13 +92,63 @@ def bill_run(run_id: str, names: dict[str, str], types: dict[str, str]) -> Execu
             if execution.stop_date is None:
                 bill.running += 1
                 continue
-            seconds = (execution.stop_date - execution.start_date).total_seconds()
+            if priced is None:
+                seconds = (execution.stop_date - execution.start_date).total_seconds()
+            else:
+                seconds = express_seconds(_history(execution), priced)
             bill.express_requests += 1
             bill.express_gb_seconds += express_gb_seconds(seconds)
         else:
             bill.standard_executions += 1
             bill.transitions += transitions_of(_history(execution))
     return bill
+
+
+def express_seconds(history_events: list[Any], priced: Priced) -> float:
+    """An Express execution's duration as AWS would run it: its Lambda tasks at their billed
+    time (the local wall time of a task the meter did not see), other tasks at an AWS call's
+    latency, Waits as waited, and ``STATE_SECONDS`` for every state entered."""
+    seconds = 0.0
+    opened: tuple[str, str | None, datetime] | None = None  # (kind, function+input, since)
+    for event in history_events:
+        kind, at = _event_type(event), _timestamp(event)
+        if kind.endswith("StateEntered"):
+            seconds += STATE_SECONDS
+            if kind == "WaitStateEntered":
+                opened = ("wait", None, at)
+        elif kind == "WaitStateExited" and opened and opened[0] == "wait":
+            seconds += (at - opened[2]).total_seconds()
+            opened = None
+        elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
+            opened = ("task", _lambda_call(event), at)
+        elif opened and opened[0] == "task" and kind.endswith(("Succeeded", "Failed", "TimedOut")):
+            call = opened[1]
+            billed = priced(*json.loads(call)) if call else None
+            if billed is None:
+                billed = (at - opened[2]).total_seconds() if call else OTHER_CALL_SECONDS
+            seconds += billed
+            opened = None
+    return seconds
+
+
+def _lambda_call(event: dict[str, Any]) -> str | None:
+    """[function name, input JSON] of a Lambda task's scheduling event (as JSON), None for a
+    task of another service."""
+    if details := event.get("lambdaFunctionScheduledEventDetails"):
+        return json.dumps([details["resource"].rsplit(":", 1)[-1], details.get("input") or "{}"])
+    details = event.get("taskScheduledEventDetails") or {}
+    if details.get("resourceType") != "lambda":
+        return None
+    parameters = json.loads(details.get("parameters") or "{}")
+    function = str(parameters.get("FunctionName", "")).rsplit(":", 1)[-1]
+    return json.dumps([function, json.dumps(parameters.get("Payload", {}))])
+
+
+def _timestamp(event: Any) -> datetime:
+    raw = event.get("timestamp") if isinstance(event, dict) else getattr(event, "timestamp", None)
+    if isinstance(raw, datetime):
+        return raw
+    return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
 
 
 def busy(stack: Any) -> bool:

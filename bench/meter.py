@@ -7,11 +7,14 @@ KB of the larger of the item before and after, also for a failed condition, plus
 secondary index of the template that the write changes, a unit per started KB of its entry (two
 entries when its keys move); transactions cost double; a read costs 1 unit per started
 4 KB (half when eventually consistent). Lambda invocations are counted, and timed, where the
-local stack runs handlers. State transitions come from execution histories.
+local stack runs handlers, and each is billed for what AWS would take to run it (bench/aws_time.py:
+the handler's CPU, its AWS calls and destination requests). State transitions come from execution
+histories.
 """
 
 import contextlib
 import contextvars
+import json
 import math
 import threading
 import time
@@ -19,11 +22,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
+import urllib3
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
+from bench.aws_time import Invocation
 from stepwise_local import atomicity, lambdas
 from stepwise_local.template import ACCOUNT_ID, REGION
 
@@ -32,6 +38,11 @@ WRITE_UNIT = 1024
 # runs its synchronous routes in worker threads that carry the caller's context along.
 _PAUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("meter_paused", default=False)
 READ_UNIT = 4096
+# The invocation the current code runs in: a context variable, so that the worker threads the API
+# hands its synchronous routes to (they carry the caller's context along) add to it too.
+_INVOCATION: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "meter_invocation", default=None
+)
 
 
 @dataclass
@@ -41,7 +52,8 @@ class Usage:
     read_units: float = 0.0
     units_by_operation: Counter = field(default_factory=Counter)  # "dynamodb:Op" -> units
     lambda_invocations: Counter = field(default_factory=Counter)  # function -> count
-    lambda_seconds: Counter = field(default_factory=Counter)  # function -> summed duration
+    lambda_seconds: Counter = field(default_factory=Counter)  # function -> in-process wall time
+    lambda_billed_seconds: Counter = field(default_factory=Counter)  # function -> as on AWS
     lambda_memory_mb: dict[str, int] = field(default_factory=dict)
 
     def minus(self, other: "Usage") -> "Usage":
@@ -56,14 +68,17 @@ class Usage:
                 }
             ),
             lambda_invocations=self.lambda_invocations - other.lambda_invocations,
-            lambda_seconds=Counter(
-                {k: v - other.lambda_seconds.get(k, 0) for k, v in self.lambda_seconds.items()}
-            ),
+            lambda_seconds=_minus(self.lambda_seconds, other.lambda_seconds),
+            lambda_billed_seconds=_minus(self.lambda_billed_seconds, other.lambda_billed_seconds),
             lambda_memory_mb=dict(self.lambda_memory_mb),
         )
 
     def copy(self) -> "Usage":
         return self.minus(Usage())
+
+
+def _minus(mine: Counter, theirs: Counter) -> Counter:
+    return Counter({k: v - theirs.get(k, 0) for k, v in mine.items()})
 
 
 class Meter:
@@ -72,7 +87,12 @@ class Meter:
         self._lock = threading.Lock()
         self._original_call = BaseClient._make_api_call
         self._original_invoke = lambdas.invoke
+        self._original_urlopen = urllib3.HTTPConnectionPool.urlopen
+        self._original_run_sync = anyio.to_thread.run_sync
         self._gsis = indexes()
+        # (function, its event as canonical JSON) -> billed seconds of each such invocation:
+        # how the Express executions' Lambda tasks are priced (bench/executions.py).
+        self.invocations: dict[tuple[str, str], list[float]] = {}
 
     @contextlib.contextmanager
     def paused(self):
@@ -92,6 +112,21 @@ class Meter:
         meter = self
 
         def metered_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            invocation = _INVOCATION.get()
+            if invocation is None or not meter._counting():
+                return counted_call(client, operation, params)
+            service = client.meta.service_model.service_name
+            invocation.calls[f"{service}:{operation}"] += 1
+            invocation.in_aws_call += 1
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return counted_call(client, operation, params)
+            finally:
+                invocation.in_aws_call -= 1
+                invocation.aws_wall_seconds += time.perf_counter() - wall
+                invocation.aws_cpu_seconds += time.thread_time() - cpu
+
+        def counted_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
             if not meter._counting():
                 return meter._original_call(client, operation, params)
@@ -114,23 +149,66 @@ class Meter:
         def metered_invoke(name: str, event: Any) -> Any:
             if not meter._counting():
                 return meter._original_invoke(name, event)
-            started = time.perf_counter()
+            outer = _INVOCATION.get()
+            invocation = Invocation(name)
+            token = _INVOCATION.set(invocation)
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return meter._original_invoke(name, event)
             finally:
+                invocation.cpu_seconds += time.thread_time() - cpu
+                _INVOCATION.reset(token)
                 elapsed = time.perf_counter() - started
+                memory = lambdas.memory_mb(name)
+                billed = invocation.billed_seconds(memory)
+                if outer is not None:  # invoked synchronously from another: it waited
+                    outer.nested_seconds += billed
+                    outer.nested_cpu_seconds += invocation.cpu_seconds
                 with meter._lock:
                     meter.usage.lambda_invocations[name] += 1
                     meter.usage.lambda_seconds[name] += elapsed
-                    meter.usage.lambda_memory_mb[name] = lambdas.memory_mb(name)
+                    meter.usage.lambda_billed_seconds[name] += billed
+                    meter.usage.lambda_memory_mb[name] = memory
+                    meter.invocations.setdefault((name, canonical(event)), []).append(billed)
+
+        def metered_urlopen(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            invocation = _INVOCATION.get()
+            if invocation is not None and not invocation.in_aws_call:
+                invocation.destination_requests += 1
+            return meter._original_urlopen(pool, *args, **kwargs)
+
+        async def metered_run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
+            invocation = _INVOCATION.get()
+            if invocation is None:
+                return await meter._original_run_sync(func, *args, **kwargs)
+
+            def timed(*inner: Any) -> Any:
+                cpu = time.thread_time()
+                try:
+                    return func(*inner)
+                finally:
+                    invocation.cpu_seconds += time.thread_time() - cpu
+
+            return await meter._original_run_sync(timed, *args, **kwargs)
 
         BaseClient._make_api_call = metered_call
         lambdas.invoke = metered_invoke
+        urllib3.HTTPConnectionPool.urlopen = metered_urlopen
+        anyio.to_thread.run_sync = metered_run_sync
         return self
 
     def __exit__(self, *exc: object) -> None:
         BaseClient._make_api_call = self._original_call
         lambdas.invoke = self._original_invoke
+        urllib3.HTTPConnectionPool.urlopen = self._original_urlopen
+        anyio.to_thread.run_sync = self._original_run_sync
+
+    def billed_seconds(self, name: str, event_json: str) -> float | None:
+        """The billed seconds of an invocation of ``name`` with this event (JSON), taken once:
+        None when the meter saw no such invocation."""
+        with self._lock:
+            found = self.invocations.get((name, canonical(json.loads(event_json))))
+            return found.pop(0) if found else None
 
     def snapshot(self) -> Usage:
         with self._lock:
@@ -178,6 +256,10 @@ class Meter:
             self.usage.write_units += writes
             self.usage.read_units += reads
             self.usage.units_by_operation[f"dynamodb:{operation}"] += writes + reads
+
+
+def canonical(event: Any) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _targets(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -64,9 +64,15 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Counted from real runs: state transitions from execution histories, Lambda",
         "invocations and GB-seconds where the handlers run, DynamoDB units from item sizes by",
-        "DynamoDB's rules, SQS, S3, Secrets Manager and API requests as made. Lambda durations",
-        "are measured in-process on moto (slower than DynamoDB itself), so the Lambda line is",
-        "an overestimate.",
+        "DynamoDB's rules, SQS, S3, Secrets Manager and API requests as made. An invocation is",
+        "billed for what it would take on AWS (bench/aws_time.py): its handler's CPU time,",
+        "stretched to Lambda's share of a vCPU at the function's memory (one vCPU at 1,769 MB),",
+        "plus each AWS call at a stated latency (DynamoDB 10 ms, most others 30 ms) and each",
+        "request to a destination at 100 ms. Its wall time here, in one process with moto and",
+        "every other thread, is shown beside it (Lambda time below) and is not billed. An Express",
+        "execution is billed for its Lambda tasks at those times, its Waits as waited and 20 ms",
+        "a state. The bench warms every path up before it measures: cold starts are measured",
+        "apart (Cold start, below).",
         "",
         "| per 1,000 | transitions | Express executions | invocations | write units | read units"
         " | Standard | Express | Stepwise | budget | Temporal Cloud | plain Step Functions |",
@@ -89,12 +95,27 @@ def render(results: dict[str, Any]) -> str:
             lines.append(_cost_row(label, cost["per_unit"][name], None))
     lines += [
         "",
+        "Lambda time per 1,000, billed (as on AWS) and measured here (in-process wall time):",
+        "",
+        "| per 1,000 | invocations | GB-s billed | GB-s in-process wall |",
+        "|---|---|---|---|",
+    ]
+    for name, label in {**ROWS, **MORE_LABELS}.items():
+        if name in cost["per_unit"]:
+            billed = cost["per_unit"][name]["billed"]
+            lines.append(
+                f"| {label} | {billed['lambda_invocations'] * 1000:,.0f} "
+                f"| {billed['lambda_gb_seconds'] * 1000:,.1f} "
+                f"| {billed.get('lambda_wall_gb_seconds', 0) * 1000:,.1f} |"
+            )
+    lines += [
+        "",
         "Standard: state transitions at $0.025 per 1,000. Express: $1 per million executions",
-        "plus $0.00001667 per GB-second, each execution's duration on the local stack rounded up",
+        "plus $0.00001667 per GB-second, each execution's duration as above rounded up",
         "to 100 ms at 64 MB (a machine's type is read from template.yaml). Temporal Cloud: one",
         "action per activity attempt (an asynchronously completed one too; a run start is one",
         "more), at $50 per million actions. Plain Step Functions: one Standard Task state per",
-        "node invoking a Lambda for the same measured duration, with nothing recorded for",
+        "node invoking a Lambda for the same billed duration, with nothing recorded for",
         "querying.",
         "",
         "## Cold start (median of fresh processes)",

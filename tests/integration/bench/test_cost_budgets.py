@@ -6,6 +6,7 @@ Counts, not times: billed transitions, Lambda invocations and DynamoDB write uni
 import pytest
 
 from bench import cost
+from bench.aws_time import DESTINATION_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,12 @@ def test_a_retried_webhook_attempt_stays_in_its_express_execution(measured):
 def test_a_run_has_no_standard_execution(measured):
     assert measured["run_overhead"]["billed"]["transitions"] == 0
     assert measured["run_overhead"]["billed"]["express_requests"] == 0
+
+
+def test_a_webhook_nodes_lambda_bill_holds_its_destinations_time_not_the_local_wall(measured):
+    """Billed as AWS would run it (bench/aws_time.py): at least the destination's 100 ms at
+    512 MB; the in-process wall time is measured apart and never billed."""
+    billed = measured["webhook_node"]["billed"]
+    assert billed["lambda_gb_seconds"] >= DESTINATION_SECONDS * 512 / 1024
+    assert billed["lambda_wall_gb_seconds"] > 0
+    assert billed["lambda_gb_seconds"] != billed["lambda_wall_gb_seconds"]
