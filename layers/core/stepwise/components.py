@@ -129,7 +129,7 @@ def dispatcher() -> "Dispatcher":
         catalog,
         action_definitions(),
         config.allow_loopback_destinations,
-        signal_tokens(config.signal_secret_arn),
+        lambda: signal_tokens(config.signal_secret_arn),
         config.public_api_url,
     )
 

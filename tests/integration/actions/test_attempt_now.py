@@ -10,7 +10,6 @@ import pytest
 from stepwise import components
 from stepwise.actions.dispatcher import Dispatcher
 from stepwise.core.clock import iso, now
-from stepwise.engine.address import NodeAddress
 from stepwise.infra import dynamo, keys
 from stepwise_local.receiver import Answer
 from tests.integration.actions.test_dispatch_now import api
@@ -217,3 +216,20 @@ def test_an_item_attempt_delivers_and_settles_the_item_in_one_step(stack, receiv
         "next": "done"
     }
     assert len(receiver.at("/items")) == 1
+
+
+def test_a_destination_without_signaling_never_reads_the_signal_key(
+    stack, receiver, resumed, monkeypatch
+):
+    """The engine's containers now deliver too: a delivery that issues no signal URL reads no
+    signal-signing key (it was read whenever a process built its dispatcher)."""
+    from stepwise.infra import hmac_keys
+
+    reads: list[str] = []
+    real = hmac_keys.hmac_key
+    monkeypatch.setattr(hmac_keys, "hmac_key", lambda arn: reads.append(arn) or real(arn))
+    components.dispatcher.cache_clear()
+    components.signal_tokens.cache_clear()
+    run_id = express_run(stack, receiver.answer("/nokey", Answer(200, {})))
+    assert step(run_id)["next"] == "done"
+    assert node_of(run_id).status == "succeeded" and reads == []

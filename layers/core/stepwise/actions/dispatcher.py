@@ -10,6 +10,7 @@ with an ``index`` is one item's attempt of a for_each action node: its record, l
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,9 +45,12 @@ class Dispatcher:
         catalog: Catalog,
         definitions: ActionDefinitions,
         allow_loopback: bool,
-        signal_tokens: SignalTokens,
+        signal_tokens: Callable[[], SignalTokens],
         public_api_url: str,
     ):
+        """``signal_tokens`` builds the signal-token issuer when a delivery first needs one (a
+        destination with signaling): its key is a secret, read then and not before, so a
+        process that only delivers to destinations without signaling never reads it."""
         self.store = store
         self.catalog = catalog
         self.definitions = definitions
@@ -231,7 +235,7 @@ class Dispatcher:
         """Where the destination calls back; only destinations with signaling get one."""
         if not destination.get("signaling", {}).get("enabled"):
             return None
-        return f"{self.public_api_url}/v1/signals/{self.signal_tokens.issue(target)}"
+        return f"{self.public_api_url}/v1/signals/{self.signal_tokens().issue(target)}"
 
     def _credential_headers(self, destination: dict[str, Any]) -> dict[str, str]:
         credential_id = destination.get("credential_id")
