@@ -81,7 +81,7 @@ class Attempts:
             output,
             index=address.index,
             opening=opening,
-            answer=answer,
+            **_with(answer),
         )
         if written:
             count_attempt(address.org_id, spec.kind, failed=False)
@@ -120,7 +120,7 @@ class Attempts:
                 available_at,
                 index=index,
                 opening=opening,
-                answer=answer,
+                **_with(answer),
             ):
                 count_attempt(org_id, spec.kind, failed=True)
                 self.deps.log(
@@ -141,7 +141,7 @@ class Attempts:
             error=failure.as_error(),
             index=index,
             opening=opening,
-            answer=answer,
+            **_with(answer),
         ):
             count_attempt(org_id, spec.kind, failed=True)
             self.deps.log_failure(address, failure.type, failure.message)
@@ -198,6 +198,11 @@ class Attempts:
             kind = self.store.runs.get_node(address.org_id, address.run_id, address.ref).kind
             if kind:
                 count_attempt(address.org_id, NodeKind(kind), failed=True)
+
+
+def _with(answer: dict[str, Any] | None) -> dict[str, Any]:
+    """The store's ``answer`` argument, only when there is one to record."""
+    return {} if answer is None else {"answer": answer}
 
 
 def rebased(address: NodeAddress, base: int | None) -> NodeAddress:
