@@ -1,5 +1,6 @@
 """WebhookQueue -> destinations: one signed POST per action attempt (partial batch failures);
-and the same delivery called synchronously by an Express node execution (``mode: now``)."""
+and the same delivery called synchronously (``mode: now``) by an Express execution started
+before the engine's attempt step delivered itself (kept for one release)."""
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,

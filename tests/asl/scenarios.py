@@ -27,8 +27,6 @@ FAN_OUT = ["Attempt", "Decide", "FanOut", "CollectItems", "Done"]
 # and a node whose retries wait for it runs on NodeStateMachine (workflows/machines.py).
 STANDARD_ITEMS = {"timeout": 300}
 STANDARD_NODE = {"timeout": 300}
-# An Express node's webhook: delivered by the dispatcher in DeliverNow, no SQS message.
-DELIVER_NOW = ["Attempt", "Decide", "DeliverNow", "Delivered", "ActionSettled", "Decide"]
 SETTLED = {"succeeded", "failed", "cancelled", "timed_out"}
 SIGNALING = {"enabled": True, "default": "ack"}
 
@@ -220,13 +218,14 @@ SCENARIOS = [
             "items express each chunk 0": ["Items", *ITEM * 3, "ChunkDone"],
         },
     ),
-    # A webhook answered at once on Express: DeliverNow invokes the dispatcher, which POSTs.
+    # A webhook answered at once on Express: the Attempt step POSTs and settles, no SQS message
+    # and no other invocation.
     Scenario(
         "deliver",
         [_action("call", "asl-deliver")],
         None,
         "succeeded",
-        {"node express call": [*DELIVER_NOW, "Done"]},
+        {"node express call": ONE_PASS},
         answer=Answer(200, {"ok": True}),
     ),
     # A webhook answered at once by a destination with signaling (its callback needs a task
@@ -255,7 +254,7 @@ SCENARIOS = [
         None,
         "succeeded",
         {
-            "node express call": [*DELIVER_NOW, "HandOff", "Done"],
+            "node express call": ["Attempt", "Decide", "HandOff", "Done"],
             "node call": ["Attempt", "Decide", "AwaitSignal", "ActionSettled", "Decide", "Done"],
         },
         answer=Answer(
@@ -284,8 +283,8 @@ SCENARIOS = [
         answer=Answer(202),
     ),
     # for_each over an action node whose destination has no signaling: an Express chunk, each
-    # item's attempt delivered by ItemDeliverNow (the dispatcher), one item at a time so the
-    # order is the engine's.
+    # item's attempt delivered within its ItemAttempt step, one item at a time so the order is
+    # the engine's.
     Scenario(
         "for_each_deliver",
         [
@@ -301,19 +300,7 @@ SCENARIOS = [
         "succeeded",
         {
             "node each": FAN_OUT,
-            "items express each chunk 0": [
-                "Items",
-                *[
-                    "ItemAttempt",
-                    "ItemDecide",
-                    "ItemDeliverNow",
-                    "ItemDelivered",
-                    "ItemActionSettled",
-                    *ITEM[1:],
-                ]
-                * 2,
-                "ChunkDone",
-            ],
+            "items express each chunk 0": ["Items", *ITEM * 2, "ChunkDone"],
         },
         answer=Answer(200, {"ok": True}),
     ),

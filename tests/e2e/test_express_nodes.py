@@ -188,3 +188,66 @@ def test_an_express_execution_run_twice_changes_nothing(local_stack, api, receiv
     }
     assert views["replayed"] == views["plain"]
     assert views["plain"]["status"] == "succeeded"
+
+
+@pytest.fixture
+def invocations(monkeypatch):
+    """Every Lambda invocation the stack makes, as (function, step or mode, node_ref)."""
+    from stepwise_local import lambdas
+
+    seen: list[tuple[str, str | None, str | None]] = []
+    real = lambdas.invoke
+
+    def counted(name, event):
+        if isinstance(event, dict):
+            function = name.rsplit("-", 1)[-1]  # the logical name, without the stack's
+            seen.append((function, event.get("step") or event.get("mode"), event.get("node_ref")))
+        return real(name, event)
+
+    monkeypatch.setattr(lambdas, "invoke", counted)
+    return seen
+
+
+def test_a_webhook_attempt_is_one_lambda_invocation(local_stack, api, receiver, invocations):
+    action(api, receiver, "x-one", Answer(200, {"ok": 1}))
+    node = {"ref": "call", "kind": "action", "action": "x-one"}
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": [node]})))
+    assert run["status"] == "succeeded", run["error"]
+    assert [i for i in invocations if i[2] == "call"] == [("EngineFunction", "attempt", "call")]
+    assert not [i for i in invocations if i[0] == "DispatcherFunction"]
+
+
+def test_a_retried_step_of_the_same_execution_takes_its_own_lease_again(
+    local_stack, api, receiver, monkeypatch
+):
+    """The attempt step fails after it took the lease (its invocation ended mid-POST): Step
+    Functions retries it in the same execution, which takes its own lease again and delivers,
+    at once, not after the lease and the janitor."""
+    from stepwise import components
+    from stepwise.actions.dispatcher import Dispatcher
+
+    action(api, receiver, "x-crash", Answer(200, {"ok": "second try"}))
+    real_post = Dispatcher.post_attempt
+    crashed: list[str] = []
+
+    def crash_once(self, *args):
+        if not crashed:
+            crashed.append("mid-POST")
+            raise ConnectionResetError("the invocation ended mid-POST")
+        return real_post(self, *args)
+
+    monkeypatch.setattr(Dispatcher, "post_attempt", crash_once)
+    node = {"ref": "call", "kind": "action", "action": "x-crash"}
+    began = time.monotonic()
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": [node]})))
+    assert run["status"] == "succeeded", run["error"]
+    assert time.monotonic() - began < 30  # the Retry's few seconds, not the lease's 40
+    assert crashed == ["mid-POST"] and len(receiver.at("/x-crash")) == 1
+    assert executions_of(local_stack, run) == {
+        "NodeStateMachine": [],
+        "NodeExpressStateMachine": ["call"],
+    }
+    [called] = run["nodes"]
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [(1, "succeeded")]
+    owner = components.store().runs.get_node("acme", run["id"], "call").attempt_record(1)
+    assert ":express:" in owner.claimed_by or "node-express" in owner.claimed_by

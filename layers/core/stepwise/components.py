@@ -108,6 +108,8 @@ def engine() -> "Engine":
         items_state_machine_arn=engine_settings.items_state_machine_arn,
         items_express_state_machine_arn=engine_settings.items_express_state_machine_arn,
         node_express_state_machine_arn=engine_settings.node_express_state_machine_arn,
+        # An Express execution's action attempt is delivered within its engine step.
+        deliverer=dispatcher,
     )
 
 
@@ -127,7 +129,7 @@ def dispatcher() -> "Dispatcher":
         catalog,
         action_definitions(),
         config.allow_loopback_destinations,
-        signal_tokens(config.signal_secret_arn),
+        lambda: signal_tokens(config.signal_secret_arn),
         config.public_api_url,
     )
 

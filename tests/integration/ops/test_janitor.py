@@ -132,16 +132,15 @@ def test_a_run_past_its_timeout_is_settled_timed_out_and_its_execution_stopped(s
     assert [e["status"] for e in published] == ["timed_out"]
 
 
-def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(
-    stack, workflow, published
-):
+def test_a_queued_run_whose_execution_never_started_is_settled_after_the_grace(stack, published):
     store = components.store()
+    workflow = make_workflow(stack, timeout=3 * 3600)  # its own timeout is not what ends it
     store.runs.create_run(
         "acme", "run_never_started", store.workflows.get_workflow("acme", workflow), None
     )
     assert components.janitor().sweep().settled == []  # just created: its start may be coming
     # Past the grace of a running run, but a start may wait on RunQueue (a backlog, retries
-    # 360 s apart) for longer: still not judged lost.
+    # 900 s apart) for longer: still not judged lost.
     assert sweep().settled == []
     with call_log.acting_as("JanitorFunction"):
         report = components.janitor().sweep(datetime.now(UTC) + START_GRACE + timedelta(minutes=1))

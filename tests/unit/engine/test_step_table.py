@@ -31,19 +31,23 @@ SAMPLE = {
     "cause": "boom",
     "chunk": 4,
     "started_at": "2026-12-01T10:00:00.123Z",
+    "owner": "arn:aws:states:us-east-1:1:express:sw-node-express:run_1-a:5f0c",
 }
+OWNER = SAMPLE["owner"]
 EXPRESS_START = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
 NODE = NodeAddress("acme", "run_1", "a", 2)
 ITEM = NodeAddress("acme", "run_1", "a", 2, index=3)
 
 # Step name -> (family attribute, method, the arguments the event must give it).
 ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
-    "attempt": ("nodes", "attempt", (NODE, True, None)),
-    # The Express node machine sends its steps with when its execution started.
-    "attempt (node_express)": ("nodes", "attempt", (NODE, True, EXPRESS_START)),
+    "attempt": ("nodes", "attempt", (NODE, True, None, None)),
+    # The Express node machine sends its steps with when its execution started, and its id
+    # (the owner of an action attempt's lease).
+    "attempt (node_express)": ("nodes", "attempt", (NODE, True, EXPRESS_START, OWNER)),
     "hand_off": ("nodes", "hand_off", (NODE, True)),
     "node_crashed": ("nodes", "node_crashed", (NODE, "States.TaskFailed", "boom")),
-    "item_attempt": ("for_each", "item_attempt", (ITEM,)),
+    "item_attempt": ("for_each", "item_attempt", (ITEM, None)),
+    "item_attempt (items_express)": ("for_each", "item_attempt", (ITEM, OWNER)),
     "item_crashed": ("for_each", "item_crashed", (ITEM, "States.TaskFailed", "boom")),
     "collect_items": ("for_each", "collect_items", (NodeAddress("acme", "run_1", "a"),)),
     "start_items": ("for_each", "start_items", (NodeAddress("acme", "run_1", "a"), "token-1")),
@@ -56,11 +60,6 @@ ROUTES: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     "await_child": ("children", "await_child", ("acme", "run_1", "run_child", "token-1")),
     "child_settled": ("children", "child_settled", (NODE, "run_child", True)),
     "action_settled": ("actions", "action_settled", (NODE, SAMPLE["delivery"], None)),
-    "action_settled (node_express)": (
-        "actions",
-        "action_settled",
-        (NODE, SAMPLE["delivery"], EXPRESS_START),
-    ),
     "await_signal": ("actions", "await_signal", (NODE, "token-1")),
     "item_action_settled": ("actions", "action_settled", (ITEM, SAMPLE["delivery"])),
     "await_review": ("approvals", "await_review", (NODE, "token-1")),

@@ -545,7 +545,9 @@ def _statement_actions(statement: dict) -> set[str]:
 @pytest.mark.attack
 def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
     """Issue 14 row 8: the API writes credentials and signing secrets but never reads one (a
-    leaked API role must not hand out every org's credentials); the dispatcher presents them."""
+    leaked API role must not hand out every org's credentials); the functions that deliver
+    present them: the dispatcher, and the engine for an Express execution's attempt, which it
+    delivers within its step."""
     readers = set()
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -555,7 +557,7 @@ def test_only_the_dispatcher_can_read_an_orgs_secrets(resources):
                 continue
             if "/org/*" in json.dumps(statement.get("Resource")):
                 readers.add(name)
-    assert readers == {"DispatcherFunction"}
+    assert readers == {"DispatcherFunction", "EngineFunction"}
     api_actions = set().union(
         *(_statement_actions(s) for s in _inline_statements(resources["ApiFunction"]))
     )

@@ -64,6 +64,92 @@ class AttemptState:
             index=index,
         )
 
+    def open_delivery(
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        attempt: int,
+        action_input: Any,
+        action: dict[str, Any],
+        wait: tuple[str, int],
+        until: str,
+        owner: str,
+        index: int | None = None,
+    ) -> NodeRecord | None:
+        """An Express execution's attempt opened in one write: the attempt running (as
+        ``start_attempt``), what it delivers (as ``prepare_delivery``) and its lease (as
+        ``claim_delivery``), the lease owned by ``owner`` (the execution's id). The same
+        execution run again (Step Functions retried a step whose answer Lambda lost) takes its
+        own lease again; a duplicate execution does not while the lease stands. The record as
+        written, or None: the attempt is stale, answered, or leased to another execution."""
+        started = now_iso()
+        timeout_at, heartbeat = wait
+        names: dict[str, str] = {"#status": "status", "#n": str(attempt)}
+        values: dict[str, Any] = {":attempt": attempt, ":running": str(NodeStatus.RUNNING)}
+        payload = self.payloads.write(
+            "action_input",
+            action_input,
+            keys.attempt_object(org_id, run_id, ref, "action_input", attempt, index),
+        )
+        stored = f"{payload.update(names, values)} REMOVE {payload.removal(names)}"
+        record = {
+            "attempt": attempt,
+            "status": "running",
+            "started_at": started,
+            "timeout_at": timeout_at,
+            "heartbeat_seconds": heartbeat,
+            "action": action,
+            "claimed_until": until,
+            "claimed_by": owner,
+        }
+        key = keys.record(org_id, run_id, ref, index)
+        opened = dynamo.update_item(
+            self.table,
+            key,
+            "SET #status = :running, attempt = :attempt, attempts.#n = :record, "
+            f"started_at = if_not_exists(started_at, :now), {stored}, available_at",
+            {
+                **values,
+                ":record": record,
+                ":now": started,
+                ":scheduled": str(NodeStatus.SCHEDULED),
+            },
+            "#status IN (:scheduled, :running) AND attempt <= :attempt "
+            "AND attribute_not_exists(attempts.#n)",
+            names,
+            "ALL_NEW",
+        )
+        if opened is not None:
+            return NodeRecord.from_item(opened)
+        # The attempt has a record already: its own execution retried, or another's.
+        names.update({"#action": "action"})  # a reserved word
+        retaken = dynamo.update_item(
+            self.table,
+            key,
+            "SET attempts.#n.claimed_until = :until, attempts.#n.claimed_by = :owner, "
+            "attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat, "
+            f"attempts.#n.#action = :action, {stored}",
+            {
+                **values,
+                ":until": until,
+                ":owner": owner,
+                ":now": started,
+                ":at": timeout_at,
+                ":beat": heartbeat,
+                ":action": action,
+            },
+            "#status = :running AND attempt = :attempt "
+            "AND attribute_not_exists(attempts.#n.completed_at) "
+            "AND attribute_not_exists(attempts.#n.delivery) "
+            "AND (attempts.#n.claimed_by = :owner "
+            "OR attribute_not_exists(attempts.#n.claimed_until) "
+            "OR attempts.#n.claimed_until < :now)",
+            names,
+            "ALL_NEW",
+        )
+        return None if retaken is None else NodeRecord.from_item(retaken)
+
     def claim_delivery(
         self,
         org_id: str,

@@ -10,6 +10,7 @@ with an ``index`` is one item's attempt of a for_each action node: its record, l
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,9 +45,12 @@ class Dispatcher:
         catalog: Catalog,
         definitions: ActionDefinitions,
         allow_loopback: bool,
-        signal_tokens: SignalTokens,
+        signal_tokens: Callable[[], SignalTokens],
         public_api_url: str,
     ):
+        """``signal_tokens`` builds the signal-token issuer when a delivery first needs one (a
+        destination with signaling): its key is a secret, read then and not before, so a
+        process that only delivers to destinations without signaling never reads it."""
         self.store = store
         self.catalog = catalog
         self.definitions = definitions
@@ -82,40 +86,58 @@ class Dispatcher:
             return str(answered["kind"])  # a duplicate: change nothing
         pinned = tried.action if tried is not None else None
         action = pinned or self._resolve(org_id, run_id, ref)
-        destination_id = action.get("destination_id")
-        destination = (
-            self.catalog.get_destination(org_id, destination_id) if destination_id else None
-        )
-        if destination is None or "deleted_at" in destination:
-            refused = _refused("the destination was deleted")
-            return self._record(org_id, run_id, ref, attempt, refused, index)
-        sla_seconds = int(destination["response_time_sla_ms"]) / 1000
-        until = iso(now() + timedelta(seconds=sla_seconds + CLAIM_MARGIN_SECONDS))
+        destination = self.destination_of(org_id, action)
+        if destination is None:
+            return self._record(org_id, run_id, ref, attempt, DESTINATION_DELETED, index)
         claimed = self.store.attempts.claim_delivery(
-            org_id, run_id, ref, attempt, until, token, index=index
+            org_id, run_id, ref, attempt, lease_until(destination), token, index=index
         )
         if claimed is None:
             logger.info(
                 "delivery already claimed or answered", extra={"attempt": attempt, "index": index}
             )
             return self._answer_since(org_id, run_id, ref, attempt, index)
+        target = SignalTarget(org_id, run_id, ref, attempt, index)
+        action_input = self.store.payloads.read(claimed.action_input)
+        outcome = self.post_attempt(target, action, destination, action_input)
+        return self._record(org_id, run_id, ref, attempt, outcome, index)
+
+    def destination_of(self, org_id: str, action: dict[str, Any]) -> dict[str, Any] | None:
+        """The destination the attempt's pinned ``action`` delivers to; None when it was
+        deleted (the attempt then fails with DESTINATION_DELETED, nothing posted)."""
+        destination_id = action.get("destination_id")
+        destination = (
+            self.catalog.get_destination(org_id, destination_id) if destination_id else None
+        )
+        if destination is None or "deleted_at" in destination:
+            return None
+        return destination
+
+    def post_attempt(
+        self,
+        target: SignalTarget,
+        action: dict[str, Any],
+        destination: dict[str, Any],
+        action_input: Any,
+    ) -> Outcome:
+        """The signed POST of one attempt whose lease the caller holds, and how the destination
+        answered; the caller records the answer (``delivery_record``). The queued delivery and
+        an Express execution's attempt step (engine/action_steps.py) both deliver through it."""
+        org_id, run_id, ref, index = target.org_id, target.run_id, target.node_ref, target.index
         record_id = action_record_id(run_id, ref, index)
         data = {
             "record": record_id,
             "action": action["name"],
             "version": action["version"],
-            "input": self.store.payloads.read(claimed.action_input),
-            "attempt": attempt,
+            "input": action_input,
+            "attempt": target.attempt,
             "run": run_id,
             "node": ref,
             **({} if index is None else {"index": index}),
-            "signal_url": self._signal_url(
-                destination, SignalTarget(org_id, run_id, ref, attempt, index)
-            ),
+            "signal_url": self._signal_url(destination, target),
         }
         body = dumps({"type": "action.attempt", "timestamp": iso(now()), "data": data})
-        outcome = self._post(org_id, destination, record_id, body, sla_seconds)
-        return self._record(org_id, run_id, ref, attempt, outcome, index)
+        return self._post(org_id, destination, record_id, body, sla_seconds(destination))
 
     def _answer_since(
         self, org_id: str, run_id: str, ref: str, attempt: int, index: int | None
@@ -213,7 +235,7 @@ class Dispatcher:
         """Where the destination calls back; only destinations with signaling get one."""
         if not destination.get("signaling", {}).get("enabled"):
             return None
-        return f"{self.public_api_url}/v1/signals/{self.signal_tokens.issue(target)}"
+        return f"{self.public_api_url}/v1/signals/{self.signal_tokens().issue(target)}"
 
     def _credential_headers(self, destination: dict[str, Any]) -> dict[str, str]:
         credential_id = destination.get("credential_id")
@@ -246,22 +268,8 @@ class Dispatcher:
         outcome: Outcome,
         index: int | None = None,
     ) -> str:
-        delivery = {
-            "kind": outcome.kind.value,
-            "error_type": outcome.error_type,
-            "message": outcome.message,
-            "retryable": outcome.retryable,
-            "retry_after": outcome.retry_after,
-            "answered_at": iso(now()),
-        }
         self.store.attempts.record_delivery(
-            org_id,
-            run_id,
-            ref,
-            attempt,
-            {k: v for k, v in delivery.items() if v is not None},
-            outcome.result,
-            index=index,
+            org_id, run_id, ref, attempt, delivery_record(outcome), outcome.result, index=index
         )
         logger.info(
             "delivery recorded",
@@ -277,6 +285,29 @@ class Dispatcher:
     def _spec(self, org_id: str, run: RunRecord, ref: str) -> NodeSpec:
         workflow = self.store.workflows.get_workflow(org_id, run.workflow_id, run.workflow_version)
         return next(node for node in workflow.nodes if node.ref == ref)
+
+
+def sla_seconds(destination: dict[str, Any]) -> float:
+    """How long the destination has to answer a POST."""
+    return int(destination["response_time_sla_ms"]) / 1000
+
+
+def lease_until(destination: dict[str, Any]) -> str:
+    """Until when a delivery's lease holds: the destination's SLA and a margin from now."""
+    return iso(now() + timedelta(seconds=sla_seconds(destination) + CLAIM_MARGIN_SECONDS))
+
+
+def delivery_record(outcome: Outcome) -> dict[str, Any]:
+    """What an attempt keeps of the destination's answer (``attempts.N.delivery``)."""
+    delivery = {
+        "kind": outcome.kind.value,
+        "error_type": outcome.error_type,
+        "message": outcome.message,
+        "retryable": outcome.retryable,
+        "retry_after": outcome.retry_after,
+        "answered_at": iso(now()),
+    }
+    return {k: v for k, v in delivery.items() if v is not None}
 
 
 def _pool(target: Destination, timeout: float) -> urllib3.HTTPConnectionPool:
@@ -309,6 +340,9 @@ def _count_delivery(org_id: str, status_class: str, started: float) -> None:
 
 def _refused(message: str) -> Outcome:
     return Outcome(Signal.FAILURE, error_type="DestinationRefused", message=message)
+
+
+DESTINATION_DELETED = _refused("the destination was deleted")
 
 
 def parse_message(body: str) -> dict[str, Any]:

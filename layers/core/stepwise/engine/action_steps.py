@@ -2,15 +2,18 @@
 dispatcher recorded, the destination's signal, or its timeout. The same steps serve one item of
 a for_each action node (``address.index`` set): the item's record holds its attempts."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stepwise.actions.definitions import InputRejected, check_input, resolve_action
+from stepwise.actions.webhooks.signal_tokens import SignalTarget
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
+from stepwise.core.observability import logger
 from stepwise.core.statuses import NODE_TERMINAL
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.attempts import StepFamily
+from stepwise.engine.attempts import AnswerNotSettled, StepFamily, attempt_deadline
 from stepwise.engine.executors import NodeFailure
 from stepwise.engine.express import fitted, hand_off
 from stepwise.engine.expressions import TemplateError, render
@@ -19,11 +22,28 @@ from stepwise.infra import executions
 from stepwise.runs.records import AttemptRecord, NodeRecord, RunRecord
 from stepwise.workflows.models import NodeSpec
 
+if TYPE_CHECKING:
+    from stepwise.actions.dispatcher import Dispatcher
+    from stepwise.actions.webhooks.responses import Outcome
+
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
 
 
+class Planned(NamedTuple):
+    """What an action attempt delivers, resolved when it starts."""
+
+    action_input: Any
+    pinned: dict[str, Any]  # the action's name, version and destination, pinned on the attempt
+    heartbeat: int  # how long the attempt waits for its answer
+
+
 class ActionSteps(StepFamily):
-    """An action attempt's start (``deliver``) and its end (``action_settled``)."""
+    """An action attempt's start (``deliver``) and its end (``action_settled``); in an Express
+    execution, the whole attempt in one step (``attempt_now``)."""
+
+    # Builds the dispatcher that delivers an Express execution's attempts within the step (the
+    # engine function's, components.py); None: not built in this process.
+    deliverer: "Callable[[], Dispatcher] | None" = None
 
     def start(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -34,20 +54,161 @@ class ActionSteps(StepFamily):
         for an answer; each heartbeat signal restarts that wait, up to the run's own timeout.
         """
         org_id, run_id, attempt = address.org_id, address.run_id, address.attempt
-        index = address.index
+        planned = self._plan(org_id, spec, context)
+        if not isinstance(planned, Planned):
+            return self._refuse(address, spec, *planned)
+        heartbeat = planned.heartbeat
+        # One write: what the dispatcher delivers and how long the attempt waits for it.
+        self.store.attempts.prepare_delivery(
+            org_id,
+            run_id,
+            spec.ref,
+            attempt,
+            planned.action_input,
+            planned.pinned,
+            index=address.index,
+            wait=(iso(now() + timedelta(seconds=heartbeat)), heartbeat),
+        )
+        return {
+            "next": "deliver",
+            "attempt": attempt,
+            "heartbeat_seconds": heartbeat,
+            "timeout_seconds": max(heartbeat + 1, run_wait_bound(run)),
+        }
+
+    def attempt_now(
+        self,
+        address: NodeAddress,
+        spec: NodeSpec,
+        context: dict[str, Any],
+        owner: str,
+        express: datetime | None = None,
+    ) -> dict[str, Any]:
+        """One attempt of an Express execution's action node (or item) within this one step:
+        opens the attempt and takes its lease for ``owner`` (the execution) in one write,
+        delivers through the dispatcher's code, then records the answer and ends the attempt
+        in one write. The outcome is the machine's next move: done, again after a wait, or
+        hand-off to Standard (an ack, or a wait that would not fit).
+
+        A duplicate execution finds the lease another execution holds and ends (``claimed``);
+        the same execution run again (its answer lost on the way back) takes its lease again
+        and delivers with the same ``webhook-id``, or settles with the answer it recorded."""
+        org_id, run_id, ref, attempt = address.org_id, address.run_id, address.ref, address.attempt
+        planned = self._plan(org_id, spec, context)
+        if not isinstance(planned, Planned):
+            # Nothing to deliver: the attempt opens and fails for good.
+            deadline = attempt_deadline(spec)
+            if not self.store.nodes.start_attempt(
+                org_id, run_id, ref, attempt, deadline, index=address.index
+            ):
+                return DONE
+            return self._refuse(address, spec, *planned)
+        assert self.deliverer is not None, "the engine was built without a dispatcher"
+        from stepwise.actions.dispatcher import DESTINATION_DELETED, lease_until
+
+        dispatcher = self.deliverer()
+        destination = dispatcher.destination_of(org_id, planned.pinned)
+        at = now()
+        until = lease_until(destination) if destination else iso(at + timedelta(seconds=30))
+        wait = (iso(at + timedelta(seconds=planned.heartbeat)), planned.heartbeat)
+        opened = self.store.attempts.open_delivery(
+            org_id,
+            run_id,
+            ref,
+            attempt,
+            planned.action_input,
+            planned.pinned,
+            wait,
+            until,
+            owner,
+            index=address.index,
+        )
+        if opened is None:
+            return self._not_opened(address, owner, express)
+        if destination is None:
+            outcome = DESTINATION_DELETED
+        else:
+            target = SignalTarget(org_id, run_id, ref, attempt, address.index)
+            outcome = dispatcher.post_attempt(
+                target, planned.pinned, destination, planned.action_input
+            )
+        return self._answered(address, spec, outcome, express)
+
+    def _not_opened(
+        self, address: NodeAddress, owner: str, express: datetime | None
+    ) -> dict[str, Any]:
+        """The attempt could not be opened for ``owner``: answered already (this execution's
+        earlier run recorded it), leased to another execution, or stale."""
+        org_id, run_id, ref = address.org_id, address.run_id, address.ref
+        record = (
+            self.store.runs.get_node(org_id, run_id, ref)
+            if address.index is None
+            else self.store.nodes.get_item(org_id, run_id, ref, address.index)
+        )
+        tried = record.attempt_record(address.attempt)
+        if tried is not None and tried.delivery:
+            return self.action_settled(address, {}, express)
+        if tried is not None and tried.claimed_by not in (None, owner):
+            logger.info("the attempt's lease is another execution's", extra={"owner": owner})
+            return {**DONE, "claimed": True}
+        logger.info("stale attempt ignored", extra={"attempt": address.attempt})
+        return DONE
+
+    def _answered(
+        self,
+        address: NodeAddress,
+        spec: NodeSpec,
+        outcome: "Outcome",
+        express: datetime | None,
+    ) -> dict[str, Any]:
+        """Records the destination's answer and ends the attempt, in one write when it can."""
+        from stepwise.actions.dispatcher import delivery_record
+        from stepwise.actions.webhooks.responses import Signal
+
+        answer = delivery_record(outcome)
+        if outcome.kind != Signal.ACK:
+            try:
+                if outcome.kind == Signal.SUCCESS:
+                    self.attempts.succeeded(address, spec, outcome.result, answer=answer)
+                    retry = None
+                else:
+                    failure, min_wait = _delivery_failure(answer, None, {})
+                    retry = self.attempts.failed(
+                        address, spec, failure, min_wait=min_wait, answer=answer
+                    )
+            except AnswerNotSettled:
+                pass  # a callback came first: recorded alone below, settled as it says
+            else:
+                if address.index is not None:
+                    return retry or DONE
+                return retry if retry is not None else self.advance.node_changed(address)
+        # An ack (the result comes by callback), or an answer a callback overtook: the answer
+        # is recorded alone, then the attempt ends as the ActionSettled step ends it.
+        self.store.attempts.record_delivery(
+            address.org_id,
+            address.run_id,
+            address.ref,
+            address.attempt,
+            answer,
+            outcome.result,
+            index=address.index,
+        )
+        return self.action_settled(address, {}, express)
+
+    def _plan(self, org_id: str, spec: NodeSpec, context: dict[str, Any]) -> Planned | tuple:
+        """What the attempt delivers, or why it cannot (an error type and message)."""
         try:
             definition = resolve_action(self.deps.definitions, org_id, spec.action or "")
             action_input = render(spec.args, context)
             check_input(definition, action_input)
         except NotFound as exc:
-            return self._refuse(address, spec, "ActionNotFound", str(exc))
+            return ("ActionNotFound", str(exc))
         except TemplateError as exc:
-            return self._refuse(address, spec, "ExpressionError", str(exc))
+            return ("ExpressionError", str(exc))
         except InputRejected as exc:
-            return self._refuse(address, spec, "InputRejected", str(exc))
+            return ("InputRejected", str(exc))
         if definition.deleted_at is not None:
-            message = f"action definition {definition.name!r} was deleted"
-            return self._refuse(address, spec, "ActionNotFound", message)
+            return ("ActionNotFound", f"action definition {definition.name!r} was deleted")
         # What this attempt resolved is pinned on it: the dispatcher delivers exactly that, even
         # if the alias moves before it runs.
         link = next((d for d in definition.destinations if d.is_default), None)
@@ -65,23 +226,7 @@ class ActionSteps(StepFamily):
             default=10_000,
         )
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        # One write: what the dispatcher delivers and how long the attempt waits for it.
-        self.store.attempts.prepare_delivery(
-            org_id,
-            run_id,
-            spec.ref,
-            attempt,
-            action_input,
-            pinned,
-            index=index,
-            wait=(iso(now() + timedelta(seconds=heartbeat)), heartbeat),
-        )
-        return {
-            "next": "deliver",
-            "attempt": attempt,
-            "heartbeat_seconds": heartbeat,
-            "timeout_seconds": max(heartbeat + 1, run_wait_bound(run)),
-        }
+        return Planned(action_input, pinned, heartbeat)
 
     def _refuse(
         self, address: NodeAddress, spec: NodeSpec, error_type: str, message: str

@@ -24,6 +24,11 @@ from stepwise.runs.records import AttemptRecord, NodeRecord
 from stepwise.workflows.models import NodeSpec
 
 
+class AnswerNotSettled(Exception):
+    """The write that would record a delivery's answer and end its attempt together did not
+    land: the attempt has a callback or an answer already, or moved on."""
+
+
 class Attempts:
     """Records how attempts end, and moves the run on when one ends the node."""
 
@@ -51,17 +56,23 @@ class Attempts:
         return None
 
     def succeeded(
-        self, address: NodeAddress, spec: NodeSpec, output: Any, opening: bool = False
+        self,
+        address: NodeAddress,
+        spec: NodeSpec,
+        output: Any,
+        opening: bool = False,
+        answer: dict[str, Any] | None = None,
     ) -> None:
         """Ends the attempt (of the node or of one item) with its output; an output over the
         quota ``node_output_bytes`` fails it instead (for good: the same attempt would give it
-        again)."""
+        again). ``answer``: the delivery's answer, recorded in the same write, or
+        AnswerNotSettled."""
         over = output_over_quota(output)
         if over is not None:
             failure = NodeFailure("QuotaExceeded", over, retryable=False)
-            self.failed(address, spec, failure, opening=opening)
+            self.failed(address, spec, failure, opening=opening, answer=answer)
             return
-        if self.store.nodes.settle_node(
+        written = self.store.nodes.settle_node(
             address.org_id,
             address.run_id,
             spec.ref,
@@ -70,8 +81,12 @@ class Attempts:
             output,
             index=address.index,
             opening=opening,
-        ):
+            **_with(answer),
+        )
+        if written:
             count_attempt(address.org_id, spec.kind, failed=False)
+        elif answer is not None:
+            raise AnswerNotSettled(spec.ref)
 
     def failed(
         self,
@@ -80,10 +95,12 @@ class Attempts:
         failure: NodeFailure,
         min_wait: int | None = None,
         opening: bool = False,
+        answer: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Schedules the next attempt (the outcome to return), or fails for good (None).
 
         ``min_wait`` (a destination's Retry-After) stretches the backoff, never shortens it.
+        ``answer``: the delivery's answer, recorded in the same write, or AnswerNotSettled.
         """
         org_id, run_id = address.org_id, address.run_id
         attempt, index = address.attempt, address.index
@@ -103,6 +120,7 @@ class Attempts:
                 available_at,
                 index=index,
                 opening=opening,
+                **_with(answer),
             ):
                 count_attempt(org_id, spec.kind, failed=True)
                 self.deps.log(
@@ -111,6 +129,8 @@ class Attempts:
                     f"{address.where}: attempt {attempt} failed ({failure.type}: "
                     f"{failure.message}); attempt {attempt + 1} at {available_at}",
                 )
+            elif answer is not None:
+                raise AnswerNotSettled(spec.ref)
             return {"next": "again", "attempt": attempt + 1, "wait_seconds": delay}
         if self.store.nodes.settle_node(
             org_id,
@@ -121,9 +141,12 @@ class Attempts:
             error=failure.as_error(),
             index=index,
             opening=opening,
+            **_with(answer),
         ):
             count_attempt(org_id, spec.kind, failed=True)
             self.deps.log_failure(address, failure.type, failure.message)
+        elif answer is not None:
+            raise AnswerNotSettled(spec.ref)
         return None
 
     def _base(self, address: NodeAddress) -> int:
@@ -175,6 +198,11 @@ class Attempts:
             kind = self.store.runs.get_node(address.org_id, address.run_id, address.ref).kind
             if kind:
                 count_attempt(address.org_id, NodeKind(kind), failed=True)
+
+
+def _with(answer: dict[str, Any] | None) -> dict[str, Any]:
+    """The store's ``answer`` argument, only when there is one to record."""
+    return {} if answer is None else {"answer": answer}
 
 
 def rebased(address: NodeAddress, base: int | None) -> NodeAddress:

@@ -18,7 +18,7 @@ moves on); the Engine builds them once and routes each step event to its family.
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepwise.actions.definitions import ActionDefinitions
 from stepwise.core.errors import NotFound
@@ -36,6 +36,9 @@ from stepwise.engine.run_steps import RunSteps
 from stepwise.engine.shared import EngineDeps
 from stepwise.runs.logs import RunLogs
 from stepwise.store import Store
+
+if TYPE_CHECKING:
+    from stepwise.actions.dispatcher import Dispatcher
 
 Event = dict[str, Any]
 RUN_MESSAGE_TRIES = 3  # a RunQueue message's tries within one invocation
@@ -72,6 +75,7 @@ class Engine:
         items_state_machine_arn: str = "",
         items_express_state_machine_arn: str = "",
         node_express_state_machine_arn: str = "",
+        deliverer: "Callable[[], Dispatcher] | None" = None,
     ):
         deps = EngineDeps(
             store,
@@ -89,6 +93,7 @@ class Engine:
         attempts = Attempts(deps, self.advance)
         self.children = ChildSteps(deps, self.advance, attempts)
         self.actions = ActionSteps(deps, self.advance, attempts)
+        self.actions.deliverer = deliverer  # an Express execution's attempts deliver inline
         self.approvals = ApprovalSteps(deps, self.advance, attempts)
         self.for_each = ForEachSteps(deps, self.advance, attempts, self.actions)
         self.nodes = NodeSteps(
@@ -161,11 +166,11 @@ class Engine:
         attempt, item = NodeAddress.of_attempt, NodeAddress.of_item
         return {
             "attempt": lambda e: nodes.attempt(
-                attempt(e), bool(e.get("prepared", False)), express.started_at(e)
+                attempt(e), bool(e.get("prepared", False)), express.started_at(e), e.get("owner")
             ),
             "hand_off": lambda e: nodes.hand_off(attempt(e), bool(e.get("prepared", True))),
             "node_crashed": lambda e: nodes.node_crashed(attempt(e), *_crash(e)),
-            "item_attempt": lambda e: for_each.item_attempt(item(e)),
+            "item_attempt": lambda e: for_each.item_attempt(item(e), e.get("owner")),
             "item_crashed": lambda e: for_each.item_crashed(item(e), *_crash(e)),
             "item_action_settled": lambda e: actions.action_settled(
                 item(e), e.get("delivery") or {}

@@ -62,11 +62,11 @@ EXPRESS_BUDGET_SECONDS = 240
 # overruns is ended by Express at 5 minutes and started again by the janitor (every item step is
 # idempotent), so the bound decides the cost, never the outcome.
 TRANSFORM_ATTEMPT_SECONDS = 5
-# An action item's attempt is one synchronous dispatcher call: the destination's SLA plus this.
+# An action item's attempt is one synchronous delivery: the destination's SLA plus this.
 DELIVERY_MARGIN_SECONDS = 30
 
-# Action items run in Express chunks through the dispatcher's synchronous "now" mode
-# (ItemDeliverNow), when their destination has no signaling at fan-out (no ack can come).
+# Action items run in Express chunks, each attempt delivered within its ItemAttempt step, when
+# their destination has no signaling at fan-out (no ack can come).
 EXPRESS_ACTION_ITEMS = True
 
 STANDARD = "standard"

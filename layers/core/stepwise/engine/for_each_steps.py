@@ -321,8 +321,10 @@ class ForEachSteps(StepFamily):
     def _all_done(node: NodeRecord, chunks: FanOutPlan) -> bool:
         return len(node.chunks_done) >= chunks.chunks
 
-    def item_attempt(self, address: NodeAddress) -> dict[str, Any]:
-        """One attempt of one for_each item, with the node's retry policy."""
+    def item_attempt(self, address: NodeAddress, owner: str | None = None) -> dict[str, Any]:
+        """One attempt of one for_each item, with the node's retry policy. ``owner``: the id
+        of the Express chunk execution the step runs in; an action item's attempt then delivers
+        within this step (``ActionSteps.attempt_now``)."""
         org_id, run_id, ref, index = address.org_id, address.run_id, address.ref, address.index
         item = self.store.nodes.get_item(org_id, run_id, ref, index)
         if item.status in NODE_TERMINAL:
@@ -348,6 +350,8 @@ class ForEachSteps(StepFamily):
             # A transform item's attempt starts and ends within this step: its end records it
             # whole, in one conditional write instead of a start and an end.
             return self.attempts.try_once(address, spec, context, opening=True) or DONE
+        if owner is not None:
+            return self.actions.attempt_now(address, spec, context, owner)
         if not self.store.nodes.start_attempt(
             org_id, run_id, ref, address.attempt, attempt_deadline(spec), index=index
         ):

@@ -210,10 +210,12 @@ class NodeTransitions:
         available_at: str,
         index: int | None = None,
         opening: bool = False,
+        answer: dict[str, Any] | None = None,
     ) -> bool:
         """Closes a failed attempt that will be tried again at ``available_at``. ``opening``:
         the attempt was not started by ``start_attempt`` (an item attempt that ran within this
-        step): this one write records it whole, on ``start_attempt``'s condition."""
+        step): this one write records it whole, on ``start_attempt``'s condition. ``answer``:
+        the destination's answer, recorded in the same write (``with_answer``)."""
         at = now_iso()
         values = {
             ":error": error,
@@ -247,15 +249,22 @@ class NodeTransitions:
                 condition=_OPENS,
                 names={"#status": "status", "#n": str(attempt)},  # DynamoDB refuses unused ones
             )
-        return dynamo.update_if(
-            self.table,
-            keys.record(org_id, run_id, ref, index),
+        expression, condition = with_answer(
             "SET last_error = :error, available_at = :at, attempts.#n.#status = :retrying, "
             "attempts.#n.completed_at = :now, attempts.#n.#error = :error, "
             "attempts.#n.available_at = :at",
-            values,
-            condition="#status = :running AND attempt = :attempt "
+            "#status = :running AND attempt = :attempt "
             "AND attribute_not_exists(attempts.#n.completed_at)",
+            answer,
+            names,
+            values,
+        )
+        return dynamo.update_if(
+            self.table,
+            keys.record(org_id, run_id, ref, index),
+            expression,
+            values,
+            condition=condition,
             names=names,
         )
 
@@ -270,8 +279,10 @@ class NodeTransitions:
         error: dict[str, str] | None = None,
         index: int | None = None,
         opening: bool = False,
+        answer: dict[str, Any] | None = None,
     ) -> bool:
-        """running (this attempt) -> succeeded|failed, with the output or the error.
+        """running (this attempt) -> succeeded|failed, with the output or the error; with the
+        destination's ``answer`` recorded in the same write (``with_answer``).
         ``opening``: the attempt was not started by ``start_attempt`` (an item attempt that ran
         within this step): this one write records it whole, on ``start_attempt``'s condition,
         instead of two writes."""
@@ -321,6 +332,8 @@ class NodeTransitions:
             values[":error"] = error
             names["#error"] = "error"
         expression = "SET " + ", ".join(sets)
+        if answer is not None:
+            expression, condition = with_answer(expression, condition, answer, names, values)
         if removals:
             expression += " REMOVE " + ", ".join(removals)
         return dynamo.update_if(
@@ -477,6 +490,28 @@ class NodeTransitions:
         if item is None:
             raise NotFound("node", key["SK"])
         return NodeRecord.from_item(item)
+
+
+def with_answer(
+    expression: str,
+    condition: str,
+    answer: dict[str, Any] | None,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> tuple[str, str]:
+    """A SET ``expression`` that also records a delivery's ``answer`` on the attempt (one write
+    where the answer and the attempt's end took two), on condition that the attempt has neither
+    an answer nor a callback signal yet: then the caller records the answer alone and settles
+    as the callback says."""
+    if answer is None:
+        return expression, condition
+    names["#signal"] = "signal"
+    values[":answer"] = answer
+    return (
+        f"{expression}, attempts.#n.delivery = :answer",
+        f"{condition} AND attribute_not_exists(attempts.#n.delivery) "
+        "AND attribute_not_exists(attempts.#n.#signal)",
+    )
 
 
 def _single_attempt(

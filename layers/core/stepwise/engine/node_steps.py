@@ -53,13 +53,19 @@ class NodeSteps:
         }
 
     def attempt(
-        self, address: NodeAddress, prepared: bool = False, express: datetime | None = None
+        self,
+        address: NodeAddress,
+        prepared: bool = False,
+        express: datetime | None = None,
+        owner: str | None = None,
     ) -> dict[str, Any]:
         """Prepares the node (run_if, delays) on its first call, then runs one attempt.
 
         ``express``: the start of the Express execution the step runs in (engine/express.py):
-        an outcome that would not fit in it hands the node to its Standard execution."""
-        outcome = self._attempt(address, prepared, express)
+        an outcome that would not fit in it hands the node to its Standard execution.
+        ``owner``: that execution's id; an action attempt then delivers within this step
+        (``ActionSteps.attempt_now``), its lease held by the execution."""
+        outcome = self._attempt(address, prepared, express, owner)
         if express is None:
             return outcome
         return fitted(outcome, express, self._next_attempt_seconds(address, outcome))
@@ -74,7 +80,7 @@ class NodeSteps:
         return tried.heartbeat_seconds if tried is not None else None
 
     def _attempt(
-        self, address: NodeAddress, prepared: bool, express: datetime | None
+        self, address: NodeAddress, prepared: bool, express: datetime | None, owner: str | None
     ) -> dict[str, Any]:
         org_id, run_id, ref = address.org_id, address.run_id, address.ref
         node = self.store.runs.get_node(org_id, run_id, ref)
@@ -108,6 +114,8 @@ class NodeSteps:
             prepared_outcome = self._prepare(address, spec, context)
             if prepared_outcome is not None:
                 return prepared_outcome
+        if owner is not None and spec.kind == NodeKind.ACTION and spec.for_each is None:
+            return self.actions.attempt_now(address, spec, context, owner, express)
         if not self.store.nodes.start_attempt(org_id, run_id, ref, attempt, attempt_deadline(spec)):
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE

@@ -37,9 +37,10 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 # execution's own timeout and the API's start are given the time to act first.
 GRACE = timedelta(minutes=5)
 # A queued run waits for its start on RunQueue, behind a backlog (batches, bulk redrives, bursts
-# of schedules) and through its retries: 5 receives 360 s apart before its DLQ. Only past that
-# (and a margin for the backlog) has its start surely been lost.
-START_GRACE = timedelta(minutes=40)
+# of schedules) and through its retries: 5 receives 900 s apart (six times the engine's 150 s
+# timeout) before its DLQ. Only past that (and a margin for the backlog) has its start surely
+# been lost.
+START_GRACE = timedelta(minutes=90)
 # An Express execution lasts five minutes at most; past that and a margin with no sign of it,
 # the node's Express execution has ended without settling it.
 EXPRESS_GONE = timedelta(minutes=6)

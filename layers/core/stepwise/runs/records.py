@@ -84,6 +84,7 @@ class AttemptRecord(NamedTuple):
     signal: dict[str, Any] | None = None
     delivery: dict[str, Any] | None = None
     claimed_until: str | None = None
+    claimed_by: str | None = None  # the Express execution that holds the lease
     task_token: str | None = None
     action: dict[str, Any] | None = None  # what an action attempt resolved and delivers to
     reviews: list[dict[str, Any]] | None = None  # an approval attempt's reviews, in order
