@@ -58,7 +58,6 @@ class RunStore:
         )
         run_item = {
             **keys.run(org_id, run_id),
-            **keys.runs_index(org_id, run_id),
             **keys.runs_by_workflow(org_id, workflow.id, run_id),
             **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
             "org_id": org_id,
