@@ -5,10 +5,11 @@ calls by service and operation there. DynamoDB request units are computed from i
 DynamoDB's rules (moto's ``ConsumedCapacity`` is a constant): a write costs 1 unit per started
 KB of the larger of the item before and after, also for a failed condition, plus, for each global
 secondary index of the template that the write changes, a unit per started KB of its entry (two
-entries when its keys move); transactions cost double; a read costs 1 unit per started
-4 KB (half when eventually consistent). Lambda invocations are counted, and timed, where the
-local stack runs handlers, and each is billed for what AWS would take to run it (bench/aws_time.py:
-the handler's CPU, its AWS calls and destination requests). State transitions come from execution
+entries when its keys move); a transaction doubles the table's units, not its indexes'; a read
+costs 1 unit per started 4 KB (half when eventually consistent). Lambda invocations are counted
+where the local stack runs handlers, and each is billed for what AWS would take to run it
+(bench/aws_time.py: the handler's CPU, its AWS calls and destination requests). State transitions
+come from execution
 histories.
 """
 
@@ -234,8 +235,9 @@ class Meter:
             writes = _write_units(before[0], after[0], failed, self._gsis)
         elif operation == "TransactWriteItems":
             after = _sizes(operation, params)
-            writes = 2 * sum(
-                _write_units(b, a, failed, self._gsis) for b, a in zip(before, after, strict=True)
+            writes = sum(
+                _write_units(b, a, failed, self._gsis, transactional=True)
+                for b, a in zip(before, after, strict=True)
             )
         elif operation == "BatchWriteItem":
             after = _sizes(operation, params)
@@ -348,15 +350,24 @@ def _entry_units(entry: dict[str, Any]) -> int:
     return max(1, math.ceil(size / WRITE_UNIT))
 
 
-def _write_units(before: Stored, after: Stored, failed: bool, gsis: list[Index]) -> int:
+def _write_units(
+    before: Stored, after: Stored, failed: bool, gsis: list[Index], transactional: bool = False
+) -> int:
     """DynamoDB's write units for one item: the table's (the larger of the item before and
     after, also for a failed condition) plus each index's. An index is written when the item
     enters it, leaves it (a delete), changes its keys (a delete and a put) or changes what it
-    projects (a put); an update that touches nothing it projects costs it nothing."""
+    projects (a put); an update that touches nothing it projects costs it nothing.
+
+    In a transaction DynamoDB writes every item of it twice (prepare and commit), so the
+    table's units double; its indexes are written once, by the propagation that starts after
+    the transaction has committed (the developer guide's "Capacity management for
+    transactions" and its note on how a transaction's changes reach global secondary indexes),
+    so theirs do not."""
     (attrs_before, size_before), (attrs_after, size_after) = before, after
+    times = 2 if transactional else 1
     if failed:
-        return max(1, math.ceil(size_before / WRITE_UNIT))
-    units = max(1, math.ceil(max(size_before, size_after) / WRITE_UNIT))
+        return times * max(1, math.ceil(size_before / WRITE_UNIT))
+    units = times * max(1, math.ceil(max(size_before, size_after) / WRITE_UNIT))
     for gsi in gsis:
         old, new = gsi.entry(attrs_before), gsi.entry(attrs_after)
         if old == new:

@@ -61,3 +61,10 @@ def test_a_webhook_nodes_lambda_bill_holds_its_destinations_time_not_the_local_w
     assert billed["lambda_gb_seconds"] >= DESTINATION_SECONDS * 512 / 1024
     assert billed["lambda_wall_gb_seconds"] > 0
     assert billed["lambda_gb_seconds"] != billed["lambda_wall_gb_seconds"]
+
+
+def test_a_run_costs_at_most_24_write_units(measured):
+    """Create, start and finish (docs/cost.md lists each write): no index entry that copies the
+    whole run item, the lifecycle event claimed in the finish transaction, no item for full
+    progress buckets in a run of one bucket. 29 write units before, under the same meter."""
+    assert measured["run_overhead"]["billed"]["write_units"] <= 24

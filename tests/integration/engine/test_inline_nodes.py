@@ -157,3 +157,25 @@ def test_a_large_run_counts_settled_nodes_in_small_buckets(stack):
         if item["SK"].startswith("PROGRESS#")
     ]
     assert [int(item["node_count"]) for item in progress] == [100, 100, 50]
+
+
+def test_a_run_of_one_bucket_keeps_no_item_for_full_buckets(stack):
+    """Up to PROGRESS_BUCKET_SIZE nodes: one progress item, written when the run is created,
+    and the run is complete when it is (the item for full buckets would be a write unit that
+    nothing reads)."""
+    from stepwise.workflows.models import WorkflowCreate
+
+    store = components.store()
+    nodes = [{"ref": f"n{i}", "kind": "transform", "args": i} for i in range(3)]
+    workflow = store.workflows.create_workflow(
+        "acme", "wf_small", WorkflowCreate(name="small", nodes=nodes)
+    )
+    store.runs.create_run("acme", "run_small", workflow, None)
+    progress = [
+        item["SK"]
+        for item in dynamo.query_partition(store.table, "ORG#acme#RUN#run_small")
+        if item["SK"].startswith("PROGRESS")
+    ]
+    assert progress == ["PROGRESS#000"]
+    answers = [store.run_state.record_node_settled("acme", "run_small", p) for p in (2, 0, 1)]
+    assert answers == [False, False, True]

@@ -148,3 +148,49 @@ def test_a_run_says_what_started_it(stack):
     assert payload["data"]["role"] == "key" and payload["data"]["created_by"] == "key:local"
     listed = page(stack, "limit=1")["data"][0]
     assert (listed["role"], listed["created_by"]) == ("key", "key:local")
+
+
+def test_the_org_list_merges_runs_of_every_status_in_order_both_ways(stack):
+    """No index holds all of an org's runs: the list merges its status partitions, newest
+    first, each run once, paged both ways, also when a run changes status between pages."""
+    from stepwise.core import settings
+    from stepwise.core.statuses import RunStatus
+    from stepwise.infra import dynamo, keys
+
+    workflow_id = workflow(stack)
+    ids = [start(stack, workflow_id) for _ in range(14)]
+    store = components.store()
+    expected = {}
+    for n, run_id in enumerate(ids):
+        if n % 4:
+            store.run_state.mark_started("acme", run_id)
+        if n % 4 == 2:
+            store.run_state.finish_run("acme", run_id, RunStatus.SUCCEEDED, {"n": n}, None)
+        if n % 4 == 3:
+            failure = {"type": "Boom", "message": "no"}
+            store.run_state.finish_run("acme", run_id, RunStatus.FAILED, None, failure)
+        expected[run_id] = ["queued", "running", "succeeded", "failed"][n % 4]
+    current = page(stack, "limit=4")
+    assert current["total"] == 14
+    seen = {}
+    moved = ids[4]  # on the third page: it settles while the client reads the first two
+    while True:
+        seen.update({r["id"]: r["status"] for r in current["data"]})
+        if len(seen) == 8:
+            store.run_state.finish_run("acme", moved, RunStatus.CANCELLED, None, None)
+            expected[moved] = "cancelled"
+        if current["next_page"] is None:
+            break
+        current = page(stack, f"limit=4&cursor={current['next_page']}")
+    assert list(seen) == list(reversed(ids))  # newest first, each once
+    assert seen == expected
+    backwards = []
+    while True:
+        backwards += [r["id"] for r in reversed(current["data"])]
+        if current["previous_page"] is None:
+            break
+        current = page(stack, f"limit=4&cursor={current['previous_page']}")
+    assert backwards == ids
+    # The run item has no entry in an index of all the org's runs (each write would copy it).
+    item = dynamo.get_item(settings.core_settings().table_name, keys.run("acme", ids[0]))
+    assert "GSI1PK" not in item and item["GSI3PK"].endswith("#STATUS#queued#RUNS")

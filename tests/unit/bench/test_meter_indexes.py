@@ -61,3 +61,14 @@ def test_the_table_costs_a_unit_per_started_kb_of_the_larger_item():
     assert _write_units(({}, 500), ({}, 1025), False, []) == 2
     assert _write_units(({}, 3000), ({}, 100), False, []) == 3
     assert _write_units(({}, 2500), ({}, 2500), True, [ALL]) == 3
+
+
+def test_a_transaction_doubles_the_table_write_and_not_the_index_writes():
+    # Prepare and commit write the item twice; its index entries are written once, by the
+    # propagation that follows the commit.
+    before = item(GSI2PK="p", GSI2SK="queued#1", status="queued")
+    after = item(GSI2PK="p", GSI2SK="running#1", status="running")
+    assert _write_units(before, after, False, [INCLUDE], transactional=True) == 2 + 2
+    assert _write_units((None, 0), after, False, [ALL, INCLUDE], transactional=True) == 2 + 1
+    # A cancelled transaction still costs its items' prepare and commit, and no index write.
+    assert _write_units(before, before, True, [ALL, INCLUDE], transactional=True) == 2

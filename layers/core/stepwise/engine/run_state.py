@@ -81,6 +81,17 @@ class RunTransitions:
         )
         return claimed is not None
 
+    def release_event(self, org_id: str, run_id: str) -> None:
+        """The claim's holder could not publish (EventBridge refused): the claim goes, so the
+        step's retry claims and publishes at once instead of waiting EVENT_CLAIM_STALE."""
+        self._update(
+            org_id,
+            run_id,
+            "REMOVE event_claimed_at",
+            {},
+            condition="attribute_not_exists(event_published_at)",
+        )
+
     def mark_event_published(self, org_id: str, run_id: str) -> None:
         """The settled run's lifecycle event is out (a replay then does not publish again)."""
         self._update(
@@ -209,11 +220,18 @@ class RunTransitions:
         status: RunStatus,
         output: Any,
         error: dict[str, Any] | None,
+        claim_event: bool = False,
     ) -> bool:
-        """running (or still queued) -> terminal, with the output or the error."""
+        """running (or still queued) -> terminal, with the output or the error.
+
+        ``claim_event``: the move also claims the run's lifecycle event (``claim_event``'s
+        claim, in the same write): only one step can move the run to its end, so the step that
+        did holds the claim without a write of its own."""
         values: dict[str, Any] = {":now": now_iso()}
         names: dict[str, str] = {}
         sets = ["finished_at = :now"]
+        if claim_event:
+            sets.append("event_claimed_at = :now")
         if error is not None:
             sets.append("#error = :error")
             values[":error"] = error

@@ -103,12 +103,20 @@ class RunSteps:
         for node in nodes:
             self._stop_node(org_id, run, node, reason)
         status, output, error = self._outcome(org_id, run, nodes, {**settle, "reason": reason})
-        if self.store.run_state.finish_run(org_id, run_id, status, output, error):
+        # The step that moves the run to its end claims the lifecycle event in that move.
+        claim = bool(self.deps.event_bus_name)
+        moved = self.store.run_state.finish_run(
+            org_id, run_id, status, output, error, claim_event=claim
+        )
+        if moved:
             metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status=str(status))
         logger.info("run finished", extra={"status": str(status)})
         finished = self.store.runs.get_run(org_id, run_id)
+        if moved and claim:
+            self._publish(finished)
         self.handlers.after_finish(finished)
-        self._announce(finished)
+        if not (moved and claim):
+            self._announce(finished)
         if run.parent_token:
             executions.resume_run(run.parent_token, str(status))
         return {"status": str(status)}
@@ -139,8 +147,17 @@ class RunSteps:
             return
         # Claimed first: two steps finishing the run at once must not both publish.
         if self.store.run_state.claim_event(run.org_id, run.run_id):
+            self._publish(run)
+
+    def _publish(self, run: RunRecord) -> None:
+        """Publishes the event whose claim this step holds, and marks it out; a refused event
+        gives its claim back before the step fails (its retry publishes it)."""
+        try:
             lifecycle_events.publish(self.deps.event_bus_name, run)
-            self.store.run_state.mark_event_published(run.org_id, run.run_id)
+        except lifecycle_events.PublishFailed:
+            self.store.run_state.release_event(run.org_id, run.run_id)
+            raise
+        self.store.run_state.mark_event_published(run.org_id, run.run_id)
 
     def _outcome(
         self, org_id: str, run: RunRecord, nodes: list[dict[str, Any]], settle: dict[str, Any]

@@ -290,8 +290,9 @@ def update_request(
         "TableName": table,
         "Key": to_item(key),
         "UpdateExpression": expression,
-        "ExpressionAttributeValues": values(attribute_values),
     }
+    if attribute_values:  # DynamoDB refuses an empty map (a bare REMOVE has no values)
+        update["ExpressionAttributeValues"] = values(attribute_values)
     if condition:
         update["ConditionExpression"] = condition
     if names:

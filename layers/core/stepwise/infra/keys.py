@@ -11,7 +11,7 @@ class Index(NamedTuple):
     sk: str
 
 
-GSI1 = Index("GSI1", "GSI1PK", "GSI1SK")  # an org's lists (runs, workflows, keys...), run tags
+GSI1 = Index("GSI1", "GSI1PK", "GSI1SK")  # an org's lists (workflows, keys...), run tags
 GSI2 = Index("GSI2", "GSI2PK", "GSI2SK")  # an org's runs of one workflow
 GSI3 = Index("GSI3", "GSI3PK", "GSI3SK")  # an org's runs in one status
 
@@ -118,15 +118,6 @@ def item(org_id: str, run_id: str, ref: str, index: int) -> dict[str, str]:
 def record(org_id: str, run_id: str, ref: str, index: int | None) -> dict[str, str]:
     """A node, or one item of a for_each node when ``index`` is given."""
     return node(org_id, run_id, ref) if index is None else item(org_id, run_id, ref, index)
-
-
-def runs_index_pk(org_id: str) -> str:
-    return f"ORG#{org_id}#RUNS"
-
-
-def runs_index(org_id: str, run_id: str) -> dict[str, str]:
-    """Runs of an org, newest first when queried backwards (run ids are time-ordered)."""
-    return {"GSI1PK": runs_index_pk(org_id), "GSI1SK": run_id}
 
 
 def runs_by_workflow(org_id: str, workflow_id: str, run_id: str) -> dict[str, str]:

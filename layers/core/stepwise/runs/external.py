@@ -113,7 +113,6 @@ class ExternalRuns:
         at = now()
         item = {
             **keys.run(org_id, run_id),
-            **keys.runs_index(org_id, run_id),
             **keys.runs_by_workflow(org_id, body.workflow_id, run_id),
             **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
             "org_id": org_id,

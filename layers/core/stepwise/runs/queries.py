@@ -4,8 +4,9 @@ that is not the key drops items).
 Generated run ids start with a ULID, so every run index sorts them by creation time (an
 external run's own id sorts by itself). The key of the Query is
 the most selective filter that has an index (a tag: the run's tag items on GSI1; status: GSI3;
-workflow: GSI2; else the org's runs on GSI1, where child runs, ``{parent}.{ref}.{attempt}``,
-sort right after their parent); the others become a FilterExpression. A parent or a batch
+workflow: GSI2; else the org's status partitions of GSI3, merged); in each, child runs,
+``{parent}.{ref}.{attempt}``, sort right after their parent. The other filters become a
+FilterExpression. A parent or a batch
 narrows the sort-key range of whichever index is used: a batch's runs are
 ``run_<batch ULID>.<index>``, one range. A tag item holds only
 its run's id, so a page by tag reads its runs with one BatchGetItem and checks the other
@@ -23,6 +24,7 @@ from stepwise.core.clock import iso
 from stepwise.core.errors import ValidationFailed, field_error
 from stepwise.core.fields import TAG_KEY, TAG_VALUE
 from stepwise.core.ids import BATCH_RUN_ID_LENGTH, batch_of, batch_runs_prefix
+from stepwise.core.statuses import RunStatus
 from stepwise.infra import keys
 from stepwise.runs import list_store
 from stepwise.runs.list_store import Condition
@@ -162,7 +164,34 @@ def page_runs(
 ) -> tuple[list[RunRecord], bool]:
     """Up to ``limit`` run summaries, newest first, and whether more follow in the direction
     of travel (older, or newer when ``position.newer``)."""
+    newer = bool(position and position.newer)
+    if not (query.tags or query.status or query.workflow_id):
+        return _page(_org_entries(table, org_id, query, limit, position), limit, newer)
     index, pk = _index(org_id, query)
+    return _page(_entries(table, org_id, query, limit, position, index, pk), limit, newer)
+
+
+def _page(found: list[dict[str, Any]], limit: int, newer: bool) -> tuple[list[RunRecord], bool]:
+    """The first ``limit`` of the entries read in the direction of travel, newest first."""
+    more = len(found) > limit
+    page = found[:limit]
+    if newer:
+        page.reverse()
+    return [RunRecord.from_item(item) for item in page], more
+
+
+def _entries(
+    table: str,
+    org_id: str,
+    query: RunFilter,
+    limit: int,
+    position: Position | None,
+    index: keys.Index,
+    pk: str,
+    bound: str | None = None,
+) -> list[dict[str, Any]]:
+    """More than ``limit`` entries of one index partition in the direction of travel (all
+    there are, when fewer), from the position; none past ``bound`` (a run id, included)."""
     low, high = _range(query)
     newer = bool(position and position.newer)
     if position is not None:
@@ -170,8 +199,13 @@ def page_runs(
             low = max(low, position.at)
         else:
             high = min(high, position.at)
+    if bound is not None:
+        if newer:
+            high = min(high, bound)
+        else:
+            low = max(low, bound)
     if low > high:
-        return [], False
+        return []
 
     def keep(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if query.tags:
@@ -180,7 +214,7 @@ def page_runs(
             return items
         return [item for item in items if item["run_id"] != position.at]
 
-    found = list_store.query_runs(
+    return list_store.query_runs(
         table,
         index,
         pk,
@@ -191,11 +225,46 @@ def page_runs(
         limit=limit,
         keep=keep,
     )
-    more = len(found) > limit
-    page = found[:limit]
-    if newer:
-        page.reverse()
-    return [RunRecord.from_item(item) for item in page], more
+
+
+# The org's run list reads these status partitions of GSI3, the fullest first: once a page is
+# full, the rest are read only between the position and the page's last run.
+_STATUSES_BY_SIZE = (
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.RUNNING,
+    RunStatus.CANCELLED,
+    RunStatus.TIMED_OUT,
+    RunStatus.QUEUED,
+    RunStatus.PAUSED,
+)
+
+
+def _org_entries(
+    table: str, org_id: str, query: RunFilter, limit: int, position: Position | None
+) -> list[dict[str, Any]]:
+    """The org's runs with no status, workflow or tag filter: its status partitions of GSI3
+    merged (every run is in exactly one: its status index moves with its status since run
+    lists began), in the direction of travel, more than ``limit`` when there are.
+
+    No index holds all of an org's runs: the entry that did (on GSI1, which projects every
+    attribute) was rewritten by every write of the run, a write unit each, five a run. Entries
+    that releases before wrote there stay until their runs expire, and are not read. A run that
+    changes status between two of the Queries may be read twice: it is kept once."""
+    newer = bool(position and position.newer)
+    found: dict[str, dict[str, Any]] = {}
+    ordered: list[dict[str, Any]] = []
+    bound = None
+    for status in _STATUSES_BY_SIZE:
+        pk = keys.runs_by_status_pk(org_id, str(status))
+        for item in _entries(table, org_id, query, limit, position, keys.GSI3, pk, bound):
+            found.setdefault(item["run_id"], item)
+        ordered = sorted(found.values(), key=lambda item: item["run_id"], reverse=not newer)
+        if len(ordered) > limit:
+            ordered = ordered[: limit + 1]
+            bound = ordered[limit]["run_id"]
+            found = {item["run_id"]: item for item in ordered}
+    return ordered
 
 
 def _conditions(query: RunFilter, index: keys.Index) -> list[Condition]:
@@ -237,9 +306,8 @@ def _index(org_id: str, query: RunFilter) -> tuple[keys.Index, str]:
         return keys.GSI1, keys.runs_by_tag_pk(org_id, *query.tags[0])
     if query.status:
         return keys.GSI3, keys.runs_by_status_pk(org_id, query.status)
-    if query.workflow_id:
-        return keys.GSI2, keys.runs_by_workflow_pk(org_id, query.workflow_id)
-    return keys.GSI1, keys.runs_index_pk(org_id)
+    assert query.workflow_id, "the org's runs are its status partitions: see _org_entries"
+    return keys.GSI2, keys.runs_by_workflow_pk(org_id, query.workflow_id)
 
 
 def _range(query: RunFilter) -> tuple[str, str]:

@@ -277,7 +277,8 @@ class RepairStore:
         head = {**keys.progress(org_id, run_id), "buckets": buckets, "expires_at": expires_at}
         if full:
             head["full_buckets"] = full
-        dynamo.put_all(self.table, [head, *items])
+        # One bucket needs no item for the full ones (``record_node_settled`` reads none).
+        dynamo.put_all(self.table, [head, *items] if buckets > 1 else items)
 
     def add_rerun(self, org_id: str, run_id: str, rerun_id: str) -> None:
         """The run lists its reruns (``rerun_of`` on each names it back)."""

@@ -58,7 +58,6 @@ class RunStore:
         )
         run_item = {
             **keys.run(org_id, run_id),
-            **keys.runs_index(org_id, run_id),
             **keys.runs_by_workflow(org_id, workflow.id, run_id),
             **keys.runs_by_status(org_id, str(RunStatus.QUEUED), run_id),
             "org_id": org_id,
@@ -307,10 +306,12 @@ def _node_items(
 
 def _progress_items(org_id: str, run_id: str, count: int, expires_at: int) -> list[dict[str, Any]]:
     """Which nodes have settled, in buckets of ``PROGRESS_BUCKET_SIZE`` positions (see
-    ``RunTransitions.record_node_settled``), and one item for the full buckets."""
+    ``RunTransitions.record_node_settled``), and, when there are several, one item for the full
+    buckets (a run of one bucket is complete when that bucket is: nothing reads the item)."""
     buckets = -(-count // PROGRESS_BUCKET_SIZE)
+    head = {**keys.progress(org_id, run_id), "buckets": buckets, "expires_at": expires_at}
     return [
-        {**keys.progress(org_id, run_id), "buckets": buckets, "expires_at": expires_at},
+        *([head] if buckets > 1 else []),
         *(
             {
                 **keys.progress(org_id, run_id, bucket),
