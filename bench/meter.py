@@ -9,8 +9,7 @@ entries when its keys move); a transaction doubles the table's units, not its in
 costs 1 unit per started 4 KB (half when eventually consistent). Lambda invocations are counted
 where the local stack runs handlers, and each is billed for what AWS would take to run it
 (bench/aws_time.py: the handler's CPU, its AWS calls and destination requests). State transitions
-come from execution
-histories.
+come from execution histories.
 """
 
 import contextlib
