@@ -314,7 +314,7 @@ def test_the_janitor_judges_an_awaiting_node_by_its_deadline(
 
 
 def test_a_redrive_runs_a_node_cancelled_while_awaiting_again(
-    stack, receiver, resumed, started, clock
+    stack, receiver, resumed, started, clock, sent
 ):
     run_id, token = awaiting_run(stack, receiver, "/redrive")
     assert api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/cancel", {})[0] == 202
@@ -330,3 +330,15 @@ def test_a_redrive_runs_a_node_cancelled_while_awaiting_again(
     old = run_message("callback_timeout", ORG, run_id, 0, node_ref="call", attempt=1)
     stack.invoke("EngineFunction", old)
     assert node(run_id).status == "scheduled" and started == [("express", 1)]
+    # The redrive's attempt awaits its callback in turn; its timer is of the new generation.
+    engine = components.engine()
+    outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), express=EXPRESS)
+    assert outcome["next"] == "deliver" and outcome["attempt"] == 2
+    event = {"mode": "now", "org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 2}
+    assert stack.invoke("DispatcherFunction", event) == {"outcome": "ack"}
+    second = NodeAddress(ORG, run_id, "call", 2)
+    assert engine.actions.action_settled(second, {}, EXPRESS) == {"next": "done"}
+    assert sent[-1][0]["generation"] == 1 and sent[-1][0]["attempt"] == 2
+    clock[0] = timedelta(seconds=82)
+    timer(stack, run_id, attempt=2)
+    assert node(run_id).status == "failed" and node(run_id).error["type"] == "Timeout"

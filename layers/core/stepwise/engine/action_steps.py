@@ -114,8 +114,7 @@ class ActionSteps(StepFamily):
         node, spec, tried = opened
         if express is not None and tried is not None and acknowledged(tried) and not tried.signal:
             # The callback is awaited with no execution at all (engine/callbacks.py).
-            run = self.store.runs.get_run(address.org_id, address.run_id)
-            return self.callbacks.await_callback(address, run)
+            return self.callbacks.await_callback(address, node)
         outcome = self._settle(address, node, spec, tried, delivery)
         if outcome is None:
             return self.advance.node_changed(address)

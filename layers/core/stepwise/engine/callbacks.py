@@ -41,7 +41,7 @@ class Callbacks(StepFamily):
 
     actions: "ActionSteps"  # set by the Engine (the attempt's settle is the action steps')
 
-    def await_callback(self, address: NodeAddress, run: RunRecord) -> dict[str, Any]:
+    def await_callback(self, address: NodeAddress, node: NodeRecord) -> dict[str, Any]:
         """The Express execution's last step after an ack: marks the attempt awaiting and
         queues its timer (once: a replayed step finds the mark and queues nothing). A signal
         recorded before the mark is settled here and now."""
@@ -54,7 +54,7 @@ class Callbacks(StepFamily):
             return DONE
         tried = marked.attempt_record(number)
         if tried is not None and tried.awaiting_since == at:
-            self._queue_timer(address, run.generation, tried)
+            self._queue_timer(address, node, tried)
         return DONE
 
     def signalled(self, org_id: str, run_id: str, ref: str, attempt: int) -> None:
@@ -77,8 +77,7 @@ class Callbacks(StepFamily):
         if tried.signal is None and tried.timed_out_at is None:
             left = _seconds_left(tried)
             if left > 0:
-                run = self.store.runs.get_run(org_id, run_id)
-                self._queue_timer(address, run.generation, tried)
+                self._queue_timer(address, node, tried)
                 return {}
             self.store.attempts.mark_timed_out(org_id, run_id, ref, number, iso(now()))
         # The timeout, or a signal that won the race (its own settle may still be on the way:
@@ -135,13 +134,15 @@ class Callbacks(StepFamily):
             return
         self.deps.start_node(org_id, run_id, ref, run.generation, True, address.attempt)
 
-    def _queue_timer(self, address: NodeAddress, generation: int, tried: AttemptRecord) -> None:
+    def _queue_timer(self, address: NodeAddress, node: NodeRecord, tried: AttemptRecord) -> None:
+        """The attempt's timer, of the generation the node runs in (a redrive, which runs it
+        again, records its own on the node), so no run read is needed."""
         left = _seconds_left(tried)
         run_queue.queue_callback_timeout(
             self.deps.run_queue_url,
             address.org_id,
             address.run_id,
-            generation,
+            node.generation or 0,
             address.ref,
             address.attempt,
             left,

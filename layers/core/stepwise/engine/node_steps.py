@@ -97,7 +97,7 @@ class NodeSteps:
             if express is not None:
                 # A replayed Express execution: the attempt awaits its callback with no
                 # execution (engine/callbacks.py; marked and timed once).
-                return self.actions.callbacks.await_callback(address, run)
+                return self.actions.callbacks.await_callback(address, node)
             # An Express execution handed this acknowledged attempt over: wait for its callback.
             return self.actions.await_callback(address, run, tried)
         compiled = self.deps.workflow(org_id, run)
