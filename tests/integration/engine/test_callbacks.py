@@ -21,7 +21,6 @@ from tests.helpers import deliver, http_event, run_message
 
 ORG = "acme"
 SIGNALING = {"enabled": True, "default": "ack"}
-EXPRESS = now()  # the start of the Express execution the steps run in
 _STARTED: list[tuple[str, int]] = []  # the ``started`` fixture's list
 
 
@@ -98,11 +97,11 @@ def awaiting_run(stack, receiver, path, retry=None, workflow_nodes=None):
     engine = components.engine()
     engine.runs.start_run(ORG, run_id)
     address = NodeAddress(ORG, run_id, "call", 1)
-    assert engine.nodes.attempt(address, express=EXPRESS)["next"] == "deliver"
+    assert engine.nodes.attempt(address, express=now())["next"] == "deliver"
     event = {"mode": "now", "org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 1}
     assert stack.invoke("DispatcherFunction", event) == {"outcome": "ack"}
     # The Express execution's last step: no hand-off, the attempt awaits with no execution.
-    assert engine.actions.action_settled(address, {}, EXPRESS) == {"next": "done"}
+    assert engine.actions.action_settled(address, {}, now()) == {"next": "done"}
     [request] = receiver.at(path)
     token = json.loads(request.body)["data"]["signal_url"].rsplit("/", 1)[1]
     _STARTED.clear()
@@ -164,9 +163,9 @@ def test_a_retryable_failure_starts_the_next_attempt_on_express_once(
     assert started == [("express", 1)] and node(run_id) == first
     # That execution's attempt step waits the backoff, then attempt 2 delivers.
     engine = components.engine()
-    again = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), True, EXPRESS)
+    again = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), True, now())
     assert again["next"] == "again" and again["attempt"] == 2
-    assert engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 2), True, EXPRESS)["next"] == (
+    assert engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 2), True, now())["next"] == (
         "deliver"
     )
 
@@ -292,8 +291,8 @@ def test_an_express_execution_replayed_after_the_ack_queues_no_second_timer(
     engine = components.engine()
     address = NodeAddress(ORG, run_id, "call", 1)
     # The same execution started twice: its steps run again after the first one's.
-    assert engine.nodes.attempt(address, True, EXPRESS) == {"next": "done"}
-    assert engine.actions.action_settled(address, {}, EXPRESS) == {"next": "done"}
+    assert engine.nodes.attempt(address, True, now()) == {"next": "done"}
+    assert engine.actions.action_settled(address, {}, now()) == {"next": "done"}
     assert len(sent) == 1 and node(run_id).attempt_record(1).awaiting_since == marked
     assert started == []
 
@@ -332,12 +331,12 @@ def test_a_redrive_runs_a_node_cancelled_while_awaiting_again(
     assert node(run_id).status == "scheduled" and started == [("express", 1)]
     # The redrive's attempt awaits its callback in turn; its timer is of the new generation.
     engine = components.engine()
-    outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), express=EXPRESS)
+    outcome = engine.nodes.attempt(NodeAddress(ORG, run_id, "call", 1), express=now())
     assert outcome["next"] == "deliver" and outcome["attempt"] == 2
     event = {"mode": "now", "org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 2}
     assert stack.invoke("DispatcherFunction", event) == {"outcome": "ack"}
     second = NodeAddress(ORG, run_id, "call", 2)
-    assert engine.actions.action_settled(second, {}, EXPRESS) == {"next": "done"}
+    assert engine.actions.action_settled(second, {}, now()) == {"next": "done"}
     assert sent[-1][0]["generation"] == 1 and sent[-1][0]["attempt"] == 2
     clock[0] = timedelta(seconds=82)
     timer(stack, run_id, attempt=2)
