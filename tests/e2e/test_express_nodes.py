@@ -1,7 +1,7 @@
 """Webhook nodes on NodeExpressStateMachine end to end: no Standard node execution when the
-destination answers at once or a retry fits; a long backoff and an ack hand the node to its
-Standard execution; a whole Express execution run twice (AWS runs them at least once) changes
-nothing a caller can see."""
+destination answers at once or a retry fits, nor when it answers ``ack`` (the callback is
+awaited with no execution); a long backoff hands the node to its Standard execution; a whole
+Express execution run twice (AWS runs them at least once) changes nothing a caller can see."""
 
 import time
 
@@ -107,29 +107,82 @@ def test_a_backoff_that_would_not_fit_hands_the_node_to_standard(local_stack, ap
     assert wait_for_run(api, run_id)["status"] == "cancelled"
 
 
-def test_an_ack_hands_off_and_the_callback_settles_the_node(local_stack, api, receiver):
-    """The destination gained signaling after the workflow was saved (so the node is Express):
-    its ack hands the attempt to Standard, which waits for the callback."""
+def signaling_action(api, receiver, name, *answers):
+    """A destination with signaling (its ack's callback awaited with no execution)."""
+    url = receiver.answer(f"/{name}", *answers)
+    body = {"label": name, "url": url, "signaling": {"enabled": True, "default": "ack"}}
+    made = api.post("/destinations", json=body)
+    assert made.status_code == 201, made.text
+    definition = {"name": name, "destinations": [{"destination_id": made.json()["data"]["id"]}]}
+    assert api.post("/actions/definitions", json=definition).status_code == 201
+
+
+def test_an_ack_awaits_with_no_execution_and_the_callback_settles_the_node(
+    local_stack, api, receiver
+):
+    """The node runs on Express; after the ack no execution waits: the callback, through the
+    served API, SignalQueue and the signals function, settles it and the run goes on."""
     callback = Callback({"signal": "success", "result": {"ticket": "T-9"}}, after=0.5)
-    destination_id = action(api, receiver, "x-ack", Answer(202, callbacks=(callback,)))
-    node = {"ref": "call", "kind": "action", "action": "x-ack"}
-    workflow_id = create_workflow(api, {"name": "w", "nodes": [node]})
-    changed = api.patch(
-        f"/destinations/{destination_id}", json={"signaling": {"enabled": True, "default": "ack"}}
-    )
-    assert changed.status_code == 200, changed.text
-    run = wait_for_run(api, start_run(api, workflow_id))
+    signaling_action(api, receiver, "x-ack", Answer(202, callbacks=(callback,)))
+    nodes = [
+        {"ref": "call", "kind": "action", "action": "x-ack"},
+        {
+            "ref": "after",
+            "kind": "transform",
+            "args": "{{ nodes.call.output }}",
+            "depends_on": ["call"],
+        },
+    ]
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": nodes})))
     assert run["status"] == "succeeded", run["error"]
-    [called] = run["nodes"]
-    assert called["output"] == {"ticket": "T-9"}
+    called, after = run["nodes"]
+    assert called["output"] == {"ticket": "T-9"} and after["output"] == {"ticket": "T-9"}
     assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [(1, "succeeded")]
     assert executions_of(local_stack, run) == {
-        "NodeStateMachine": ["call"],
+        "NodeStateMachine": [],
         "NodeExpressStateMachine": ["call"],
     }
     assert [(c.signal, c.status) for c in receiver.callbacks if c.path == "/x-ack"] == [
         ("success", 202)
     ]
+
+
+def test_a_retryable_callback_failure_runs_the_next_attempt_on_express(local_stack, api, receiver):
+    failed = Callback({"signal": "failure", "error": "busy", "retryable": True}, after=0.3)
+    done = Callback({"signal": "success", "result": "second time"}, after=0.3)
+    signaling_action(
+        api, receiver, "x-retry", Answer(202, callbacks=(failed,)), Answer(202, callbacks=(done,))
+    )
+    node = {"ref": "call", "kind": "action", "action": "x-retry", "retry": RETRY}
+    run = wait_for_run(api, start_run(api, create_workflow(api, {"name": "w", "nodes": [node]})))
+    assert run["status"] == "succeeded", run["error"]
+    [called] = run["nodes"]
+    assert called["output"] == "second time"
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [
+        (1, "retry_scheduled"),
+        (2, "succeeded"),
+    ]
+    # The retry ran in a second Express execution of the node; no Standard one.
+    assert executions_of(local_stack, run) == {
+        "NodeStateMachine": [],
+        "NodeExpressStateMachine": ["call", "call"],
+    }
+
+
+def test_an_acked_node_run_twice_posts_once_and_settles_once(local_stack, api, receiver):
+    callback = Callback({"signal": "success", "result": 1}, after=0.5)
+    signaling_action(api, receiver, "x-twice", Answer(202, callbacks=(callback,)))
+    node = {"ref": "call", "kind": "action", "action": "x-twice"}
+    workflow_id = create_workflow(api, {"name": "w", "nodes": [node]})
+    with faults.injecting(faults.parse("express_replay=1")) as injector:
+        run = wait_for_run(api, start_run(api, workflow_id))
+        assert local_stack.wait_idle(timeout=30)
+    assert injector.counts()["injected"]["express_replay"] == 1
+    assert run["status"] == "succeeded", run["error"]
+    assert len(receiver.at("/x-twice")) == 1
+    [called] = run["nodes"]
+    assert [(a["attempt"], a["status"]) for a in called["attempts"]] == [(1, "succeeded")]
+    assert executions_of(local_stack, run)["NodeStateMachine"] == []
 
 
 def replayable_workflow(name: str) -> dict:

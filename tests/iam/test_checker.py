@@ -49,11 +49,12 @@ def webhook_queue():
 
 
 def test_a_call_outside_the_grant_is_refused(roles):
-    # The signals function may only read the table (DynamoDBReadPolicy), and only the node
-    # machine sends to the webhook queue.
+    # Only the node machine sends to the webhook queue (the signals function, which settles
+    # awaited callbacks as the engine would, sends only to RunQueue), and the items machine
+    # writes nothing to the table.
     result = verdict(
         roles,
-        request("SignalsFunction", "dynamodb:PutItem", TABLE),
+        request("SignalsFunction", "sqs:SendMessage", webhook_queue()),
         request("ItemsStateMachine", "dynamodb:PutItem", TABLE),
         request("ApiFunction", "states:StartExecution", NODE_MACHINE),
         request("EngineFunction", "dynamodb:GetItem", TABLE.replace("StepwiseTable", "Other")),

@@ -106,25 +106,26 @@ def test_a_refused_destination_is_recorded_and_returned_without_a_post(stack, re
     assert "loopback" in node.error["message"]
 
 
-def test_an_ack_hands_the_attempt_to_standard_which_waits_for_the_callback(
-    stack, receiver, resumed
-):
+def test_an_ack_awaits_its_callback_with_no_execution(stack, receiver, resumed):
     signaling = {"enabled": True, "default": "ack"}
     event, _ = express_attempt(stack, receiver.answer("/ack", Answer(202)), signaling=signaling)
     assert dispatch(stack, event) == {"outcome": "ack"}
-    assert settled(event) == {"next": "handoff", "attempt": 1, "prepared": True}
-    # The Standard execution the hand-off starts: its attempt step goes to AwaitSignal.
+    # No hand-off: the Express execution ends, the attempt awaits (engine/callbacks.py).
+    assert settled(event) == {"next": "done"}
+    tried = node_of(event).attempt_record(1)
+    assert tried.awaiting_since and tried.status == "running" and tried.task_token is None
     engine = components.engine()
     address = NodeAddress(ORG, event["run_id"], "call", 1)
+    # A replayed Express attempt step neither delivers anew nor hands off.
+    assert engine.nodes.attempt(address, prepared=True, express=EXPRESS) == {"next": "done"}
+    # A Standard execution reaching the acknowledged attempt (one handed off before awaiting
+    # with no execution existed) still waits for the callback in AwaitSignal.
     waiting = engine.nodes.attempt(address, prepared=True)
     assert waiting["next"] == "signal" and waiting["attempt"] == 1
     assert waiting["heartbeat_seconds"] == 40  # the 10 s SLA and the margin
-    # The callback has not come: the token is kept for the signals function.
     assert engine.actions.await_signal(address, "std-token") == {}
     assert node_of(event).attempt_record(1).task_token == "std-token"
     assert resumed == []
-    # A replayed Express attempt step hands off again rather than deliver anew.
-    assert engine.nodes.attempt(address, prepared=True, express=EXPRESS)["next"] == "handoff"
 
 
 def test_a_callback_before_the_wait_resumes_the_wait_at_once(stack, receiver, resumed):

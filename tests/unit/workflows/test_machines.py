@@ -40,13 +40,25 @@ def test_a_webhook_that_waits_for_nothing_and_fits_runs_on_express():
         {"ref": "n", "kind": "transform", "for_each": "{{ input.items }}"},
         {"ref": "n", "kind": "wait", "start_delay": 30},
         {"ref": "n", "kind": "transform", "wait_until": "2030-01-01T00:00:00+00:00"},
-        action("n", "cb"),  # its destination answers by callback
         action("n", "unknown"),  # not resolvable when saved: Standard serves every case
     ],
-    ids=["approval", "child", "for_each", "delay", "wait_until", "signaling", "unresolved"],
+    ids=["approval", "child", "for_each", "delay", "wait_until", "unresolved"],
 )
 def test_nodes_that_wait_or_cannot_be_planned_stay_on_standard(node):
     assert chosen(node) == []
+
+
+def test_a_webhook_answered_by_callback_is_planned_as_any_other_webhook():
+    """Its ack's callback is awaited with no execution (engine/callbacks.py): only the
+    synchronous delivery and the backoffs run in the Express execution, so signaling changes
+    nothing in the choice; the SLA and the retry schedule still do."""
+    assert chosen(action("n", "cb")) == ["n"]
+    fits = {"max_attempts": 4, "initial_interval": 10}
+    assert chosen(action("n", "cb", retry=fits)) == ["n"]
+    assert chosen(action("n", "cb", retry={**fits, "max_attempts": 5})) == []
+    slow = DestinationPlan(signaling=True, sla_seconds=SYNC_DELIVERY_SECONDS - 29)
+    assert chosen(action("n", "slow"), plans={"slow": slow}) == []
+    assert chosen(action("n", "cb", start_delay=5)) == []
 
 
 def test_a_retry_schedule_is_planned_at_its_worst_case():

@@ -15,10 +15,12 @@ from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs.records import NodeRecord
 
-# The attempt is the node's current one, still running, and has no signal yet.
+# The attempt is the node's current one, still running, and has no signal yet (nor a timeout
+# recorded by the callback timer: engine/callbacks.py).
 _WAITING_ATTEMPT = (
     "#status = :running AND attempt = :attempt AND attempts.#n.#status = :running "
-    "AND attribute_not_exists(attempts.#n.#signal)"
+    "AND attribute_not_exists(attempts.#n.#signal) "
+    "AND attribute_not_exists(attempts.#n.timed_out_at)"
 )
 
 
@@ -290,6 +292,43 @@ class AttemptState:
             "OR attempts.#n.delivery.kind = :ack)",
             names=names,
             index=index,
+        )
+
+    def mark_awaiting(
+        self, org_id: str, run_id: str, ref: str, attempt: int, at: str
+    ) -> NodeRecord | None:
+        """An acknowledged attempt of an Express node waits for its callback with no execution:
+        ``awaiting_since`` tells the signals function to settle it inline (no task to resume)
+        and the janitor to judge it by its ``timeout_at``. Kept as first written; the node, or
+        None when the attempt has a signal already, has ended or is not the current one."""
+        return self._returning(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.awaiting_since = if_not_exists(attempts.#n.awaiting_since, :now)",
+            {":now": at, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
+            condition=_WAITING_ATTEMPT,
+            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+        )
+
+    def mark_timed_out(
+        self, org_id: str, run_id: str, ref: str, attempt: int, at: str
+    ) -> NodeRecord | None:
+        """The callback timer claims an awaiting attempt for its timeout: only while it has no
+        signal and its ``timeout_at`` (which heartbeats move) has passed. Once written, no
+        signal or heartbeat is recorded on the attempt (``_WAITING_ATTEMPT``): exactly one of
+        them wins. A repeat (a timer delivered twice) finds it written and passes. ``at``: the
+        timer's now. The node, or None."""
+        return self._returning(
+            org_id,
+            run_id,
+            ref,
+            "SET attempts.#n.timed_out_at = if_not_exists(attempts.#n.timed_out_at, :now)",
+            {":now": at, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
+            condition="#status = :running AND attempt = :attempt "
+            "AND attempts.#n.#status = :running AND attribute_not_exists(attempts.#n.#signal) "
+            "AND attempts.#n.timeout_at <= :now",
+            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
         )
 
     def record_review(

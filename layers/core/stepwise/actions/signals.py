@@ -1,12 +1,14 @@
 """Signals and reviews: what settles (or keeps alive) an attempt that waits on someone else.
 
-The API records a signal on its attempt once, as a conditional write: that record is what the
-engine reads. Then it queues a resume on SignalQueue, and the signals function resumes the
-waiting task. A duplicate changes nothing; a signal for an attempt that ended otherwise (timed
-out, superseded, its run over) is refused. A target with an ``index`` is one item of a for_each
-action node: the item's own record holds its attempts, signal and token.
+The API records a signal on its attempt once, as a conditional write: that record is what the engine
+reads. Then it queues a resume on SignalQueue, and the signals function resumes the waiting task,
+or, for an Express node's attempt that awaits its callback with no execution, settles it there
+(engine/callbacks.py). A duplicate changes nothing; a signal for an attempt that ended otherwise
+(timed out, superseded, its run over) is refused. A target with an ``index`` is one item of a
+for_each action node: the item's own record holds its attempts, signal and token.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from stepwise.actions import approvals
@@ -63,7 +65,10 @@ class Signals:
             )
         if updated is None:
             return self._not_waiting(t, body.signal)
-        self._queue(t, "heartbeat" if body.signal not in _SETTLING else "settle")
+        settles = body.signal in _SETTLING
+        if settles or not _awaiting_inline(updated, t.attempt):
+            # A heartbeat of an attempt awaiting with no execution only moves its deadline.
+            self._queue(t, "settle" if settles else "heartbeat")
         count_signal(t.org_id, "accepted")
         logger.info(
             "signal accepted",
@@ -164,7 +169,7 @@ class Signals:
         current = node.attempt
         if current > t.attempt:
             reason = f"attempt {t.attempt} was superseded by attempt {current}"
-        elif (attempt.error or {}).get("type") == "Timeout":
+        elif (attempt.error or {}).get("type") == "Timeout" or attempt.timed_out_at:
             reason = f"attempt {t.attempt} timed out"
         else:
             reason = f"attempt {t.attempt} is no longer waiting (node {node.status})"
@@ -192,8 +197,17 @@ class Signals:
         queues.send(self.queue_url, message)
 
 
-def resume(store: Store, message: dict[str, Any]) -> None:
-    """The signals function: resumes (or heartbeats) the task waiting on a signalled attempt."""
+# Settles an awaiting attempt inline (engine/callbacks.py ``Callbacks.signalled``):
+# (org_id, run_id, node_ref, attempt).
+SettleInline = Callable[[str, str, str, int], None]
+
+
+def resume(store: Store, message: dict[str, Any], settle: SettleInline | None = None) -> None:
+    """The signals function: resumes (or heartbeats) the task waiting on a signalled attempt.
+
+    An acknowledged attempt of an Express node awaits its callback with no execution (no task
+    token, ``awaiting_since``): ``settle`` ends it here and moves the run on. Its heartbeat
+    needs nothing more than the deadline the API moved (its timer reads that)."""
     org_id, run_id, ref = message["org_id"], message["run_id"], message["node_ref"]
     number = int(message["attempt"])
     index = None if message.get("index") is None else int(message["index"])
@@ -206,6 +220,10 @@ def resume(store: Store, message: dict[str, Any]) -> None:
     token = attempt.task_token
     if node.status != NodeStatus.RUNNING or attempt.status != "running":
         return  # the attempt has ended: nothing waits on it any more
+    if token is None and attempt.awaiting_since and index is None:
+        if message["action"] != "heartbeat" and settle is not None:
+            settle(org_id, run_id, ref, number)
+        return
     if token is None:
         # The waiting step has not stored its token yet; it reads the signal when it does.
         logger.info("no task waits on the attempt yet", extra={"attempt": number})
@@ -214,6 +232,12 @@ def resume(store: Store, message: dict[str, Any]) -> None:
         executions.heartbeat(token)
     else:
         executions.resume_run(token, "signalled")
+
+
+def _awaiting_inline(node: NodeRecord, number: int) -> bool:
+    """The attempt awaits its callback with no execution (engine/callbacks.py)."""
+    attempt = _attempt(node, number)
+    return bool(attempt.awaiting_since) and attempt.task_token is None and node.index is None
 
 
 def _record_of(store: Store, org_id: str, run_id: str, ref: str, index: int | None) -> NodeRecord:

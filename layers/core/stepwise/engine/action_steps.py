@@ -15,7 +15,7 @@ from stepwise.core.statuses import NODE_TERMINAL
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import AnswerNotSettled, StepFamily, attempt_deadline
 from stepwise.engine.executors import NodeFailure
-from stepwise.engine.express import fitted, hand_off
+from stepwise.engine.express import fitted
 from stepwise.engine.expressions import TemplateError, render
 from stepwise.engine.shared import DONE, run_wait_bound
 from stepwise.infra import executions
@@ -25,6 +25,7 @@ from stepwise.workflows.models import NodeSpec
 if TYPE_CHECKING:
     from stepwise.actions.dispatcher import Dispatcher
     from stepwise.actions.webhooks.responses import Outcome
+    from stepwise.engine.callbacks import Callbacks
 
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
 
@@ -44,6 +45,8 @@ class ActionSteps(StepFamily):
     # Builds the dispatcher that delivers an Express execution's attempts within the step (the
     # engine function's, components.py); None: not built in this process.
     deliverer: "Callable[[], Dispatcher] | None" = None
+
+    callbacks: "Callbacks"  # set by the Engine: an Express node's ack awaits its callback there
 
     def start(
         self, address: NodeAddress, run: RunRecord, spec: NodeSpec, context: dict[str, Any]
@@ -244,7 +247,8 @@ class ActionSteps(StepFamily):
         """Ends an action attempt with what the dispatcher recorded (or with its timeout).
 
         ``express``: in an Express execution (engine/express.py), an acknowledged attempt with
-        no callback yet, and a retry that would not fit, go to the node's Standard execution."""
+        no callback yet awaits it with no execution (engine/callbacks.py), and a retry that
+        would not fit goes to the node's Standard execution."""
         if address.index is not None:
             return self._item_settled(address, delivery)
         opened = self.open_attempt(address)
@@ -252,7 +256,8 @@ class ActionSteps(StepFamily):
             return self.advance.node_changed(address)
         node, spec, tried = opened
         if express is not None and tried is not None and acknowledged(tried) and not tried.signal:
-            return hand_off(address.attempt)
+            # The callback is awaited with no execution at all (engine/callbacks.py).
+            return self.callbacks.await_callback(address, node)
         outcome = self._settle(address, node, spec, tried, delivery)
         if outcome is None:
             return self.advance.node_changed(address)
@@ -295,6 +300,19 @@ class ActionSteps(StepFamily):
         tried = item.attempt_record(address.attempt)
         return self._settle(address, item, spec, tried, delivery) or DONE
 
+    def settle_attempt(
+        self,
+        address: NodeAddress,
+        node: NodeRecord,
+        spec: NodeSpec,
+        tried: AttemptRecord,
+        scheduled: list[bool],
+    ) -> dict[str, Any] | None:
+        """Ends an acknowledged attempt that awaited its callback with no execution: with its
+        signal, else with its timeout (engine/callbacks.py). None, or the retry; ``scheduled``
+        gets True if this call's write scheduled that retry."""
+        return self._settle(address, node, spec, tried, {"outcome": "timeout"}, scheduled)
+
     def _settle(
         self,
         address: NodeAddress,
@@ -302,19 +320,22 @@ class ActionSteps(StepFamily):
         spec: NodeSpec,
         tried: AttemptRecord | None,
         delivery: dict[str, Any],
+        scheduled: list[bool] | None = None,
     ) -> dict[str, Any] | None:
         """Ends the attempt of ``node`` (the node's record or an item's): None, or the retry."""
         record = tried.delivery if tried is not None else None
         signal = tried.signal if tried is not None else None
         if signal is not None:
-            outcome = self._signalled(address, node, spec, signal)
+            outcome = self._signalled(address, node, spec, signal, scheduled)
         elif record is not None and record["kind"] == "success":
             result = self.store.payloads.read(node.delivery_result)
             self.attempts.succeeded(address, spec, result)
             outcome = None
         else:
             failure, min_wait = _delivery_failure(record, tried, delivery)
-            outcome = self.attempts.failed(address, spec, failure, min_wait=min_wait)
+            outcome = self.attempts.failed(
+                address, spec, failure, min_wait=min_wait, scheduled=scheduled
+            )
         return outcome
 
     def _signalled(
@@ -323,6 +344,7 @@ class ActionSteps(StepFamily):
         node: NodeRecord,
         spec: NodeSpec,
         signal: dict[str, Any],
+        scheduled: list[bool] | None = None,
     ) -> dict[str, Any] | None:
         """Ends an action attempt with the destination's callback."""
         if signal["kind"] == "success":
@@ -335,7 +357,7 @@ class ActionSteps(StepFamily):
             error.get("message") or "the destination signalled failure",
             retryable=bool(signal.get("retryable")),
         )
-        return self.attempts.failed(address, spec, failure)
+        return self.attempts.failed(address, spec, failure, scheduled=scheduled)
 
 
 def acknowledged(tried: AttemptRecord) -> bool:

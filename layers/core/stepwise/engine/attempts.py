@@ -96,11 +96,14 @@ class Attempts:
         min_wait: int | None = None,
         opening: bool = False,
         answer: dict[str, Any] | None = None,
+        scheduled: list[bool] | None = None,
     ) -> dict[str, Any] | None:
         """Schedules the next attempt (the outcome to return), or fails for good (None).
 
         ``min_wait`` (a destination's Retry-After) stretches the backoff, never shortens it.
         ``answer``: the delivery's answer, recorded in the same write, or AnswerNotSettled.
+        ``scheduled``, when given, gets True appended if this call's write scheduled the retry
+        (a replay's does not): the caller that starts the next attempt's execution itself.
         """
         org_id, run_id = address.org_id, address.run_id
         attempt, index = address.attempt, address.index
@@ -122,6 +125,8 @@ class Attempts:
                 opening=opening,
                 **_with(answer),
             ):
+                if scheduled is not None:
+                    scheduled.append(True)
                 count_attempt(org_id, spec.kind, failed=True)
                 self.deps.log(
                     address,

@@ -1,8 +1,9 @@
 """What each state-machine step decides. Every step tolerates being run twice.
 
 RunQueue (a run has no execution of its own): ``start`` (the roots, the deadline queued),
-``deadline`` (the run's timeout) and ``finalize``; the step that settles a run finalises it
-inline (``finalize_run``), in the engine function.
+``deadline`` (the run's timeout), ``finalize`` and ``callback_timeout`` (an acknowledged
+attempt awaiting its callback with no execution, engine/callbacks.py); the step that settles a
+run finalises it inline (``finalize_run``), in the engine function.
 NodeStateMachine: ``attempt`` in a loop (prepare: run_if and delays; then attempts with retries);
 ``node_crashed`` when the attempt step itself keeps failing; for_each: ``start_items``, then
 ``collect_items``; ``await_signal`` for an ack an Express execution handed over.
@@ -29,11 +30,13 @@ from stepwise.engine.address import NodeAddress, event_field
 from stepwise.engine.advance import INLINE_NODES_PER_STEP, NODE_START_RATE, Advance
 from stepwise.engine.approval_steps import ApprovalSteps
 from stepwise.engine.attempts import Attempts
+from stepwise.engine.callbacks import Callbacks
 from stepwise.engine.child_steps import ChildSteps
 from stepwise.engine.for_each_steps import ForEachSteps
 from stepwise.engine.node_steps import NodeSteps
 from stepwise.engine.run_steps import RunSteps
 from stepwise.engine.shared import EngineDeps
+from stepwise.runs import run_queue
 from stepwise.runs.logs import RunLogs
 from stepwise.store import Store
 
@@ -55,6 +58,7 @@ class Engine:
         "actions",
         "advance",
         "approvals",
+        "callbacks",
         "children",
         "for_each",
         "node_state_machine_arn",
@@ -94,6 +98,8 @@ class Engine:
         self.children = ChildSteps(deps, self.advance, attempts)
         self.actions = ActionSteps(deps, self.advance, attempts)
         self.actions.deliverer = deliverer  # an Express execution's attempts deliver inline
+        self.callbacks = Callbacks(deps, self.advance, attempts)
+        self.actions.callbacks, self.callbacks.actions = self.callbacks, self.actions
         self.approvals = ApprovalSteps(deps, self.advance, attempts)
         self.for_each = ForEachSteps(deps, self.advance, attempts, self.actions)
         self.nodes = NodeSteps(
@@ -128,7 +134,7 @@ class Engine:
         kind = message.get("kind")
         org_id, run_id = _run(message)
         logger.append_keys(org_id=org_id, run_id=run_id, step=f"run:{kind}")
-        if kind not in ("start", "deadline", "finalize"):
+        if kind not in ("start", "deadline", "finalize", run_queue.CALLBACK_TIMEOUT):
             raise ValueError(f"unknown run message {kind!r}")
         for attempt in range(RUN_MESSAGE_TRIES - 1):
             began = time.monotonic()
@@ -153,6 +159,8 @@ class Engine:
             return self.runs.start_run(org_id, run_id)
         if kind == "deadline":
             return self.runs.deadline(org_id, run_id, event_field(message, "due_at"))
+        if kind == run_queue.CALLBACK_TIMEOUT:
+            return self.callbacks.timer(org_id, run_id, message)
         return self.runs.finalize_run(org_id, run_id, {"reason": "settled"})
 
     def steps(self) -> frozenset[str]:

@@ -100,9 +100,11 @@ class NodeSteps:
             self.store.nodes.cancel_node(org_id, run_id, ref, "the run is settling")
             return self.advance.node_changed(address)
         if tried is not None and tried.status == "running" and acknowledged(tried):
-            # An Express execution handed this acknowledged attempt over: wait for its callback.
             if express is not None:
-                return hand_off(attempt)
+                # A replayed Express execution: the attempt awaits its callback with no
+                # execution (engine/callbacks.py; marked and timed once).
+                return self.actions.callbacks.await_callback(address, node)
+            # An Express execution handed this acknowledged attempt over: wait for its callback.
             return self.actions.await_callback(address, run, tried)
         compiled = self.deps.workflow(org_id, run)
         spec = compiled.specs[ref]

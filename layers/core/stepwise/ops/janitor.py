@@ -7,8 +7,10 @@ finished (its finalisation failed), or still open well past its own timeout (its
 message was lost). The janitor finalises such runs through the engine's own finalisation
 (nodes cancelled, outcome recorded, lifecycle event published once, parent resumed), and keeps
 settled runs for the retention period from when they end. Within a healthy run it heals nodes
-left behind: a node scheduled whose execution never started is started, and a node whose
-execution ended without settling it fails (as when its steps crash), so the run moves on; a
+left behind: a node scheduled whose execution never started is started, a node whose
+execution ended without settling it fails (as when its steps crash), so the run moves on, and an
+acknowledged attempt awaiting its callback with no execution times out once well past its
+recorded deadline (its timer was lost); a
 for_each lane whose chunk never started, or ended without being counted, goes on.
 
 It walks each org's active runs oldest first, remembers where it stopped, and examines at most
@@ -24,6 +26,7 @@ from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
+from stepwise.engine.callbacks import awaiting
 from stepwise.infra import executions
 from stepwise.ops.store import JanitorStore
 from stepwise.runs.records import NodeRecord, RunRecord
@@ -172,8 +175,17 @@ class Janitor:
                 continue
             if self._nodes_described >= self.node_limit:
                 break
-            self._nodes_described += 1
             ref = node.ref
+            if awaiting(node.attempt_record(node.attempt)):
+                # An ack awaiting its callback has no execution: judged by its recorded
+                # deadline, past which (and the grace) its timer was lost.
+                if self.engine.callbacks.overdue(node, now - self.grace):
+                    logger.warning("janitor ends an overdue callback wait", extra={"node_ref": ref})
+                    timer = {"node_ref": ref, "attempt": node.attempt}
+                    self.engine.callbacks.timer(org_id, run_id, timer)
+                    healed.append({"run_id": run_id, "node_ref": ref, "action": "timed_out"})
+                continue
+            self._nodes_described += 1
             machine = self.engine.node_state_machine_arn
             # An Express node's own execution is never described (AWS does not serve that):
             # only its Standard one, which exists once the node was handed over.

@@ -89,6 +89,8 @@ class AttemptRecord(NamedTuple):
     action: dict[str, Any] | None = None  # what an action attempt resolved and delivers to
     reviews: list[dict[str, Any]] | None = None  # an approval attempt's reviews, in order
     approvals_required: int | None = None  # the approvals its node needed when it was reviewed
+    awaiting_since: str | None = None  # an Express node's ack awaits its callback, no execution
+    timed_out_at: str | None = None  # the callback timer's timeout won (engine/callbacks.py)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "AttemptRecord":

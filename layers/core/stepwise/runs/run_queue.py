@@ -2,7 +2,8 @@
 
 A run has no execution of its own: ``start`` runs its first step (the roots), ``deadline``
 comes back when its ``timeout`` is due, ``finalize`` finishes it where the step that settled it
-could not (a cancel from the API). Every message names the run's generation (0, then one more
+could not (a cancel from the API), ``callback_timeout`` times out an acknowledged attempt that
+awaits its callback with no execution. Every message names the run's generation (0, then one more
 per redrive): a message of an earlier generation is dropped. Delivery is at least once, so every
 kind is idempotent."""
 
@@ -13,6 +14,7 @@ from stepwise.infra import queues
 # SQS delays a message by at most 15 minutes (SendMessage DelaySeconds: 0 to 900); a deadline
 # further away is queued again on receipt for what is left.
 MAX_DELAY_SECONDS = 900
+CALLBACK_TIMEOUT = "callback_timeout"  # an awaiting attempt's timer (queue_callback_timeout)
 
 
 class StartRefused(Exception):
@@ -44,6 +46,24 @@ def queue_deadline(
     delay = max(0, min(MAX_DELAY_SECONDS, int(seconds_left + 0.999)))
     message = {**_message("deadline", org_id, run_id, generation), "due_at": due_at}
     queues.send_later(queue_url, message, delay)
+
+
+def queue_callback_timeout(
+    queue_url: str,
+    org_id: str,
+    run_id: str,
+    generation: int,
+    ref: str,
+    attempt: int,
+    seconds_left: float,
+) -> None:
+    """The timeout of an acknowledged attempt that awaits its callback with no execution
+    (engine/callbacks.py): delivered when due or after SQS's longest delay, whichever is first.
+    The attempt's recorded ``timeout_at`` (which heartbeats move) decides on receipt, so the
+    message carries no due time of its own."""
+    delay = max(0, min(MAX_DELAY_SECONDS, int(seconds_left + 0.999)))
+    message = {**_message(CALLBACK_TIMEOUT, org_id, run_id, generation), "node_ref": ref}
+    queues.send_later(queue_url, {**message, "attempt": attempt}, delay)
 
 
 def _message(kind: str, org_id: str, run_id: str, generation: int) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Which state machine runs each node of a workflow version, chosen once, when it is saved.
 
-A node whose attempts wait for nothing outside (no callback, review or child run) and whose
-whole retry schedule fits well inside five minutes runs as an Express execution (priced per
-request and duration); every other node, and every node of a version saved before the choice
-was made, runs as a Standard execution (priced per transition, with task tokens and long waits).
-docs/engine.md, "Express nodes", has the prices of both paths.
+A node whose attempts wait for no review or child run and whose whole retry schedule fits well
+inside five minutes runs as an Express execution (priced per request and duration; a webhook's
+callback after an ack is awaited with no execution at all: engine/callbacks.py); every other node,
+and every node of a version saved before the choice was made, runs as a Standard execution (priced
+per transition, with task tokens and long waits). docs/engine.md, "Express nodes", has the prices of
+both paths.
 """
 
 from collections.abc import Callable, Iterable
@@ -58,7 +59,9 @@ def _fits_express(node: NodeSpec, resolve: ResolveDestination) -> bool:
     per_attempt = node.retry.timeout or STEP_SECONDS
     if node.kind == NodeKind.ACTION:
         plan = resolve(node.action or "")
-        if plan is None or plan.signaling:
+        # Signaling does not matter: an ack's callback is awaited with no execution at all
+        # (engine/callbacks.py); only the synchronous delivery runs in the Express execution.
+        if plan is None:
             return False
         if plan.sla_seconds + DELIVERY_MARGIN_SECONDS > SYNC_DELIVERY_SECONDS:
             return False
