@@ -172,6 +172,24 @@ def busy(stack: Any) -> bool:
     return False
 
 
+def due_timers(stack: Any, run_id: str) -> int:
+    """Makes every delayed message that names ``run_id`` (a run's deadline, an acknowledged
+    attempt's callback timeout) due now, as if its delay had passed; how many. The work a timer
+    does when it comes back after the run has ended is the run's too."""
+    from moto.sqs.models import sqs_backends
+
+    queues = sqs_backends[ACCOUNT_ID][REGION]
+    made_due = 0
+    for function in stack.stack.functions.values():
+        for source in function.queues:
+            queue = queues.get_queue(source.queue_url.rstrip("/").rsplit("/", 1)[-1])
+            for message in list(queue._messages):
+                if message.delayed and run_id in message.body:
+                    message.delayed_until = 0
+                    made_due += 1
+    return made_due
+
+
 def local_executions() -> list[tuple[str, Any]]:
     """(state machine ARN, execution) of every execution moto's executing backend holds."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends

@@ -68,3 +68,11 @@ def test_a_run_costs_at_most_24_write_units(measured):
     whole run item, the lifecycle event claimed in the finish transaction, no item for full
     progress buckets in a run of one bucket. 29 write units before, under the same meter."""
     assert measured["run_overhead"]["billed"]["write_units"] <= 24
+
+
+def test_a_runs_timers_are_billed_when_they_come_back_after_it_ended(measured):
+    """The run's deadline message is still delayed when the run ends; the bench makes it due
+    and bills the engine invocation that drops it (create, start and finish are two)."""
+    assert measured["run_overhead"]["billed"]["lambda_invocations"] >= 3
+    acked = measured["webhook_ack_callback_node"]["billed"]
+    assert acked["transitions"] == 0 and acked["express_requests"] == 1
