@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from stepwise import components
-from stepwise.actions import attempt_state
+from stepwise.actions import attempt_state, signals
 from stepwise.core.clock import iso, now
 from stepwise.engine import callbacks
 from stepwise.engine.address import NodeAddress
@@ -341,3 +341,103 @@ def test_a_redrive_runs_a_node_cancelled_while_awaiting_again(
     clock[0] = timedelta(seconds=82)
     timer(stack, run_id, attempt=2)
     assert node(run_id).status == "failed" and node(run_id).error["type"] == "Timeout"
+
+
+def test_a_signal_recorded_before_the_awaiting_mark_is_settled_by_the_attempt_step(
+    stack, receiver, resumed, started, sent
+):
+    """The callback lands between the ack's record and the awaiting mark: the signals function
+    finds nothing awaiting and leaves it; the attempt's own step settles it, with no timer."""
+    path = "/race"
+    destination = {"label": "d", "url": receiver.answer(path, Answer(202)), "signaling": SIGNALING}
+    _, made = api(stack, "POST", f"/v1/orgs/{ORG}/destinations", destination)
+    definition = {"name": "act", "destinations": [{"destination_id": made["data"]["id"]}]}
+    api(stack, "POST", f"/v1/orgs/{ORG}/actions/definitions", definition)
+    body = {"name": "w", "nodes": [{"ref": "call", "kind": "action", "action": "act"}]}
+    _, workflow = api(stack, "POST", f"/v1/orgs/{ORG}/workflows", body)
+    _, run = api(stack, "POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow["data"]["id"]})
+    run_id = run["data"]["id"]
+    engine = components.engine()
+    engine.runs.start_run(ORG, run_id)
+    real_mark = engine.callbacks.store.attempts.mark_awaiting
+
+    def signalled_first(*args, **kwargs):
+        [request] = receiver.at(path)
+        token = json.loads(request.body)["data"]["signal_url"].rsplit("/", 1)[1]
+        assert signal(stack, token, {"signal": "success", "result": 7})[0] == 202
+        stack.drain("SignalsFunction")
+        return real_mark(*args, **kwargs)
+
+    engine.callbacks.store.attempts.mark_awaiting = signalled_first
+    try:
+        address = NodeAddress(ORG, run_id, "call", 1)
+        assert engine.nodes.attempt(address, express=now(), owner="exec@1") == {"next": "done"}
+    finally:
+        engine.callbacks.store.attempts.mark_awaiting = real_mark
+    assert node(run_id).status == "succeeded"
+    assert run_status(run_id) == "succeeded"
+    assert sent == []  # nothing left to time out
+
+
+def test_a_settle_that_failed_after_the_nodes_write_is_finished_by_the_messages_retry(
+    stack, receiver, resumed, started, monkeypatch
+):
+    """The signals function's settle wrote the node, then failed (a throttled start, a refused
+    event): SQS gives the message back, and its retry moves the run on."""
+    run_id, token = awaiting_run(stack, receiver, "/settle-retry")
+    engine = components.engine()
+    real = engine.advance.node_changed
+    calls = []
+
+    def fails_once(address, *args, **kwargs):
+        calls.append(address)
+        if len(calls) == 1:
+            raise RuntimeError("throttled")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(engine.advance, "node_changed", fails_once)
+    assert signal(stack, token, {"signal": "success", "result": 1})[0] == 202
+    stack.drain("SignalsFunction")
+    assert node(run_id).status == "succeeded" and run_status(run_id) == "running"
+    message = {"org_id": ORG, "run_id": run_id, "node_ref": "call", "attempt": 1}
+    signals.resume(components.store(), {**message, "action": "signal"}, engine.callbacks.signalled)
+    assert run_status(run_id) == "succeeded"
+
+
+def test_the_timer_of_a_settled_node_finishes_a_settle_left_half_done(
+    stack, receiver, resumed, started, monkeypatch
+):
+    run_id, token = awaiting_run(stack, receiver, "/timer-finishes")
+    engine = components.engine()
+    real = engine.advance.node_changed
+    calls = []
+
+    def fails_once(address, *args, **kwargs):
+        calls.append(address)
+        if len(calls) == 1:
+            raise RuntimeError("throttled")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(engine.advance, "node_changed", fails_once)
+    assert signal(stack, token, {"signal": "success", "result": 1})[0] == 202
+    stack.drain("SignalsFunction")
+    assert run_status(run_id) == "running"
+    engine.callbacks.timer(ORG, run_id, {"node_ref": "call", "attempt": 1})
+    assert run_status(run_id) == "succeeded"
+
+
+def test_the_janitor_restarts_a_node_whose_retry_after_a_callback_failure_was_lost(
+    stack, receiver, resumed, started
+):
+    """Once the attempt stopped waiting (its failure scheduled a retry), the node is an Express
+    node like any other to the janitor: its lost start is healed, not judged by a deadline."""
+    run_id, token = awaiting_run(stack, receiver, "/retry-lost", {"max_attempts": 2})
+    failure = {"signal": "failure", "error": {"type": "Busy"}, "retryable": True}
+    assert signal(stack, token, failure)[0] == 202
+    assert stack.drain("SignalsFunction") == 1
+    assert started == [("express", 1)]
+    started.clear()  # that start was lost
+    janitor = Janitor(components.store(), components.engine())
+    for minutes in (30, 60):
+        janitor.examine(ORG, run_id, now() + timedelta(minutes=minutes))
+    assert started, "the janitor never restarted the node"

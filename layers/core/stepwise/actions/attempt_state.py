@@ -125,7 +125,7 @@ class AttemptState:
         if opened is not None:
             return NodeRecord.from_item(opened)
         # The attempt has a record already: its own execution retried, or another's.
-        names.update({"#action": "action"})  # a reserved word
+        names.update({"#action": "action", "#signal": "signal"})  # reserved words
         retaken = dynamo.update_item(
             self.table,
             key,
@@ -144,6 +144,7 @@ class AttemptState:
             "#status = :running AND attempt = :attempt "
             "AND attribute_not_exists(attempts.#n.completed_at) "
             "AND attribute_not_exists(attempts.#n.delivery) "
+            "AND attribute_not_exists(attempts.#n.#signal) "
             "AND (attempts.#n.claimed_by = :owner "
             "OR attribute_not_exists(attempts.#n.claimed_until) "
             "OR attempts.#n.claimed_until < :now)",
@@ -299,16 +300,19 @@ class AttemptState:
     ) -> NodeRecord | None:
         """An acknowledged attempt of an Express node waits for its callback with no execution:
         ``awaiting_since`` tells the signals function to settle it inline (no task to resume)
-        and the janitor to judge it by its ``timeout_at``. Kept as first written; the node, or
-        None when the attempt has a signal already, has ended or is not the current one."""
+        and the janitor to judge it by its ``timeout_at``. Kept as first written. Written also
+        when a signal came first (the signals function found no mark then and left it to the
+        caller, who settles with it); the node, or None when the attempt has ended or is not
+        the current one."""
         return self._returning(
             org_id,
             run_id,
             ref,
             "SET attempts.#n.awaiting_since = if_not_exists(attempts.#n.awaiting_since, :now)",
             {":now": at, ":attempt": attempt, ":running": str(NodeStatus.RUNNING)},
-            condition=_WAITING_ATTEMPT,
-            names={"#status": "status", "#signal": "signal", "#n": str(attempt)},
+            condition="#status = :running AND attempt = :attempt "
+            "AND attempts.#n.#status = :running",
+            names={"#status": "status", "#n": str(attempt)},
         )
 
     def mark_timed_out(

@@ -218,12 +218,14 @@ def resume(store: Store, message: dict[str, Any], settle: SettleInline | None = 
         return
     attempt = _attempt(node, number)
     token = attempt.task_token
-    if node.status != NodeStatus.RUNNING or attempt.status != "running":
-        return  # the attempt has ended: nothing waits on it any more
     if token is None and attempt.awaiting_since and index is None:
+        # Settled inline, also when the node has settled already: a redelivered message of a
+        # settle that failed after the node's write finishes the job (settle is idempotent).
         if message["action"] != "heartbeat" and settle is not None:
             settle(org_id, run_id, ref, number)
         return
+    if node.status != NodeStatus.RUNNING or attempt.status != "running":
+        return  # the attempt has ended: nothing waits on it any more
     if token is None:
         # The waiting step has not stored its token yet; it reads the signal when it does.
         logger.info("no task waits on the attempt yet", extra={"attempt": number})

@@ -149,7 +149,9 @@ class ActionSteps(StepFamily):
             else self.store.nodes.get_item(org_id, run_id, ref, address.index)
         )
         tried = record.attempt_record(address.attempt)
-        if tried is not None and tried.delivery:
+        if tried is not None and (tried.delivery or tried.signal):
+            # Answered (this execution's earlier run recorded it), or a callback came first:
+            # the attempt ends with what is recorded, without a second POST.
             return self.action_settled(address, {}, express)
         if tried is not None and tried.claimed_by not in (None, owner):
             logger.info("the attempt's lease is another execution's", extra={"owner": owner})

@@ -49,11 +49,15 @@ class Callbacks(StepFamily):
         org_id, run_id, ref, number = address.org_id, address.run_id, address.ref, address.attempt
         marked = self.store.attempts.mark_awaiting(org_id, run_id, ref, number, at)
         if marked is None:
-            # A signal came first (or the attempt ended meanwhile): settle with what is there.
+            # The attempt ended meanwhile (a cancel, a settle): finish what is left.
             self.settle(address)
             return DONE
         tried = marked.attempt_record(number)
-        if tried is not None and tried.awaiting_since == at:
+        if tried is not None and tried.signal is not None:
+            # The signal came before the mark: the signals function found nothing awaiting
+            # then and left it here.
+            self.settle(address)
+        elif tried is not None and tried.awaiting_since == at:
             self._queue_timer(address, node, tried)
         return DONE
 
@@ -71,8 +75,13 @@ class Callbacks(StepFamily):
         except NotFound:
             return {}
         tried = node.attempt_record(number)
+        if node.status in NODE_TERMINAL and node.attempt == number and awaiting(tried):
+            # Settled by its signal or timeout, perhaps not all the way (the settle failed
+            # after the node's write): settle finishes the job, once more or for the first time.
+            self.settle(address)
+            return {}
         if not _still_awaiting(node, tried, number):
-            return {}  # settled, superseded or cancelled: the timer has nothing to do
+            return {}  # superseded, retried or cancelled: the timer has nothing to do
         assert tried is not None
         if tried.signal is None and tried.timed_out_at is None:
             left = _seconds_left(tried)
@@ -153,6 +162,11 @@ class Callbacks(StepFamily):
 def awaiting(tried: AttemptRecord | None) -> bool:
     """An acknowledged attempt waiting for its callback with no execution (no task token)."""
     return tried is not None and bool(tried.awaiting_since) and tried.task_token is None
+
+
+def still_awaiting(node: NodeRecord) -> bool:
+    """The node's current attempt awaits its callback with no execution, and still runs."""
+    return _still_awaiting(node, node.attempt_record(node.attempt), node.attempt)
 
 
 def _still_awaiting(node: NodeRecord, tried: AttemptRecord | None, number: int) -> bool:

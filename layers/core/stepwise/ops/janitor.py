@@ -26,7 +26,7 @@ from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
 from stepwise.core.statuses import RUN_TERMINAL, NodeStatus, RunStatus
 from stepwise.engine.address import NodeAddress
-from stepwise.engine.callbacks import awaiting
+from stepwise.engine.callbacks import still_awaiting
 from stepwise.infra import executions
 from stepwise.ops.store import JanitorStore
 from stepwise.runs.records import NodeRecord, RunRecord
@@ -176,7 +176,7 @@ class Janitor:
             if self._nodes_described >= self.node_limit:
                 break
             ref = node.ref
-            if awaiting(node.attempt_record(node.attempt)):
+            if still_awaiting(node):
                 # An ack awaiting its callback has no execution: judged by its recorded
                 # deadline, past which (and the grace) its timer was lost.
                 if self.engine.callbacks.overdue(node, now - self.grace):

@@ -227,17 +227,21 @@ def _entries(
     )
 
 
-# The org's run list reads these status partitions of GSI3, the fullest first: once a page is
-# full, the rest are read only between the position and the page's last run.
-_STATUSES_BY_SIZE = (
+# The org's run list reads these status partitions of GSI3 in the order runs move through them
+# (queued, then running, then paused or ended), so a run that moves while a page is read moves
+# into a partition still to be read; once a page is full, the rest are read only between the
+# position and the page's last run. A run can also move back (resumed from paused, redriven
+# after it ended) into one read already: those two are read again at the end of the page.
+_STATUSES_IN_FLOW = (
+    RunStatus.QUEUED,
+    RunStatus.RUNNING,
+    RunStatus.PAUSED,
     RunStatus.SUCCEEDED,
     RunStatus.FAILED,
-    RunStatus.RUNNING,
     RunStatus.CANCELLED,
     RunStatus.TIMED_OUT,
-    RunStatus.QUEUED,
-    RunStatus.PAUSED,
 )
+_MOVED_BACK_INTO = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 def _org_entries(
@@ -250,15 +254,16 @@ def _org_entries(
     No index holds all of an org's runs: the entry that did (on GSI1, which projects every
     attribute) was rewritten by every write of the run, a write unit each, five a run. Entries
     that releases before wrote there stay until their runs expire, and are not read. A run that
-    changes status between two of the Queries may be read twice: it is kept once."""
+    changes status between two of the Queries may be read twice: it is kept once, as last read.
+    One that moves twice while a page is read (milliseconds) can be missed by that page."""
     newer = bool(position and position.newer)
     found: dict[str, dict[str, Any]] = {}
     ordered: list[dict[str, Any]] = []
     bound = None
-    for status in _STATUSES_BY_SIZE:
+    for status in (*_STATUSES_IN_FLOW, *_MOVED_BACK_INTO):
         pk = keys.runs_by_status_pk(org_id, str(status))
         for item in _entries(table, org_id, query, limit, position, keys.GSI3, pk, bound):
-            found.setdefault(item["run_id"], item)
+            found[item["run_id"]] = item  # read twice: the later read is the newer
         ordered = sorted(found.values(), key=lambda item: item["run_id"], reverse=not newer)
         if len(ordered) > limit:
             ordered = ordered[: limit + 1]
