@@ -60,7 +60,26 @@ def _quiet_moto():
 IAM_CHECK = "tests/iam/test_recorded_calls.py"
 
 
+# Under xdist (`make test`: --dist loadfile --no-loadscope-reorder) the workers take whole files
+# in collection order, each pulling the next when it runs short. The suites' files differ in cost
+# by two orders of magnitude (an e2e file takes minutes, a unit file a second), so the costly
+# ones go first and the cheap ones fill in at the end: in testpaths' order (unit first, e2e
+# last) the last e2e files would run on one core while the other sat idle. Without xdist the
+# order stays testpaths'.
+COSTLIEST_FIRST = ("tests/e2e/", "tests/integration/", "tests/unit/")
+
+
+def _cost_rank(item) -> int:
+    path = item.nodeid
+    if path.startswith(IAM_CHECK):
+        return len(COSTLIEST_FIRST) + 1
+    ranks = (rank for rank, suite in enumerate(COSTLIEST_FIRST) if path.startswith(suite))
+    return next(ranks, len(COSTLIEST_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
+    if worker(config) is not None:
+        items.sort(key=_cost_rank)  # stable: each file's tests keep their order
     last = [item for item in items if item.nodeid.startswith(IAM_CHECK)]
     if last:
         items[:] = [item for item in items if item not in last] + last
