@@ -7,6 +7,12 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
+# pytest runs on both cores: xdist workers each take whole test files (a module's stack is
+# provisioned once, and a file's tests keep their order), costliest first in the order
+# tests/conftest.py gives them. PYTEST_WORKERS=0 runs every test in this one process, in file
+# order, for debugging (docs/testing.md).
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -52,16 +58,16 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --region us-east-1
 
 pytest: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) tests/unit $(PYTEST_ARGS)
 
 integration: $(VENV)/.installed
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) tests/integration $(PYTEST_ARGS)
 
 e2e: $(VENV)/.installed
-	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) tests/e2e $(PYTEST_ARGS)
 
 ## asl-check: the state machines through checkers this project did not write: asl-validator
 ## (npm, tools/asl) and LocalStack's Step Functions (.venv-localstack, Python 3.13), see docs/testing.md

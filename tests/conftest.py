@@ -5,6 +5,14 @@ import logging
 import pytest
 
 from stepwise_local.stack import LocalStack
+from tests.iam.recordings import (
+    pytest_configure,
+    pytest_configure_node,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    run_dir,
+    worker,
+)
 
 OTHER_ORG = "globex"
 OTHER_KEY = "swk_test_globex_key"
@@ -47,67 +55,48 @@ def _quiet_moto():
 # -- IAM proven from real calls (tests/iam) ------------------------------------------------------
 # stepwise_local.call_log records every AWS call the functions and state machines make while the
 # suite runs; tests/iam/test_recorded_calls.py checks them against the deployed roles. It runs
-# last, so that it sees every call the session made.
+# last, so that it sees every call the session made; under xdist the controller checks the
+# workers' recordings together (tests/iam/recordings.py, whose hooks the import above registers).
 IAM_CHECK = "tests/iam/test_recorded_calls.py"
 
 
+# Under xdist (`make test`: --dist loadfile --no-loadscope-reorder) the workers take whole files
+# in collection order, each pulling the next when it runs short. The suites' files differ in cost
+# by two orders of magnitude (an e2e file takes minutes, a unit file a second), so the costly
+# ones go first and the cheap ones fill in at the end: in testpaths' order (unit first, e2e
+# last) the last e2e files would run on one core while the other sat idle. Without xdist the
+# order stays testpaths'.
+COSTLIEST_FIRST = ("tests/e2e/", "tests/integration/", "tests/unit/")
+
+
+def _cost_rank(item) -> int:
+    path = item.nodeid
+    if path.startswith(IAM_CHECK):
+        return len(COSTLIEST_FIRST) + 1
+    ranks = (rank for rank, suite in enumerate(COSTLIEST_FIRST) if path.startswith(suite))
+    return next(ranks, len(COSTLIEST_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
+    if worker(config) is not None:
+        items.sort(key=_cost_rank)  # stable: each file's tests keep their order
     last = [item for item in items if item.nodeid.startswith(IAM_CHECK)]
     if last:
         items[:] = [item for item in items if item not in last] + last
 
 
-def _worker(config) -> str | None:
-    return getattr(config, "workerinput", {}).get("workerid")
+@pytest.fixture
+def iam_report(request):
+    """Where this process's IAM check writes its report: in the session's own directory."""
+    name = (
+        f"iam-report-{worker(request.config)}.txt" if worker(request.config) else "iam-report.txt"
+    )
+    return run_dir(request.config) / name
 
 
-def pytest_sessionstart(session):
-    if _worker(session.config) is None:  # a new session: earlier workers' recordings are stale
-        from tests.iam.policies import report_dir
-
-        for stale in report_dir().glob("calls-*.jsonl"):
-            stale.unlink()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Each process (an xdist worker, or the only one) writes what it recorded; with xdist the
-    controller checks the union, since the IAM test itself sees only its own worker's calls."""
-    from stepwise_local import call_log
-    from tests.iam import policies
-
-    worker = _worker(session.config)
-    if call_log.LOG.requests:
-        call_log.LOG.write(policies.report_dir() / f"calls-{worker or 'main'}.jsonl")
-    if worker is None and session.config.getoption("dist", "no") != "no":
-        recorded = [
-            r for f in policies.report_dir().glob("calls-gw*.jsonl") for r in call_log.read(f)
-        ]
-        if recorded:
-            by_principal = policies.roles()
-            verdict = policies.evaluate(set(recorded), by_principal)
-            text = policies.report(
-                verdict, policies.unused_grants(recorded, by_principal), by_principal
-            )
-            (policies.report_dir() / "iam-report.txt").write_text(text)
-            if verdict.refused:
-                session.config._stepwise_iam_refused = text
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    from stepwise_local import call_log
-    from tests.iam import policies
-
-    refused = getattr(config, "_stepwise_iam_refused", None)
-    if refused:
-        terminalreporter.section("IAM: calls the deployed roles would refuse")
-        terminalreporter.write(refused)
-    if _worker(config) is None and config.getoption("dist", "no") != "no":
-        terminalreporter.write_line(
-            f"IAM: the workers' recordings were checked together; report in {policies.report_dir()}"
-        )
-    elif call_log.LOG.requests:
-        terminalreporter.write_line(
-            f"IAM: {len(call_log.LOG.requests)} distinct calls recorded; report and recordings "
-            f"in {policies.report_dir()}"
-        )
+__all__ = [
+    "pytest_configure",
+    "pytest_configure_node",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
+]

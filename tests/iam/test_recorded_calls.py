@@ -2,7 +2,9 @@
 allows (tests/conftest.py runs this test last, after everything it checks).
 
 Run on its own (or after tests that ran no execution), it first makes a fresh recording: the
-smoke checks (a diamond, a failing node, a cancel) against a local stack of its own.
+smoke checks (a diamond, a failing node, a cancel) against a local stack of its own. Under
+``pytest -n`` it sees its own worker's calls only; the controller checks every worker's at the end
+(tests/iam/recordings.py).
 """
 
 from smoke import checks
@@ -22,7 +24,7 @@ def fresh_recording() -> None:
         assert stack.wait_idle(timeout=60)
 
 
-def test_every_recorded_call_is_allowed_by_its_deployed_role():
+def test_every_recorded_call_is_allowed_by_its_deployed_role(iam_report):
     if not STATE_MACHINES & {r.principal for r in call_log.LOG.snapshot()}:
         fresh_recording()
     requests = call_log.LOG.snapshot()
@@ -30,9 +32,7 @@ def test_every_recorded_call_is_allowed_by_its_deployed_role():
     verdict = policies.evaluate(requests, by_principal)
     unused = policies.unused_grants(requests, by_principal)
     text = policies.report(verdict, unused, by_principal)
-    out = policies.report_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "iam-report.txt").write_text(text)
+    iam_report.write_text(text)
     print(text)
     # Every principal that runs in the suite made calls: a hook that stopped recording one of
     # them (or a handler that stopped being attributed) would otherwise pass in silence.
