@@ -19,7 +19,7 @@ TRIGGER = "arn:aws:lambda:us-east-1:123456789012:function:stepwise-local-Trigger
 RECORDS = {
     "test_engine.py": ("EngineFunction", "dynamodb:UpdateItem", TABLE),
     "test_scheduler.py": ("SchedulerRole", "lambda:InvokeFunction", TRIGGER),
-    "test_signals.py": ("SignalsFunction", "dynamodb:PutItem", TABLE),  # read-only role
+    "test_scheduler_writes.py": ("SchedulerRole", "dynamodb:PutItem", TABLE),  # never granted
 }
 
 
@@ -68,7 +68,7 @@ def test_the_controller_fails_the_session_on_a_call_any_worker_recorded(tmp_path
     assert "3 passed" in out, out
     assert done.returncode == 1, out
     assert "IAM: calls the deployed roles would refuse" in out
-    assert "REFUSED SignalsFunction: dynamodb:PutItem" in out
+    assert "REFUSED SchedulerRole: dynamodb:PutItem" in out
     [run] = iam_dir.glob("run-*")
     report = (run / "iam-report.txt").read_text()
     assert report.startswith("IAM check of recorded calls: 2 allowed, 1 refused"), report
