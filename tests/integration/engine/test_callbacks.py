@@ -379,12 +379,9 @@ def test_a_signal_recorded_before_the_awaiting_mark_is_settled_by_the_attempt_st
     assert sent == []  # nothing left to time out
 
 
-def test_a_settle_that_failed_after_the_nodes_write_is_finished_by_the_messages_retry(
-    stack, receiver, resumed, started, monkeypatch
-):
-    """The signals function's settle wrote the node, then failed (a throttled start, a refused
-    event): SQS gives the message back, and its retry moves the run on."""
-    run_id, token = awaiting_run(stack, receiver, "/settle-retry")
+def _moving_on_fails_once(monkeypatch):
+    """The engine, whose first move after a node settled fails (a throttled start, a refused
+    event) after the node's write."""
     engine = components.engine()
     real = engine.advance.node_changed
     calls = []
@@ -396,6 +393,16 @@ def test_a_settle_that_failed_after_the_nodes_write_is_finished_by_the_messages_
         return real(address, *args, **kwargs)
 
     monkeypatch.setattr(engine.advance, "node_changed", fails_once)
+    return engine
+
+
+def test_a_settle_that_failed_after_the_nodes_write_is_finished_by_the_messages_retry(
+    stack, receiver, resumed, started, monkeypatch
+):
+    """The signals function's settle wrote the node, then failed (a throttled start, a refused
+    event): SQS gives the message back, and its retry moves the run on."""
+    run_id, token = awaiting_run(stack, receiver, "/settle-retry")
+    engine = _moving_on_fails_once(monkeypatch)
     assert signal(stack, token, {"signal": "success", "result": 1})[0] == 202
     stack.drain("SignalsFunction")
     assert node(run_id).status == "succeeded" and run_status(run_id) == "running"
@@ -408,17 +415,7 @@ def test_the_timer_of_a_settled_node_finishes_a_settle_left_half_done(
     stack, receiver, resumed, started, monkeypatch
 ):
     run_id, token = awaiting_run(stack, receiver, "/timer-finishes")
-    engine = components.engine()
-    real = engine.advance.node_changed
-    calls = []
-
-    def fails_once(address, *args, **kwargs):
-        calls.append(address)
-        if len(calls) == 1:
-            raise RuntimeError("throttled")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(engine.advance, "node_changed", fails_once)
+    engine = _moving_on_fails_once(monkeypatch)
     assert signal(stack, token, {"signal": "success", "result": 1})[0] == 202
     stack.drain("SignalsFunction")
     assert run_status(run_id) == "running"
