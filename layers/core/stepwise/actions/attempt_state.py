@@ -12,7 +12,7 @@ from typing import Any
 from stepwise.core.clock import iso, now, now_iso
 from stepwise.core.statuses import NodeStatus
 from stepwise.infra import dynamo, keys
-from stepwise.infra.payloads import PayloadStore
+from stepwise.infra.payloads import PayloadStore, PayloadWrite
 from stepwise.runs.records import NodeRecord
 
 # The attempt is the node's current one, still running, and has no signal yet (nor a timeout
@@ -50,11 +50,7 @@ class AttemptState:
         if wait is not None:
             values[":at"], values[":beat"] = wait
             waits = "attempts.#n.timeout_at = :at, attempts.#n.heartbeat_seconds = :beat, "
-        payload = self.payloads.write(
-            "action_input",
-            action_input,
-            keys.attempt_object(org_id, run_id, ref, "action_input", attempt, index),
-        )
+        payload = self._write_input(org_id, run_id, ref, attempt, action_input, index)
         self._update(
             org_id,
             run_id,
@@ -64,6 +60,16 @@ class AttemptState:
             values,
             names=names,
             index=index,
+        )
+
+    def _write_input(
+        self, org_id: str, run_id: str, ref: str, attempt: int, action_input: Any, index: int | None
+    ) -> PayloadWrite:
+        """The attempt's rendered input, inline or in S3 (the payload's update and removal)."""
+        return self.payloads.write(
+            "action_input",
+            action_input,
+            keys.attempt_object(org_id, run_id, ref, "action_input", attempt, index),
         )
 
     def open_delivery(
@@ -81,19 +87,16 @@ class AttemptState:
     ) -> NodeRecord | None:
         """An Express execution's attempt opened in one write: the attempt running (as
         ``start_attempt``), what it delivers (as ``prepare_delivery``) and its lease (as
-        ``claim_delivery``), the lease owned by ``owner`` (the execution's id). The same
-        execution run again (Step Functions retried a step whose answer Lambda lost) takes its
-        own lease again; a duplicate execution does not while the lease stands. The record as
+        ``claim_delivery``), the lease owned by ``owner`` (the execution's id and the time its
+        state was entered). The same step retried (Step Functions retried a step whose answer
+        Lambda lost) takes its own lease again; a duplicate execution does not while the lease
+        stands, nor does anyone once a callback came. The record as
         written, or None: the attempt is stale, answered, or leased to another execution."""
         started = now_iso()
         timeout_at, heartbeat = wait
         names: dict[str, str] = {"#status": "status", "#n": str(attempt)}
         values: dict[str, Any] = {":attempt": attempt, ":running": str(NodeStatus.RUNNING)}
-        payload = self.payloads.write(
-            "action_input",
-            action_input,
-            keys.attempt_object(org_id, run_id, ref, "action_input", attempt, index),
-        )
+        payload = self._write_input(org_id, run_id, ref, attempt, action_input, index)
         stored = f"{payload.update(names, values)} REMOVE {payload.removal(names)}"
         record = {
             "attempt": attempt,
