@@ -141,9 +141,15 @@ class Advance:
         this step (for the work list), else None."""
         compiled = view.compiled
         outcome = edge_outcome(edge.kind, status)
-        if not _held(view) and self._single_edge_inline(compiled, child, edge, outcome, budget):
-            # Its only edge decides, and it runs inline: edge and outcome in one write.
-            return self._run_inline(view, compiled.specs[child], (outcome, edge.key))
+        if not _held(view) and _single_edge_runs(compiled, child, edge, outcome):
+            # Its only edge decides that it runs: inline, edge and outcome in one write; else
+            # edge and schedule in one write.
+            if _inlinable(compiled.specs[child]) and budget.take():
+                return self._run_inline(view, compiled.specs[child], (outcome, edge.key))
+            self._schedule(
+                view.org_id, view.run_id, child, view.run.generation, compiled, (outcome, edge.key)
+            )
+            return None
         item = self.store.nodes.record_edge(view.org_id, view.run_id, child, edge.key, outcome)
         decision = join_decision(
             compiled.specs[child].join_strategy,
@@ -192,24 +198,6 @@ class Advance:
         self._schedule(view.org_id, view.run_id, ref, view.run.generation, view.compiled)
         return None
 
-    @staticmethod
-    def _single_edge_inline(
-        compiled: CompiledWorkflow,
-        child: str,
-        edge: Edge,
-        outcome: str,
-        budget: InlineBudget,
-    ) -> bool:
-        """The child has this one incoming edge, the edge lets it run, and it can run inline."""
-        spec = compiled.specs[child]
-        if compiled.edge_keys[child] != {edge.key} or not _inlinable(spec):
-            return False
-        satisfied = {edge.key} if outcome == "satisfied" else set()
-        failed = {edge.key} if outcome == "failed" else set()
-        skipped = {edge.key} if outcome == "skipped" else set()
-        decision = join_decision(spec.join_strategy, {edge.key}, satisfied, failed, skipped)
-        return decision == Decision.RUN and budget.take()
-
     def _run_inline(
         self, view: RunView, spec: NodeSpec, edge: tuple[str, str] | None = None
     ) -> str | None:
@@ -227,9 +215,7 @@ class Advance:
         except NodeFailure as failure:
             if failure.retryable and retry_delay(spec.retry, 1) is not None:
                 # Retries wait, so it needs an execution after all.
-                if edge is not None:
-                    self.store.nodes.record_edge(org_id, run_id, spec.ref, edge[1], edge[0])
-                self._schedule(org_id, run_id, spec.ref, view.run.generation, view.compiled)
+                self._schedule(org_id, run_id, spec.ref, view.run.generation, view.compiled, edge)
                 return None
             status, error = NodeStatus.FAILED, failure.as_error()
         # A redrive numbers the attempts of a node it runs again on (one read, in a redrive only).
@@ -265,14 +251,26 @@ class Advance:
             run_queue.queue_finalize(self.deps.run_queue_url, org_id, run_id, generation)
 
     def _schedule(
-        self, org_id: str, run_id: str, ref: str, generation: int, compiled: CompiledWorkflow
+        self,
+        org_id: str,
+        run_id: str,
+        ref: str,
+        generation: int,
+        compiled: CompiledWorkflow,
+        edge: tuple[str, str] | None = None,
     ) -> None:
         """pending -> scheduled, then start its execution (named for the run's generation: a
         redrive starts it anew); a replay re-sends a Standard start (the name makes it harmless).
         An Express start is sent only by the step whose write scheduled the node: Express does
-        not deduplicate names, and a lost start is the janitor's (ops/janitor.py)."""
+        not deduplicate names, and a lost start is the janitor's (ops/janitor.py).
+
+        ``edge`` (outcome, key): the incoming edge that made it ready, written with the schedule;
+        when the schedule is refused (a replay, or the run paused or settling since it was read)
+        it is recorded alone, so resume and redrive still see it."""
         express = self.deps.runs_express(compiled, ref)
-        if not self.store.nodes.schedule_node(org_id, run_id, ref):
+        if not self.store.nodes.schedule_node(org_id, run_id, ref, edge):
+            if edge is not None:
+                self.store.nodes.record_edge(org_id, run_id, ref, edge[1], edge[0])
             node = self.store.runs.get_node(org_id, run_id, ref)
             if node.status != NodeStatus.SCHEDULED or express:
                 return
@@ -307,6 +305,18 @@ def _held(view: RunView) -> bool:
     """The run was paused when last read: nothing runs inline, every start goes through the
     schedule transaction, which holds the node while the run is paused."""
     return view.run.status == RunStatus.PAUSED
+
+
+def _single_edge_runs(compiled: CompiledWorkflow, child: str, edge: Edge, outcome: str) -> bool:
+    """The child has this one incoming edge, and the edge lets it run."""
+    spec = compiled.specs[child]
+    if compiled.edge_keys[child] != {edge.key}:
+        return False
+    satisfied = {edge.key} if outcome == "satisfied" else set()
+    failed = {edge.key} if outcome == "failed" else set()
+    skipped = {edge.key} if outcome == "skipped" else set()
+    decision = join_decision(spec.join_strategy, {edge.key}, satisfied, failed, skipped)
+    return decision == Decision.RUN
 
 
 def _inlinable(spec: NodeSpec) -> bool:

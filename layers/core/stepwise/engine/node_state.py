@@ -26,15 +26,20 @@ class NodeTransitions:
 
     # -- nodes the engine starts ----------------------------------------------------------------
 
-    def schedule_node(self, org_id: str, run_id: str, ref: str) -> bool:
-        """pending -> scheduled, only while the run is running and not settling."""
+    def schedule_node(
+        self, org_id: str, run_id: str, ref: str, edge: tuple[str, str] | None = None
+    ) -> bool:
+        """pending -> scheduled, only while the run is running and not settling. ``edge``
+        (outcome, key): the incoming edge that made it ready, recorded in the same write; if the
+        write fails the caller records the edge alone (``record_edge``)."""
+        expression = "SET #status = :scheduled, scheduled_at = :now"
+        values: dict[str, Any] = {":scheduled": str(NodeStatus.SCHEDULED)}
+        if edge is not None:
+            outcome, key = edge
+            expression += f" ADD {outcome}_edges :edge"
+            values[":edge"] = {key}
         return self._while_running(
-            org_id,
-            run_id,
-            ref,
-            "SET #status = :scheduled, scheduled_at = :now",
-            {":scheduled": str(NodeStatus.SCHEDULED)},
-            from_statuses=(NodeStatus.PENDING,),
+            org_id, run_id, ref, expression, values, from_statuses=(NodeStatus.PENDING,)
         )
 
     def skip_node(self, org_id: str, run_id: str, ref: str, reason: str) -> bool:
