@@ -98,6 +98,35 @@ def test_one_step_delivers_records_and_settles_in_two_writes_of_the_node(
     assert len(receiver.at("/once")) == 1
 
 
+@pytest.fixture
+def item_reads(monkeypatch):
+    """The key of every GetItem the code makes."""
+    read: list[tuple[str, str]] = []
+    real = dynamo.get_item
+
+    def counted(table, key, *args, **kwargs):
+        read.append((key["PK"], key["SK"]))
+        return real(table, key, *args, **kwargs)
+
+    monkeypatch.setattr(dynamo, "get_item", counted)
+    return read
+
+
+def test_one_step_reads_the_node_and_its_destination_once(stack, receiver, resumed, item_reads):
+    run_id = express_run(stack, receiver.answer("/read", Answer(200, {"ok": True})))
+    item_reads.clear()
+    assert step(run_id)["next"] == "done"
+    reads = list(item_reads)
+    node = node_of(run_id)
+    assert node.status == "succeeded"
+    node_key = keys.node(ORG, run_id, "call")
+    dest_key = keys.destination(ORG, node.attempt_record(1).action["destination_id"])
+    # The node is read by the step, not again once its settle said how it ended; the
+    # destination once for its SLA, its URL and its lease.
+    assert reads.count((node_key["PK"], node_key["SK"])) == 1
+    assert reads.count((dest_key["PK"], dest_key["SK"])) == 1
+
+
 def test_a_duplicate_execution_finds_the_lease_held_and_the_owner_takes_it_again(
     stack, receiver, resumed, monkeypatch
 ):

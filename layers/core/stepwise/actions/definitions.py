@@ -174,8 +174,12 @@ class ActionDefinitions:
         return links
 
     def _destination(self, org_id: str, destination_id: str):
-        item = self.definition_store.destination(org_id, destination_id)
+        item = self.destination_item(org_id, destination_id)
         return destination_view(item) if item else None
+
+    def destination_item(self, org_id: str, destination_id: str) -> dict[str, Any] | None:
+        """A destination's item as stored (deleted ones too); None when there is none."""
+        return self.definition_store.destination(org_id, destination_id)
 
 
 def resolve_action(

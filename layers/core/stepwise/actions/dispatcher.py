@@ -106,12 +106,9 @@ class Dispatcher:
         """The destination the attempt's pinned ``action`` delivers to; None when it was
         deleted (the attempt then fails with DESTINATION_DELETED, nothing posted)."""
         destination_id = action.get("destination_id")
-        destination = (
+        return deliverable(
             self.catalog.get_destination(org_id, destination_id) if destination_id else None
         )
-        if destination is None or "deleted_at" in destination:
-            return None
-        return destination
 
     def post_attempt(
         self,
@@ -290,6 +287,13 @@ class Dispatcher:
 def sla_seconds(destination: dict[str, Any]) -> float:
     """How long the destination has to answer a POST."""
     return int(destination["response_time_sla_ms"]) / 1000
+
+
+def deliverable(destination: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The destination item, if an attempt may deliver to it (it exists and is not deleted)."""
+    if destination is None or "deleted_at" in destination:
+        return None
+    return destination
 
 
 def lease_until(destination: dict[str, Any]) -> str:

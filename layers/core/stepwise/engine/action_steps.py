@@ -11,7 +11,7 @@ from stepwise.actions.webhooks.signal_tokens import SignalTarget
 from stepwise.core.clock import iso, now
 from stepwise.core.errors import NotFound
 from stepwise.core.observability import logger
-from stepwise.core.statuses import NODE_TERMINAL
+from stepwise.core.statuses import NODE_TERMINAL, NodeStatus
 from stepwise.engine.address import NodeAddress
 from stepwise.engine.attempts import AnswerNotSettled, StepFamily, attempt_deadline
 from stepwise.engine.executors import NodeFailure
@@ -25,6 +25,7 @@ from stepwise.workflows.models import NodeSpec
 if TYPE_CHECKING:
     from stepwise.actions.dispatcher import Dispatcher
     from stepwise.actions.webhooks.responses import Outcome
+    from stepwise.engine.advance import RunView
     from stepwise.engine.callbacks import Callbacks
 
 DELIVERY_TIMEOUT_MARGIN_SECONDS = 30  # queueing and dispatch on top of the destination's SLA
@@ -36,6 +37,9 @@ class Planned(NamedTuple):
     action_input: Any
     pinned: dict[str, Any]  # the action's name, version and destination, pinned on the attempt
     heartbeat: int  # how long the attempt waits for its answer
+    # The pinned destination's item as read (None: no such item), deleted or not: the attempt's
+    # one read of it
+    destination: dict[str, Any] | None
 
 
 class ActionSteps(StepFamily):
@@ -86,6 +90,7 @@ class ActionSteps(StepFamily):
         context: dict[str, Any],
         owner: str,
         express: datetime | None = None,
+        view: "RunView | None" = None,
     ) -> dict[str, Any]:
         """One attempt of an Express execution's action node (or item) within this one step:
         opens the attempt and takes its lease for ``owner`` (the execution) in one write,
@@ -107,10 +112,10 @@ class ActionSteps(StepFamily):
                 return DONE
             return self._refuse(address, spec, *planned)
         assert self.deliverer is not None, "the engine was built without a dispatcher"
-        from stepwise.actions.dispatcher import DESTINATION_DELETED, lease_until
+        from stepwise.actions.dispatcher import DESTINATION_DELETED, deliverable, lease_until
 
         dispatcher = self.deliverer()
-        destination = dispatcher.destination_of(org_id, planned.pinned)
+        destination = deliverable(planned.destination)
         at = now()
         until = lease_until(destination) if destination else iso(at + timedelta(seconds=30))
         wait = (iso(at + timedelta(seconds=planned.heartbeat)), planned.heartbeat)
@@ -135,7 +140,7 @@ class ActionSteps(StepFamily):
             outcome = dispatcher.post_attempt(
                 target, planned.pinned, destination, planned.action_input
             )
-        return self._answered(address, spec, outcome, express)
+        return self._answered(address, spec, outcome, express, view)
 
     def _not_opened(
         self, address: NodeAddress, owner: str, express: datetime | None
@@ -165,8 +170,10 @@ class ActionSteps(StepFamily):
         spec: NodeSpec,
         outcome: "Outcome",
         express: datetime | None,
+        view: "RunView | None" = None,
     ) -> dict[str, Any]:
-        """Records the destination's answer and ends the attempt, in one write when it can."""
+        """Records the destination's answer and ends the attempt, in one write when it can.
+        ``view``: the run as the step read it, which moving the run on reuses while fresh."""
         from stepwise.actions.dispatcher import delivery_record
         from stepwise.actions.webhooks.responses import Signal
 
@@ -174,7 +181,13 @@ class ActionSteps(StepFamily):
         if outcome.kind != Signal.ACK:
             try:
                 if outcome.kind == Signal.SUCCESS:
-                    self.attempts.succeeded(address, spec, outcome.result, answer=answer)
+                    if self.attempts.succeeded(address, spec, outcome.result, answer=answer):
+                        if address.index is not None:
+                            return DONE
+                        # It is succeeded (this write said so): no need to read it back.
+                        settled = [(address.ref, str(NodeStatus.SUCCEEDED))]
+                        self.advance.settled(address.org_id, address.run_id, settled, view=view)
+                        return DONE
                     retry = None
                 else:
                     failure, min_wait = _delivery_failure(answer, None, {})
@@ -203,7 +216,10 @@ class ActionSteps(StepFamily):
     def _plan(self, org_id: str, spec: NodeSpec, context: dict[str, Any]) -> Planned | tuple:
         """What the attempt delivers, or why it cannot (an error type and message)."""
         try:
-            definition = resolve_action(self.deps.definitions, org_id, spec.action or "")
+            # The destination is read once, below (not once per destination of the definition).
+            definition = resolve_action(
+                self.deps.definitions, org_id, spec.action or "", with_destinations=False
+            )
             action_input = render(spec.args, context)
             check_input(definition, action_input)
         except NotFound as exc:
@@ -222,16 +238,12 @@ class ActionSteps(StepFamily):
             "version": definition.version,
             "destination_id": link.destination_id if link else None,
         }
-        sla = max(
-            (
-                d.destination.config.response_time_sla_ms
-                for d in definition.destinations
-                if d.is_default and d.destination
-            ),
-            default=10_000,
+        destination = (
+            self.deps.definitions.destination_item(org_id, link.destination_id) if link else None
         )
+        sla = int(destination["response_time_sla_ms"]) if destination else 10_000
         heartbeat = spec.retry.timeout or int(sla / 1000) + DELIVERY_TIMEOUT_MARGIN_SECONDS
-        return Planned(action_input, pinned, heartbeat)
+        return Planned(action_input, pinned, heartbeat, destination)
 
     def _refuse(
         self, address: NodeAddress, spec: NodeSpec, error_type: str, message: str

@@ -57,6 +57,7 @@ class RunView:
     run: RunRecord
     compiled: CompiledWorkflow
     known: dict[str, NodeRecord] = field(default_factory=dict)
+    read_at: float = field(default_factory=time.monotonic)  # when ``run`` was read
 
 
 class Advance:
@@ -93,26 +94,28 @@ class Advance:
         run_id: str,
         settled: list[tuple[str, str]],
         budget: InlineBudget | None = None,
+        view: RunView | None = None,
     ) -> None:
         """Resolves the edges of settled nodes, starts or skips their children, tells the run.
 
         Children that need no execution run inline and join the work list. Idempotent: edge
         sets only grow, transitions are conditional and starts are named. Once the run is
         settling, nothing more starts or skips: what has not run is cancelled.
+
+        ``view``: the run as this step read it, used while it is fresh (RUN_REREAD_SECONDS).
         """
         budget = budget or self.budget()
-        run = self.store.runs.get_run(org_id, run_id)
-        read_at = time.monotonic()
-        view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
+        if view is None or time.monotonic() - view.read_at > RUN_REREAD_SECONDS:
+            run = self.store.runs.get_run(org_id, run_id)
+            view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
         compiled = view.compiled
         work = deque(settled)
         while work:
             ref, status = work.popleft()
-            if time.monotonic() - read_at > RUN_REREAD_SECONDS:
-                view.run = self.store.runs.get_run(
-                    org_id, run_id
-                )  # a fresh look: is it settling now?
-                read_at = time.monotonic()
+            if time.monotonic() - view.read_at > RUN_REREAD_SECONDS:
+                # A fresh look: is it settling now?
+                view.run = self.store.runs.get_run(org_id, run_id)
+                view.read_at = time.monotonic()
             run = view.run
             # A paused run still resolves edges (resume starts what they made ready).
             settling = run.status not in RUN_EXECUTING or bool(run.settle_requested_at)

@@ -62,16 +62,16 @@ class Attempts:
         output: Any,
         opening: bool = False,
         answer: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> bool:
         """Ends the attempt (of the node or of one item) with its output; an output over the
         quota ``node_output_bytes`` fails it instead (for good: the same attempt would give it
         again). ``answer``: the delivery's answer, recorded in the same write, or
-        AnswerNotSettled."""
+        AnswerNotSettled. True when this write settled it succeeded."""
         over = output_over_quota(output)
         if over is not None:
             failure = NodeFailure("QuotaExceeded", over, retryable=False)
             self.failed(address, spec, failure, opening=opening, answer=answer)
-            return
+            return False
         written = self.store.nodes.settle_node(
             address.org_id,
             address.run_id,
@@ -87,6 +87,7 @@ class Attempts:
             count_attempt(address.org_id, spec.kind, failed=False)
         elif answer is not None:
             raise AnswerNotSettled(spec.ref)
+        return bool(written)
 
     def failed(
         self,

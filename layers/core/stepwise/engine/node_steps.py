@@ -111,13 +111,14 @@ class NodeSteps:
         delayed = spec.start_delay or spec.wait_until is not None
         if express is not None and delayed and attempt == address.base + 1 and not prepared:
             return hand_off(attempt, prepared=False)  # a delay does not fit Express: Standard
-        context = self.advance.context(RunView(org_id, run_id, run, compiled), ref)
+        view = RunView(org_id, run_id, run, compiled)
+        context = self.advance.context(view, ref)
         if attempt == address.base + 1 and not prepared and node.status == NodeStatus.SCHEDULED:
             prepared_outcome = self._prepare(address, spec, context)
             if prepared_outcome is not None:
                 return prepared_outcome
         if owner is not None and spec.kind == NodeKind.ACTION and spec.for_each is None:
-            return self.actions.attempt_now(address, spec, context, owner, express)
+            return self.actions.attempt_now(address, spec, context, owner, express, view)
         if not self.store.nodes.start_attempt(org_id, run_id, ref, attempt, attempt_deadline(spec)):
             logger.info("stale attempt ignored", extra={"attempt": attempt})
             return DONE
