@@ -27,7 +27,8 @@ class Bill:
     lambda_wall_gb_seconds: float = 0.0  # the invocations' wall time here, in one process
     write_units: float = 0.0
     read_units: float = 0.0
-    sqs_requests: float = 0.0
+    sqs_requests: float = 0.0  # to the queues template.yaml declares (bench/meter.py)
+    events: float = 0.0  # EventBridge custom events: each PutEvents entry's 64 KB chunks
     s3_puts: float = 0.0
     s3_gets: float = 0.0
     secrets_calls: float = 0.0
@@ -37,7 +38,7 @@ class Bill:
     task_successes: float = 0.0
     task_failures: float = 0.0
     task_heartbeats: float = 0.0
-    events_put: float = 0.0
+    events_put: float = 0.0  # PutEvents requests (the quota); ``events`` is what is billed
 
     @classmethod
     def of(cls, usage: Usage, executions: ExecutionBill | int, api_requests: int) -> "Bill":
@@ -58,11 +59,8 @@ class Bill:
             lambda_wall_gb_seconds=gb_seconds(usage.lambda_seconds),
             write_units=usage.write_units,
             read_units=usage.read_units,
-            sqs_requests=sum(
-                count
-                for call, count in calls.items()
-                if call.startswith("sqs:") and not call.startswith(("sqs:GetQueue", "sqs:List"))
-            ),
+            sqs_requests=usage.sqs_requests,
+            events=usage.events,
             s3_puts=calls.get("s3:PutObject", 0),
             s3_gets=calls.get("s3:GetObject", 0),
             secrets_calls=sum(c for k, c in calls.items() if k.startswith("secretsmanager:")),
@@ -106,6 +104,7 @@ class Bill:
             "dynamodb": self.write_units * p["dynamodb_write_request_unit"]
             + self.read_units * p["dynamodb_read_request_unit"],
             "sqs": self.sqs_requests * p["sqs_request"],
+            "eventbridge": self.events * p["eventbridge_custom_event"],
             "s3": self.s3_puts * p["s3_put_request"] + self.s3_gets * p["s3_get_request"],
             "secretsmanager": self.secrets_calls * p["secretsmanager_api_call"],
             "apigateway": self.api_requests * p["apigateway_http_request"],

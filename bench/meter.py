@@ -10,6 +10,13 @@ costs 1 unit per started 4 KB (half when eventually consistent). Lambda invocati
 where the local stack runs handlers, and each is billed for what AWS would take to run it
 (bench/aws_time.py: the handler's CPU, its AWS calls and destination requests). State transitions
 come from execution histories.
+
+Only what Stepwise's own AWS bill would hold is billed. SQS requests are billed for the queues
+template.yaml declares; the local stack's own queue (``stepwise_local.lifecycle_events``, a
+stand-in for a consumer's rule) is the consumer's bill. A poller's empty receive is not counted
+at all (Lambda's long polling makes few). EventBridge bills PutEvents per entry published, each
+started 64 KB of an entry one event, as EventBridge sizes it; an entry it refused is not one.
+``calls`` keeps every other call as made, billed or not.
 """
 
 import contextlib
@@ -31,9 +38,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 
 from bench.aws_time import Invocation
 from stepwise_local import atomicity, lambdas
-from stepwise_local.template import ACCOUNT_ID, REGION
+from stepwise_local.limits import put_events_entry_size
+from stepwise_local.provision import resolver_for
+from stepwise_local.template import ACCOUNT_ID, REGION, load_template
 
 WRITE_UNIT = 1024
+EVENT_CHUNK = 64 * 1024  # EventBridge bills each started 64 KB of an entry as one event
+LOCAL_STACK_NAME = "stepwise-local"  # the name LocalStack provisions under unless told
 # Set while the bench reads for itself: a context variable, not a thread-local, because the API
 # runs its synchronous routes in worker threads that carry the caller's context along.
 _PAUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("meter_paused", default=False)
@@ -47,7 +58,9 @@ _INVOCATION: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
 
 @dataclass
 class Usage:
-    calls: Counter = field(default_factory=Counter)  # "service:Operation" -> count
+    calls: Counter = field(default_factory=Counter)  # "service:Operation" -> count, as made
+    sqs_requests: int = 0  # billed: to the template's queues
+    events: int = 0  # EventBridge custom events as billed: each entry's 64 KB chunks
     write_units: float = 0.0
     read_units: float = 0.0
     units_by_operation: Counter = field(default_factory=Counter)  # "dynamodb:Op" -> units
@@ -59,6 +72,8 @@ class Usage:
     def minus(self, other: "Usage") -> "Usage":
         return Usage(
             calls=self.calls - other.calls,
+            sqs_requests=self.sqs_requests - other.sqs_requests,
+            events=self.events - other.events,
             write_units=self.write_units - other.write_units,
             read_units=self.read_units - other.read_units,
             units_by_operation=Counter(
@@ -82,8 +97,10 @@ def _minus(mine: Counter, theirs: Counter) -> Counter:
 
 
 class Meter:
-    def __init__(self):
+    def __init__(self, stack_name: str = LOCAL_STACK_NAME):
+        """``stack_name``: the local stack's, whose template queues are billed."""
         self.usage = Usage()
+        self.queues = template_queues(stack_name)
         self._lock = threading.Lock()
         self._original_call = BaseClient._make_api_call
         self._original_invoke = lambdas.invoke
@@ -132,7 +149,7 @@ class Meter:
                 return meter._original_call(client, operation, params)
             if service != "dynamodb":
                 response = meter._original_call(client, operation, params)
-                meter._count(service, operation, response)
+                meter._count(service, operation, params, response)
                 return response
             # Sizes before and after are read under the local stack's DynamoDB lock, so no
             # other request lands between them.
@@ -214,11 +231,16 @@ class Meter:
         with self._lock:
             return self.usage.copy()
 
-    def _count(self, service: str, operation: str, response: Any) -> None:
+    def _count(self, service: str, operation: str, params: dict[str, Any], response: Any) -> None:
         if service == "sqs" and operation == "ReceiveMessage" and not response.get("Messages"):
             return  # the local poller's empty polls; Lambda's long polling makes few of them
+        billed_sqs = service == "sqs" and names_a_queue_of(params, self.queues)
+        published = (service, operation) == ("events", "PutEvents")
+        events = put_events_billed(params, response) if published else 0
         with self._lock:
             self.usage.calls[f"{service}:{operation}"] += 1
+            self.usage.sqs_requests += billed_sqs
+            self.usage.events += events
 
     def _dynamodb(
         self,
@@ -257,6 +279,36 @@ class Meter:
             self.usage.write_units += writes
             self.usage.read_units += reads
             self.usage.units_by_operation[f"dynamodb:{operation}"] += writes + reads
+
+
+def template_queues(stack_name: str = LOCAL_STACK_NAME) -> frozenset[str]:
+    """The names of the queues template.yaml declares, as the stack named so names them."""
+    template = load_template()
+    resolver = resolver_for(template, stack_name)
+    return frozenset(
+        resolver.attrs[f"{logical_id}.QueueName"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    )
+
+
+def names_a_queue_of(params: dict[str, Any], queues: frozenset[str]) -> bool:
+    """Whether an SQS request names one of ``queues`` (by its URL or its name)."""
+    url = params.get("QueueUrl") or params.get("QueueName") or ""
+    return url.rstrip("/").rsplit("/", 1)[-1] in queues
+
+
+def put_events_billed(params: dict[str, Any], response: Any) -> int:
+    """Custom events as EventBridge bills a PutEvents request: per entry it took (an entry
+    answered with an ErrorCode was not published), each started 64 KB of the entry, sized as
+    EventBridge sizes it, one event."""
+    entries = params.get("Entries") or []
+    answers = (response or {}).get("Entries") or [{}] * len(entries)
+    return sum(
+        max(1, math.ceil(put_events_entry_size(entry) / EVENT_CHUNK))
+        for entry, answer in zip(entries, answers, strict=False)
+        if not answer.get("ErrorCode")
+    )
 
 
 def canonical(event: Any) -> str:

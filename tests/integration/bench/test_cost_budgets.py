@@ -76,3 +76,19 @@ def test_a_runs_timers_are_billed_when_they_come_back_after_it_ended(measured):
     assert measured["run_overhead"]["billed"]["lambda_invocations"] >= 3
     acked = measured["webhook_ack_callback_node"]["billed"]
     assert acked["transitions"] == 0 and acked["express_requests"] == 1
+
+
+def test_a_run_publishes_one_billed_lifecycle_event_and_a_node_none(measured):
+    """EventBridge bills each PutEvents entry: the run's lifecycle event, $1 per million."""
+    run = measured["run_overhead"]
+    assert run["billed"]["events"] == 1
+    assert run["usd_per_1000"]["eventbridge"] == pytest.approx(0.001)
+    for unit in ("native_node", "webhook_node", "webhook_ack_callback_node", "for_each_item"):
+        assert measured[unit]["billed"]["events"] == 0, unit
+
+
+def test_a_runs_sqs_requests_are_its_run_queue_messages_only(measured):
+    """Its start and its deadline, each sent, received and deleted once. The local stack's
+    lifecycle-events queue (a consumer's rule, on AWS) adds nothing, nor do empty receives."""
+    assert measured["run_overhead"]["billed"]["sqs_requests"] == 6
+    assert measured["native_node"]["billed"]["sqs_requests"] == 0
