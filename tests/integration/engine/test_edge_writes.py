@@ -90,3 +90,36 @@ def test_a_run_paused_after_the_step_read_it_holds_the_child_with_its_edge(
     )
     assert stack.drain("BulkFunction") == 1
     assert node_executions(stack) == named(run_id, *"abc")
+
+
+def test_a_resume_between_the_refused_schedule_and_the_edge_still_starts_the_child(
+    stack, resumed, monkeypatch
+):
+    run_id = start_run(stack, diamond(), {"n": 3})
+    deliver(stack, "start", run_id)
+    runs, nodes = components.store().runs, components.store().nodes
+    running = runs.get_run(ORG, run_id)
+    api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/pause", {"reason": "hold"})
+    real_get_run, real_record_edge = runs.get_run, nodes.record_edge
+
+    def stale(org_id, rid):
+        return running if rid == run_id else real_get_run(org_id, rid)
+
+    def record_edge(org_id, rid, ref, edge, outcome):
+        # The schedule was refused (paused); the run is resumed and released before the edge
+        # is written, so the release finds no edge and starts nothing.
+        if ref == "b":
+            monkeypatch.setattr(runs, "get_run", real_get_run)
+            answer = api(stack, "POST", f"/v1/orgs/{ORG}/runs/{run_id}/resume")
+            assert answer["data"]["status"] == "running"
+            assert stack.drain("BulkFunction") == 1
+            monkeypatch.setattr(runs, "get_run", stale)
+        return real_record_edge(org_id, rid, ref, edge, outcome)
+
+    monkeypatch.setattr(runs, "get_run", stale)
+    monkeypatch.setattr(nodes, "record_edge", record_edge)
+    step(stack, "attempt", run_id, node_ref="a", attempt=1)
+    monkeypatch.setattr(runs, "get_run", real_get_run)
+    # The schedule tried again after the edge: b started (c by the release or its own retry).
+    assert node_executions(stack) == named(run_id, *"abc")
+    assert statuses(run_id)["b"] == statuses(run_id)["c"] == "scheduled"

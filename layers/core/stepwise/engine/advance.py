@@ -269,11 +269,14 @@ class Advance:
 
         ``edge`` (outcome, key): the incoming edge that made it ready, written with the schedule;
         when the schedule is refused (a replay, or the run paused or settling since it was read)
-        it is recorded alone, so resume and redrive still see it."""
+        it is recorded alone, so resume and redrive still see it, and the schedule is tried once
+        more: a resume between the refusal and the edge's write found no edge to release."""
         express = self.deps.runs_express(compiled, ref)
-        if not self.store.nodes.schedule_node(org_id, run_id, ref, edge):
-            if edge is not None:
-                self.store.nodes.record_edge(org_id, run_id, ref, edge[1], edge[0])
+        scheduled = self.store.nodes.schedule_node(org_id, run_id, ref, edge)
+        if not scheduled and edge is not None:
+            self.store.nodes.record_edge(org_id, run_id, ref, edge[1], edge[0])
+            scheduled = self.store.nodes.schedule_node(org_id, run_id, ref)
+        if not scheduled:
             node = self.store.runs.get_node(org_id, run_id, ref)
             if node.status != NodeStatus.SCHEDULED or express:
                 return

@@ -1,6 +1,7 @@
 """NodeStateMachine's own steps: ``attempt`` in a loop (prepare: run_if and delays; then
 attempts with retries), and ``node_crashed`` when the attempt step itself keeps failing."""
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +95,7 @@ class NodeSteps:
         if tried is not None and tried.status == "retry_scheduled" and tried.available_at:
             # A replay of an attempt that already scheduled its retry: wait as it said.
             return again_at(attempt, tried.available_at)
+        read_at = time.monotonic()
         run = self.store.runs.get_run(org_id, run_id)
         # A paused run's nodes that have an execution go on (delays and retries included).
         if run.status not in RUN_EXECUTING or run.settle_requested_at:
@@ -111,7 +113,7 @@ class NodeSteps:
         delayed = spec.start_delay or spec.wait_until is not None
         if express is not None and delayed and attempt == address.base + 1 and not prepared:
             return hand_off(attempt, prepared=False)  # a delay does not fit Express: Standard
-        view = RunView(org_id, run_id, run, compiled)
+        view = RunView(org_id, run_id, run, compiled, read_at=read_at)
         context = self.advance.context(view, ref)
         if attempt == address.base + 1 and not prepared and node.status == NodeStatus.SCHEDULED:
             prepared_outcome = self._prepare(address, spec, context)
