@@ -17,7 +17,9 @@ class DefinitionStore:
         return dynamo.get_item(self.table, keys.action_head(org_id, name))
 
     def version(self, org_id: str, name: str, version: int) -> dict[str, Any] | None:
-        return dynamo.get_item(self.table, keys.action_version(org_id, name, version))
+        """One version of a definition (never changed once written: read at half the units,
+        strongly only on a miss)."""
+        return dynamo.get_immutable(self.table, keys.action_version(org_id, name, version))
 
     def destination(self, org_id: str, destination_id: str) -> dict[str, Any] | None:
         return dynamo.get_item(self.table, keys.destination(org_id, destination_id))

@@ -157,11 +157,11 @@ class Engine:
             return {}
         if kind == "start":
             return self.runs.start_run(org_id, run_id)
-        if kind == "deadline":
-            return self.runs.deadline(org_id, run_id, event_field(message, "due_at"))
+        if kind == "deadline":  # the run read above is passed on, not read again
+            return self.runs.deadline(org_id, run_id, event_field(message, "due_at"), run)
         if kind == run_queue.CALLBACK_TIMEOUT:
             return self.callbacks.timer(org_id, run_id, message)
-        return self.runs.finalize_run(org_id, run_id, {"reason": "settled"})
+        return self.runs.finalize_run(org_id, run_id, {"reason": "settled"}, run)
 
     def steps(self) -> frozenset[str]:
         """The step names this engine answers (every step the state machines send)."""

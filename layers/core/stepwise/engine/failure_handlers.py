@@ -79,9 +79,10 @@ class FailureHandlers:
         self.deps = deps
         self.store = deps.store
 
-    def after_finish(self, run: RunRecord) -> str | None:
+    def after_finish(self, run: RunRecord, nodes: list[NodeRecord] | None = None) -> str | None:
         """Starts the handler of the run's failure if it has one and it is not started yet; its
-        id, or None. Never raises: a handler that cannot start is recorded on the run."""
+        id, or None. Never raises: a handler that cannot start is recorded on the run.
+        ``nodes``: the run's nodes as the step that finished it read them (else read here)."""
         if run.status not in HANDLED_STATUSES or run.role == HANDLER_ROLE:
             return None
         on_failure = self.deps.workflow(run.org_id, run).workflow.on_failure
@@ -89,7 +90,7 @@ class FailureHandlers:
             return None
         handler_id = handler_run_id(run.run_id, failure_number(run))
         try:
-            self._start(run, on_failure, handler_id)
+            self._start(run, on_failure, handler_id, nodes)
         except HandlerNotStarted as exc:
             self._not_started(run, handler_id, exc.kind, str(exc))
             return None
@@ -99,12 +100,18 @@ class FailureHandlers:
             return None
         return handler_id
 
-    def _start(self, run: RunRecord, on_failure: OnFailure, handler_id: str) -> None:
+    def _start(
+        self,
+        run: RunRecord,
+        on_failure: OnFailure,
+        handler_id: str,
+        nodes: list[NodeRecord] | None,
+    ) -> None:
         org_id = run.org_id
         try:
             existing = self.store.runs.get_run(org_id, handler_id)
         except NotFound:
-            existing = self._create(run, on_failure, handler_id)
+            existing = self._create(run, on_failure, handler_id, nodes)
         if existing is not None and existing.status == RunStatus.QUEUED:
             # Created by a finalize that stopped before starting it: started by name, once.
             run_queue.start_run(self.deps.run_queue_url, org_id, handler_id)
@@ -112,7 +119,13 @@ class FailureHandlers:
             self.store.run_state.link_handler(org_id, run.run_id, handler_id)
         logger.info("failure handler started", extra={"handler_run_id": handler_id})
 
-    def _create(self, run: RunRecord, on_failure: OnFailure, handler_id: str) -> None:
+    def _create(
+        self,
+        run: RunRecord,
+        on_failure: OnFailure,
+        handler_id: str,
+        nodes: list[NodeRecord] | None,
+    ) -> None:
         """Creates and starts the handler run (None: nothing is left to start)."""
         org_id = run.org_id
         try:
@@ -120,7 +133,8 @@ class FailureHandlers:
         except NotFound as exc:
             raise HandlerNotStarted("WorkflowNotFound", str(exc)) from None
         compiled = self.deps.workflow(org_id, run)
-        _, nodes = self.store.runs.get_run_with_nodes(org_id, run.run_id)
+        if nodes is None:
+            _, nodes = self.store.runs.get_run_with_nodes(org_id, run.run_id)
         context = failure_context(run, nodes, compiled)
         try:
             handler_input = (

@@ -13,7 +13,7 @@ from stepwise.core.statuses import RunStatus
 from stepwise.infra import dynamo, keys
 from stepwise.infra.payloads import PayloadStore
 from stepwise.runs import counters
-from stepwise.runs.records import RunRecord
+from stepwise.runs.records import PayloadRef, RunRecord
 from stepwise.runs.store import PROGRESS_BUCKET_SIZE
 
 # A lifecycle event claimed this long ago and still not out: its publisher crashed.
@@ -221,18 +221,28 @@ class RunTransitions:
         output: Any,
         error: dict[str, Any] | None,
         claim_event: bool = False,
-    ) -> bool:
+    ) -> dict[str, Any] | None:
         """running (or still queued) -> terminal, with the output or the error.
 
         ``claim_event``: the move also claims the run's lifecycle event (``claim_event``'s
         claim, in the same write): only one step can move the run to its end, so the step that
-        did holds the claim without a write of its own."""
-        values: dict[str, Any] = {":now": now_iso()}
+        did holds the claim without a write of its own.
+
+        What the move set, as ``RunRecord`` fields (``status``, ``finished_at``, and ``error`` or
+        ``output`` when it set them), or None when the run was not in a status that ends here
+        (another step finished it). A transaction returns no item: the caller that read the run
+        since its settle was requested has it finished as ``run._replace(**fields)`` (nobody else
+        changes those fields of an unfinished run, and the move's condition held), instead of
+        reading it again."""
+        finished_at = now_iso()
+        fields: dict[str, Any] = {"status": str(status), "finished_at": finished_at}
+        values: dict[str, Any] = {":now": finished_at}
         names: dict[str, str] = {}
         sets = ["finished_at = :now"]
         if claim_event:
             sets.append("event_claimed_at = :now")
         if error is not None:
+            fields["error"] = error
             sets.append("#error = :error")
             values[":error"] = error
             names["#error"] = "error"
@@ -243,11 +253,13 @@ class RunTransitions:
             )
             sets.append(payload.update(names, values))
             removals.append(payload.removal(names))
+            fields["output"] = PayloadRef.of(payload.attributes, "output")
         expression = "SET " + ", ".join(sets)
-        return any(
+        moved = any(
             self._move_run(org_id, run_id, old, status, expression, values, names, removals)
             for old in (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.QUEUED)
         )
+        return fields if moved else None
 
     def keep_settled_run(self, org_id: str, run_id: str) -> None:
         """A run settled late (by the janitor) is kept for the retention period from now."""

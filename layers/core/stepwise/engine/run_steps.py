@@ -43,7 +43,7 @@ class RunSteps:
             return {}  # already finalised
         if run.settle_requested_at:
             # Cancelled while queued, or a replay after the run settled: finish it.
-            return self.finalize_run(org_id, run_id, {"reason": "settled"})
+            return self.finalize_run(org_id, run_id, {"reason": "settled"}, run)
         self._queue_deadline(run)
         view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
         budget = self.advance.budget()
@@ -59,20 +59,24 @@ class RunSteps:
             self.advance.settled(org_id, run_id, inlined, budget)
         return {}
 
-    def deadline(self, org_id: str, run_id: str, due_at: str) -> dict[str, Any]:
+    def deadline(
+        self, org_id: str, run_id: str, due_at: str, run: RunRecord | None = None
+    ) -> dict[str, Any]:
         """The run's timeout message: a run still open past ``due_at`` times out (a paused one
-        too); one whose due time is still ahead waits again for the rest."""
-        run = self.store.runs.get_run(org_id, run_id)
+        too); one whose due time is still ahead waits again for the rest. ``run``: the run as
+        the caller has just read it (strongly), not read again."""
+        if run is None:
+            run = self.store.runs.get_run(org_id, run_id)
         if run.status in RUN_TERMINAL:
             return {}
         if run.settle_requested_at:  # asked to settle already: finish it for that reason
-            return self.finalize_run(org_id, run_id, {"reason": "settled"})
+            return self.finalize_run(org_id, run_id, {"reason": "settled"}, run)
         left = (datetime.fromisoformat(due_at) - now()).total_seconds()
         if left > 0:
             queue = self.deps.run_queue_url
             run_queue.queue_deadline(queue, org_id, run_id, run.generation, due_at, left)
             return {}
-        return self.finalize_run(org_id, run_id, {"reason": "timed_out"})
+        return self.finalize_run(org_id, run_id, {"reason": "timed_out"}, run)
 
     def _queue_deadline(self, run: RunRecord) -> None:
         """Queues the run's timeout, counted from its start (a redrive's from the redrive)."""
@@ -84,10 +88,14 @@ class RunSteps:
         org_id, run_id, queue = run.org_id, run.run_id, self.deps.run_queue_url
         run_queue.queue_deadline(queue, org_id, run_id, run.generation, iso(due), left)
 
-    def finalize_run(self, org_id: str, run_id: str, settle: dict[str, Any]) -> dict[str, Any]:
-        """Decides the final status from the nodes, cancels what is left, records it."""
+    def finalize_run(
+        self, org_id: str, run_id: str, settle: dict[str, Any], run: RunRecord | None = None
+    ) -> dict[str, Any]:
+        """Decides the final status from the nodes, cancels what is left, records it. ``run``:
+        the run as the caller has just read or written it (strongly), not read again."""
         reason = settle.get("reason", "settled")
-        run = self.store.runs.get_run(org_id, run_id)
+        if run is None:
+            run = self.store.runs.get_run(org_id, run_id)
         if run.status in RUN_TERMINAL:
             self.handlers.after_finish(run)  # a replay: the handler may not be started yet
             self._announce(run)  # nor the event out
@@ -110,11 +118,15 @@ class RunSteps:
         )
         if moved:
             metrics.count(metrics.Metric.RUNS_SETTLED, org_id, Status=str(status))
+            # The run as read above (after its settle request) with what the move set: no read.
+            finished = run._replace(**moved)
+        else:  # another step finished it, maybe otherwise: as it ended
+            finished = self.store.runs.get_run(org_id, run_id)
         logger.info("run finished", extra={"status": str(status)})
-        finished = self.store.runs.get_run(org_id, run_id)
         if moved and claim:
             self._publish(finished)
-        self.handlers.after_finish(finished)
+        # The nodes this step's outcome was decided from; another step's outcome reads its own.
+        self.handlers.after_finish(finished, nodes if moved else None)
         if not (moved and claim):
             self._announce(finished)
         if run.parent_token:

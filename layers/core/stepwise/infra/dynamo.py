@@ -120,9 +120,24 @@ def update_if(
     return found is not None
 
 
-def get_item(table: str, key: dict[str, str]) -> dict[str, Any] | None:
-    found = aws.client("dynamodb").get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
+def get_item(table: str, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+    """One item, strongly consistent unless ``consistent`` is False; None if there is none."""
+    found = aws.client("dynamodb").get_item(
+        TableName=table, Key=to_item(key), ConsistentRead=consistent
+    )
     return from_item(found["Item"]) if "Item" in found else None
+
+
+def get_immutable(table: str, key: dict[str, str]) -> dict[str, Any] | None:
+    """An item that is put once and never changed (a workflow version, an action definition
+    version): read eventually consistent, at half the read units, and strongly only when that
+    finds nothing. DynamoDB's reads are read-committed, so a copy found is the item as it was
+    put, whole; an eventually consistent read "may not reflect the results of a recently
+    completed write operation" (Amazon DynamoDB Developer Guide, "DynamoDB read consistency",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html),
+    so only a miss can be stale (an item put moments ago) and is asked for again, strongly."""
+    found = get_item(table, key, consistent=False)
+    return found if found is not None else get_item(table, key)
 
 
 def batch_get(

@@ -159,10 +159,11 @@ class WorkflowStore:
                 self.table, keys.workflow_head(org_id, workflow_id), "workflow", workflow_id
             )
             version = int(head["latest_version"])
-        key = keys.workflow_version(org_id, workflow_id, version)
-        return self._workflow_from_item(
-            dynamo.get_required(self.table, key, "workflow", workflow_id)
-        )
+        # A version never changes once written: read at half the units (strongly on a miss).
+        item = dynamo.get_immutable(self.table, keys.workflow_version(org_id, workflow_id, version))
+        if item is None:
+            raise NotFound("workflow", workflow_id)
+        return self._workflow_from_item(item)
 
     def _workflow_from_item(self, item: dict[str, Any]) -> Workflow:
         definition = self.payloads.load(item, "definition")
