@@ -75,7 +75,7 @@ class Advance:
         self.inline_limit = inline_limit
         self.starts = StartPace(node_start_rate)  # one per process: see start_pace.py
         # RunSteps.finalize_run: the Engine sets it once both are built.
-        self.finalize: Callable[[str, str, dict[str, Any]], Any] | None = None
+        self.finalize: Callable[[str, str, dict[str, Any], RunRecord | None], Any] | None = None
 
     def budget(self) -> InlineBudget:
         """What one step may run inline."""
@@ -243,13 +243,16 @@ class Advance:
     def _settle_run(self, org_id: str, run_id: str, reason: str) -> None:
         run = self.store.run_state.request_settle(org_id, run_id, reason)
         if run.status in RUN_EXECUTING:  # a queued run is finished by its start
-            self.finish(org_id, run_id, run.generation)
+            self.finish(org_id, run_id, run.generation, run)
 
-    def finish(self, org_id: str, run_id: str, generation: int) -> None:
+    def finish(
+        self, org_id: str, run_id: str, generation: int, run: RunRecord | None = None
+    ) -> None:
         """Finishes a run asked to settle, here and now (``finalize``: the Engine sets it), or
-        by a RunQueue message when this Advance was built without the run's steps."""
+        by a RunQueue message when this Advance was built without the run's steps. ``run``: the
+        run as its settle request just wrote (or read) it."""
         if self.finalize is not None:
-            self.finalize(org_id, run_id, {"reason": "settled"})
+            self.finalize(org_id, run_id, {"reason": "settled"}, run)
         else:
             run_queue.queue_finalize(self.deps.run_queue_url, org_id, run_id, generation)
 
