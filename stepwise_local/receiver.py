@@ -118,6 +118,11 @@ class Receiver:
         self.script[path].extend(answers)
         return f"{self.url}{path}"
 
+    def rescript(self, path: str, *answers: Answer) -> str:
+        """Scripts a path's answers afresh, dropping what was left of its script; its URL."""
+        self.script[path].clear()
+        return self.answer(path, *answers)
+
     def respond(self, path: str, responder: Callable[[Received], Answer]) -> str:
         """Answers every request at ``path`` with ``responder(request)``; its full URL."""
         self.responders[path] = responder

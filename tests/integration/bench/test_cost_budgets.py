@@ -49,6 +49,12 @@ def test_a_retried_webhook_attempt_stays_in_its_express_execution(measured):
     assert billed["express_requests"] == 0
 
 
+def test_a_retried_attempt_is_measured_against_a_warm_destination(measured):
+    """Both runs it compares deliver to destinations used before (their signing secrets
+    cached): a first use's secret read ($0.005 per 1,000) is not the retry's."""
+    assert measured["retried_attempt"]["billed"]["secrets_calls"] == 0
+
+
 def test_a_run_has_no_standard_execution(measured):
     assert measured["run_overhead"]["billed"]["transitions"] == 0
     assert measured["run_overhead"]["billed"]["express_requests"] == 0
