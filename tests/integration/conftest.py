@@ -3,6 +3,7 @@
 import pytest
 
 from stepwise.infra import executions
+from stepwise.runs import lifecycle_events
 from stepwise_local.receiver import Receiver
 
 
@@ -20,3 +21,14 @@ def resumed(monkeypatch):
     calls: list[tuple[str, str]] = []
     monkeypatch.setattr(executions, "resume_run", lambda t, r: calls.append((t, r)) or True)
     return calls
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The lifecycle events the engine publishes (their detail), instead of EventBridge."""
+    sent: list[dict] = []
+    monkeypatch.setattr(
+        "stepwise.engine.run_steps.lifecycle_events.publish",
+        lambda bus_name, run: sent.append(lifecycle_events.detail(run)),
+    )
+    return sent

@@ -7,8 +7,9 @@ import pytest
 from stepwise import components
 from stepwise.core.statuses import RunStatus
 from tests.helpers import deliver, diamond
-from tests.integration.engine.test_engine_steps import (
+from tests.integration.engine.test_engine_steps import (  # noqa: F401  (an autouse fixture)
     ORG,
+    _every_node_is_an_execution,
     api,
     named,
     node_executions,
@@ -16,11 +17,6 @@ from tests.integration.engine.test_engine_steps import (
     statuses,
     step,
 )
-
-
-@pytest.fixture(autouse=True)
-def _every_node_is_an_execution(stack):
-    components.engine().advance.inline_limit = 0
 
 
 @pytest.fixture

@@ -40,17 +40,6 @@ def calls():
     events.unregister("before-call.dynamodb", spy)
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """The lifecycle events the finish publishes (their detail), instead of EventBridge."""
-    sent: list[dict] = []
-    monkeypatch.setattr(
-        "stepwise.engine.run_steps.lifecycle_events.publish",
-        lambda bus_name, run: sent.append(lifecycle_events.detail(run)),
-    )
-    return sent
-
-
 def after_move(seen):
     """The calls after the finish's TransactWriteItems (its move to the end)."""
     moves = [i for i, call in enumerate(seen) if call[0] == "TransactWriteItems"]

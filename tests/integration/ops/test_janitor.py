@@ -11,7 +11,6 @@ from stepwise import components
 from stepwise.core.statuses import RunStatus
 from stepwise.infra import executions
 from stepwise.ops.janitor import START_GRACE, Janitor
-from stepwise.runs import lifecycle_events
 from stepwise_local import call_log
 from tests.conftest import OTHER_ORG
 from tests.helpers import http_event
@@ -57,17 +56,6 @@ def workflow(stack):
 def standard_workflow(stack):
     """Its node runs on NodeStateMachine (a wait_until, even a past one, keeps it off Express)."""
     return make_workflow(stack, timeout=3600, wait_until="2020-01-01T00:00:00+00:00")
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """The lifecycle events put on the bus, by run id."""
-    sent: list[dict] = []
-    monkeypatch.setattr(
-        "stepwise.engine.run_steps.lifecycle_events.publish",
-        lambda bus, run: sent.append(lifecycle_events.detail(run)),
-    )
-    return sent
 
 
 def other_org_workflow(stack):
