@@ -15,7 +15,7 @@ from tests.e2e.conftest import SETTLED, create_workflow, start_run, wait_for_run
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 FAULTS = (
-    "transaction_conflict=0.1,throttle=0.05,lambda_error=0.02,lambda_lost=0.05,"
+    "transaction_conflict=0.1,throttle=0.05,lambda_error=0.05,lambda_lost=0.05,"
     "express_replay=0.05,seed=13"
 )
 RUNS = 100
