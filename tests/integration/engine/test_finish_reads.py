@@ -161,3 +161,19 @@ def test_finish_run_says_what_it_set_or_none_when_it_did_not_move(stack):
     assert store.payloads.read(fields["output"]) == {"ok": 1}
     failure = {"type": "Boom", "message": "no"}
     assert store.run_state.finish_run(ORG, run_id, RunStatus.FAILED, None, failure) is None
+
+
+def test_a_run_that_ends_in_its_start_step_reads_its_run_item_three_times(stack, calls, published):
+    """The message's generation check, once when it is marked started (its inline nodes then
+    move it on from that read), once with its nodes when it finishes; the settle request's
+    write answers with the run."""
+    body = {"name": "w", "nodes": [{"ref": "a", "kind": "transform", "args": {"x": 1}}]}
+    workflow = stack.invoke("ApiFunction", http_event("POST", f"/v1/orgs/{ORG}/workflows", body))
+    workflow_id = json.loads(workflow["body"])["data"]["id"]
+    event = http_event("POST", f"/v1/orgs/{ORG}/runs", {"workflow_id": workflow_id})
+    run_id = json.loads(stack.invoke("ApiFunction", event)["body"])["data"]["id"]
+    calls.clear()
+    stack.invoke("EngineFunction", run_message("start", ORG, run_id))
+    assert components.store().runs.get_run(ORG, run_id).status == RunStatus.SUCCEEDED
+    run_reads = [c for c in calls if c[0] == "GetItem" and c[1] == "RUN" and c[2] == run_id]
+    assert len(run_reads) == 3, calls

@@ -106,8 +106,9 @@ class Advance:
         """
         budget = budget or self.budget()
         if view is None or time.monotonic() - view.read_at > RUN_REREAD_SECONDS:
+            read_at = time.monotonic()
             run = self.store.runs.get_run(org_id, run_id)
-            view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
+            view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run), read_at=read_at)
         compiled = view.compiled
         work = deque(settled)
         while work:

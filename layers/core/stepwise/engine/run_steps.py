@@ -2,6 +2,7 @@
 queued), ``deadline`` (the run's timeout) and ``finalize_run`` (the final status, what is left
 cancelled, the lifecycle event), which the step that settles the run also runs inline."""
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ class RunSteps:
     def start_run(self, org_id: str, run_id: str) -> dict[str, Any]:
         """Marks the run running, queues its deadline, then starts the root nodes. A replay
         (a start delivered twice) starts nothing twice: every start is conditional."""
+        read_at = time.monotonic()
         run = self.store.run_state.mark_started(org_id, run_id)
         if run is None:
             return {}  # already finalised
@@ -45,7 +47,7 @@ class RunSteps:
             # Cancelled while queued, or a replay after the run settled: finish it.
             return self.finalize_run(org_id, run_id, {"reason": "settled"}, run)
         self._queue_deadline(run)
-        view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run))
+        view = RunView(org_id, run_id, run, self.deps.workflow(org_id, run), read_at=read_at)
         budget = self.advance.budget()
         if run.generation or run.rerun_of:  # some nodes have settled already
             start_from_state(self.advance, view, budget)
@@ -56,7 +58,7 @@ class RunSteps:
             if status is not None:
                 inlined.append((ref, status))
         if inlined:
-            self.advance.settled(org_id, run_id, inlined, budget)
+            self.advance.settled(org_id, run_id, inlined, budget, view)
         return {}
 
     def deadline(
